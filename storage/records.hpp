@@ -1,0 +1,107 @@
+#pragma once
+
+#include "protocols/common/big_endian.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+/// Key and value layouts of the message store (format version 1). Keys are big-endian so
+/// byte order is numeric order; values start with a version byte.
+namespace outpost::storage::records {
+
+inline constexpr char format_version = 1;
+
+/// entries: be32 queue | be64 sequence
+inline std::string entry_key(std::uint32_t queue, std::uint64_t seq) {
+  std::string k;
+  k.reserve(12);
+  put_be32(k, queue);
+  put_be64(k, seq);
+  return k;
+}
+
+/// The first key after every entry of `queue`.
+inline std::string queue_end_key(std::uint32_t queue) {
+  std::string k;
+  put_be32(k, queue + 1);
+  return k;
+}
+
+inline std::uint64_t entry_key_seq(std::string_view key) {
+  return get_be64(key, 4);
+}
+
+inline std::string id_key(std::uint64_t id) {
+  std::string k;
+  put_be64(k, id);
+  return k;
+}
+
+inline std::string queue_handle_key(std::uint32_t queue) {
+  std::string k;
+  put_be32(k, queue);
+  return k;
+}
+
+/// queues: endpoint | 0x00 | be32 priority  ->  be32 handle
+inline std::string queue_name_key(std::string_view endpoint, std::uint32_t priority) {
+  std::string k{endpoint};
+  k.push_back('\0');
+  put_be32(k, priority);
+  return k;
+}
+
+struct entry_value {
+  std::uint64_t id = 0;
+  std::int64_t enqueued_ms = 0;
+  std::int64_t expires_ms = 0; ///< 0 = never
+  std::uint32_t body_size = 0;
+};
+
+inline constexpr std::size_t entry_value_size = 1 + 8 + 8 + 8 + 4;
+/// What one entry costs against the quota: its key and value.
+inline constexpr std::size_t entry_cost = 12 + entry_value_size;
+/// What a body costs against the quota besides its bytes: key and version byte.
+inline constexpr std::size_t body_overhead = 8 + 1;
+
+inline std::string encode_entry(const entry_value& e) {
+  std::string v;
+  v.reserve(entry_value_size);
+  v.push_back(format_version);
+  put_be64(v, e.id);
+  put_be64(v, static_cast<std::uint64_t>(e.enqueued_ms));
+  put_be64(v, static_cast<std::uint64_t>(e.expires_ms));
+  put_be32(v, e.body_size);
+  return v;
+}
+
+inline std::optional<entry_value> decode_entry(std::string_view v) {
+  if (v.size() != entry_value_size || v[0] != format_version) {
+    return std::nullopt;
+  }
+  return entry_value{get_be64(v, 1), static_cast<std::int64_t>(get_be64(v, 9)),
+                     static_cast<std::int64_t>(get_be64(v, 17)), get_be32(v, 25)};
+}
+
+inline std::string encode_body(std::string_view body) {
+  std::string v;
+  v.reserve(1 + body.size());
+  v.push_back(format_version);
+  v.append(body);
+  return v;
+}
+
+inline std::optional<std::string_view> decode_body(std::string_view v) {
+  if (v.empty() || v[0] != format_version) {
+    return std::nullopt;
+  }
+  return v.substr(1);
+}
+
+inline bool expired(const entry_value& e, std::int64_t now_ms) {
+  return e.expires_ms != 0 && e.expires_ms <= now_ms;
+}
+
+} // namespace outpost::storage::records

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Outpost developer entry point: setup | build | run | test | bench | format | check.
+# `run` and `test` do setup and build first, so a fresh Debian 12 needs nothing else.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build_dir="${OUTPOST_BUILD_DIR:-$root/build}"
+build_type="${OUTPOST_BUILD_TYPE:-RelWithDebInfo}"
+jobs="${OUTPOST_JOBS:-$(nproc)}"
+
+apt_packages=(
+  build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
+  libcaf-dev libboost-dev libssl-dev libsimdjson-dev librocksdb-dev prometheus-cpp-dev
+  libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
+  libspdlog-dev libfmt-dev libtomlplusplus-dev clang-format python3
+)
+
+sudo_cmd() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+setup() {
+  local missing=()
+  for p in "${apt_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    sudo_cmd apt-get update -qq
+    sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}"
+  fi
+  if [ -f "$root/tests/acceptance/package.json" ] && command -v npm >/dev/null; then
+    (cd "$root/tests/acceptance" && npm install --no-audit --no-fund --silent)
+  fi
+}
+
+build() {
+  export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
+  cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" \
+    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache ${OUTPOST_CMAKE_ARGS:-} >/dev/null
+  cmake --build "$build_dir" -j "$jobs"
+}
+
+run() {
+  local cfg="${1:-$root/deploy/quickstart/config.toml}"
+  exec "$build_dir/bin/outpostd" --config "$cfg"
+}
+
+checks() {
+  "$root/tools/ci/check_format.sh"
+  python3 "$root/tools/ci/check_layers.py" "$root"
+}
+
+test_all() {
+  checks
+  ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 600
+}
+
+bench() {
+  "$build_dir/bin/store_append_bench" "$@"
+}
+
+cmd="${1:-}"
+shift || true
+case "$cmd" in
+  setup) setup ;;
+  build) build ;;
+  run) setup; build; run "$@" ;;
+  test) setup; build; test_all ;;
+  check) checks ;;
+  bench) bench "$@" ;;
+  format) find "$root"/{actors,protocols,routing,storage,supervisor,tools,tests} \
+            -name '*.[ch]pp' -print0 | xargs -0 clang-format -i ;;
+  *) echo "usage: $0 setup|build|run [config]|test|check|bench|format" >&2; exit 64 ;;
+esac
