@@ -1,0 +1,36 @@
+#pragma once
+
+#include "storage/message_store.hpp"
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include <cstdint>
+#include <functional>
+
+namespace outpost::actors {
+
+struct mailbox_config {
+  caf::actor writer;                    ///< the storage writer that owns the queue
+  storage::queue_handle queue = 0;      ///< opened beforehand with `open_atom`
+  std::uint32_t window = 64;            ///< entries in flight to the consumer, unacked
+  std::size_t buffer_limit = 4096;      ///< durable entries kept in memory for delivery
+  std::function<std::int64_t()> now_ms; ///< wall clock in ms, for TTL
+};
+
+/// Spawns the actor of one persistent mailbox (one endpoint x priority queue).
+///
+/// Protocol:
+/// - `(append_atom, std::vector<std::string> bodies, int64 ttl_ms)` -> `append_outcomes`,
+///   answered when the entries are durable (the writer's group commit).
+/// - `(durable_atom, entries)`: entries someone else appended (the router) are durable.
+/// - `(subscribe_atom, caf::actor consumer)`: deliver to `consumer` as
+///   `(deliver_atom, queue_handle, entries)` with at most `window` entries unacknowledged,
+///   oldest first, backlog from the store first. One consumer at a time; a new one takes over.
+/// - `(ack_atom, sequence)`: the consumer is done with that entry (any order). The
+///   contiguous acknowledged prefix becomes the queue's checkpoint in the store.
+/// - `(unsub_atom)` or the consumer going down: unacknowledged entries are delivered again
+///   to the next consumer (at least once, in order).
+caf::actor spawn_mailbox(caf::actor_system& sys, mailbox_config cfg);
+
+} // namespace outpost::actors

@@ -1,0 +1,75 @@
+#pragma once
+
+#include "storage/message_store.hpp"
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+
+#include <cstdint>
+#include <string>
+#include <system_error>
+#include <vector>
+
+/// Atoms and message payloads the actors exchange. Everything here is local to one
+/// process (never serialized), so payloads are allowed as "unsafe" message types.
+namespace outpost::actors {
+
+using append_atom = caf::atom_constant<caf::atom("append")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using read_atom = caf::atom_constant<caf::atom("read")>;
+using ack_atom = caf::atom_constant<caf::atom("ack")>;
+using open_atom = caf::atom_constant<caf::atom("open")>;
+using cleanup_atom = caf::atom_constant<caf::atom("cleanup")>;
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
+using durable_atom = caf::atom_constant<caf::atom("durable")>;
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+using unsub_atom = caf::atom_constant<caf::atom("unsub")>;
+
+/// The answer to one append request: `error` is empty when `value` is valid.
+struct append_outcome {
+  std::error_code error;
+  storage::append_result value;
+};
+
+/// What a read from the store returns; `next` is the queue's next sequence at read time,
+/// so a mailbox knows the read saw everything that was durable then.
+struct read_reply {
+  std::error_code error;
+  std::vector<storage::stored_entry> entries;
+  storage::sequence next = 0;
+};
+
+struct open_reply {
+  std::error_code error;
+  storage::queue_handle queue = 0;
+};
+
+/// One queue's figures for metrics and the CLI.
+struct queue_report {
+  storage::queue_name name;
+  storage::queue_handle queue = 0;
+  storage::queue_stats stats;
+};
+
+struct store_report {
+  std::vector<queue_report> queues;
+  std::uint64_t used_bytes = 0;
+  std::uint64_t max_size_bytes = 0;
+};
+
+using append_requests = std::vector<storage::append_request>;
+using append_outcomes = std::vector<append_outcome>;
+using ack_requests = std::vector<storage::ack_request>;
+using entries = std::vector<storage::stored_entry>;
+
+} // namespace outpost::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::storage::queue_name)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::actors::append_requests)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::actors::append_outcomes)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::actors::ack_requests)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::actors::entries)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::actors::read_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::actors::open_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::actors::store_report)

@@ -1,0 +1,188 @@
+#include "actors/common/storage_writer.hpp"
+
+#include "actors/common/messages.hpp"
+#include "actors/common/store_metrics.hpp"
+#include "storage/message_store.hpp"
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include <optional>
+
+namespace outpost::actors {
+
+namespace {
+
+struct writer_state {
+  storage_writer_config cfg;
+  std::optional<storage::message_store> store;
+  append_requests pending; ///< requests of this pass, in arrival order
+  std::vector<std::pair<caf::response_promise, std::size_t>> promises;
+  ack_requests acks;
+  bool flush_scheduled = false;
+
+  static inline const char* name = "storage_writer";
+};
+
+using writer_actor = caf::stateful_actor<writer_state>;
+
+void schedule_flush(writer_actor* self) {
+  auto& st = self->state;
+  if (!st.flush_scheduled) {
+    st.flush_scheduled = true;
+    // Everything already in the mailbox is handled before this message: one pass.
+    self->send(self, flush_atom::value);
+  }
+}
+
+void commit_appends(writer_actor* self) {
+  auto& st = self->state;
+  auto results = st.store->append(st.pending, st.cfg.now_ms());
+  std::size_t i = 0;
+  std::size_t failed = 0;
+  for (auto& [promise, n] : st.promises) {
+    append_outcomes out(n);
+    for (auto& o : out) {
+      auto& r = results[i++];
+      if (r) {
+        o.value = std::move(*r);
+      } else {
+        o.error = r.error();
+        ++failed;
+      }
+    }
+    promise.deliver(std::move(out));
+  }
+  if (failed > 0) {
+    spdlog::warn("[storage writer] {} of {} appends refused: {}", failed, results.size(),
+                 results.empty() ? "" : results.back().error().message());
+  }
+  if (auto* m = st.cfg.metrics.get()) {
+    m->commits.Increment();
+    m->appends.Increment(static_cast<double>(results.size() - failed));
+    m->append_failures.Increment(static_cast<double>(failed));
+  }
+  st.pending.clear();
+  st.promises.clear();
+}
+
+void commit_acks(writer_actor* self) {
+  auto& st = self->state;
+  if (auto r = st.store->ack(st.acks); !r) {
+    spdlog::error("[storage writer] ack of {} queues failed: {}", st.acks.size(),
+                  r.error().message());
+  } else if (auto* m = st.cfg.metrics.get()) {
+    m->acks.Increment();
+  }
+  st.acks.clear();
+}
+
+void publish_metrics(writer_actor* self) {
+  auto& st = self->state;
+  auto* m = st.cfg.metrics.get();
+  if (!m) {
+    return;
+  }
+  for (const auto& [name, q] : st.store->queues()) {
+    auto s = st.store->stats(q);
+    m->queue_length(name.endpoint, name.priority).Set(static_cast<double>(s->length));
+    m->queue_bytes(name.endpoint, name.priority).Set(static_cast<double>(s->bytes));
+  }
+  m->used_bytes.Set(static_cast<double>(st.store->used_bytes()));
+  m->quota_bytes.Set(static_cast<double>(st.store->limits().max_size_bytes));
+}
+
+void cleanup(writer_actor* self) {
+  auto& st = self->state;
+  auto r = st.store->cleanup_step(st.cfg.now_ms(), st.cfg.cleanup_budget);
+  if (!r) {
+    spdlog::error("[storage writer] TTL cleanup failed: {}", r.error().message());
+  } else if (r->expired > 0) {
+    const auto names = st.store->queues();
+    for (const auto& [q, n] : r->expired_per_queue) {
+      spdlog::debug("[storage writer] queue {}: {} entries expired", names[q - 1].first.endpoint,
+                    n);
+      if (auto* m = st.cfg.metrics.get()) {
+        m->ttl_dropped(names[q - 1].first.endpoint).Increment(static_cast<double>(n));
+      }
+    }
+  }
+  publish_metrics(self);
+}
+
+store_report report(writer_state& st) {
+  store_report rep;
+  for (auto& [name, q] : st.store->queues()) {
+    rep.queues.push_back({name, q, *st.store->stats(q)});
+  }
+  rep.used_bytes = st.store->used_bytes();
+  rep.max_size_bytes = st.store->limits().max_size_bytes;
+  return rep;
+}
+
+caf::behavior writer_behavior(writer_actor* self, storage_writer_config cfg,
+                              std::shared_ptr<storage::message_store> loaded) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.store.emplace(std::move(*loaded));
+  if (st.cfg.cleanup_interval.count() > 0) {
+    self->delayed_send(self, st.cfg.cleanup_interval, cleanup_atom::value);
+  }
+  return {
+      [=](open_atom, const storage::queue_name& name) {
+        auto q = self->state.store->open_queue(name);
+        return q ? open_reply{{}, *q} : open_reply{q.error(), 0};
+      },
+      [=](append_atom, append_requests& reqs) {
+        auto& s = self->state;
+        s.promises.emplace_back(self->make_response_promise(), reqs.size());
+        std::move(reqs.begin(), reqs.end(), std::back_inserter(s.pending));
+        schedule_flush(self);
+      },
+      [=](ack_atom, ack_requests& acks) {
+        auto& s = self->state;
+        std::move(acks.begin(), acks.end(), std::back_inserter(s.acks));
+        schedule_flush(self);
+      },
+      [=](flush_atom) {
+        self->state.flush_scheduled = false;
+        if (!self->state.pending.empty()) {
+          commit_appends(self);
+        }
+        if (!self->state.acks.empty()) {
+          commit_acks(self);
+        }
+      },
+      [=](read_atom, storage::queue_handle q, storage::sequence from, std::uint32_t max) {
+        auto& s = self->state;
+        auto r = s.store->read(q, from, max, s.cfg.now_ms());
+        if (!r) {
+          return read_reply{r.error(), {}, 0};
+        }
+        return read_reply{{}, std::move(*r), s.store->stats(q)->next};
+      },
+      [=](stats_atom) { return report(self->state); },
+      [=](cleanup_atom) {
+        cleanup(self);
+        if (self->state.cfg.cleanup_interval.count() > 0) {
+          self->delayed_send(self, self->state.cfg.cleanup_interval, cleanup_atom::value);
+        }
+      },
+  };
+}
+
+} // namespace
+
+result<caf::actor> spawn_storage_writer(caf::actor_system& sys, storage_writer_config cfg) {
+  auto store = storage::message_store::open(*cfg.kv, {cfg.max_size_bytes});
+  if (!store) {
+    return store.error();
+  }
+  auto loaded = std::make_shared<storage::message_store>(std::move(*store));
+  if (cfg.detached) {
+    return sys.spawn<caf::detached>(writer_behavior, std::move(cfg), std::move(loaded));
+  }
+  return sys.spawn(writer_behavior, std::move(cfg), std::move(loaded));
+}
+
+} // namespace outpost::actors

@@ -1,0 +1,47 @@
+#pragma once
+
+#include "protocols/common/result.hpp"
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+namespace outpost::storage {
+class kv_store;
+struct store_limits;
+} // namespace outpost::storage
+
+namespace outpost::actors {
+
+struct store_metrics;
+
+/// How the storage writer is set up; the composition root fills it in.
+struct storage_writer_config {
+  std::shared_ptr<storage::kv_store> kv; ///< the engine; the writer is its only user
+  std::uint64_t max_size_bytes = 0;      ///< quota, 0 = unlimited
+  std::function<std::int64_t()> now_ms;  ///< wall clock in ms (TTL survives restarts)
+  /// TTL cleanup cadence and step size; a zero interval disables the cleanup timer.
+  std::chrono::milliseconds cleanup_interval{200};
+  std::size_t cleanup_budget = 10000;
+  std::shared_ptr<store_metrics> metrics; ///< optional
+  bool detached = true;                   ///< own thread: RocksDB syncs block
+};
+
+/// Spawns the one actor that owns the message store.
+///
+/// Protocol (all replies are plain structs from actors/common/messages.hpp):
+/// - `(open_atom, queue_name)` -> `open_reply`
+/// - `(append_atom, append_requests)` -> `append_outcomes`, answered only when durable.
+///   Appends that arrive while a write is in progress are committed together in the next
+///   pass: one write batch and one sync per pass (group commit), never one per message.
+/// - `(ack_atom, ack_requests)`: no reply; coalesced into one lazy write per pass.
+/// - `(read_atom, queue_handle, sequence from, uint32 max)` -> `read_reply`
+/// - `(stats_atom)` -> `store_report`
+/// Loads the store from `cfg.kv` first; an unreadable store is an error, not an actor.
+result<caf::actor> spawn_storage_writer(caf::actor_system& sys, storage_writer_config cfg);
+
+} // namespace outpost::actors

@@ -1,0 +1,231 @@
+#include "actors/common/mailbox.hpp"
+#include "actors/common/messages.hpp"
+#include "actors/common/storage_writer.hpp"
+#include "storage/errc.hpp"
+#include "storage/memory_kv_store.hpp"
+
+#include <caf/all.hpp>
+#include <gtest/gtest.h>
+
+namespace outpost::actors {
+namespace {
+
+using storage::sequence;
+
+/// A memory engine that counts writes and can be told to fail them.
+class counting_kv final : public storage::kv_store {
+public:
+  result<void> write(const storage::write_batch& b, storage::write_mode mode) override {
+    if (fail) {
+      return storage::errc::io_error;
+    }
+    ++(mode == storage::write_mode::durable ? durable_writes : lazy_writes);
+    return inner_.write(b, mode);
+  }
+  result<std::optional<std::string>> get(storage::column c, std::string_view k) override {
+    return inner_.get(c, k);
+  }
+  result<void> scan(storage::column c, std::string_view b, std::string_view e,
+                    const visitor& v) override {
+    return inner_.scan(c, b, e, v);
+  }
+  result<std::optional<std::string>> last_key(storage::column c, std::string_view b,
+                                              std::string_view e) override {
+    return inner_.last_key(c, b, e);
+  }
+
+  int durable_writes = 0;
+  int lazy_writes = 0;
+  bool fail = false;
+
+private:
+  storage::memory_kv_store inner_;
+};
+
+/// Actors on CAF's deterministic scheduler: nothing runs until the test says so.
+class StorageActors : public ::testing::Test {
+protected:
+  static caf::actor_system_config& configure(caf::actor_system_config& cfg) {
+    cfg.set("scheduler.policy", caf::atom("testing"));
+    return cfg;
+  }
+
+  void SetUp() override { spawn_writer(); }
+
+  void spawn_writer() {
+    storage_writer_config cfg;
+    cfg.kv = kv_;
+    cfg.now_ms = [this] {
+      return now_;
+    };
+    cfg.cleanup_interval = std::chrono::milliseconds{0};
+    cfg.detached = false;
+    auto w = spawn_storage_writer(sys_, cfg);
+    ASSERT_TRUE(w);
+    writer_ = *w;
+  }
+
+  storage::queue_handle open_queue(const std::string& name) {
+    self_->send(writer_, open_atom::value, storage::queue_name{name, 0});
+    sched_.run();
+    storage::queue_handle q = 0;
+    self_->receive([&](open_reply& r) { q = r.queue; });
+    return q;
+  }
+
+  caf::actor mailbox(storage::queue_handle q, std::uint32_t window) {
+    return spawn_mailbox(sys_, {writer_, q, window, 4096, [this] {
+                                  return now_;
+                                }});
+  }
+
+  append_outcomes append_via(const caf::actor& mb, std::vector<std::string> bodies,
+                             std::int64_t ttl = -1) {
+    self_->send(mb, append_atom::value, std::move(bodies), ttl);
+    sched_.run();
+    append_outcomes out;
+    self_->receive([&](append_outcomes& o) { out = std::move(o); });
+    return out;
+  }
+
+  /// The bodies of one delivery to the test's scoped actor, or {} if none came.
+  std::vector<std::pair<sequence, std::string>> delivered() {
+    std::vector<std::pair<sequence, std::string>> out;
+    self_->receive(
+        [&](deliver_atom, storage::queue_handle, entries& es) {
+          for (auto& e : es) {
+            out.emplace_back(e.seq, e.body);
+          }
+        },
+        caf::after(std::chrono::seconds(0)) >> [] {});
+    return out;
+  }
+
+  std::int64_t now_ = 1'000'000;
+  std::shared_ptr<counting_kv> kv_ = std::make_shared<counting_kv>();
+  caf::actor_system_config cfg_;
+  caf::actor_system sys_{configure(cfg_)};
+  caf::scheduler::test_coordinator& sched_ =
+      dynamic_cast<caf::scheduler::test_coordinator&>(sys_.scheduler());
+  caf::scoped_actor self_{sys_, true};
+  caf::actor writer_;
+};
+
+TEST_F(StorageActors, WriterGroupCommitsOnePassInOneDurableWrite) {
+  auto q = open_queue("mod/in");
+  const int writes_before = kv_->durable_writes;
+  for (int i = 0; i < 5; ++i) {
+    self_->send(writer_, append_atom::value, append_requests{{"m" + std::to_string(i), {{q, -1}}}});
+  }
+  sched_.run();
+  std::vector<sequence> seqs;
+  for (int i = 0; i < 5; ++i) {
+    self_->receive([&](append_outcomes& o) {
+      ASSERT_EQ(o.size(), 1u);
+      EXPECT_FALSE(o[0].error);
+      seqs.push_back(o[0].value.seqs[0]);
+    });
+  }
+  EXPECT_EQ(seqs, (std::vector<sequence>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(kv_->durable_writes - writes_before, 1); // five callers, one write (one sync)
+}
+
+TEST_F(StorageActors, WriterAnswersWithTheErrorWhenTheWriteFails) {
+  auto q = open_queue("mod/in");
+  kv_->fail = true;
+  self_->send(writer_, append_atom::value, append_requests{{"m", {{q, -1}}}});
+  sched_.run();
+  self_->receive([&](append_outcomes& o) { EXPECT_EQ(o.at(0).error, storage::errc::io_error); });
+  kv_->fail = false;
+  self_->send(writer_, read_atom::value, q, sequence{0}, std::uint32_t{10});
+  sched_.run();
+  self_->receive([&](read_reply& r) { EXPECT_TRUE(r.entries.empty()); });
+}
+
+TEST_F(StorageActors, MailboxDeliversWithinItsWindowAndCheckpointsAckedPrefix) {
+  auto q = open_queue("mod/in");
+  auto mb = mailbox(q, 3);
+  auto outs = append_via(mb, {"a", "b", "c", "d", "e"});
+  ASSERT_EQ(outs.size(), 5u);
+  self_->send(mb, subscribe_atom::value, caf::actor{self_});
+  sched_.run();
+  auto first = delivered();
+  ASSERT_EQ(first.size(), 3u); // the window
+  EXPECT_EQ(first[0], (std::pair<sequence, std::string>{1, "a"}));
+  EXPECT_TRUE(delivered().empty());
+  // Out-of-order ack: 2 alone moves neither the checkpoint nor the window (which counts
+  // from the oldest unacknowledged entry).
+  self_->send(mb, ack_atom::value, sequence{2});
+  sched_.run();
+  EXPECT_TRUE(delivered().empty());
+  self_->send(writer_, stats_atom::value);
+  sched_.run();
+  self_->receive([&](store_report& r) { EXPECT_EQ(r.queues.at(0).stats.checkpoint, 0u); });
+  self_->send(mb, ack_atom::value, sequence{1});
+  sched_.run();
+  auto more = delivered();
+  ASSERT_EQ(more.size(), 2u);
+  EXPECT_EQ(more[0].second, "d");
+  EXPECT_EQ(more[1].second, "e");
+  self_->send(writer_, stats_atom::value);
+  sched_.run();
+  self_->receive([&](store_report& r) {
+    EXPECT_EQ(r.queues.at(0).stats.checkpoint, 2u);
+    EXPECT_EQ(r.queues.at(0).stats.length, 3u);
+  });
+}
+
+TEST_F(StorageActors, MailboxRedeliversUnackedEntriesToTheNextConsumer) {
+  auto q = open_queue("mod/in");
+  auto mb = mailbox(q, 10);
+  append_via(mb, {"a", "b", "c"});
+  auto first = sys_.spawn([](caf::event_based_actor* self) -> caf::behavior {
+    return {[=](deliver_atom, storage::queue_handle, entries& es) {
+      // Acks only the first entry, then dies.
+      self->send(caf::actor_cast<caf::actor>(self->current_sender()), ack_atom::value,
+                 es.at(0).seq);
+      self->quit();
+    }};
+  });
+  self_->send(mb, subscribe_atom::value, first);
+  sched_.run();
+  self_->send(mb, subscribe_atom::value, caf::actor{self_});
+  sched_.run();
+  auto again = delivered();
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(again[0], (std::pair<sequence, std::string>{2, "b"}));
+  EXPECT_EQ(again[1], (std::pair<sequence, std::string>{3, "c"}));
+}
+
+TEST_F(StorageActors, MailboxReadsBacklogFromTheStoreAndSkipsExpiredEntries) {
+  auto q = open_queue("mod/in");
+  // Appended by someone else (the router, or before a restart): only the store has them.
+  append_requests reqs;
+  for (int i = 0; i < 100; ++i) {
+    reqs.push_back({"m" + std::to_string(i), {{q, i % 10 == 0 ? 50 : -1}}});
+  }
+  self_->send(writer_, append_atom::value, reqs);
+  sched_.run();
+  self_->receive([&](append_outcomes&) {});
+  now_ += 100; // every tenth entry expires
+  auto mb = mailbox(q, 1000);
+  self_->send(mb, subscribe_atom::value, caf::actor{self_});
+  sched_.run();
+  std::vector<std::string> got;
+  for (auto d = delivered(); !d.empty(); d = delivered()) {
+    for (auto& [seq, body] : d) {
+      got.push_back(body);
+      self_->send(mb, ack_atom::value, seq);
+    }
+    sched_.run();
+  }
+  ASSERT_EQ(got.size(), 90u);
+  EXPECT_EQ(got.front(), "m1");
+  EXPECT_EQ(got.back(), "m99");
+  // New appends while synced come from memory, after the backlog.
+  append_via(mb, {"live"});
+  EXPECT_EQ(delivered().at(0).second, "live");
+}
+
+} // namespace
+} // namespace outpost::actors
