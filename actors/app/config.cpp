@@ -1,0 +1,181 @@
+#include "actors/app/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+namespace outpost::app {
+
+namespace {
+
+using setter = std::function<void(const toml::node&, const std::string& key)>;
+
+[[noreturn]] void bad(const std::string& key, const std::string& what) {
+  throw config_error(key, what);
+}
+
+setter string_key(std::string& out,
+                  std::function<void(const std::string&, const std::string&)> check = nullptr) {
+  return [&out, check](const toml::node& n, const std::string& key) {
+    auto v = n.value<std::string>();
+    if (!n.is_string() || !v) {
+      bad(key, "expected a string");
+    }
+    if (check) {
+      check(*v, key);
+    }
+    out = *v;
+  };
+}
+
+template <class Int>
+setter int_key(Int& out, std::int64_t min, std::int64_t max) {
+  return [&out, min, max](const toml::node& n, const std::string& key) {
+    if (!n.is_integer()) {
+      bad(key, "expected an integer");
+    }
+    const auto v = *n.value<std::int64_t>();
+    if (v < min || v > max) {
+      bad(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got "
+                   + std::to_string(v));
+    }
+    out = static_cast<Int>(v);
+  };
+}
+
+void check_address(const std::string& v, const std::string& key) {
+  if (v.empty()) {
+    return; // listener disabled
+  }
+  const auto colon = v.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == v.size()) {
+    bad(key, "expected \"host:port\", got \"" + v + "\"");
+  }
+  const auto port = v.substr(colon + 1);
+  if (port.find_first_not_of("0123456789") != std::string::npos || port.size() > 5
+      || std::stoul(port) > 65535) {
+    bad(key, "port must be a number 0-65535, got \"" + port + "\"");
+  }
+}
+
+void check_level(const std::string& v, const std::string& key) {
+  static const char* levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  for (auto* l : levels) {
+    if (v == l) {
+      return;
+    }
+  }
+  bad(key, "expected one of trace, debug, info, warn, error, critical, off; got \"" + v + "\"");
+}
+
+/// Every accepted key, by dotted path, with what it writes.
+std::map<std::string, setter> schema(daemon_config& c) {
+  auto& s = c.storage;
+  return {
+      {"hostname", string_key(c.hostname,
+                              [](const std::string& v, const std::string& key) {
+                                if (v.empty()) {
+                                  bad(key, "must not be empty");
+                                }
+                              })},
+      {"device_id", string_key(c.device_id,
+                               [](const std::string& v, const std::string& key) {
+                                 if (v.empty() || v.size() > 128) {
+                                   bad(key, "must be 1-128 characters");
+                                 }
+                               })},
+      {"storage.dir", string_key(s.dir)},
+      {"storage.durability",
+       [&s](const toml::node& n, const std::string& key) {
+         auto v = n.value<std::string>();
+         if (!n.is_string() || !v) {
+           bad(key, "expected a string");
+         }
+         if (*v == "fsync") {
+           s.mode = durability::fsync;
+         } else if (*v == "os") {
+           s.mode = durability::os;
+         } else if (*v == "memory") {
+           s.mode = durability::memory;
+         } else {
+           bad(key, "expected \"fsync\", \"os\" or \"memory\", got \"" + *v + "\"");
+         }
+       }},
+      {"storage.max_size_bytes", int_key(s.max_size_bytes, 0, INT64_MAX)},
+      {"storage.cleanup_interval_ms", int_key(s.cleanup_interval_ms, 10, 3'600'000)},
+      {"storage.cleanup_budget", int_key(s.cleanup_budget, 1, 10'000'000)},
+      {"listen.metrics", string_key(c.listen.metrics, check_address)},
+      {"log.level", string_key(c.log.level, check_level)},
+      {"runtime.threads", int_key(c.runtime.threads, 0, 256)},
+  };
+}
+
+void walk(const toml::table& t, const std::string& prefix,
+          const std::map<std::string, setter>& keys) {
+  for (const auto& [k, node] : t) {
+    const auto path = prefix.empty() ? std::string{k.str()} : prefix + "." + std::string{k.str()};
+    if (auto* sub = node.as_table()) {
+      bool known_section = false;
+      for (const auto& [name, _] : keys) {
+        known_section = known_section || name.rfind(path + ".", 0) == 0;
+      }
+      if (!known_section) {
+        bad(path, "unknown section");
+      }
+      walk(*sub, path, keys);
+      continue;
+    }
+    auto i = keys.find(path);
+    if (i == keys.end()) {
+      bad(path, "unknown key");
+    }
+    i->second(node, path);
+  }
+}
+
+} // namespace
+
+daemon_config parse_config(const std::string& text, const std::string& source) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream os;
+    os << source << ":" << e.source().begin.line << ":" << e.source().begin.column << ": "
+       << e.description();
+    throw config_error("", os.str());
+  }
+  daemon_config c;
+  walk(root, "", schema(c));
+  if (c.storage.dir.empty()) {
+    bad("storage.dir", "must not be empty");
+  }
+  return c;
+}
+
+daemon_config load_config(const std::string& path) {
+  std::ifstream in{path};
+  if (!in) {
+    throw config_error("", "cannot read config file " + path);
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), path);
+}
+
+const char* to_string(durability d) noexcept {
+  switch (d) {
+    case durability::fsync:
+      return "fsync";
+    case durability::os:
+      return "os";
+    case durability::memory:
+      return "memory";
+  }
+  return "?";
+}
+
+} // namespace outpost::app

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace outpost::app {
+
+enum class durability : std::uint8_t {
+  fsync,  ///< group commit: acknowledged entries survive power loss
+  os,     ///< WAL without sync: survives a process crash, not power loss
+  memory, ///< nothing survives the process (tests, benchmarks)
+};
+
+/// `outpostd`'s configuration file (TOML), in the shape of IoT Edge's config.toml where it
+/// applies. Every key is listed in deploy/config.toml with its default.
+struct daemon_config {
+  std::string hostname = "localhost";
+  std::string device_id = "outpost";
+
+  struct storage_section {
+    std::string dir = "/var/lib/outpost";
+    durability mode = durability::fsync;
+    std::uint64_t max_size_bytes = 0; ///< 0 = unlimited
+    std::uint32_t cleanup_interval_ms = 200;
+    std::uint32_t cleanup_budget = 10000; ///< entries scanned per cleanup step
+  } storage;
+
+  struct listen_section {
+    std::string metrics = "127.0.0.1:9600"; ///< "" = no metrics listener
+  } listen;
+
+  struct log_section {
+    std::string level = "info"; ///< trace, debug, info, warn, error, critical, off
+  } log;
+
+  struct runtime_section {
+    std::uint32_t threads = 0; ///< actor scheduler threads; 0 = number of cores
+  } runtime;
+};
+
+/// A configuration error that names the offending key; `outpostd` exits with code 2.
+class config_error : public std::runtime_error {
+public:
+  config_error(std::string key, const std::string& what)
+      : std::runtime_error(key.empty() ? what : key + ": " + what),
+        key_(std::move(key)) {}
+  const std::string& key() const noexcept { return key_; }
+
+private:
+  std::string key_;
+};
+
+/// Parses TOML text. Unknown keys and bad values throw `config_error` naming the key.
+daemon_config parse_config(const std::string& text, const std::string& source = "config");
+
+/// Reads and parses a file; an unreadable file is a `config_error` too.
+daemon_config load_config(const std::string& path);
+
+const char* to_string(durability d) noexcept;
+
+} // namespace outpost::app

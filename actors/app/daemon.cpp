@@ -1,0 +1,201 @@
+#include "actors/app/daemon.hpp"
+
+#include "actors/app/build_info.hpp"
+#include "actors/common/messages.hpp"
+#include "actors/common/process_metrics.hpp"
+#include "actors/common/storage_writer.hpp"
+#include "actors/common/store_metrics.hpp"
+#include "protocols/transport/http_server.hpp"
+#include "storage/memory_kv_store.hpp"
+#include "storage/rocksdb/rocksdb_kv_store.hpp"
+
+#include <caf/all.hpp>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+namespace outpost::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::int64_t wall_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+/// Opens the configured engine; nullptr (after logging why) when it cannot.
+std::shared_ptr<storage::kv_store> open_engine(const daemon_config& cfg) {
+  if (cfg.storage.mode == durability::memory) {
+    return std::make_shared<storage::memory_kv_store>();
+  }
+  const auto path = fs::path{cfg.storage.dir} / "db";
+  std::string why;
+  auto kv =
+      storage::rocksdb_kv_store::open({path.string(), cfg.storage.mode == durability::fsync}, why);
+  if (!kv) {
+    spdlog::critical("[storage] cannot open RocksDB at {}: {}", path.string(), why);
+    return nullptr;
+  }
+  return std::shared_ptr<storage::kv_store>{std::move(*kv)};
+}
+
+/// Writes `{"<listen key>": "host:port", ...}` atomically (write, then rename).
+bool write_ports(const fs::path& file,
+                 const std::vector<std::pair<std::string, std::string>>& ports) {
+  std::error_code ec;
+  fs::create_directories(file.parent_path(), ec);
+  const auto tmp = file.string() + ".tmp";
+  {
+    std::ofstream out{tmp, std::ios::trunc};
+    out << "{";
+    for (std::size_t i = 0; i < ports.size(); ++i) {
+      out << (i ? ", " : "") << '"' << ports[i].first << "\": \"" << ports[i].second << '"';
+    }
+    out << "}\n";
+    if (!out) {
+      return false;
+    }
+  }
+  fs::rename(tmp, file, ec);
+  return !ec;
+}
+
+/// The HTTP surface: /metrics (Prometheus text) and /healthz (the store answers).
+transport::http_handler http_routes(caf::actor_system& sys, caf::actor writer,
+                                    std::shared_ptr<prometheus::Registry> registry) {
+  auto process = std::make_shared<actors::process_metrics>();
+  return [&sys, writer, registry, process](const transport::http_request& req) {
+    const auto path = req.target.substr(0, req.target.find('?'));
+    if (req.method != "GET") {
+      return transport::http_response{405, "text/plain", "method not allowed\n"};
+    }
+    if (path == "/metrics") {
+      auto families = registry->Collect();
+      auto more = process->Collect();
+      families.insert(families.end(), more.begin(), more.end());
+      return transport::http_response{200, "text/plain; version=0.0.4; charset=utf-8",
+                                      prometheus::TextSerializer{}.Serialize(families)};
+    }
+    if (path == "/healthz") {
+      caf::scoped_actor self{sys};
+      transport::http_response res{503, "application/json",
+                                   "{\"status\":\"unavailable\",\"reason\":\"store\"}\n"};
+      self->request(writer, std::chrono::seconds(2), actors::stats_atom::value)
+          .receive(
+              [&](actors::store_report& r) {
+                res = {200, "application/json",
+                       "{\"status\":\"ok\",\"store_used_bytes\":" + std::to_string(r.used_bytes)
+                           + ",\"queues\":" + std::to_string(r.queues.size()) + "}\n"};
+              },
+              [&](caf::error&) {});
+      return res;
+    }
+    return transport::http_response{404, "text/plain", "not found\n"};
+  };
+}
+
+int wait_for_signal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+} // namespace
+
+int run_daemon(const daemon_config& cfg) {
+  spdlog::info("[outpostd {}] starting version {} ({}), durability {}, storage {}", cfg.device_id,
+               build_version(), build_commit(), to_string(cfg.storage.mode), cfg.storage.dir);
+  std::error_code ec;
+  fs::create_directories(cfg.storage.dir, ec);
+  if (ec) {
+    spdlog::critical("[storage] cannot create {}: {}", cfg.storage.dir, ec.message());
+    return exit_failure;
+  }
+  auto kv = open_engine(cfg);
+  if (!kv) {
+    return exit_failure;
+  }
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  prometheus::BuildGauge()
+      .Name("outpost_build_info")
+      .Help("Version and commit of the running outpostd (always 1)")
+      .Register(*registry)
+      .Add({{"version", build_version()}, {"commit", build_commit()}})
+      .Set(1);
+  auto metrics = std::make_shared<actors::store_metrics>(*registry);
+
+  caf::actor_system_config sys_cfg;
+  const auto threads =
+      cfg.runtime.threads ? cfg.runtime.threads : std::max(1u, std::thread::hardware_concurrency());
+  sys_cfg.set("scheduler.max-threads", static_cast<std::size_t>(threads));
+  caf::actor_system sys{sys_cfg};
+
+  actors::storage_writer_config wcfg;
+  wcfg.kv = kv;
+  wcfg.max_size_bytes = cfg.storage.max_size_bytes;
+  wcfg.now_ms = wall_ms;
+  wcfg.cleanup_interval = std::chrono::milliseconds{cfg.storage.cleanup_interval_ms};
+  wcfg.cleanup_budget = cfg.storage.cleanup_budget;
+  wcfg.metrics = metrics;
+  auto writer = actors::spawn_storage_writer(sys, std::move(wcfg));
+  kv.reset(); // the writer owns the engine now
+  if (!writer) {
+    spdlog::critical("[storage] cannot load the message store: {}", writer.error().message());
+    return exit_failure;
+  }
+
+  int code = exit_ok;
+  {
+    transport::io_runner io{1};
+    std::unique_ptr<transport::http_server> http;
+    std::vector<std::pair<std::string, std::string>> ports;
+    if (!cfg.listen.metrics.empty()) {
+      auto s = transport::http_server::start(io, cfg.listen.metrics,
+                                             http_routes(sys, *writer, registry));
+      if (!s) {
+        spdlog::critical("[http] cannot listen on {} (listen.metrics): {}", cfg.listen.metrics,
+                         s.error().message());
+        code = exit_failure;
+      } else {
+        http = std::move(*s);
+        ports.emplace_back("metrics", http->bound_address());
+        spdlog::info("[http metrics] listening on {}", http->bound_address());
+      }
+    }
+    const auto ports_file = fs::path{cfg.storage.dir} / "run" / "ports.json";
+    if (code == exit_ok) {
+      if (!write_ports(ports_file, ports)) {
+        spdlog::critical("[outpostd] cannot write {}", ports_file.string());
+        code = exit_failure;
+      } else {
+        spdlog::info("[outpostd {}] ready", cfg.device_id);
+        const int sig = wait_for_signal();
+        spdlog::info("[outpostd {}] {} received, shutting down", cfg.device_id,
+                     sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      }
+    }
+    if (http) {
+      http->stop();
+    }
+    io.stop();
+    fs::remove(ports_file, ec);
+  }
+  // Every actor is told to exit; the actor system's destructor then waits for them.
+  caf::anon_send_exit(*writer, caf::exit_reason::user_shutdown);
+  return code;
+}
+
+} // namespace outpost::app

@@ -1,0 +1,65 @@
+// outpostd: the Outpost daemon (edge hub, edge agent and workload service in one process).
+
+#include "actors/app/build_info.hpp"
+#include "actors/app/config.hpp"
+#include "actors/app/daemon.hpp"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <iostream>
+
+namespace {
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_logger_mt("outpostd");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
+  logger->set_level(spdlog::level::from_str(level));
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  using namespace outpost::app;
+  // Block the shutdown signals before any thread exists; run_daemon sigwaits for them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  CLI::App cli{"outpostd: IoT Edge-compatible runtime daemon"};
+  std::string config_path = "/etc/outpost/config.toml";
+  bool check_only = false;
+  cli.add_option("-c,--config", config_path, "configuration file (TOML)");
+  cli.add_flag("--check", check_only, "validate the configuration and exit");
+  cli.set_version_flag("--version", std::string{build_version()} + " (" + build_commit() + ")");
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return cli.exit(e) == 0 ? exit_ok : exit_config;
+  }
+
+  daemon_config cfg;
+  try {
+    cfg = load_config(config_path);
+  } catch (const config_error& e) {
+    std::cerr << "outpostd: invalid configuration: " << e.what() << "\n";
+    return exit_config;
+  }
+  if (check_only) {
+    std::cout << config_path << ": ok\n";
+    return exit_ok;
+  }
+  setup_logging(cfg.log.level);
+  try {
+    return run_daemon(cfg);
+  } catch (const std::exception& e) {
+    spdlog::critical("[outpostd] fatal: {}", e.what());
+    return exit_failure;
+  }
+}

@@ -1,0 +1,59 @@
+#include "protocols/transport/io_runner.hpp"
+
+#include "protocols/transport/detail/io_runner_impl.hpp"
+
+#include <algorithm>
+
+namespace outpost::transport {
+
+io_runner::io_runner(std::size_t threads) {
+  const auto n = std::max<std::size_t>(threads, 1);
+  // A hint of 1 lets Asio drop internal locking; only safe when a single thread runs the loop.
+  impl_ = std::make_unique<impl>(n == 1 ? 1 : static_cast<int>(n));
+  impl_->work.emplace(impl_->context.get_executor());
+  impl_->thread_count = n;
+  impl_->threads.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    impl_->threads.emplace_back([ctx = &impl_->context] {
+      // Handlers of this library catch their own exceptions; this loop is a last line of
+      // defence, because an exception escaping a thread terminates the whole daemon.
+      for (;;) {
+        try {
+          ctx->run();
+          return;
+        } catch (...) {
+        }
+      }
+    });
+  }
+}
+
+io_runner::~io_runner() {
+  stop();
+}
+
+void io_runner::stop() {
+  std::lock_guard<std::mutex> guard{impl_->stop_mutex};
+  if (impl_->stopped) {
+    return;
+  }
+  impl_->stopped = true;
+  impl_->work.reset();
+  impl_->context.stop();
+  const auto self = std::this_thread::get_id();
+  for (auto& t : impl_->threads) {
+    if (t.get_id() == self) {
+      // Misuse (stop from a handler): joining would throw; let the thread finish on its own.
+      t.detach();
+    } else if (t.joinable()) {
+      t.join();
+    }
+  }
+  impl_->threads.clear();
+}
+
+std::size_t io_runner::thread_count() const noexcept {
+  return impl_->thread_count;
+}
+
+} // namespace outpost::transport

@@ -1,0 +1,41 @@
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+namespace outpost::transport {
+
+namespace detail {
+struct io_runner_access;
+} // namespace detail
+
+/// A pool of threads running one I/O event loop, shared by the servers and clients of this
+/// library (http_server, later TCP/TLS/WebSocket listeners).
+///
+/// Owns the event loop and its threads; the threads start in the constructor and run until
+/// `stop()`. Objects started on a runner (e.g. `http_server`) must be destroyed before the runner.
+/// `stop()` and the destructor may be called from any thread except one of the runner's own
+/// threads (a thread cannot join itself); all other members are thread-safe.
+class io_runner {
+public:
+  /// Starts `threads` threads (at least one) running the event loop.
+  explicit io_runner(std::size_t threads = 1);
+  ~io_runner();
+
+  io_runner(const io_runner&) = delete;
+  io_runner& operator=(const io_runner&) = delete;
+
+  /// Stops the event loop and joins the threads. Pending work is abandoned: its handlers are
+  /// destroyed, not run, when the runner is destroyed. Idempotent.
+  void stop();
+
+  /// The number of threads started by the constructor.
+  std::size_t thread_count() const noexcept;
+
+private:
+  friend struct detail::io_runner_access;
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace outpost::transport
