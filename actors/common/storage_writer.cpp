@@ -77,6 +77,16 @@ void commit_acks(writer_actor* self) {
   st.acks.clear();
 }
 
+/// Commits what this pass collected: appends (durable), then acknowledgements (lazy).
+void commit_pass(writer_actor* self) {
+  if (!self->state.pending.empty()) {
+    commit_appends(self);
+  }
+  if (!self->state.acks.empty()) {
+    commit_acks(self);
+  }
+}
+
 void publish_metrics(writer_actor* self) {
   auto& st = self->state;
   auto* m = st.cfg.metrics.get();
@@ -146,22 +156,21 @@ caf::behavior writer_behavior(writer_actor* self, storage_writer_config cfg,
       },
       [=](flush_atom) {
         self->state.flush_scheduled = false;
-        if (!self->state.pending.empty()) {
-          commit_appends(self);
-        }
-        if (!self->state.acks.empty()) {
-          commit_acks(self);
-        }
+        commit_pass(self);
       },
       [=](read_atom, storage::queue_handle q, storage::sequence from, std::uint32_t max) {
         auto& s = self->state;
+        commit_pass(self); // a read sees every append and ack that arrived before it
         auto r = s.store->read(q, from, max, s.cfg.now_ms());
         if (!r) {
           return read_reply{r.error(), {}, 0};
         }
         return read_reply{{}, std::move(*r), s.store->stats(q)->next};
       },
-      [=](stats_atom) { return report(self->state); },
+      [=](stats_atom) {
+        commit_pass(self);
+        return report(self->state);
+      },
       [=](cleanup_atom) {
         cleanup(self);
         if (self->state.cfg.cleanup_interval.count() > 0) {
