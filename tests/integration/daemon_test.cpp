@@ -9,6 +9,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <tuple>
 
 namespace outpost::test {
 namespace {
@@ -201,6 +202,39 @@ TEST_F(Daemon, CheckFlagValidatesWithoutStarting) {
       dir_ / "check.stderr");
   EXPECT_EQ(p->wait(5s).value_or(-1), 0);
   EXPECT_FALSE(fs::exists(dir_ / "data"));
+}
+
+TEST_F(Daemon, CliFindsTheDaemonThroughItsConfig) {
+  const auto cfg = config();
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {bin_path("outpost"), "--config", cfg.string()});
+    auto p = std::make_unique<process>(args, dir_ / "cli.stderr");
+    std::string out;
+    while (auto line = p->read_line(5s)) {
+      out += *line + "\n";
+    }
+    return std::make_tuple(p->wait(5s).value_or(-1), out, p->stderr_text());
+  };
+  auto [down_code, down_out, down_err] = cli({"status"});
+  EXPECT_EQ(down_code, 1);
+  EXPECT_NE(down_err.find("not running"), std::string::npos) << down_err;
+
+  auto d = start(cfg);
+  metrics_address();
+  auto [code, out, err] = cli({"status"});
+  EXPECT_EQ(code, 0) << err;
+  EXPECT_NE(out.find("edge1: running, healthy"), std::string::npos) << out;
+  auto [mcode, mout, merr] = cli({"metrics", "--filter", "outpost_build_info"});
+  EXPECT_EQ(mcode, 0) << merr;
+  EXPECT_NE(mout.find("outpost_build_info{"), std::string::npos) << mout;
+  EXPECT_EQ(mout.find("process_"), std::string::npos) << mout;
+  auto [ccode, cout_, cerr] = cli({"check"});
+  EXPECT_EQ(ccode, 0) << cerr;
+
+  write_file(cfg, "[storage]\ndurability = \"never\"\n");
+  auto [bcode, bout, berr] = cli({"check"});
+  EXPECT_EQ(bcode, 2);
+  EXPECT_NE(berr.find("storage.durability"), std::string::npos) << berr;
 }
 
 } // namespace
