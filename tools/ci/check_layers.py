@@ -38,6 +38,9 @@ PURE_FORBIDDEN = (
     ("pure code must not include adapters (L2)",
      lambda h: any(under(h, folder) for folder in ADAPTER_FOLDERS)),
 )
+# CAF-free libraries of actors/app that tools (the CLI) may use: the configuration file
+# and the build's version, shared so `outpost` reads outpostd's config exactly as it does.
+TOOL_VISIBLE_ACTOR_HEADERS = ("actors/app/config.hpp", "actors/app/build_info.hpp")
 PROTON_RULE = ("only protocols/amqp may use Qpid Proton", lambda h: h.startswith("proton/"))
 
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
@@ -68,7 +71,9 @@ def violations_for(path, header):
             yield "adapters (L2) must not include actors"
     # Checked separately from the adapter rule so an adapter breaking it reports it once.
     elif under(header, "actors") and not (under(path, "actors") or under(path, "tests")):
-        yield "only actors/ and tests/ may include actors/"
+        # Tools may use the composition root's CAF-free libraries, never actor internals.
+        if not (under(path, "tools") and header in TOOL_VISIBLE_ACTOR_HEADERS):
+            yield "only actors/ and tests/ may include actors/"
     if header.startswith("boost/beast") and not is_pure(path) and not any(
             under(path, folder)
             for folder in ("protocols/transport", "actors", "tests", "tools")):

@@ -63,6 +63,9 @@ expect fail:1 "beast outside transport" storage/rocksdb/x.cpp '#include <boost/b
 
 # actors/ is only for actors/ and tests/.
 expect fail:1 "tool includes actors" tools/cli/main.cpp '#include "actors/app/main.hpp"\n'
+expect fail:1 "tool includes actor internals" tools/cli/main.cpp '#include "actors/common/mailbox.hpp"\n'
+expect pass "tool includes the config library" tools/cli/main.cpp \
+  '#include "actors/app/config.hpp"\n#include "actors/app/build_info.hpp"\n'
 expect pass "actor includes actors" actors/hub/a.cpp '#include "actors/common/log.hpp"\n#include <caf/all.hpp>\n'
 expect pass "test includes anything" tests/unit/actors/a_test.cpp \
   '#include "actors/hub/a.hpp"\n#include <caf/all.hpp>\n#include <rocksdb/db.h>\n'
