@@ -57,6 +57,13 @@ test_all() {
   ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 600
 }
 
+# The same suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build dir.
+test_sanitized() {
+  OUTPOST_BUILD_DIR="${OUTPOST_ASAN_DIR:-$root/build-asan}" OUTPOST_BUILD_TYPE=Debug \
+    OUTPOST_CMAKE_ARGS="-DOUTPOST_SANITIZE=address,undefined -DOUTPOST_BENCH=OFF" \
+    "$0" test
+}
+
 bench() {
   "$build_dir/bin/store_append_bench" "$@"
 }
@@ -68,9 +75,10 @@ case "$cmd" in
   build) build ;;
   run) setup; build; run "$@" ;;
   test) setup; build; test_all ;;
+  test-asan) test_sanitized ;;
   check) checks ;;
   bench) bench "$@" ;;
   format) find "$root"/{actors,protocols,routing,storage,supervisor,tools,tests} \
             -name '*.[ch]pp' -print0 | xargs -0 clang-format -i ;;
-  *) echo "usage: $0 setup|build|run [config]|test|check|bench|format" >&2; exit 64 ;;
+  *) echo "usage: $0 setup|build|run [config]|test|test-asan|check|bench|format" >&2; exit 64 ;;
 esac
