@@ -66,7 +66,8 @@ enum class write_mode : std::uint8_t {
 
 /// The ordered key-value engine under the message store (RocksDB or memory).
 ///
-/// Implementations are thread-compatible: the storage writer actor owns the instance.
+/// Implementations are thread-safe: the storage writer and the identity registry share one
+/// engine (RocksDB is; the memory engine locks). Each owner keeps to its own columns.
 class kv_store {
 public:
   using visitor = std::function<bool(std::string_view key, std::string_view value)>;

@@ -3,6 +3,7 @@
 namespace outpost::storage {
 
 result<void> memory_kv_store::write(const write_batch& batch, write_mode) {
+  std::lock_guard<std::recursive_mutex> lock{mutex_};
   for (const auto& op : batch.ops()) {
     auto& t = at(op.col);
     switch (op.what) {
@@ -21,6 +22,7 @@ result<void> memory_kv_store::write(const write_batch& batch, write_mode) {
 }
 
 result<std::optional<std::string>> memory_kv_store::get(column c, std::string_view key) {
+  std::lock_guard<std::recursive_mutex> lock{mutex_};
   auto& t = at(c);
   auto i = t.find(key);
   if (i == t.end()) {
@@ -31,6 +33,7 @@ result<std::optional<std::string>> memory_kv_store::get(column c, std::string_vi
 
 result<void> memory_kv_store::scan(column c, std::string_view begin, std::string_view end,
                                    const visitor& visit) {
+  std::lock_guard<std::recursive_mutex> lock{mutex_};
   auto& t = at(c);
   for (auto i = t.lower_bound(begin); i != t.end(); ++i) {
     if (!end.empty() && std::string_view{i->first} >= end) {
@@ -45,6 +48,7 @@ result<void> memory_kv_store::scan(column c, std::string_view begin, std::string
 
 result<std::optional<std::string>> memory_kv_store::last_key(column c, std::string_view begin,
                                                              std::string_view end) {
+  std::lock_guard<std::recursive_mutex> lock{mutex_};
   auto& t = at(c);
   auto i = end.empty() ? t.end() : t.lower_bound(end);
   if (i == t.begin()) {

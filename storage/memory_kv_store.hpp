@@ -4,12 +4,14 @@
 
 #include <array>
 #include <map>
+#include <mutex>
 #include <string>
 
 namespace outpost::storage {
 
 /// The in-memory `kv_store`: durability "memory", and the reference model in tests.
-/// Nothing survives the process. Thread-compatible, like every `kv_store`.
+/// Nothing survives the process. Thread-safe like every `kv_store`; the lock is recursive
+/// because a scan's visitor may read (the message store fetches bodies while scanning).
 class memory_kv_store final : public kv_store {
 public:
   result<void> write(const write_batch& batch, write_mode mode) override;
@@ -23,6 +25,7 @@ private:
   using table = std::map<std::string, std::string, std::less<>>;
   table& at(column c) { return tables_[static_cast<std::size_t>(c)]; }
 
+  std::recursive_mutex mutex_;
   std::array<table, column_count> tables_;
 };
 

@@ -1,0 +1,157 @@
+#include "storage/identity_store.hpp"
+
+#include "protocols/common/big_endian.hpp"
+#include "storage/errc.hpp"
+
+namespace outpost::storage {
+
+namespace {
+
+constexpr char format_version = 1;
+
+void put_string(std::string& out, std::string_view s) {
+  put_be32(out, static_cast<std::uint32_t>(s.size()));
+  out.append(s);
+}
+
+bool get_string(std::string_view in, std::size_t& pos, std::string& out) {
+  if (in.size() - pos < 4) {
+    return false;
+  }
+  const auto n = get_be32(in, pos);
+  pos += 4;
+  if (in.size() - pos < n) {
+    return false;
+  }
+  out.assign(in.substr(pos, n));
+  pos += n;
+  return true;
+}
+
+bool id_char(char c) {
+  static constexpr std::string_view extra = "-.%_*?!(),:=@$'";
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+         || extra.find(c) != std::string_view::npos;
+}
+
+} // namespace
+
+bool valid_identity_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > 128) {
+    return false;
+  }
+  for (char c : id) {
+    if (!id_char(c)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Layout: version, u8 auth, u8 enabled, be64 created, then strings device, module, primary,
+// secondary (be32 length + bytes each).
+std::string encode_identity(const identity& i) {
+  std::string out;
+  out.push_back(format_version);
+  out.push_back(static_cast<char>(i.auth));
+  out.push_back(i.enabled ? 1 : 0);
+  put_be64(out, static_cast<std::uint64_t>(i.created_ms));
+  for (const auto* s : {&i.device_id, &i.module_id, &i.primary, &i.secondary}) {
+    put_string(out, *s);
+  }
+  return out;
+}
+
+result<identity> decode_identity(std::string_view in) {
+  if (in.size() < 11 || in[0] != format_version || static_cast<std::uint8_t>(in[1]) > 2
+      || static_cast<std::uint8_t>(in[2]) > 1) {
+    return errc::corrupt_record;
+  }
+  identity i;
+  i.auth = static_cast<auth_type>(in[1]);
+  i.enabled = in[2] == 1;
+  i.created_ms = static_cast<std::int64_t>(get_be64(in, 3));
+  std::size_t pos = 11;
+  for (auto* s : {&i.device_id, &i.module_id, &i.primary, &i.secondary}) {
+    if (!get_string(in, pos, *s)) {
+      return errc::corrupt_record;
+    }
+  }
+  if (pos != in.size() || i.device_id.empty()) {
+    return errc::corrupt_record;
+  }
+  return i;
+}
+
+result<identity_store> identity_store::open(kv_store& kv) {
+  identity_store s{kv};
+  std::error_code err;
+  auto r = kv.scan(column::identities, {}, {}, [&](std::string_view k, std::string_view v) {
+    auto i = decode_identity(v);
+    if (!i || i->id() != k) {
+      err = errc::corrupt_record;
+      return false;
+    }
+    s.by_id_.emplace(std::string{k}, std::move(*i));
+    return true;
+  });
+  if (!r) {
+    return r.error();
+  }
+  if (err) {
+    return err;
+  }
+  return s;
+}
+
+result<void> identity_store::put(const identity& i) {
+  write_batch b;
+  b.put(column::identities, i.id(), encode_identity(i));
+  if (auto r = kv_->write(b, write_mode::durable); !r) {
+    return r;
+  }
+  by_id_.insert_or_assign(i.id(), i);
+  return ok();
+}
+
+result<std::size_t> identity_store::remove(std::string_view id) {
+  auto i = by_id_.find(id);
+  if (i == by_id_.end()) {
+    return std::size_t{0};
+  }
+  std::vector<std::string> gone{std::string{id}};
+  if (i->second.module_id.empty()) {
+    const std::string prefix = std::string{id} + "/";
+    for (auto m = by_id_.lower_bound(prefix); m != by_id_.end() && m->first.rfind(prefix, 0) == 0;
+         ++m) {
+      gone.push_back(m->first);
+    }
+  }
+  write_batch b;
+  for (const auto& g : gone) {
+    b.erase(column::identities, g);
+  }
+  if (auto r = kv_->write(b, write_mode::durable); !r) {
+    return r.error();
+  }
+  for (const auto& g : gone) {
+    by_id_.erase(g);
+  }
+  return gone.size();
+}
+
+const identity* identity_store::find(std::string_view id) const {
+  auto i = by_id_.find(id);
+  return i == by_id_.end() ? nullptr : &i->second;
+}
+
+std::vector<identity> identity_store::list() const {
+  std::vector<identity> out;
+  out.reserve(by_id_.size());
+  for (const auto& [id, i] : by_id_) {
+    out.push_back(i);
+  }
+  return out;
+}
+
+} // namespace outpost::storage

@@ -1,0 +1,69 @@
+#pragma once
+
+#include "protocols/common/result.hpp"
+#include "storage/kv_store.hpp"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace outpost::storage {
+
+/// How an identity authenticates (IoT Hub's authentication types).
+enum class auth_type : std::uint8_t {
+  sas,             ///< symmetric keys: `primary`/`secondary` are base64 keys
+  x509_thumbprint, ///< self-signed certificate: `primary`/`secondary` are SHA-256 thumbprints
+  x509_ca,         ///< certificate signed by a CA the hub trusts
+};
+
+/// A device or module identity in the edge device's scope.
+struct identity {
+  std::string device_id;
+  std::string module_id; ///< empty for a device
+  auth_type auth = auth_type::sas;
+  std::string primary;
+  std::string secondary;
+  bool enabled = true;
+  std::int64_t created_ms = 0;
+
+  /// "<device>" or "<device>/<module>", IoT Edge's client id.
+  std::string id() const { return module_id.empty() ? device_id : device_id + "/" + module_id; }
+  friend bool operator==(const identity& a, const identity& b) {
+    return a.device_id == b.device_id && a.module_id == b.module_id && a.auth == b.auth
+           && a.primary == b.primary && a.secondary == b.secondary && a.enabled == b.enabled
+           && a.created_ms == b.created_ms;
+  }
+};
+
+/// True for an IoT Hub device or module id: 1-128 of `A-Za-z0-9-.%_*?!(),:=@$'` (IoT Hub's
+/// identity rules); module ids may not start with `$` unless they are the edge's own.
+bool valid_identity_id(std::string_view id) noexcept;
+
+/// The identity registry's persistence (column `identities`): a snapshot in memory, every
+/// change written durably before it is visible. Thread-compatible; owned by the registry actor.
+class identity_store {
+public:
+  static result<identity_store> open(kv_store& kv);
+
+  /// Adds or replaces `i` (durable write).
+  result<void> put(const identity& i);
+  /// Removes an identity; removing a device removes its modules too. Returns how many went.
+  result<std::size_t> remove(std::string_view id);
+  const identity* find(std::string_view id) const;
+  /// All identities in id order.
+  std::vector<identity> list() const;
+
+private:
+  explicit identity_store(kv_store& kv) : kv_(&kv) {}
+
+  kv_store* kv_;
+  std::map<std::string, identity, std::less<>> by_id_;
+};
+
+/// Serialization of one identity record (format version 1), exposed for golden tests.
+std::string encode_identity(const identity& i);
+result<identity> decode_identity(std::string_view bytes);
+
+} // namespace outpost::storage

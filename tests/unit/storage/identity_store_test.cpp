@@ -1,0 +1,67 @@
+#include "storage/identity_store.hpp"
+
+#include "storage/errc.hpp"
+#include "storage/memory_kv_store.hpp"
+
+#include <gtest/gtest.h>
+
+namespace outpost::storage {
+namespace {
+
+identity device(const std::string& id) {
+  return {id, "", auth_type::sas, "cHJpbWFyeQ==", "c2Vjb25kYXJ5", true, 1700000000000};
+}
+
+TEST(IdentityStore, PersistsPutsAndRemovesAcrossReopen) {
+  memory_kv_store kv;
+  auto s = identity_store::open(kv);
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->put(device("dev1")));
+  auto mod = device("edge");
+  mod.module_id = "filter";
+  ASSERT_TRUE(s->put(mod));
+  ASSERT_TRUE(s->put(device("edge")));
+  auto reopened = identity_store::open(kv);
+  ASSERT_TRUE(reopened);
+  ASSERT_NE(reopened->find("edge/filter"), nullptr);
+  EXPECT_EQ(*reopened->find("edge/filter"), mod);
+  EXPECT_EQ(reopened->list().size(), 3u);
+  // Removing a device removes its modules.
+  EXPECT_EQ(reopened->remove("edge").value(), 2u);
+  EXPECT_EQ(reopened->remove("nobody").value(), 0u);
+  EXPECT_EQ(identity_store::open(kv)->list().size(), 1u);
+}
+
+TEST(IdentityStore, DisableIsAPutOfTheChangedRecord) {
+  memory_kv_store kv;
+  auto s = identity_store::open(kv);
+  auto d = device("dev1");
+  ASSERT_TRUE(s->put(d));
+  d.enabled = false;
+  ASSERT_TRUE(s->put(d));
+  EXPECT_FALSE(identity_store::open(kv)->find("dev1")->enabled);
+}
+
+TEST(IdentityStore, RecordsHaveAStableEncoding) {
+  auto d = device("d");
+  d.auth = auth_type::x509_thumbprint;
+  const auto bytes = encode_identity(d);
+  EXPECT_EQ(bytes.substr(0, 3), std::string("\x01\x01\x01", 3));
+  EXPECT_EQ(decode_identity(bytes).value(), d);
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_FALSE(decode_identity(bytes.substr(0, n))) << n;
+  }
+  EXPECT_EQ(decode_identity(bytes + "x").error(), errc::corrupt_record);
+}
+
+TEST(IdentityStore, ValidatesIotHubIdentityIds) {
+  EXPECT_TRUE(valid_identity_id("dev-1.a_b:c=d@e$f'g(h)i,j!k?l*m%n"));
+  EXPECT_FALSE(valid_identity_id(""));
+  EXPECT_FALSE(valid_identity_id("a/b"));
+  EXPECT_FALSE(valid_identity_id("with space"));
+  EXPECT_FALSE(valid_identity_id(std::string(129, 'a')));
+  EXPECT_TRUE(valid_identity_id(std::string(128, 'a')));
+}
+
+} // namespace
+} // namespace outpost::storage
