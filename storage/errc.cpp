@@ -23,6 +23,12 @@ public:
         return "unknown queue";
       case errc::closed:
         return "store is closed";
+      case errc::invalid_identity:
+        return "invalid identity id or authentication settings";
+      case errc::identity_exists:
+        return "identity already exists";
+      case errc::identity_not_found:
+        return "identity not found";
     }
     return "unknown storage error";
   }

@@ -13,6 +13,9 @@ enum class errc : std::uint8_t {
   open_failed,        ///< the key-value engine could not open its files
   unknown_queue,      ///< a queue handle that was never opened
   closed,             ///< the store was closed
+  invalid_identity,   ///< an identity id or its authentication settings are not valid
+  identity_exists,    ///< adding an identity that is already registered
+  identity_not_found, ///< naming an identity (or a module's device) that is not registered
 };
 
 const std::error_category& storage_category() noexcept;

@@ -83,6 +83,59 @@ result<identity> decode_identity(std::string_view in) {
   return i;
 }
 
+namespace {
+
+bool valid_thumbprint(std::string_view t) {
+  if (t.size() != 64 && t.size() != 40) { // SHA-256 (or legacy SHA-1), hex
+    return false;
+  }
+  return t.find_first_not_of("0123456789abcdefABCDEF") == std::string_view::npos;
+}
+
+} // namespace
+
+result<identity> make_identity(const identity_request& req, const identity_store& store,
+                               std::string_view edge_device_id,
+                               std::pair<std::string, std::string> keys, std::int64_t now_ms) {
+  identity i;
+  const auto slash = req.id.find('/');
+  if (req.module) {
+    i.device_id =
+        slash == std::string::npos ? std::string{edge_device_id} : req.id.substr(0, slash);
+    i.module_id = slash == std::string::npos ? req.id : req.id.substr(slash + 1);
+  } else {
+    i.device_id = req.id;
+  }
+  if (!valid_identity_id(i.device_id) || (req.module && !valid_identity_id(i.module_id))) {
+    return errc::invalid_identity;
+  }
+  if (req.module && i.device_id != edge_device_id && !store.find(i.device_id)) {
+    return errc::identity_not_found;
+  }
+  if (store.find(i.id())) {
+    return errc::identity_exists;
+  }
+  i.auth = req.auth;
+  switch (req.auth) {
+    case auth_type::sas:
+      i.primary = std::move(keys.first);
+      i.secondary = std::move(keys.second);
+      break;
+    case auth_type::x509_thumbprint:
+      if (!valid_thumbprint(req.primary)
+          || (!req.secondary.empty() && !valid_thumbprint(req.secondary))) {
+        return errc::invalid_identity;
+      }
+      i.primary = req.primary;
+      i.secondary = req.secondary;
+      break;
+    case auth_type::x509_ca:
+      break;
+  }
+  i.created_ms = now_ms;
+  return i;
+}
+
 result<identity_store> identity_store::open(kv_store& kv) {
   identity_store s{kv};
   std::error_code err;

@@ -41,6 +41,22 @@ struct identity {
 /// identity rules); module ids may not start with `$` unless they are the edge's own.
 bool valid_identity_id(std::string_view id) noexcept;
 
+/// What an administrator asks for; `make_identity` turns it into a record.
+struct identity_request {
+  std::string id;      ///< "<device>", "<device>/<module>", or "<module>" for an edge module
+  bool module = false; ///< `outpost identity add module ...`
+  auth_type auth = auth_type::sas;
+  std::string primary; ///< thumbprint (x509_thumbprint); ignored for sas (keys generated)
+  std::string secondary;
+};
+
+/// Validates `req` against the registry and builds the record: a bare module id belongs to
+/// `edge_device_id`; a module's device must exist (or be the edge device); SAS identities
+/// get `keys` (two fresh base64 keys from a CSPRNG, supplied by the caller).
+result<identity> make_identity(const identity_request& req, const class identity_store& store,
+                               std::string_view edge_device_id,
+                               std::pair<std::string, std::string> keys, std::int64_t now_ms);
+
 /// The identity registry's persistence (column `identities`): a snapshot in memory, every
 /// change written durably before it is visible. Thread-compatible; owned by the registry actor.
 class identity_store {

@@ -63,5 +63,35 @@ TEST(IdentityStore, ValidatesIotHubIdentityIds) {
   EXPECT_TRUE(valid_identity_id(std::string(128, 'a')));
 }
 
+TEST(MakeIdentity, GivesSasIdentitiesTheSuppliedKeysAndEdgeModulesTheEdgeDevice) {
+  memory_kv_store kv;
+  auto s = identity_store::open(kv);
+  auto d = make_identity({"dev1"}, *s, "edge", {"k1", "k2"}, 5);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->id(), "dev1");
+  EXPECT_EQ(d->primary, "k1");
+  EXPECT_EQ(d->secondary, "k2");
+  EXPECT_EQ(d->created_ms, 5);
+  auto m = make_identity({"filter", true}, *s, "edge", {"k1", "k2"}, 5);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->id(), "edge/filter");
+}
+
+TEST(MakeIdentity, RefusesDuplicatesBadIdsOrphanModulesAndBadThumbprints) {
+  memory_kv_store kv;
+  auto s = identity_store::open(kv);
+  ASSERT_TRUE(s->put(*make_identity({"dev1"}, *s, "edge", {"a", "b"}, 1)));
+  EXPECT_EQ(make_identity({"dev1"}, *s, "edge", {}, 1).error(), errc::identity_exists);
+  EXPECT_EQ(make_identity({"bad id"}, *s, "edge", {}, 1).error(), errc::invalid_identity);
+  EXPECT_EQ(make_identity({"ghost/m", true}, *s, "edge", {}, 1).error(), errc::identity_not_found);
+  EXPECT_TRUE(make_identity({"dev1/m", true}, *s, "edge", {}, 1)); // a leaf's own module
+  identity_request x509{"cam", false, auth_type::x509_thumbprint, "nothex", ""};
+  EXPECT_EQ(make_identity(x509, *s, "edge", {}, 1).error(), errc::invalid_identity);
+  x509.primary = std::string(64, 'A');
+  auto ok = make_identity(x509, *s, "edge", {"unused", "unused"}, 1);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->primary, std::string(64, 'A'));
+}
+
 } // namespace
 } // namespace outpost::storage
