@@ -87,6 +87,7 @@ std::map<std::string, setter> schema(daemon_config& c) {
                                    bad(key, "must be 1-128 characters");
                                  }
                                })},
+      {"iothub_hostname", string_key(c.iothub_hostname)},
       {"storage.dir", string_key(s.dir)},
       {"storage.durability",
        [&s](const toml::node& n, const std::string& key) {
@@ -108,6 +109,7 @@ std::map<std::string, setter> schema(daemon_config& c) {
       {"storage.cleanup_interval_ms", int_key(s.cleanup_interval_ms, 10, 3'600'000)},
       {"storage.cleanup_budget", int_key(s.cleanup_budget, 1, 10'000'000)},
       {"listen.metrics", string_key(c.listen.metrics, check_address)},
+      {"listen.admin_socket", string_key(c.listen.admin_socket)},
       {"log.level", string_key(c.log.level, check_level)},
       {"runtime.threads", int_key(c.runtime.threads, 0, 256)},
   };
@@ -164,6 +166,11 @@ daemon_config load_config(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   return parse_config(text.str(), path);
+}
+
+std::string admin_socket_path(const daemon_config& cfg) {
+  return cfg.listen.admin_socket.empty() ? cfg.storage.dir + "/run/admin.sock"
+                                         : cfg.listen.admin_socket;
 }
 
 const char* to_string(durability d) noexcept {

@@ -17,6 +17,8 @@ enum class durability : std::uint8_t {
 struct daemon_config {
   std::string hostname = "localhost";
   std::string device_id = "outpost";
+  /// The upstream IoT hub's host name (SAS audience, connection strings); "" = standalone.
+  std::string iothub_hostname;
 
   struct storage_section {
     std::string dir = "/var/lib/outpost";
@@ -28,6 +30,8 @@ struct daemon_config {
 
   struct listen_section {
     std::string metrics = "127.0.0.1:9600"; ///< "" = no metrics listener
+    /// The local admin API (unix socket) the CLI uses; "" = `<storage.dir>/run/admin.sock`.
+    std::string admin_socket;
   } listen;
 
   struct log_section {
@@ -58,5 +62,8 @@ daemon_config parse_config(const std::string& text, const std::string& source = 
 daemon_config load_config(const std::string& path);
 
 const char* to_string(durability d) noexcept;
+
+/// `listen.admin_socket`, or its default under the storage folder.
+std::string admin_socket_path(const daemon_config& cfg);
 
 } // namespace outpost::app

@@ -1,10 +1,13 @@
 #include "actors/app/daemon.hpp"
 
+#include "actors/app/admin_api.hpp"
 #include "actors/app/build_info.hpp"
 #include "actors/common/messages.hpp"
 #include "actors/common/process_metrics.hpp"
 #include "actors/common/storage_writer.hpp"
 #include "actors/common/store_metrics.hpp"
+#include "actors/hub/identity_registry.hpp"
+#include "protocols/transport/crypto.hpp"
 #include "protocols/transport/http_server.hpp"
 #include "storage/memory_kv_store.hpp"
 #include "storage/rocksdb/rocksdb_kv_store.hpp"
@@ -151,9 +154,19 @@ int run_daemon(const daemon_config& cfg) {
   wcfg.cleanup_budget = cfg.storage.cleanup_budget;
   wcfg.metrics = metrics;
   auto writer = actors::spawn_storage_writer(sys, std::move(wcfg));
-  kv.reset(); // the writer owns the engine now
   if (!writer) {
     spdlog::critical("[storage] cannot load the message store: {}", writer.error().message());
+    return exit_failure;
+  }
+  auto identities = std::make_shared<actors::identity_snapshot>();
+  auto id_registry = actors::spawn_identity_registry(
+      sys, {kv, identities, cfg.device_id,
+            [] { return transport::base64_encode(transport::random_bytes(32)); }, wall_ms});
+  kv.reset(); // the writer and the registry own the engine now
+  if (!id_registry) {
+    spdlog::critical("[identities] cannot load the identity registry: {}",
+                     id_registry.error().message());
+    caf::anon_send_exit(*writer, caf::exit_reason::user_shutdown);
     return exit_failure;
   }
 
@@ -161,6 +174,7 @@ int run_daemon(const daemon_config& cfg) {
   {
     transport::io_runner io{1};
     std::unique_ptr<transport::http_server> http;
+    std::unique_ptr<transport::http_server> admin;
     std::vector<std::pair<std::string, std::string>> ports;
     if (!cfg.listen.metrics.empty()) {
       auto s = transport::http_server::start(io, cfg.listen.metrics,
@@ -175,6 +189,21 @@ int run_daemon(const daemon_config& cfg) {
         spdlog::info("[http metrics] listening on {}", http->bound_address());
       }
     }
+    if (code == exit_ok) {
+      const auto path = admin_socket_path(cfg);
+      fs::create_directories(fs::path{path}.parent_path(), ec);
+      auto s = transport::http_server::start_local(
+          io, path, admin_routes(sys, *id_registry, identities, cfg));
+      if (!s) {
+        spdlog::critical("[http admin] cannot listen on {} (listen.admin_socket): {}", path,
+                         s.error().message());
+        code = exit_failure;
+      } else {
+        admin = std::move(*s);
+        ports.emplace_back("admin_socket", path);
+        spdlog::info("[http admin] listening on {}", admin->bound_address());
+      }
+    }
     const auto ports_file = fs::path{cfg.storage.dir} / "run" / "ports.json";
     if (code == exit_ok) {
       if (!write_ports(ports_file, ports)) {
@@ -187,14 +216,17 @@ int run_daemon(const daemon_config& cfg) {
                      sig == SIGTERM ? "SIGTERM" : "SIGINT");
       }
     }
-    if (http) {
-      http->stop();
+    for (auto* server : {http.get(), admin.get()}) {
+      if (server) {
+        server->stop();
+      }
     }
     io.stop();
     fs::remove(ports_file, ec);
   }
   // Every actor is told to exit; the actor system's destructor then waits for them.
   caf::anon_send_exit(*writer, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(*id_registry, caf::exit_reason::user_shutdown);
   return code;
 }
 

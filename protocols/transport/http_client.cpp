@@ -1,23 +1,43 @@
 #include "protocols/transport/http_client.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <charconv>
+#include <climits>
+#include <cstdint>
 #include <cstring>
+#include <optional>
+#include <string_view>
+#include <thread>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 namespace outpost::transport {
 
 namespace {
 
+using clock = std::chrono::steady_clock;
+
+// Bounds on what a misbehaving server can make us buffer.
+constexpr std::size_t header_limit = 64 * 1024;
+constexpr std::size_t body_limit = 64 * 1024 * 1024;
+constexpr std::size_t chunk_line_limit = 1024;
+
 std::error_code last_error() {
   return {errno, std::system_category()};
 }
 
-/// Closes the descriptor on every path out of `http_get`.
+std::error_code make_error(std::errc e) {
+  return std::make_error_code(e);
+}
+
+/// Closes the descriptor on every path out of `http_call`.
 struct fd_guard {
   int fd;
   ~fd_guard() {
@@ -27,88 +47,451 @@ struct fd_guard {
   }
 };
 
-result<sockaddr_in> parse_address(const std::string& address) {
-  const auto colon = address.rfind(':');
-  if (colon == std::string::npos) {
-    return std::make_error_code(std::errc::invalid_argument);
-  }
-  auto host = address.substr(0, colon);
-  if (host == "localhost") {
-    host = "127.0.0.1";
-  }
-  const auto port = address.substr(colon + 1);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos
-      || std::stoul(port) > 65535 || ::inet_pton(AF_INET, host.c_str(), &sa.sin_addr) != 1) {
-    return std::make_error_code(std::errc::invalid_argument);
-  }
-  sa.sin_port = htons(static_cast<std::uint16_t>(std::stoul(port)));
-  return sa;
+/// Where to connect, and what to send as Host.
+struct peer {
+  sockaddr_storage address{};
+  socklen_t length = 0;
+  std::string host;
+};
+
+template <class Address>
+void store(peer& p, const Address& address) {
+  static_assert(sizeof(Address) <= sizeof(sockaddr_storage));
+  std::memcpy(&p.address, &address, sizeof address);
+  p.length = sizeof address;
 }
 
-result<http_reply> parse_reply(const std::string& raw) {
-  const auto head_end = raw.find("\r\n\r\n");
-  if (raw.compare(0, 9, "HTTP/1.1 ") != 0 || head_end == std::string::npos || raw.size() < 12) {
-    return std::make_error_code(std::errc::bad_message);
-  }
-  http_reply reply;
-  reply.status = static_cast<unsigned>(std::atoi(raw.c_str() + 9));
-  std::size_t pos = raw.find("\r\n") + 2;
-  while (pos < head_end) {
-    const auto eol = raw.find("\r\n", pos);
-    const auto line = raw.substr(pos, eol - pos);
-    const auto colon = line.find(':');
-    if (colon != std::string::npos && strncasecmp(line.c_str(), "content-type", colon) == 0
-        && colon == 12) {
-      reply.content_type = line.substr(line.find_first_not_of(' ', colon + 1));
+result<peer> parse_address(const std::string& address) {
+  const auto invalid = make_error(std::errc::invalid_argument);
+  peer p;
+  constexpr std::string_view unix_prefix = "unix:";
+  if (address.compare(0, unix_prefix.size(), unix_prefix) == 0) {
+    const auto path = address.substr(unix_prefix.size());
+    sockaddr_un sa{};
+    if (path.empty() || path.find('\0') != std::string::npos) {
+      return invalid;
     }
-    pos = eol + 2;
+    if (path.size() >= sizeof sa.sun_path) {
+      return make_error(std::errc::filename_too_long);
+    }
+    sa.sun_family = AF_UNIX;
+    std::memcpy(sa.sun_path, path.data(), path.size());
+    store(p, sa);
+    p.host = "localhost"; // what curl --unix-socket sends; a unix socket has no host name
+    return p;
   }
-  reply.body = raw.substr(head_end + 4);
-  return reply;
+
+  // The last ':' separates the port, so "[::1]:80" splits correctly.
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos) {
+    return invalid;
+  }
+  std::string host = address.substr(0, colon);
+  const std::string_view port_text = std::string_view{address}.substr(colon + 1);
+  unsigned port = 0;
+  const auto* const last = port_text.data() + port_text.size();
+  const auto [end, err] = std::from_chars(port_text.data(), last, port);
+  if (port_text.empty() || port_text.size() > 5 || err != std::errc{} || end != last
+      || port > 65535) {
+    return invalid;
+  }
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    sockaddr_in6 sa{};
+    sa.sin6_family = AF_INET6;
+    sa.sin6_port = htons(static_cast<std::uint16_t>(port));
+    if (::inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &sa.sin6_addr) != 1) {
+      return invalid;
+    }
+    store(p, sa);
+  } else {
+    if (host == "localhost") {
+      host = "127.0.0.1"; // as the server does: no resolver, IPv4 loopback
+    }
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<std::uint16_t>(port));
+    if (::inet_pton(AF_INET, host.c_str(), &sa.sin_addr) != 1) {
+      return invalid;
+    }
+    store(p, sa);
+  }
+  p.host = address;
+  return p;
+}
+
+/// RFC 9110 token characters: what a method may consist of.
+bool is_token(const std::string& text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](unsigned char c) {
+    return std::isalnum(c) != 0 || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+  });
+}
+
+/// No space or control character: nothing that could end the request line early.
+bool is_target(const std::string& text) {
+  return !text.empty() && std::none_of(text.begin(), text.end(), [](unsigned char c) {
+    return c <= 0x20 || c == 0x7f;
+  });
+}
+
+/// No control character but tab: nothing that could start another header.
+bool is_header_value(const std::string& text) {
+  return std::none_of(text.begin(), text.end(),
+                      [](unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; });
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x))
+                  == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string_view trim(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t");
+  if (first == std::string_view::npos) {
+    return {};
+  }
+  return text.substr(first, text.find_last_not_of(" \t") - first + 1);
+}
+
+/// Waits until `fd` is ready for `events` (POLLERR/POLLHUP count as ready: the next call on
+/// the socket reports them) or the deadline passes.
+result<void> wait_for(int fd, short events, clock::time_point deadline) {
+  for (;;) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
+    if (left.count() <= 0) {
+      return make_error(std::errc::timed_out);
+    }
+    pollfd request{fd, events, 0};
+    const int ready =
+        ::poll(&request, 1, static_cast<int>(std::min<long long>(left.count(), INT_MAX)));
+    if (ready > 0) {
+      return ok();
+    }
+    if (ready < 0 && errno != EINTR) {
+      return last_error();
+    }
+  }
+}
+
+result<void> connect_to(int fd, const peer& p, clock::time_point deadline) {
+  for (;;) {
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&p.address), p.length) == 0) {
+      return ok();
+    }
+    if (errno == EAGAIN) {
+      // A unix socket whose listener's backlog is full: busy, not gone, so try again shortly.
+      const auto left = deadline - clock::now();
+      if (left <= clock::duration::zero()) {
+        return make_error(std::errc::timed_out);
+      }
+      std::this_thread::sleep_for(std::min<clock::duration>(left, std::chrono::milliseconds(10)));
+      continue;
+    }
+    if (errno != EINPROGRESS && errno != EINTR) {
+      return last_error();
+    }
+    break; // TCP: the handshake goes on in the background
+  }
+  if (auto writable = wait_for(fd, POLLOUT, deadline); !writable) {
+    return writable.error();
+  }
+  int failure = 0;
+  socklen_t size = sizeof failure;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &size) != 0) {
+    return last_error();
+  }
+  if (failure != 0) {
+    return std::error_code{failure, std::system_category()};
+  }
+  return ok();
+}
+
+result<void> send_all(int fd, std::string_view data, clock::time_point deadline) {
+  while (!data.empty()) {
+    const auto sent = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (sent >= 0) {
+      data.remove_prefix(static_cast<std::size_t>(sent));
+      continue;
+    }
+    if (errno == EINTR) {
+      continue;
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      return last_error();
+    }
+    if (auto writable = wait_for(fd, POLLOUT, deadline); !writable) {
+      return writable.error();
+    }
+  }
+  return ok();
+}
+
+/// The response side of the socket: a buffer of what has been received and not yet consumed.
+class response_reader {
+public:
+  response_reader(int fd, clock::time_point deadline) : fd_(fd), deadline_(deadline) {}
+
+  std::string& buffer() { return buffer_; }
+
+  /// Position of `delimiter` in the buffer, receiving until it arrives. An end of stream before
+  /// it is `bad_message` (`connection_reset` when nothing came at all), more than `limit` bytes
+  /// without it `message_size`.
+  result<std::size_t> find(std::string_view delimiter, std::size_t limit) {
+    for (;;) {
+      const auto at = buffer_.find(delimiter);
+      if (at != std::string::npos) {
+        return at;
+      }
+      if (buffer_.size() > limit) {
+        return make_error(std::errc::message_size);
+      }
+      auto more = receive();
+      if (!more) {
+        return more.error();
+      }
+      if (!*more) {
+        return make_error(received_any_ ? std::errc::bad_message : std::errc::connection_reset);
+      }
+    }
+  }
+
+  /// Receives until the buffer holds `size` bytes; an end of stream before is `bad_message`.
+  result<void> require(std::size_t size) {
+    while (buffer_.size() < size) {
+      auto more = receive();
+      if (!more) {
+        return more.error();
+      }
+      if (!*more) {
+        return make_error(std::errc::bad_message);
+      }
+    }
+    return ok();
+  }
+
+  /// Receives until the peer closes the connection.
+  result<void> to_end() {
+    for (;;) {
+      auto more = receive();
+      if (!more) {
+        return more.error();
+      }
+      if (!*more) {
+        return ok();
+      }
+    }
+  }
+
+private:
+  /// Appends what arrives next; false at the end of the stream.
+  result<bool> receive() {
+    if (buffer_.size() > header_limit + body_limit) {
+      return make_error(std::errc::message_size);
+    }
+    char chunk[16384];
+    for (;;) {
+      const auto n = ::recv(fd_, chunk, sizeof chunk, 0);
+      if (n > 0) {
+        buffer_.append(chunk, static_cast<std::size_t>(n));
+        received_any_ = true;
+        return true;
+      }
+      if (n == 0) {
+        return false;
+      }
+      if (errno == EINTR) {
+        continue;
+      }
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        return last_error();
+      }
+      if (auto readable = wait_for(fd_, POLLIN, deadline_); !readable) {
+        return readable.error();
+      }
+    }
+  }
+
+  const int fd_;
+  const clock::time_point deadline_;
+  std::string buffer_;
+  bool received_any_ = false;
+};
+
+struct response_head {
+  unsigned status = 0;
+  std::string content_type;
+  std::optional<std::size_t> content_length;
+  bool chunked = false;
+};
+
+/// The status line and headers, `block` without the blank line that ends them.
+result<response_head> parse_head(std::string_view block) {
+  const auto bad = make_error(std::errc::bad_message);
+  auto line_end = block.find("\r\n");
+  const auto status_line = block.substr(0, line_end);
+  // "HTTP/1.x 200 OK": the reason phrase is optional.
+  if (status_line.size() < 12 || status_line.compare(0, 7, "HTTP/1.") != 0
+      || std::isdigit(static_cast<unsigned char>(status_line[7])) == 0 || status_line[8] != ' '
+      || (status_line.size() > 12 && status_line[12] != ' ')) {
+    return bad;
+  }
+  response_head head;
+  const auto* const code = status_line.data() + 9;
+  const auto [code_end, code_err] = std::from_chars(code, code + 3, head.status);
+  if (code_err != std::errc{} || code_end != code + 3 || head.status < 100) {
+    return bad;
+  }
+  while (line_end != std::string_view::npos) {
+    const auto start = line_end + 2;
+    line_end = block.find("\r\n", start);
+    const auto line = block.substr(
+        start, line_end == std::string_view::npos ? std::string_view::npos : line_end - start);
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos) {
+      return bad;
+    }
+    const auto name = line.substr(0, colon);
+    const auto value = trim(line.substr(colon + 1));
+    if (iequals(name, "content-type")) {
+      head.content_type = std::string{value};
+    } else if (iequals(name, "content-length")) {
+      std::uint64_t length = 0;
+      const auto [end, err] = std::from_chars(value.data(), value.data() + value.size(), length);
+      if (value.empty() || err != std::errc{} || end != value.data() + value.size()) {
+        return bad;
+      }
+      if (length > body_limit) {
+        return make_error(std::errc::message_size);
+      }
+      head.content_length = static_cast<std::size_t>(length);
+    } else if (iequals(name, "transfer-encoding")) {
+      // The last coding decides how the body ends; "chunked" is the only one we decode.
+      head.chunked = value.size() >= 7 && iequals(value.substr(value.size() - 7), "chunked");
+    }
+  }
+  return head;
+}
+
+result<std::string> read_chunked(response_reader& reader) {
+  auto& buffer = reader.buffer();
+  std::string body;
+  for (;;) {
+    auto line_end = reader.find("\r\n", chunk_line_limit);
+    if (!line_end) {
+      return line_end.error();
+    }
+    const auto line = std::string_view{buffer}.substr(0, *line_end);
+    const auto size_text = trim(line.substr(0, line.find(';'))); // chunk extensions ignored
+    std::size_t size = 0;
+    const auto [end, err] =
+        std::from_chars(size_text.data(), size_text.data() + size_text.size(), size, 16);
+    if (size_text.empty() || err != std::errc{} || end != size_text.data() + size_text.size()) {
+      return make_error(std::errc::bad_message);
+    }
+    buffer.erase(0, *line_end + 2);
+    if (size == 0) {
+      return body; // trailers are not read: the connection is closed anyway
+    }
+    if (size > body_limit - body.size()) {
+      return make_error(std::errc::message_size);
+    }
+    if (auto complete = reader.require(size + 2); !complete) {
+      return complete.error();
+    }
+    if (buffer.compare(size, 2, "\r\n") != 0) {
+      return make_error(std::errc::bad_message);
+    }
+    body.append(buffer, 0, size);
+    buffer.erase(0, size + 2);
+  }
+}
+
+result<http_reply> read_reply(response_reader& reader, bool head_request) {
+  auto& buffer = reader.buffer();
+  for (;;) {
+    auto head_end = reader.find("\r\n\r\n", header_limit);
+    if (!head_end) {
+      return head_end.error();
+    }
+    auto head = parse_head(std::string_view{buffer}.substr(0, *head_end));
+    buffer.erase(0, *head_end + 4);
+    if (!head) {
+      return head.error();
+    }
+    if (head->status < 200) {
+      continue; // interim (100 Continue, 103 Early Hints): the real response follows
+    }
+    http_reply reply{head->status, std::move(head->content_type), {}};
+    if (head_request || reply.status == 204 || reply.status == 304) {
+      return reply; // no body, whatever the headers say
+    }
+    if (head->chunked) {
+      auto body = read_chunked(reader);
+      if (!body) {
+        return body.error();
+      }
+      reply.body = std::move(*body);
+    } else if (head->content_length) {
+      if (auto complete = reader.require(*head->content_length); !complete) {
+        return complete.error();
+      }
+      buffer.resize(*head->content_length);
+      reply.body = std::move(buffer);
+    } else {
+      if (auto read = reader.to_end(); !read) {
+        return read.error();
+      }
+      reply.body = std::move(buffer);
+    }
+    return reply;
+  }
 }
 
 } // namespace
 
-result<http_reply> http_get(const std::string& address, const std::string& target,
-                            std::chrono::milliseconds timeout) {
-  auto sa = parse_address(address);
-  if (!sa) {
-    return sa.error();
+result<http_reply> http_call(const std::string& address, const std::string& method,
+                             const std::string& target, const std::string& body,
+                             const std::string& content_type, std::chrono::milliseconds timeout) {
+  const auto deadline = clock::now() + timeout;
+  if (!is_token(method) || !is_target(target) || !is_header_value(content_type)) {
+    return make_error(std::errc::invalid_argument);
   }
-  fd_guard sock{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+  auto p = parse_address(address);
+  if (!p) {
+    return p.error();
+  }
+  // Non-blocking: every wait goes through poll() with what is left of `timeout`.
+  fd_guard sock{::socket(p->address.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)};
   if (sock.fd < 0) {
     return last_error();
   }
-  timeval tv{static_cast<time_t>(timeout.count() / 1000),
-             static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
-  ::setsockopt(sock.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(sock.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  if (::connect(sock.fd, reinterpret_cast<const sockaddr*>(&*sa), sizeof *sa) != 0) {
-    return last_error();
+  if (auto connected = connect_to(sock.fd, *p, deadline); !connected) {
+    return connected.error();
   }
-  const auto req = "GET " + target + " HTTP/1.1\r\nHost: " + address
-                   + "\r\nConnection: close\r\nUser-Agent: outpost\r\n\r\n";
-  if (::send(sock.fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
-    return last_error();
+
+  std::string request = method + " " + target + " HTTP/1.1\r\nHost: " + p->host
+                        + "\r\nUser-Agent: outpost\r\nConnection: close\r\n";
+  if (!body.empty() && !content_type.empty()) {
+    request += "Content-Type: " + content_type + "\r\n";
   }
-  std::string raw;
-  char buf[16384];
-  for (;;) {
-    const auto n = ::recv(sock.fd, buf, sizeof buf, 0);
-    if (n == 0) {
-      break;
-    }
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return last_error();
-    }
-    raw.append(buf, static_cast<std::size_t>(n));
+  // Servers may answer a body-less POST without Content-Length with 411 Length Required.
+  if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
+    request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   }
-  return parse_reply(raw);
+  request += "\r\n";
+  request += body;
+  if (auto sent = send_all(sock.fd, request, deadline); !sent) {
+    return sent.error();
+  }
+
+  response_reader reader{sock.fd, deadline};
+  return read_reply(reader, method == "HEAD");
+}
+
+result<http_reply> http_get(const std::string& address, const std::string& target,
+                            std::chrono::milliseconds timeout) {
+  return http_call(address, "GET", target, {}, {}, timeout);
 }
 
 } // namespace outpost::transport

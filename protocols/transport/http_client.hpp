@@ -7,15 +7,37 @@
 
 namespace outpost::transport {
 
+/// A response as `http_call` returns it.
 struct http_reply {
   unsigned status = 0;
-  std::string content_type;
-  std::string body;
+  std::string content_type; ///< empty when the response has no Content-Type
+  std::string body;         ///< empty for HEAD, 204 and 304
 };
 
-/// A blocking HTTP/1.1 GET over plain TCP for tools and tests (the CLI's `outpost health`,
-/// integration tests). `address` is "host:port" with an IPv4 host or "localhost". Sends
-/// `Connection: close` and reads to the end of the response. Any thread may call it.
+/// A blocking HTTP/1.1 request for tools and tests (the `outpost` CLI, integration tests).
+///
+/// `address` is "host:port" (TCP; host an IPv4 literal, "localhost" or a bracketed IPv6
+/// literal such as "[::1]", as `http_server::bound_address()` reports them) or
+/// "unix:/path/to.sock" (a unix domain socket). `method` and `target` are sent as given
+/// ("POST", "/modules?api-version=1"). A non-empty `body` is sent with `Content-Type:
+/// content_type` (omitted when `content_type` is empty) and `Content-Length`; POST, PUT and
+/// PATCH send `Content-Length: 0` without one. Always sends `Connection: close`.
+///
+/// The response body is read by Content-Length, chunked coding or to the end of the connection;
+/// interim 1xx responses are skipped. `timeout` bounds the whole call (connect, send, receive).
+///
+/// Errors: `std::errc::invalid_argument` for a malformed address, or a method, target or content
+/// type that cannot go into a request line or header; `std::errc::filename_too_long` for a
+/// socket path over 107 bytes; `std::errc::timed_out`; `std::errc::bad_message` for a response
+/// that is not HTTP/1.x or ends early; `std::errc::message_size` beyond 64 MiB; otherwise the
+/// system's error (e.g. `connection_refused`, or `no_such_file_or_directory` for a missing
+/// socket). Any thread may call it; it does not raise SIGPIPE.
+result<http_reply> http_call(const std::string& address, const std::string& method,
+                             const std::string& target, const std::string& body = {},
+                             const std::string& content_type = "application/json",
+                             std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+/// `http_call(address, "GET", target)`: the CLI's `outpost health` and `outpost metrics`.
 result<http_reply> http_get(const std::string& address, const std::string& target,
                             std::chrono::milliseconds timeout = std::chrono::seconds(5));
 

@@ -4,14 +4,15 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -19,18 +20,26 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <mutex>
 #include <new>
 #include <optional>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 namespace outpost::transport {
 namespace detail {
@@ -39,6 +48,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+using local_stream = asio::local::stream_protocol;
 
 namespace {
 
@@ -116,6 +126,104 @@ std::string format_endpoint(const tcp::endpoint& endpoint) {
   return ip.to_string() + ":" + port;
 }
 
+std::string format_endpoint(const local_stream::endpoint& endpoint) {
+  return "unix:" + endpoint.path();
+}
+
+std::error_code last_error() {
+  return {errno, std::system_category()};
+}
+
+bool same_file(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/// The file a unix socket listener binds. What is there before bind decides whether binding may
+/// replace it; `remove()` deletes it only while it is still the socket this server created, so
+/// a stopping server never deletes the socket of a newer one. Not thread-safe: the listener
+/// calls it under its mutex.
+class socket_file {
+public:
+  /// Makes `path` free to bind: nothing there, or a socket nobody listens on (left by a crash),
+  /// which is removed. A live socket is `address_in_use`, anything else `file_exists`.
+  static result<void> clear_stale(const std::string& path) {
+    struct stat before {};
+    if (::lstat(path.c_str(), &before) != 0) {
+      // ENOENT: free (a missing parent directory is reported by bind()); anything else, e.g.
+      // EACCES or ENOTDIR, would fail bind() too.
+      return errno == ENOENT ? ok() : result<void>{last_error()};
+    }
+    if (!S_ISSOCK(before.st_mode)) {
+      return std::make_error_code(std::errc::file_exists); // never delete what is not a socket
+    }
+    // Non-blocking, so a listener whose backlog is full answers EAGAIN instead of blocking us.
+    const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (probe < 0) {
+      return last_error();
+    }
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    const int connected =
+        ::connect(probe, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+    const int connect_errno = connected == 0 ? 0 : errno;
+    ::close(probe);
+    if (connected == 0 || connect_errno == EAGAIN) {
+      return std::make_error_code(std::errc::address_in_use);
+    }
+    if (connect_errno != ECONNREFUSED) {
+      // E.g. EACCES: we cannot tell whether someone listens, so the file stays.
+      return std::error_code{connect_errno, std::system_category()};
+    }
+    // Unlink only the file probed: another server may have replaced it since.
+    struct stat now {};
+    if (::lstat(path.c_str(), &now) != 0) {
+      return errno == ENOENT ? ok() : result<void>{last_error()};
+    }
+    if (!same_file(before, now)) {
+      return std::make_error_code(std::errc::address_in_use);
+    }
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return last_error();
+    }
+    return ok();
+  }
+
+  /// Right after bind, before listen: remembers the file (so `remove()` recognises it) and sets
+  /// its permissions. Until listen() every connect is refused, so no client gets in while the
+  /// umask's permissions apply. On failure the caller still calls `remove()`.
+  result<void> claim(const std::string& path, unsigned mode) {
+    struct stat bound {};
+    if (::lstat(path.c_str(), &bound) != 0) {
+      return last_error();
+    }
+    path_ = path;
+    file_ = bound;
+    claimed_ = true;
+    if (::chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) {
+      return last_error();
+    }
+    return ok();
+  }
+
+  /// Unlinks the file if it is still the one claimed. Idempotent; a no-op for TCP listeners.
+  void remove() {
+    if (!claimed_) {
+      return;
+    }
+    claimed_ = false;
+    struct stat now {};
+    if (::lstat(path_.c_str(), &now) == 0 && same_file(now, file_)) {
+      ::unlink(path_.c_str());
+    }
+  }
+
+private:
+  std::string path_;
+  struct stat file_ {};
+  bool claimed_ = false;
+};
+
 bool is_parse_error(const beast::error_code& ec) {
   static const auto& http_category = http::make_error_code(http::error::bad_method).category();
   return ec.category() == http_category && ec != http::error::end_of_stream
@@ -142,50 +250,23 @@ thread_local const void* running_handler_of = nullptr;
 
 } // namespace
 
-class http_session;
-
-/// State shared by `http_server` and its connections. Thread-safe: `mutex_` guards the
-/// acceptor, the retry timer, the connection registry and the handler gate.
-class http_server_state : public std::enable_shared_from_this<http_server_state> {
+/// What `http_server` holds, whatever the socket type: the handler and the gate around it
+/// (`invoke`, `wait_for_handlers`), the stopped flag and the bound address. The listeners below
+/// add the acceptor and the connections. Thread-safe: `mutex_` guards everything mutable here
+/// and, in the derived listener, the acceptor, the retry timer and the connection registry.
+class http_server_state {
 public:
-  http_server_state(asio::io_context& context, http_handler handler)
-      : context_(context),
-        acceptor_(asio::make_strand(context)),
-        retry_timer_(acceptor_.get_executor()),
-        handler_(std::move(handler)) {}
+  explicit http_server_state(http_handler handler) : handler_(std::move(handler)) {}
+  virtual ~http_server_state() = default;
 
-  result<void> listen(const tcp::endpoint& endpoint) {
-    std::lock_guard<std::mutex> lock{mutex_};
-    boost::system::error_code ec;
-    acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) {
-      // Lets a restarted daemon bind while old connections sit in TIME_WAIT; on Linux it does
-      // not allow two listeners on one port.
-      acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    }
-    if (!ec) {
-      acceptor_.bind(endpoint, ec);
-    }
-    if (!ec) {
-      acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    }
-    tcp::endpoint local;
-    if (!ec) {
-      local = acceptor_.local_endpoint(ec);
-    }
-    if (ec) {
-      boost::system::error_code ignored;
-      acceptor_.close(ignored);
-      return to_std(ec);
-    }
-    bound_address_ = format_endpoint(local);
-    accept_locked();
-    return ok();
-  }
+  http_server_state(const http_server_state&) = delete;
+  http_server_state& operator=(const http_server_state&) = delete;
 
+  /// See `http_server::stop()`.
+  virtual void stop() = 0;
+
+  /// Set before the server is handed out, constant afterwards.
   const std::string& bound_address() const { return bound_address_; }
-
-  void stop();
 
   bool stopped() {
     std::lock_guard<std::mutex> lock{mutex_};
@@ -219,50 +300,34 @@ public:
     return response;
   }
 
-  /// Called by a session's destructor.
-  void forget(const http_session* s) {
-    std::lock_guard<std::mutex> lock{mutex_};
-    sessions_.erase(s);
+protected:
+  /// Once stopped: waits until no handler call is in progress, except the caller's own.
+  void wait_for_handlers() {
+    std::unique_lock<std::mutex> lock{mutex_};
+    const int own = running_handler_of == this ? 1 : 0;
+    idle_.wait(lock, [&] { return in_flight_ <= own; });
   }
+
+  std::mutex mutex_;
+  bool stopped_ = false;
+  std::string bound_address_;
 
 private:
-  void accept_locked() {
-    acceptor_.async_accept(
-        asio::make_strand(context_),
-        [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
-          self->on_accept(ec, std::move(socket));
-        });
-  }
-
-  void on_accept(boost::system::error_code ec, tcp::socket socket);
-
-  void retry_accept_locked() {
-    retry_timer_.expires_after(accept_retry_delay);
-    retry_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      std::lock_guard<std::mutex> lock{self->mutex_};
-      if (!ec && !self->stopped_) {
-        self->accept_locked();
-      }
-    });
-  }
-
-  asio::io_context& context_;
-  std::mutex mutex_;
   std::condition_variable idle_;
-  tcp::acceptor acceptor_;
-  asio::steady_timer retry_timer_;
-  std::string bound_address_;
   const http_handler handler_;
-  bool stopped_ = false;
   int in_flight_ = 0; // handler calls in progress
-  std::unordered_map<const http_session*, std::weak_ptr<http_session>> sessions_;
 };
 
-/// One accepted connection. Runs on its own strand: every member below is touched only by
-/// handlers on that strand, and `close()` posts onto it.
-class http_session : public std::enable_shared_from_this<http_session> {
+template <class Protocol>
+class http_listener;
+
+/// One accepted connection of a `Protocol` (TCP or unix stream) listener. Runs on its own
+/// strand: every member below is touched only by handlers on that strand, and `close()` posts
+/// onto it.
+template <class Protocol>
+class http_session : public std::enable_shared_from_this<http_session<Protocol>> {
 public:
-  http_session(tcp::socket socket, std::shared_ptr<http_server_state> server)
+  http_session(typename Protocol::socket socket, std::shared_ptr<http_listener<Protocol>> server)
       : stream_(std::move(socket)),
         server_(std::move(server)) {}
 
@@ -272,12 +337,13 @@ public:
   http_session& operator=(const http_session&) = delete;
 
   void run() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_header(); });
+    asio::dispatch(stream_.get_executor(),
+                   [self = this->shared_from_this()] { self->read_header(); });
   }
 
   /// Any thread.
   void close() {
-    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->close_now(); });
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->close_now(); });
   }
 
 private:
@@ -289,9 +355,10 @@ private:
     parser_->body_limit(body_limit);
     parser_->header_limit(header_limit);
     stream_.expires_after(idle_timeout);
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->on_header(ec);
+                            });
   }
 
   void on_header(beast::error_code ec) {
@@ -305,7 +372,7 @@ private:
     if (beast::iequals(expect, "100-continue")) {
       // RFC 9110 §10.1.1: curl and .NET wait (up to a second) for this before sending a body.
       asio::async_write(stream_, asio::buffer(continue_response.data(), continue_response.size()),
-                        [self = shared_from_this()](beast::error_code write_ec, std::size_t) {
+                        [self = this->shared_from_this()](beast::error_code write_ec, std::size_t) {
                           if (write_ec) {
                             return self->close_now();
                           }
@@ -319,7 +386,7 @@ private:
   void read_body() {
     stream_.expires_after(idle_timeout);
     http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                        if (ec) {
                          return self->on_read_error(ec);
                        }
@@ -374,9 +441,10 @@ private:
       }
     }
     stream_.expires_after(idle_timeout);
-    http::async_write(
-        stream_, response_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
+    http::async_write(stream_, response_,
+                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                        self->on_write(ec);
+                      });
   }
 
   void on_write(beast::error_code ec) {
@@ -398,7 +466,7 @@ private:
     }
     closed_ = true;
     boost::system::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.socket().shutdown(asio::socket_base::shutdown_send, ignored);
     buffer_.consume(buffer_.size());
     stream_.expires_after(linger_timeout);
     drain();
@@ -406,7 +474,7 @@ private:
 
   void drain() {
     stream_.async_read_some(buffer_.prepare(4096),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                               if (ec) {
                                 return self->close_now();
                               }
@@ -417,71 +485,183 @@ private:
   void close_now() {
     closed_ = true;
     boost::system::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().shutdown(asio::socket_base::shutdown_both, ignored);
     stream_.close();
   }
 
-  beast::tcp_stream stream_;
+  // basic_stream adds the timeouts; the same class serves TCP and unix sockets.
+  beast::basic_stream<Protocol> stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
-  const std::shared_ptr<http_server_state> server_;
+  const std::shared_ptr<http_listener<Protocol>> server_;
   bool keep_alive_ = false;
   bool closed_ = false;
 };
 
-void http_server_state::on_accept(boost::system::error_code ec, tcp::socket socket) {
-  std::shared_ptr<http_session> accepted;
-  {
-    std::lock_guard<std::mutex> lock{mutex_};
-    if (stopped_) {
-      return;
-    }
-    if (ec == asio::error::connection_aborted) {
-      // The client gave up before we accepted; nothing wrong with the listener.
-      accept_locked();
-      return;
-    }
-    if (ec) {
-      retry_accept_locked();
-      return;
-    }
-    // Responses are written whole; Nagle would only delay the last segment.
-    boost::system::error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
-    accepted = std::make_shared<http_session>(std::move(socket), shared_from_this());
-    sessions_.emplace(accepted.get(), accepted);
-    accept_locked();
-  }
-  accepted->run();
-}
+/// The acceptor and the open connections of a TCP (`tcp`) or unix socket (`local_stream`)
+/// server. Instantiated exactly for those two protocols.
+template <class Protocol>
+class http_listener final : public http_server_state,
+                            public std::enable_shared_from_this<http_listener<Protocol>> {
+public:
+  using session = http_session<Protocol>;
+  static constexpr bool is_tcp = std::is_same_v<Protocol, tcp>;
 
-void http_server_state::stop() {
-  std::vector<std::shared_ptr<http_session>> open;
-  {
+  http_listener(asio::io_context& context, http_handler handler)
+      : http_server_state(std::move(handler)),
+        context_(context),
+        acceptor_(asio::make_strand(context)),
+        retry_timer_(acceptor_.get_executor()) {}
+
+  /// Binds and listens on `endpoint`; `mode` is the unix socket file's permissions (unused for
+  /// TCP). On failure nothing is left open or on disk.
+  result<void> listen(const typename Protocol::endpoint& endpoint, [[maybe_unused]] unsigned mode) {
     std::lock_guard<std::mutex> lock{mutex_};
-    if (!stopped_) {
-      stopped_ = true;
-      // Closed here, synchronously, so a connect() after stop() returns is refused. Asio's
-      // reactor tolerates closing while an accept is pending; `mutex_` serialises the rest.
-      boost::system::error_code ignored;
-      acceptor_.close(ignored);
-      retry_timer_.cancel();
-      for (auto& entry : sessions_) {
-        if (auto s = entry.second.lock()) {
-          open.push_back(std::move(s));
+    boost::system::error_code ec;
+    acceptor_.open(endpoint.protocol(), ec);
+    if constexpr (is_tcp) {
+      if (!ec) {
+        // Lets a restarted daemon bind while old connections sit in TIME_WAIT; on Linux it
+        // does not allow two listeners on one port.
+        acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+      }
+    }
+    if (!ec) {
+      acceptor_.bind(endpoint, ec);
+    }
+    std::error_code failed = to_std(ec);
+    if constexpr (!is_tcp) {
+      if (!failed) {
+        if (auto claimed = file_.claim(endpoint.path(), mode); !claimed) {
+          failed = claimed.error();
         }
       }
     }
+    typename Protocol::endpoint local;
+    if (!failed) {
+      acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+      if (!ec) {
+        local = acceptor_.local_endpoint(ec);
+      }
+      failed = to_std(ec);
+    }
+    if (failed) {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+      file_.remove();
+      return failed;
+    }
+    bound_address_ = format_endpoint(local);
+    accept_locked();
+    return ok();
   }
-  for (auto& s : open) {
-    s->close();
+
+  void stop() override {
+    std::vector<std::shared_ptr<session>> open;
+    {
+      std::lock_guard<std::mutex> lock{mutex_};
+      if (!stopped_) {
+        stopped_ = true;
+        // Closed here, synchronously, so a connect() after stop() returns is refused. Asio's
+        // reactor tolerates closing while an accept is pending; `mutex_` serialises the rest.
+        boost::system::error_code ignored;
+        acceptor_.close(ignored);
+        file_.remove();
+        retry_timer_.cancel();
+        for (auto& entry : sessions_) {
+          if (auto s = entry.second.lock()) {
+            open.push_back(std::move(s));
+          }
+        }
+      }
+    }
+    for (auto& s : open) {
+      s->close();
+    }
+    // Released outside the lock: the last reference runs ~http_session, which takes `mutex_`.
+    open.clear();
+    wait_for_handlers();
   }
-  // Released outside the lock: the last reference runs ~http_session, which takes `mutex_`.
-  open.clear();
-  std::unique_lock<std::mutex> lock{mutex_};
-  const int own = running_handler_of == this ? 1 : 0;
-  idle_.wait(lock, [&] { return in_flight_ <= own; });
+
+  /// Called by a session's destructor.
+  void forget(const session* s) {
+    std::lock_guard<std::mutex> lock{mutex_};
+    sessions_.erase(s);
+  }
+
+private:
+  void accept_locked() {
+    acceptor_.async_accept(asio::make_strand(context_),
+                           [self = this->shared_from_this()](boost::system::error_code ec,
+                                                             typename Protocol::socket socket) {
+                             self->on_accept(ec, std::move(socket));
+                           });
+  }
+
+  void on_accept(boost::system::error_code ec, typename Protocol::socket socket) {
+    std::shared_ptr<session> accepted;
+    {
+      std::lock_guard<std::mutex> lock{mutex_};
+      if (stopped_) {
+        return;
+      }
+      if (ec == asio::error::connection_aborted) {
+        // The client gave up before we accepted; nothing wrong with the listener.
+        accept_locked();
+        return;
+      }
+      if (ec) {
+        retry_accept_locked();
+        return;
+      }
+      if constexpr (is_tcp) {
+        // Responses are written whole; Nagle would only delay the last segment.
+        boost::system::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+      }
+      accepted = std::make_shared<session>(std::move(socket), this->shared_from_this());
+      sessions_.emplace(accepted.get(), accepted);
+      accept_locked();
+    }
+    accepted->run();
+  }
+
+  void retry_accept_locked() {
+    retry_timer_.expires_after(accept_retry_delay);
+    retry_timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+      std::lock_guard<std::mutex> lock{self->mutex_};
+      if (!ec && !self->stopped_) {
+        self->accept_locked();
+      }
+    });
+  }
+
+  asio::io_context& context_;
+  typename Protocol::acceptor acceptor_;
+  asio::steady_timer retry_timer_;
+  socket_file file_; // claimed only by unix socket listeners
+  std::unordered_map<const session*, std::weak_ptr<session>> sessions_;
+};
+
+/// Creates a `Protocol` listener on `io` and starts it; the shared part of `start` and
+/// `start_local`.
+template <class Protocol>
+result<std::shared_ptr<http_server_state>> start_listener(
+    io_runner& io, const typename Protocol::endpoint& endpoint, http_handler handler,
+    unsigned mode) {
+  try {
+    auto listener = std::make_shared<http_listener<Protocol>>(io_runner_access::context(io),
+                                                              std::move(handler));
+    if (auto listening = listener->listen(endpoint, mode); !listening) {
+      return listening.error();
+    }
+    return std::shared_ptr<http_server_state>{std::move(listener)};
+  } catch (const boost::system::system_error& e) {
+    return to_std(e.code());
+  } catch (const std::bad_alloc&) {
+    return std::make_error_code(std::errc::not_enough_memory);
+  }
 }
 
 } // namespace detail
@@ -502,18 +682,32 @@ result<std::unique_ptr<http_server>> http_server::start(io_runner& io, const std
   if (!endpoint) {
     return endpoint.error();
   }
-  try {
-    auto state = std::make_shared<detail::http_server_state>(detail::io_runner_access::context(io),
-                                                             std::move(handler));
-    if (auto listening = state->listen(*endpoint); !listening) {
-      return listening.error();
-    }
-    return std::unique_ptr<http_server>{new http_server{std::move(state)}};
-  } catch (const boost::system::system_error& e) {
-    return detail::to_std(e.code());
-  } catch (const std::bad_alloc&) {
-    return std::make_error_code(std::errc::not_enough_memory);
+  auto state = detail::start_listener<detail::tcp>(io, *endpoint, std::move(handler), 0);
+  if (!state) {
+    return state.error();
   }
+  return std::unique_ptr<http_server>{new http_server{std::move(*state)}};
+}
+
+result<std::unique_ptr<http_server>> http_server::start_local(io_runner& io,
+                                                              const std::string& socket_path,
+                                                              http_handler handler, unsigned mode) {
+  if (!handler || socket_path.empty() || socket_path.find('\0') != std::string::npos
+      || mode > 0777) {
+    return std::make_error_code(std::errc::invalid_argument);
+  }
+  if (socket_path.size() >= sizeof(sockaddr_un::sun_path)) {
+    return std::make_error_code(std::errc::filename_too_long);
+  }
+  if (auto cleared = detail::socket_file::clear_stale(socket_path); !cleared) {
+    return cleared.error();
+  }
+  auto state = detail::start_listener<detail::local_stream>(
+      io, detail::local_stream::endpoint{socket_path}, std::move(handler), mode);
+  if (!state) {
+    return state.error();
+  }
+  return std::unique_ptr<http_server>{new http_server{std::move(*state)}};
 }
 
 std::string http_server::bound_address() const {

@@ -33,7 +33,8 @@ struct http_response {
 /// connection it serves and an I/O thread. An exception it throws becomes a 500 response.
 using http_handler = std::function<http_response(const http_request&)>;
 
-/// A small HTTP/1.1 server (keep-alive, no TLS) for the metrics endpoint and local APIs.
+/// A small HTTP/1.1 server (keep-alive, no TLS) over TCP or a unix domain socket, for the
+/// metrics endpoint and local APIs.
 ///
 /// Limits: request headers 16 KiB (431 beyond), body 1 MiB (413 beyond), 30 s idle time per
 /// connection. A malformed or unknown request is answered with 400 and its connection is
@@ -51,12 +52,31 @@ public:
   static result<std::unique_ptr<http_server>> start(io_runner& io, const std::string& address,
                                                     http_handler handler);
 
-  /// The address actually bound, e.g. "127.0.0.1:40123" or "[::1]:40123".
+  /// Like `start`, but listens on the unix domain socket `socket_path` (the daemon's local
+  /// admin API, the workload API). Same HTTP behaviour and limits as over TCP.
+  ///
+  /// What is at `socket_path` decides whether binding may replace it: nothing, or a socket
+  /// nobody listens on (left behind by a crash; it is removed), is fine; a socket someone
+  /// listens on is `std::errc::address_in_use`; anything else (a regular file, a directory, a
+  /// symlink) is `std::errc::file_exists` and is left alone. A missing parent directory is not
+  /// created: its system error is returned. The socket file gets permissions `mode` (at most
+  /// 0777, else `std::errc::invalid_argument`) before it accepts connections. `stop()` removes
+  /// the file, unless it has been replaced by another file meanwhile. Other errors:
+  /// `std::errc::invalid_argument` for an empty path, a path holding '\0' or an empty handler,
+  /// `std::errc::filename_too_long` when the path does not fit a socket address (107 bytes).
+  static result<std::unique_ptr<http_server>> start_local(io_runner& io,
+                                                          const std::string& socket_path,
+                                                          http_handler handler,
+                                                          unsigned mode = 0660);
+
+  /// The address actually bound, e.g. "127.0.0.1:40123", "[::1]:40123" or, for a unix socket,
+  /// "unix:/run/outpost/admin.sock" (the path as given to `start_local`).
   std::string bound_address() const;
 
-  /// Closes the listening socket (new connections are refused once this returns) and all open
-  /// connections. Waits for handler calls in progress to return, except when called from inside
-  /// this server's handler; the handler is not called again afterwards. Idempotent.
+  /// Closes the listening socket (new connections are refused once this returns; a unix
+  /// socket's file is removed) and all open connections. Waits for handler calls in progress
+  /// to return, except when called from inside this server's handler; the handler is not called
+  /// again afterwards. Idempotent.
   void stop();
 
   /// Calls `stop()`.

@@ -8,9 +8,11 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 namespace {
 
@@ -34,6 +36,141 @@ std::optional<std::string> daemon_address(const daemon_config& cfg, const std::s
     return std::nullopt;
   }
   return ports[listen_key].get<std::string>();
+}
+
+/// Calls the admin API over its unix socket; the JSON answer, or nullopt after printing why.
+std::optional<nlohmann::json> admin(const daemon_config& cfg, const std::string& method,
+                                    const std::string& target, const std::string& body = {}) {
+  const auto path = outpost::app::admin_socket_path(cfg);
+  auto reply = outpost::transport::http_call("unix:" + path, method, target, body);
+  if (!reply) {
+    std::cerr << "outpost: cannot reach outpostd at " << path << ": " << reply.error().message()
+              << "\n";
+    return std::nullopt;
+  }
+  auto j = nlohmann::json::parse(reply->body, nullptr, false);
+  if (reply->status >= 300) {
+    std::cerr << "outpost: " << (j.is_object() ? j.value("error", reply->body) : reply->body)
+              << "\n";
+    return std::nullopt;
+  }
+  return j;
+}
+
+/// Path segment for an identity id (module ids contain '/', which the API takes as is).
+std::string id_path(const std::string& id) {
+  std::string out;
+  for (char c : id) {
+    if (c == '%' || c == '?' || c == '#' || c == ' ') {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
+      out += buf;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return "/identities/" + out;
+}
+
+void print_identity_row(const nlohmann::json& i) {
+  std::cout << i.value("id", "") << "\t" << i.value("type", "") << "\t" << i.value("auth", "")
+            << "\t" << i.value("status", "") << "\n";
+}
+
+struct identity_cli {
+  CLI::App* cmd = nullptr;
+  CLI::App* add_device = nullptr;
+  CLI::App* add_module = nullptr;
+  CLI::App* list = nullptr;
+  CLI::App* show = nullptr;
+  CLI::App* remove = nullptr;
+  CLI::App* enable = nullptr;
+  CLI::App* disable = nullptr;
+  std::string id;
+  std::string auth = "sas";
+  std::string primary;
+  std::string secondary;
+  bool connection_string_only = false;
+};
+
+void add_identity_commands(CLI::App& app, identity_cli& c) {
+  c.cmd = app.add_subcommand("identity", "manage device and module identities");
+  c.cmd->require_subcommand(1);
+  auto* add = c.cmd->add_subcommand("add", "add an identity; prints its connection string");
+  add->require_subcommand(1);
+  c.add_device = add->add_subcommand("device", "a downstream device");
+  c.add_module = add->add_subcommand("module", "a module (of this edge device unless ID is d/m)");
+  for (auto* sub : {c.add_device, c.add_module}) {
+    sub->add_option("ID", c.id, "identity id")->required();
+    sub->add_option("--auth", c.auth, "sas | x509_thumbprint | x509_ca")->capture_default_str();
+    sub->add_option("--primary-thumbprint", c.primary, "SHA-256 thumbprint (x509_thumbprint)");
+    sub->add_option("--secondary-thumbprint", c.secondary, "SHA-256 thumbprint");
+  }
+  c.list = c.cmd->add_subcommand("list", "list identities");
+  c.show = c.cmd->add_subcommand("show", "show one identity with its keys");
+  c.show->add_flag("--connection-string", c.connection_string_only, "print only that");
+  c.remove = c.cmd->add_subcommand("remove", "remove an identity (a device with its modules)");
+  c.enable = c.cmd->add_subcommand("enable", "allow an identity to connect");
+  c.disable = c.cmd->add_subcommand("disable", "refuse an identity's connections");
+  for (auto* sub : {c.show, c.remove, c.enable, c.disable}) {
+    sub->add_option("ID", c.id, "identity id")->required();
+  }
+}
+
+int run_identity(const daemon_config& cfg, const identity_cli& c) {
+  if (c.add_device->parsed() || c.add_module->parsed()) {
+    nlohmann::json req{{"id", c.id},
+                       {"type", c.add_module->parsed() ? "module" : "device"},
+                       {"auth", c.auth},
+                       {"primaryThumbprint", c.primary},
+                       {"secondaryThumbprint", c.secondary}};
+    auto j = admin(cfg, "POST", "/identities", req.dump());
+    if (!j) {
+      return exit_failure;
+    }
+    std::cout << j->value("connectionString", j->value("id", "")) << "\n";
+    return exit_ok;
+  }
+  if (c.list->parsed()) {
+    auto j = admin(cfg, "GET", "/identities");
+    if (!j) {
+      return exit_failure;
+    }
+    for (const auto& i : *j) {
+      print_identity_row(i);
+    }
+    return exit_ok;
+  }
+  if (c.show->parsed()) {
+    auto j = admin(cfg, "GET", id_path(c.id));
+    if (!j) {
+      return exit_failure;
+    }
+    if (c.connection_string_only) {
+      if (!j->contains("connectionString")) {
+        std::cerr << "outpost: " << c.id << " has no connection string (X.509)\n";
+        return exit_failure;
+      }
+      std::cout << (*j)["connectionString"].get<std::string>() << "\n";
+    } else {
+      std::cout << j->dump(2) << "\n";
+    }
+    return exit_ok;
+  }
+  if (c.remove->parsed()) {
+    auto j = admin(cfg, "DELETE", id_path(c.id));
+    if (j) {
+      std::cout << "removed " << c.id << " (" << j->value("removed", 0) << " identities)\n";
+    }
+    return j ? exit_ok : exit_failure;
+  }
+  const bool on = c.enable->parsed();
+  auto j = admin(cfg, "PATCH", id_path(c.id),
+                 nlohmann::json{{"status", on ? "enabled" : "disabled"}}.dump());
+  if (j) {
+    std::cout << c.id << " " << (on ? "enabled" : "disabled") << "\n";
+  }
+  return j ? exit_ok : exit_failure;
 }
 
 int get(const daemon_config& cfg, const std::string& target, bool print_body) {
@@ -73,6 +210,8 @@ int main(int argc, char** argv) {
   auto* metrics = app.add_subcommand("metrics", "print outpostd's Prometheus metrics");
   std::string prefix;
   metrics->add_option("--filter", prefix, "only lines that start with this metric prefix");
+  identity_cli ids;
+  add_identity_commands(app, ids);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -93,6 +232,9 @@ int main(int argc, char** argv) {
   if (check->parsed()) {
     std::cout << config_path << ": ok\n";
     return exit_ok;
+  }
+  if (ids.cmd->parsed()) {
+    return run_identity(cfg, ids);
   }
   if (status->parsed()) {
     const int code = get(cfg, "/healthz", false);

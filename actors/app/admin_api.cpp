@@ -1,0 +1,201 @@
+#include "actors/app/admin_api.hpp"
+
+#include "storage/errc.hpp"
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+namespace outpost::app {
+
+namespace {
+
+using json = nlohmann::json;
+using transport::http_request;
+using transport::http_response;
+
+http_response reply(unsigned status, const json& body) {
+  return {status, "application/json", body.dump() + "\n"};
+}
+
+http_response error(unsigned status, const std::string& what) {
+  return reply(status, json{{"error", what}});
+}
+
+const char* auth_name(storage::auth_type a) {
+  switch (a) {
+    case storage::auth_type::sas:
+      return "sas";
+    case storage::auth_type::x509_thumbprint:
+      return "x509_thumbprint";
+    case storage::auth_type::x509_ca:
+      return "x509_ca";
+  }
+  return "?";
+}
+
+json summary(const storage::identity& i) {
+  return {{"id", i.id()},
+          {"deviceId", i.device_id},
+          {"moduleId", i.module_id},
+          {"type", i.module_id.empty() ? "device" : "module"},
+          {"auth", auth_name(i.auth)},
+          {"status", i.enabled ? "enabled" : "disabled"},
+          {"createdMs", i.created_ms}};
+}
+
+json detail(const storage::identity& i, const daemon_config& cfg) {
+  auto j = summary(i);
+  if (i.auth == storage::auth_type::sas) {
+    j["primaryKey"] = i.primary;
+    j["secondaryKey"] = i.secondary;
+    j["connectionString"] = connection_string(i, cfg);
+  } else if (i.auth == storage::auth_type::x509_thumbprint) {
+    j["primaryThumbprint"] = i.primary;
+    j["secondaryThumbprint"] = i.secondary;
+  }
+  return j;
+}
+
+http_response from_error(std::error_code ec) {
+  using storage::errc;
+  if (ec == errc::invalid_identity) {
+    return error(400, ec.message());
+  }
+  if (ec == errc::identity_not_found) {
+    return error(404, ec.message());
+  }
+  if (ec == errc::identity_exists) {
+    return error(409, ec.message());
+  }
+  return error(500, ec.message());
+}
+
+/// Percent-decodes a path segment (ids may contain `%`, `$`, `'` and so on).
+std::string url_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1]))
+        && std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(std::string{s.substr(i + 1, 2)}, nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+/// Sends one request to the registry and waits (the admin API is rare and local).
+template <class... Ts>
+http_response ask(caf::actor_system& sys, const caf::actor& registry, const daemon_config& cfg,
+                  unsigned ok_status, Ts&&... xs) {
+  caf::scoped_actor self{sys};
+  http_response res = error(503, "identity registry did not answer");
+  self->request(registry, std::chrono::seconds(10), std::forward<Ts>(xs)...)
+      .receive(
+          [&](actors::identity_reply& r) {
+            if (r.error) {
+              res = from_error(r.error);
+            } else {
+              auto j = detail(r.value, cfg);
+              j["removed"] = r.removed;
+              res = reply(ok_status, j);
+            }
+          },
+          [&](caf::error&) {});
+  return res;
+}
+
+http_response add(caf::actor_system& sys, const caf::actor& registry, const daemon_config& cfg,
+                  const http_request& req) {
+  auto body = json::parse(req.body, nullptr, false);
+  if (!body.is_object() || !body.contains("id") || !body["id"].is_string()) {
+    return error(400, "expected a JSON object with \"id\"");
+  }
+  storage::identity_request r;
+  r.id = body["id"].get<std::string>();
+  const auto type = body.value("type", std::string{"device"});
+  const auto auth = body.value("auth", std::string{"sas"});
+  if (type != "device" && type != "module") {
+    return error(400, "type must be \"device\" or \"module\"");
+  }
+  r.module = type == "module";
+  if (auth == "sas") {
+    r.auth = storage::auth_type::sas;
+  } else if (auth == "x509_thumbprint") {
+    r.auth = storage::auth_type::x509_thumbprint;
+  } else if (auth == "x509_ca") {
+    r.auth = storage::auth_type::x509_ca;
+  } else {
+    return error(400, "auth must be \"sas\", \"x509_thumbprint\" or \"x509_ca\"");
+  }
+  r.primary = body.value("primaryThumbprint", std::string{});
+  r.secondary = body.value("secondaryThumbprint", std::string{});
+  return ask(sys, registry, cfg, 201, actors::identity_add_atom::value, std::move(r));
+}
+
+http_response patch(caf::actor_system& sys, const caf::actor& registry, const daemon_config& cfg,
+                    const std::string& id, const http_request& req) {
+  auto body = json::parse(req.body, nullptr, false);
+  const auto status = body.is_object() ? body.value("status", std::string{}) : std::string{};
+  if (status != "enabled" && status != "disabled") {
+    return error(400, "expected {\"status\": \"enabled\"|\"disabled\"}");
+  }
+  return ask(sys, registry, cfg, 200, actors::identity_enable_atom::value, id, status == "enabled");
+}
+
+} // namespace
+
+std::string connection_string(const storage::identity& i, const daemon_config& cfg) {
+  std::string s = "HostName=" + (cfg.iothub_hostname.empty() ? cfg.hostname : cfg.iothub_hostname)
+                  + ";DeviceId=" + i.device_id;
+  if (!i.module_id.empty()) {
+    s += ";ModuleId=" + i.module_id;
+  }
+  s += ";SharedAccessKey=" + i.primary;
+  if (!cfg.iothub_hostname.empty()) {
+    s += ";GatewayHostName=" + cfg.hostname;
+  }
+  return s;
+}
+
+transport::http_handler admin_routes(caf::actor_system& sys, caf::actor registry,
+                                     std::shared_ptr<actors::identity_snapshot> identities,
+                                     const daemon_config& cfg) {
+  return [&sys, registry, identities, cfg](const http_request& req) {
+    const std::string path = req.target.substr(0, req.target.find('?'));
+    static const std::string prefix = "/identities";
+    if (path == prefix || path == prefix + "/") {
+      if (req.method == "GET") {
+        json list = json::array();
+        for (const auto& [id, i] : *identities->get()) {
+          list.push_back(summary(i));
+        }
+        return reply(200, list);
+      }
+      if (req.method == "POST") {
+        return add(sys, registry, cfg, req);
+      }
+      return error(405, "method not allowed");
+    }
+    if (path.rfind(prefix + "/", 0) != 0) {
+      return error(404, "not found");
+    }
+    const auto id = url_decode(path.substr(prefix.size() + 1));
+    if (req.method == "GET") {
+      auto table = identities->get();
+      auto i = table->find(id);
+      return i == table->end() ? error(404, "identity not found")
+                               : reply(200, detail(i->second, cfg));
+    }
+    if (req.method == "DELETE") {
+      return ask(sys, registry, cfg, 200, actors::identity_remove_atom::value, id);
+    }
+    if (req.method == "PATCH") {
+      return patch(sys, registry, cfg, id, req);
+    }
+    return error(405, "method not allowed");
+  };
+}
+
+} // namespace outpost::app

@@ -1,0 +1,33 @@
+#pragma once
+
+#include "actors/app/config.hpp"
+#include "actors/hub/identity_registry.hpp"
+#include "protocols/transport/http_server.hpp"
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include <memory>
+
+namespace outpost::app {
+
+/// The local admin API (HTTP over the unix socket `[listen] admin_socket`), what the
+/// `outpost` CLI talks to:
+/// - `GET /identities`: every identity, without keys
+/// - `GET /identities/{id}`: one identity with keys and, for SAS, its connection string
+/// - `POST /identities` `{"id", "type": "device"|"module", "auth": "sas"|"x509_thumbprint"|
+///   "x509_ca", "primaryThumbprint", "secondaryThumbprint"}` -> 201 with the identity
+/// - `PATCH /identities/{id}` `{"status": "enabled"|"disabled"}`
+/// - `DELETE /identities/{id}` (a device takes its modules with it)
+/// Errors: 400 bad request, 404 unknown, 409 exists, 500 storage, each with
+/// `{"error": "..."}`. Runs on an I/O thread; changes go through the registry actor.
+transport::http_handler admin_routes(caf::actor_system& sys, caf::actor registry,
+                                     std::shared_ptr<actors::identity_snapshot> identities,
+                                     const daemon_config& cfg);
+
+/// `HostName=<iothub_hostname or hostname>;DeviceId=..;[ModuleId=..;]SharedAccessKey=..`,
+/// plus `GatewayHostName=<hostname>` when an upstream IoT hub name is configured, so the
+/// SDKs connect through this edge device.
+std::string connection_string(const storage::identity& i, const daemon_config& cfg);
+
+} // namespace outpost::app

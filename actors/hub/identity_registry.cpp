@@ -1,0 +1,110 @@
+#include "actors/hub/identity_registry.hpp"
+
+#include "storage/errc.hpp"
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include <optional>
+
+namespace outpost::actors {
+
+namespace {
+
+struct registry_state {
+  identity_registry_config cfg;
+  std::optional<storage::identity_store> store;
+
+  static inline const char* name = "identity_registry";
+};
+
+using registry_actor = caf::stateful_actor<registry_state>;
+
+void publish(registry_state& st) {
+  auto table = std::make_shared<identity_table>();
+  for (auto& i : st.store->list()) {
+    table->emplace(i.id(), std::move(i));
+  }
+  st.cfg.published->set(std::move(table));
+}
+
+identity_reply add(registry_actor* self, const storage::identity_request& req) {
+  auto& st = self->state;
+  auto i = storage::make_identity(req, *st.store, st.cfg.edge_device_id,
+                                  {st.cfg.new_key(), st.cfg.new_key()}, st.cfg.now_ms());
+  if (!i) {
+    return {i.error(), {}, 0};
+  }
+  if (auto r = st.store->put(*i); !r) {
+    spdlog::error("[identity registry] cannot store {}: {}", i->id(), r.error().message());
+    return {r.error(), {}, 0};
+  }
+  publish(st);
+  spdlog::info("[identity registry {}] added", i->id());
+  return {{}, std::move(*i), 1};
+}
+
+identity_reply remove(registry_actor* self, const std::string& id) {
+  auto& st = self->state;
+  const auto* found = st.store->find(id);
+  if (!found) {
+    return {storage::errc::identity_not_found, {}, 0};
+  }
+  auto gone = *found;
+  auto n = st.store->remove(id);
+  if (!n) {
+    return {n.error(), {}, 0};
+  }
+  publish(st);
+  spdlog::info("[identity registry {}] removed ({} with modules)", id, *n);
+  return {{}, std::move(gone), *n};
+}
+
+identity_reply enable(registry_actor* self, const std::string& id, bool enabled) {
+  auto& st = self->state;
+  const auto* found = st.store->find(id);
+  if (!found) {
+    return {storage::errc::identity_not_found, {}, 0};
+  }
+  auto changed = *found;
+  changed.enabled = enabled;
+  if (auto r = st.store->put(changed); !r) {
+    return {r.error(), {}, 0};
+  }
+  publish(st);
+  spdlog::info("[identity registry {}] {}", id, enabled ? "enabled" : "disabled");
+  return {{}, std::move(changed), 1};
+}
+
+caf::behavior registry_behavior(registry_actor* self, identity_registry_config cfg,
+                                std::shared_ptr<storage::identity_store> loaded) {
+  self->state.cfg = std::move(cfg);
+  self->state.store.emplace(std::move(*loaded));
+  if (!self->state.store->find(self->state.cfg.edge_device_id)) {
+    // The edge device is an identity of its own scope (its modules hang off it).
+    auto r = add(self, {self->state.cfg.edge_device_id});
+    if (r.error) {
+      spdlog::error("[identity registry] cannot register the edge device {}: {}",
+                    self->state.cfg.edge_device_id, r.error.message());
+    }
+  }
+  publish(self->state);
+  return {
+      [=](identity_add_atom, const storage::identity_request& req) { return add(self, req); },
+      [=](identity_remove_atom, const std::string& id) { return remove(self, id); },
+      [=](identity_enable_atom, const std::string& id, bool on) { return enable(self, id, on); },
+  };
+}
+
+} // namespace
+
+result<caf::actor> spawn_identity_registry(caf::actor_system& sys, identity_registry_config cfg) {
+  auto store = storage::identity_store::open(*cfg.kv);
+  if (!store) {
+    return store.error();
+  }
+  auto loaded = std::make_shared<storage::identity_store>(std::move(*store));
+  return sys.spawn<caf::detached>(registry_behavior, std::move(cfg), std::move(loaded));
+}
+
+} // namespace outpost::actors
