@@ -1,24 +1,34 @@
 #include "protocols/transport/http_server.hpp"
 
+#include "protocols/transport/http_client.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 namespace outpost::transport {
@@ -39,20 +49,24 @@ struct parsed_response {
   }
 };
 
-/// Blocking IPv4 client on plain POSIX sockets, so the tests do not share code with the server.
-/// A receive timeout turns a server that never answers into a failure instead of a hang.
+/// Blocking IPv4 or unix socket client on plain POSIX sockets, so the tests do not share code
+/// with the server (nor with http_client). A receive timeout turns a server that never answers
+/// into a failure instead of a hang.
 class test_client {
 public:
   explicit test_client(unsigned short port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-    timeval timeout{10, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-      connect_errno_ = errno;
-    }
+    connect(addr);
+  }
+  /// Connects to the unix socket at `path`.
+  explicit test_client(const std::string& path) : fd_(::socket(AF_UNIX, SOCK_STREAM, 0)) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    connect(addr);
   }
   ~test_client() { ::close(fd_); }
   test_client(const test_client&) = delete;
@@ -125,6 +139,15 @@ public:
   }
 
 private:
+  template <class Address>
+  void connect(const Address& addr) {
+    timeval timeout{10, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    if (::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+      connect_errno_ = errno;
+    }
+  }
+
   bool fill() {
     char chunk[4096];
     const auto n = ::recv(fd_, chunk, sizeof chunk, 0);
@@ -500,6 +523,413 @@ TEST(IoRunner, ServerOutlivingAStoppedRunnerStopsCleanly) {
   io.stop();
   (*started)->stop();
   started.value().reset();
+}
+
+// --- unix domain sockets and http_call ---
+
+/// A fresh directory under /tmp (short, so socket paths fit sun_path), removed afterwards.
+class temp_dir {
+public:
+  temp_dir() {
+    char name[] = "/tmp/outpost-http-XXXXXX";
+    if (::mkdtemp(name) != nullptr) {
+      path_ = name;
+    }
+  }
+  ~temp_dir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+  bool ok() const { return !path_.empty(); }
+
+private:
+  std::string path_;
+};
+
+/// A unix socket bound at `path` by hand: listening (someone else's live server), or closed
+/// again without unlinking (what a crashed server leaves behind, `listen == false`).
+class raw_unix_socket {
+public:
+  raw_unix_socket(const std::string& path, bool listen)
+      : fd_(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    ok_ = ::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0
+          && (!listen || ::listen(fd_, 16) == 0);
+    if (!listen) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~raw_unix_socket() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+  }
+  raw_unix_socket(const raw_unix_socket&) = delete;
+  raw_unix_socket& operator=(const raw_unix_socket&) = delete;
+
+  bool ok() const { return ok_; }
+  int fd() const { return fd_; }
+
+private:
+  int fd_;
+  bool ok_ = false;
+};
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+bool is_socket(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in{path};
+  std::ostringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+http_response echo(const http_request& request) {
+  return http_response{200, "text/plain",
+                       request.method + " " + request.target + " " + request.body};
+}
+
+/// Starts a server on a unix socket in a temporary directory.
+class HttpLocal : public ::testing::Test {
+protected:
+  void SetUp() override { ASSERT_TRUE(dir_.ok()); }
+
+  void start(unsigned mode = 0660) {
+    auto started = http_server::start_local(io_, path_, echo, mode);
+    ASSERT_TRUE(started) << started.error().message();
+    server_ = std::move(*started);
+  }
+
+  temp_dir dir_;
+  const std::string path_ = dir_ / "admin.sock";
+  io_runner io_{2};
+  std::unique_ptr<http_server> server_;
+};
+
+TEST_F(HttpLocal, GetAndPostRoundTripViaHttpCall) {
+  start();
+  EXPECT_EQ(server_->bound_address(), "unix:" + path_);
+
+  auto got = http_call(server_->bound_address(), "GET", "/status?x=1");
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(got->status, 200u);
+  EXPECT_EQ(got->content_type, "text/plain");
+  EXPECT_EQ(got->body, "GET /status?x=1 ");
+
+  auto posted = http_call("unix:" + path_, "POST", "/modules/m1/restart", "{\"force\":true}");
+  ASSERT_TRUE(posted) << posted.error().message();
+  EXPECT_EQ(posted->status, 200u);
+  EXPECT_EQ(posted->body, "POST /modules/m1/restart {\"force\":true}");
+
+  auto head = http_call(server_->bound_address(), "HEAD", "/status");
+  ASSERT_TRUE(head) << head.error().message();
+  EXPECT_EQ(head->status, 200u);
+  EXPECT_EQ(head->body, "");
+
+  auto via_get = http_get(server_->bound_address(), "/g");
+  ASSERT_TRUE(via_get) << via_get.error().message();
+  EXPECT_EQ(via_get->body, "GET /g ");
+}
+
+TEST_F(HttpLocal, KeepAliveOnOneUnixConnection) {
+  start();
+  test_client client{path_};
+  ASSERT_EQ(client.connect_errno(), 0);
+  ASSERT_TRUE(client.send(get("/one") + get("/two")));
+  auto first = client.read_response();
+  auto second = client.read_response();
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->body, "GET /one ");
+  EXPECT_EQ(second->body, "GET /two ");
+}
+
+TEST_F(HttpLocal, SocketGetsTheRequestedMode) {
+  start(); // 0660 by default
+  struct stat st {};
+  ASSERT_EQ(::stat(path_.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0660u);
+
+  auto other = http_server::start_local(io_, dir_ / "private.sock", echo, 0600);
+  ASSERT_TRUE(other) << other.error().message();
+  ASSERT_EQ(::stat((dir_ / "private.sock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+}
+
+TEST_F(HttpLocal, StaleSocketFileIsReplaced) {
+  {
+    raw_unix_socket crashed{path_, /*listen=*/false};
+    ASSERT_TRUE(crashed.ok());
+  }
+  ASSERT_TRUE(is_socket(path_)); // left behind, nobody listening
+  start();
+  auto reply = http_call(server_->bound_address(), "GET", "/after-crash");
+  ASSERT_TRUE(reply) << reply.error().message();
+  EXPECT_EQ(reply->status, 200u);
+}
+
+TEST_F(HttpLocal, LiveListenerIsAddressInUseAndKeepsItsSocket) {
+  raw_unix_socket live{path_, /*listen=*/true};
+  ASSERT_TRUE(live.ok());
+  auto started = http_server::start_local(io_, path_, echo);
+  ASSERT_FALSE(started);
+  EXPECT_EQ(started.error(), std::errc::address_in_use) << started.error().message();
+  // Still there and still reachable.
+  ASSERT_TRUE(is_socket(path_));
+  test_client client{path_};
+  EXPECT_EQ(client.connect_errno(), 0);
+}
+
+TEST_F(HttpLocal, SecondServerOnTheSamePathIsAddressInUse) {
+  start();
+  auto second = http_server::start_local(io_, path_, echo);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error(), std::errc::address_in_use) << second.error().message();
+  auto reply = http_call(server_->bound_address(), "GET", "/first-still-serves");
+  ASSERT_TRUE(reply) << reply.error().message();
+  EXPECT_EQ(reply->status, 200u);
+}
+
+TEST_F(HttpLocal, RegularFileIsFileExistsAndUntouched) {
+  {
+    std::ofstream out{path_};
+    out << "not a socket\n";
+  }
+  auto started = http_server::start_local(io_, path_, echo);
+  ASSERT_FALSE(started);
+  EXPECT_EQ(started.error(), std::errc::file_exists) << started.error().message();
+  EXPECT_EQ(read_file(path_), "not a socket\n");
+
+  std::filesystem::create_directory(dir_ / "a-directory");
+  auto on_directory = http_server::start_local(io_, dir_ / "a-directory", echo);
+  ASSERT_FALSE(on_directory);
+  EXPECT_EQ(on_directory.error(), std::errc::file_exists);
+  EXPECT_TRUE(std::filesystem::is_directory(dir_ / "a-directory"));
+}
+
+TEST_F(HttpLocal, MissingParentDirectoryIsNotCreated) {
+  auto started = http_server::start_local(io_, dir_ / "missing/admin.sock", echo);
+  ASSERT_FALSE(started);
+  EXPECT_EQ(started.error(), std::errc::no_such_file_or_directory) << started.error().message();
+  EXPECT_FALSE(exists(dir_ / "missing"));
+}
+
+TEST_F(HttpLocal, RejectsBadArguments) {
+  const auto invalid = std::make_error_code(std::errc::invalid_argument);
+  auto empty_path = http_server::start_local(io_, "", echo);
+  ASSERT_FALSE(empty_path);
+  EXPECT_EQ(empty_path.error(), invalid);
+  auto no_handler = http_server::start_local(io_, path_, nullptr);
+  ASSERT_FALSE(no_handler);
+  EXPECT_EQ(no_handler.error(), invalid);
+  auto setuid_mode = http_server::start_local(io_, path_, echo, 04770);
+  ASSERT_FALSE(setuid_mode);
+  EXPECT_EQ(setuid_mode.error(), invalid);
+  auto too_long = http_server::start_local(io_, "/tmp/" + std::string(200, 'x'), echo);
+  ASSERT_FALSE(too_long);
+  EXPECT_EQ(too_long.error(), std::errc::filename_too_long);
+  EXPECT_FALSE(exists(path_));
+}
+
+TEST_F(HttpLocal, StopUnlinksTheSocket) {
+  start();
+  test_client open{path_};
+  ASSERT_TRUE(open.send(get("/")));
+  ASSERT_TRUE(open.read_response());
+  server_->stop();
+  EXPECT_FALSE(exists(path_));
+  EXPECT_TRUE(open.closed_by_peer());
+  test_client late{path_};
+  EXPECT_EQ(late.connect_errno(), ENOENT);
+  server_->stop(); // idempotent
+
+  // The destructor stops, and so unlinks, too.
+  auto again = http_server::start_local(io_, path_, echo);
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_TRUE(is_socket(path_));
+  again.value().reset();
+  EXPECT_FALSE(exists(path_));
+}
+
+TEST_F(HttpLocal, StopLeavesAFileThatReplacedTheSocketAlone) {
+  start();
+  ASSERT_EQ(::unlink(path_.c_str()), 0);
+  {
+    std::ofstream out{path_};
+    out << "someone else's\n";
+  }
+  server_->stop();
+  EXPECT_EQ(read_file(path_), "someone else's\n");
+}
+
+TEST_F(HttpLocal, MalformedRequestGets400AndAnotherConnectionStillWorks) {
+  start();
+  test_client good{path_};
+  ASSERT_TRUE(good.send(get("/before")));
+  ASSERT_TRUE(good.read_response());
+
+  test_client bad{path_};
+  ASSERT_TRUE(bad.send("this is not http\r\n\r\n"));
+  auto rejected = bad.read_response();
+  ASSERT_TRUE(rejected);
+  EXPECT_EQ(rejected->status, 400);
+  EXPECT_EQ(rejected->header("connection"), "close");
+  EXPECT_TRUE(bad.closed_by_peer());
+
+  ASSERT_TRUE(good.send(get("/after")));
+  auto after = good.read_response();
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->status, 200);
+  EXPECT_EQ(after->body, "GET /after ");
+  auto fresh = http_call(server_->bound_address(), "GET", "/fresh");
+  ASSERT_TRUE(fresh) << fresh.error().message();
+  EXPECT_EQ(fresh->status, 200u);
+}
+
+TEST_F(HttpLocal, OversizedBodyGets413) {
+  start();
+  auto reply =
+      http_call(server_->bound_address(), "POST", "/big", std::string(1024 * 1024 + 1, 'x'));
+  ASSERT_TRUE(reply) << reply.error().message();
+  EXPECT_EQ(reply->status, 413u);
+}
+
+TEST_F(HttpServer, HttpCallPostsABodyOverTcp) {
+  start([](const http_request& request) {
+    return http_response{201, "application/json", "{\"got\":" + request.body + "}"};
+  });
+  auto reply = http_call(server_->bound_address(), "POST", "/twins/d1", "{\"a\":1}");
+  ASSERT_TRUE(reply) << reply.error().message();
+  EXPECT_EQ(reply->status, 201u);
+  EXPECT_EQ(reply->content_type, "application/json");
+  EXPECT_EQ(reply->body, "{\"got\":{\"a\":1}}");
+  const auto requests = seen();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].method, "POST");
+  EXPECT_EQ(requests[0].target, "/twins/d1");
+  EXPECT_EQ(requests[0].body, "{\"a\":1}");
+
+  auto empty_put = http_call("localhost:" + std::to_string(port_), "PUT", "/x");
+  ASSERT_TRUE(empty_put) << empty_put.error().message();
+  EXPECT_EQ(empty_put->status, 201u);
+}
+
+TEST(HttpCall, SendsContentLengthTypeAndCloseAndDecodesChunkedReplies) {
+  temp_dir dir;
+  ASSERT_TRUE(dir.ok());
+  const auto path = dir / "capture.sock";
+  raw_unix_socket listener{path, /*listen=*/true};
+  ASSERT_TRUE(listener.ok());
+  std::string captured;
+  std::thread server{[&] {
+    const int fd = ::accept(listener.fd(), nullptr, nullptr);
+    if (fd < 0) {
+      return;
+    }
+    timeval timeout{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    // The body is 7 bytes; read until the blank line and those 7 bytes have arrived.
+    char chunk[4096];
+    for (;;) {
+      const auto head_end = captured.find("\r\n\r\n");
+      if (head_end != std::string::npos && captured.size() >= head_end + 4 + 7) {
+        break;
+      }
+      const auto n = ::recv(fd, chunk, sizeof chunk, 0);
+      if (n <= 0) {
+        break;
+      }
+      captured.append(chunk, static_cast<std::size_t>(n));
+    }
+    const std::string reply =
+        "HTTP/1.1 100 Continue\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n";
+    ::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+    ::close(fd);
+  }};
+  auto reply = http_call("unix:" + path, "POST", "/x?y=1", "{\"a\":1}", "application/json");
+  server.join();
+  ASSERT_TRUE(reply) << reply.error().message();
+  EXPECT_EQ(reply->status, 200u);
+  EXPECT_EQ(reply->content_type, "text/plain");
+  EXPECT_EQ(reply->body, "hello world");
+  EXPECT_EQ(captured.rfind("POST /x?y=1 HTTP/1.1\r\n", 0), 0u) << captured;
+  EXPECT_NE(captured.find("\r\nContent-Type: application/json\r\n"), std::string::npos);
+  EXPECT_NE(captured.find("\r\nContent-Length: 7\r\n"), std::string::npos);
+  EXPECT_NE(captured.find("\r\nConnection: close\r\n"), std::string::npos);
+  EXPECT_NE(captured.find("\r\nHost: localhost\r\n"), std::string::npos);
+  EXPECT_EQ(captured.substr(captured.size() - 11), "\r\n\r\n{\"a\":1}");
+}
+
+TEST(HttpCall, MissingSocketPathIsAnError) {
+  auto reply = http_call("unix:/nonexistent-outpost-dir/admin.sock", "GET", "/");
+  ASSERT_FALSE(reply);
+  EXPECT_EQ(reply.error(), std::errc::no_such_file_or_directory) << reply.error().message();
+}
+
+TEST(HttpCall, TimesOutWhenTheServerNeverAnswers) {
+  temp_dir dir;
+  ASSERT_TRUE(dir.ok());
+  // Listening but never accepting: connect succeeds (backlog), no response ever comes.
+  raw_unix_socket silent{dir / "silent.sock", /*listen=*/true};
+  ASSERT_TRUE(silent.ok());
+  const auto before = std::chrono::steady_clock::now();
+  auto reply =
+      http_call("unix:" + dir / "silent.sock", "GET", "/", {}, {}, std::chrono::milliseconds(200));
+  const auto took = std::chrono::steady_clock::now() - before;
+  ASSERT_FALSE(reply);
+  EXPECT_EQ(reply.error(), std::errc::timed_out) << reply.error().message();
+  EXPECT_LT(took, std::chrono::seconds(3));
+}
+
+TEST(HttpCall, RejectsMalformedArguments) {
+  const auto invalid = std::make_error_code(std::errc::invalid_argument);
+  for (const char* address : {"nohostport", "127.0.0.1:", "127.0.0.1:70000", "example.com:80",
+                              "[::1:80", "unix:", "127.0.0.1:+80"}) {
+    auto reply = http_call(address, "GET", "/");
+    ASSERT_FALSE(reply) << address;
+    EXPECT_EQ(reply.error(), invalid) << address;
+  }
+  auto too_long = http_call("unix:/tmp/" + std::string(200, 'x'), "GET", "/");
+  ASSERT_FALSE(too_long);
+  EXPECT_EQ(too_long.error(), std::errc::filename_too_long);
+  auto bad_method = http_call("127.0.0.1:1", "GET /x HTTP/1.1\r\nX:", "/");
+  ASSERT_FALSE(bad_method);
+  EXPECT_EQ(bad_method.error(), invalid);
+  auto bad_target = http_call("127.0.0.1:1", "GET", "/x HTTP/1.1\r\nX: y");
+  ASSERT_FALSE(bad_target);
+  EXPECT_EQ(bad_target.error(), invalid);
+  auto bad_type = http_call("127.0.0.1:1", "POST", "/", "{}", "a/b\r\nX: y");
+  ASSERT_FALSE(bad_type);
+  EXPECT_EQ(bad_type.error(), invalid);
+}
+
+TEST(HttpCall, ConnectionRefusedOverTcpIsAnError) {
+  io_runner io;
+  auto started =
+      http_server::start(io, "127.0.0.1:0", [](const http_request&) { return http_response{}; });
+  ASSERT_TRUE(started);
+  const auto address = (*started)->bound_address();
+  (*started)->stop();
+  auto reply = http_call(address, "GET", "/");
+  ASSERT_FALSE(reply);
+  EXPECT_EQ(reply.error(), std::errc::connection_refused) << reply.error().message();
 }
 
 } // namespace
