@@ -141,6 +141,8 @@ void rewind(mailbox_actor* self) {
 
 caf::behavior mailbox_behavior(mailbox_actor* self, mailbox_config cfg) {
   self->state.cfg = std::move(cfg);
+  self->send(self->state.cfg.writer, subscribe_atom::value, self->state.cfg.queue,
+             caf::actor{self});
   self->set_down_handler([=](const caf::down_msg& down) {
     if (down.source == self->state.consumer.address()) {
       rewind(self);
@@ -151,25 +153,14 @@ caf::behavior mailbox_behavior(mailbox_actor* self, mailbox_config cfg) {
         auto& st = self->state;
         append_requests reqs;
         reqs.reserve(bodies.size());
-        for (const auto& b : bodies) {
-          reqs.push_back({b, {{st.cfg.queue, ttl_ms}}}); // a copy stays here for delivery
+        for (auto& b : bodies) {
+          reqs.push_back({std::move(b), {{st.cfg.queue, ttl_ms}}});
         }
-        const auto now = st.cfg.now_ms();
         auto rp = self->make_response_promise();
         self->request(st.cfg.writer, caf::infinite, append_atom::value, std::move(reqs))
             .then(
-                [=, bodies = std::move(bodies)](append_outcomes& outs) mutable {
-                  entries durable;
-                  for (std::size_t i = 0; i < outs.size(); ++i) {
-                    if (!outs[i].error) {
-                      const auto expires = ttl_ms > 0 ? now + ttl_ms : 0;
-                      durable.push_back({outs[i].value.seqs.at(0), outs[i].value.id, now, expires,
-                                         std::move(bodies[i])});
-                    }
-                  }
-                  rp.deliver(std::move(outs));
-                  on_durable(self, durable);
-                },
+                // The writer tells this mailbox what became durable (subscribed at spawn).
+                [=](append_outcomes& outs) mutable { rp.deliver(std::move(outs)); },
                 [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
       },
       [=](durable_atom, entries& es) { on_durable(self, es); },

@@ -23,7 +23,8 @@ struct mailbox_config {
 /// Protocol:
 /// - `(append_atom, std::vector<std::string> bodies, int64 ttl_ms)` -> `append_outcomes`,
 ///   answered when the entries are durable (the writer's group commit).
-/// - `(durable_atom, entries)`: entries someone else appended (the router) are durable.
+/// - `(durable_atom, entries)`: from the writer, which this mailbox subscribes to at spawn:
+///   entries of this queue that became durable, whoever appended them (sessions, itself).
 /// - `(subscribe_atom, caf::actor consumer)`: deliver to `consumer` as
 ///   `(deliver_atom, queue_handle, entries)` with at most `window` entries unacknowledged,
 ///   oldest first, backlog from the store first. One consumer at a time; a new one takes over.

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <optional>
+#include <unordered_map>
 
 namespace outpost::actors {
 
@@ -20,6 +21,9 @@ struct writer_state {
   std::vector<std::pair<caf::response_promise, std::size_t>> promises;
   ack_requests acks;
   bool flush_scheduled = false;
+  /// The mailbox of each queue: told what became durable, in commit order. Weak, so a
+  /// mailbox and its writer never keep each other alive.
+  std::unordered_map<storage::queue_handle, caf::actor_addr> listeners;
 
   static inline const char* name = "storage_writer";
 };
@@ -35,9 +39,42 @@ void schedule_flush(writer_actor* self) {
   }
 }
 
+/// Tells each queue's mailbox about the entries this pass made durable, oldest first, so it
+/// can deliver them from memory instead of reading them back.
+void notify_listeners(writer_state& st, const std::vector<result<storage::append_result>>& results,
+                      std::int64_t now) {
+  if (st.listeners.empty()) {
+    return;
+  }
+  std::unordered_map<storage::queue_handle, entries> durable;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    if (!results[i]) {
+      continue;
+    }
+    const auto& req = st.pending[i];
+    for (std::size_t t = 0; t < req.targets.size(); ++t) {
+      const auto& target = req.targets[t];
+      if (st.listeners.count(target.queue)) {
+        const auto expires = target.ttl_ms > 0 ? now + target.ttl_ms : 0;
+        durable[target.queue].push_back(
+            {results[i]->seqs[t], results[i]->id, now, expires, req.body});
+      }
+    }
+  }
+  for (auto& [q, es] : durable) {
+    if (auto mailbox = caf::actor_cast<caf::actor>(st.listeners[q])) {
+      caf::anon_send(mailbox, durable_atom::value, std::move(es));
+    } else {
+      st.listeners.erase(q);
+    }
+  }
+}
+
 void commit_appends(writer_actor* self) {
   auto& st = self->state;
-  auto results = st.store->append(st.pending, st.cfg.now_ms());
+  const auto now = st.cfg.now_ms();
+  auto results = st.store->append(st.pending, now);
+  notify_listeners(st, results, now);
   std::size_t i = 0;
   std::size_t failed = 0;
   for (auto& [promise, n] : st.promises) {
@@ -166,6 +203,9 @@ caf::behavior writer_behavior(writer_actor* self, storage_writer_config cfg,
           return read_reply{r.error(), {}, 0};
         }
         return read_reply{{}, std::move(*r), s.store->stats(q)->next};
+      },
+      [=](subscribe_atom, storage::queue_handle q, const caf::actor& mailbox) {
+        self->state.listeners[q] = mailbox.address();
       },
       [=](stats_atom) {
         commit_pass(self);

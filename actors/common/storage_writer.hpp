@@ -41,6 +41,8 @@ struct storage_writer_config {
 /// - `(ack_atom, ack_requests)`: no reply; coalesced into one lazy write per pass.
 /// - `(read_atom, queue_handle, sequence from, uint32 max)` -> `read_reply`
 /// - `(stats_atom)` -> `store_report`
+/// - `(subscribe_atom, queue_handle, caf::actor mailbox)`: after every commit, the mailbox of
+///   a queue gets `(durable_atom, entries)` with what became durable, in sequence order.
 /// Loads the store from `cfg.kv` first; an unreadable store is an error, not an actor.
 result<caf::actor> spawn_storage_writer(caf::actor_system& sys, storage_writer_config cfg);
 
