@@ -5,6 +5,9 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include <fstream>
+#include <sstream>
+
 namespace outpost::app {
 
 namespace {
@@ -161,9 +164,16 @@ std::string connection_string(const storage::identity& i, const daemon_config& c
 
 transport::http_handler admin_routes(caf::actor_system& sys, caf::actor registry,
                                      std::shared_ptr<actors::identity_snapshot> identities,
-                                     const daemon_config& cfg) {
-  return [&sys, registry, identities, cfg](const http_request& req) {
+                                     const daemon_config& cfg, std::string ca_file) {
+  return [&sys, registry, identities, cfg, ca_file](const http_request& req) {
     const std::string path = req.target.substr(0, req.target.find('?'));
+    if (path == "/ca" && req.method == "GET") {
+      std::ifstream in{ca_file};
+      std::stringstream pem;
+      pem << in.rdbuf();
+      return in ? http_response{200, "application/x-pem-file", pem.str()}
+                : error(404, "no CA certificate at " + ca_file);
+    }
     static const std::string prefix = "/identities";
     if (path == prefix || path == prefix + "/") {
       if (req.method == "GET") {

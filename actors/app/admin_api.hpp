@@ -21,9 +21,10 @@ namespace outpost::app {
 /// - `DELETE /identities/{id}` (a device takes its modules with it)
 /// Errors: 400 bad request, 404 unknown, 409 exists, 500 storage, each with
 /// `{"error": "..."}`. Runs on an I/O thread; changes go through the registry actor.
+/// - `GET /ca`: the PEM of the CA clients must trust (the edge CA, or `tls.ca`)
 transport::http_handler admin_routes(caf::actor_system& sys, caf::actor registry,
                                      std::shared_ptr<actors::identity_snapshot> identities,
-                                     const daemon_config& cfg);
+                                     const daemon_config& cfg, std::string ca_file);
 
 /// `HostName=<iothub_hostname or hostname>;DeviceId=..;[ModuleId=..;]SharedAccessKey=..`,
 /// plus `GatewayHostName=<hostname>` when an upstream IoT hub name is configured, so the

@@ -110,6 +110,14 @@ std::map<std::string, setter> schema(daemon_config& c) {
       {"storage.cleanup_budget", int_key(s.cleanup_budget, 1, 10'000'000)},
       {"listen.metrics", string_key(c.listen.metrics, check_address)},
       {"listen.admin_socket", string_key(c.listen.admin_socket)},
+      {"listen.mqtt_tls", string_key(c.listen.mqtt_tls, check_address)},
+      {"listen.mqtt", string_key(c.listen.mqtt, check_address)},
+      {"tls.cert", string_key(c.tls.cert)},
+      {"tls.key", string_key(c.tls.key)},
+      {"tls.ca", string_key(c.tls.ca)},
+      {"agent.manifest", string_key(c.agent.manifest)},
+      {"hub.delivery_window", int_key(c.hub.delivery_window, 1, 65000)},
+      {"hub.max_pending_in", int_key(c.hub.max_pending_in, 1, 65535)},
       {"log.level", string_key(c.log.level, check_level)},
       {"runtime.threads", int_key(c.runtime.threads, 0, 256)},
   };
@@ -154,6 +162,10 @@ daemon_config parse_config(const std::string& text, const std::string& source) {
   walk(root, "", schema(c));
   if (c.storage.dir.empty()) {
     bad("storage.dir", "must not be empty");
+  }
+  const bool any_tls = !c.tls.cert.empty() || !c.tls.key.empty();
+  if (any_tls && (c.tls.cert.empty() || c.tls.key.empty())) {
+    bad(c.tls.cert.empty() ? "tls.cert" : "tls.key", "tls.cert and tls.key go together");
   }
   return c;
 }

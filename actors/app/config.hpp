@@ -32,7 +32,26 @@ struct daemon_config {
     std::string metrics = "127.0.0.1:9600"; ///< "" = no metrics listener
     /// The local admin API (unix socket) the CLI uses; "" = `<storage.dir>/run/admin.sock`.
     std::string admin_socket;
+    std::string mqtt_tls = "0.0.0.0:8883"; ///< MQTT over TLS; "" = off
+    std::string mqtt;                      ///< plain MQTT, for local tests only; "" = off
   } listen;
+
+  /// Server certificate; all empty = a generated edge CA and server certificate under
+  /// `<storage.dir>/certs` (IoT Edge's quickstart CA). `ca` also verifies client certificates.
+  struct tls_section {
+    std::string cert;
+    std::string key;
+    std::string ca;
+  } tls;
+
+  struct agent_section {
+    std::string manifest; ///< deployment manifest file ($edgeHub routes); "" = no routes
+  } agent;
+
+  struct hub_section {
+    std::uint32_t delivery_window = 64; ///< QoS 1 messages in flight to a module, per input
+    std::uint32_t max_pending_in = 64;  ///< unacknowledged publishes before reading pauses
+  } hub;
 
   struct log_section {
     std::string level = "info"; ///< trace, debug, info, warn, error, critical, off

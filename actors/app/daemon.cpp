@@ -2,6 +2,7 @@
 
 #include "actors/app/admin_api.hpp"
 #include "actors/app/build_info.hpp"
+#include "actors/app/hub_setup.hpp"
 #include "actors/common/messages.hpp"
 #include "actors/common/process_metrics.hpp"
 #include "actors/common/storage_writer.hpp"
@@ -115,6 +116,66 @@ int wait_for_signal() {
   return sig;
 }
 
+/// What the listeners need from the daemon's start-up.
+struct core_actors {
+  caf::actor writer;
+  caf::actor id_registry;
+  std::shared_ptr<storage::kv_store> kv;
+  std::shared_ptr<actors::identity_snapshot> identities;
+  std::shared_ptr<prometheus::Registry> registry;
+};
+
+/// Starts the HTTP surfaces and the hub, writes ports.json, waits for SIGTERM/SIGINT, then
+/// closes everything it started. Returns the exit code.
+int serve(const daemon_config& cfg, caf::actor_system& sys, core_actors core) {
+  transport::io_runner io{1};
+  std::vector<std::pair<std::string, std::string>> ports;
+  std::string why;
+  auto hub =
+      start_hub(cfg, {sys, io, core.writer, core.kv, core.identities, *core.registry, ports}, why);
+  core.kv.reset(); // the writer, the registry and the directory own the engine now
+  if (!hub) {
+    spdlog::critical("[hub] {}", why);
+    return exit_failure;
+  }
+  std::unique_ptr<transport::http_server> http;
+  if (!cfg.listen.metrics.empty()) {
+    auto s = transport::http_server::start(io, cfg.listen.metrics,
+                                           http_routes(sys, core.writer, core.registry));
+    if (!s) {
+      spdlog::critical("[http] cannot listen on {} (listen.metrics): {}", cfg.listen.metrics,
+                       s.error().message());
+      return exit_failure;
+    }
+    http = std::move(*s);
+    ports.emplace_back("metrics", http->bound_address());
+    spdlog::info("[http metrics] listening on {}", http->bound_address());
+  }
+  const auto path = admin_socket_path(cfg);
+  std::error_code ec;
+  fs::create_directories(fs::path{path}.parent_path(), ec);
+  auto admin = transport::http_server::start_local(
+      io, path, admin_routes(sys, core.id_registry, core.identities, cfg, hub->tls().ca));
+  if (!admin) {
+    spdlog::critical("[http admin] cannot listen on {} (listen.admin_socket): {}", path,
+                     admin.error().message());
+    return exit_failure;
+  }
+  ports.emplace_back("admin_socket", path);
+  spdlog::info("[http admin] listening on {}", (*admin)->bound_address());
+  const auto ports_file = fs::path{cfg.storage.dir} / "run" / "ports.json";
+  if (!write_ports(ports_file, ports)) {
+    spdlog::critical("[outpostd] cannot write {}", ports_file.string());
+    return exit_failure;
+  }
+  spdlog::info("[outpostd {}] ready", cfg.device_id);
+  const int sig = wait_for_signal();
+  spdlog::info("[outpostd {}] {} received, shutting down", cfg.device_id,
+               sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  fs::remove(ports_file, ec);
+  return exit_ok;
+} // servers stop, then the hub, then the I/O threads (reverse order of construction)
+
 } // namespace
 
 int run_daemon(const daemon_config& cfg) {
@@ -162,68 +223,13 @@ int run_daemon(const daemon_config& cfg) {
   auto id_registry = actors::spawn_identity_registry(
       sys, {kv, identities, cfg.device_id,
             [] { return transport::base64_encode(transport::random_bytes(32)); }, wall_ms});
-  kv.reset(); // the writer and the registry own the engine now
   if (!id_registry) {
     spdlog::critical("[identities] cannot load the identity registry: {}",
                      id_registry.error().message());
     caf::anon_send_exit(*writer, caf::exit_reason::user_shutdown);
     return exit_failure;
   }
-
-  int code = exit_ok;
-  {
-    transport::io_runner io{1};
-    std::unique_ptr<transport::http_server> http;
-    std::unique_ptr<transport::http_server> admin;
-    std::vector<std::pair<std::string, std::string>> ports;
-    if (!cfg.listen.metrics.empty()) {
-      auto s = transport::http_server::start(io, cfg.listen.metrics,
-                                             http_routes(sys, *writer, registry));
-      if (!s) {
-        spdlog::critical("[http] cannot listen on {} (listen.metrics): {}", cfg.listen.metrics,
-                         s.error().message());
-        code = exit_failure;
-      } else {
-        http = std::move(*s);
-        ports.emplace_back("metrics", http->bound_address());
-        spdlog::info("[http metrics] listening on {}", http->bound_address());
-      }
-    }
-    if (code == exit_ok) {
-      const auto path = admin_socket_path(cfg);
-      fs::create_directories(fs::path{path}.parent_path(), ec);
-      auto s = transport::http_server::start_local(
-          io, path, admin_routes(sys, *id_registry, identities, cfg));
-      if (!s) {
-        spdlog::critical("[http admin] cannot listen on {} (listen.admin_socket): {}", path,
-                         s.error().message());
-        code = exit_failure;
-      } else {
-        admin = std::move(*s);
-        ports.emplace_back("admin_socket", path);
-        spdlog::info("[http admin] listening on {}", admin->bound_address());
-      }
-    }
-    const auto ports_file = fs::path{cfg.storage.dir} / "run" / "ports.json";
-    if (code == exit_ok) {
-      if (!write_ports(ports_file, ports)) {
-        spdlog::critical("[outpostd] cannot write {}", ports_file.string());
-        code = exit_failure;
-      } else {
-        spdlog::info("[outpostd {}] ready", cfg.device_id);
-        const int sig = wait_for_signal();
-        spdlog::info("[outpostd {}] {} received, shutting down", cfg.device_id,
-                     sig == SIGTERM ? "SIGTERM" : "SIGINT");
-      }
-    }
-    for (auto* server : {http.get(), admin.get()}) {
-      if (server) {
-        server->stop();
-      }
-    }
-    io.stop();
-    fs::remove(ports_file, ec);
-  }
+  const int code = serve(cfg, sys, {*writer, *id_registry, kv, identities, registry});
   // Every actor is told to exit; the actor system's destructor then waits for them.
   caf::anon_send_exit(*writer, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(*id_registry, caf::exit_reason::user_shutdown);

@@ -208,6 +208,7 @@ int main(int argc, char** argv) {
   auto* check = app.add_subcommand("check", "validate the configuration file");
   auto* status = app.add_subcommand("status", "is outpostd running and healthy?");
   auto* metrics = app.add_subcommand("metrics", "print outpostd's Prometheus metrics");
+  auto* ca = app.add_subcommand("ca", "print the CA certificate (PEM) clients must trust");
   std::string prefix;
   metrics->add_option("--filter", prefix, "only lines that start with this metric prefix");
   identity_cli ids;
@@ -231,6 +232,17 @@ int main(int argc, char** argv) {
   }
   if (check->parsed()) {
     std::cout << config_path << ": ok\n";
+    return exit_ok;
+  }
+  if (ca->parsed()) {
+    const auto path = outpost::app::admin_socket_path(cfg);
+    auto reply = outpost::transport::http_call("unix:" + path, "GET", "/ca");
+    if (!reply || reply->status != 200) {
+      std::cerr << "outpost: cannot get the CA from outpostd at " << path << ": "
+                << (reply ? reply->body : reply.error().message()) << "\n";
+      return exit_failure;
+    }
+    std::cout << reply->body;
     return exit_ok;
   }
   if (ids.cmd->parsed()) {

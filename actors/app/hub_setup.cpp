@@ -1,0 +1,135 @@
+#include "actors/app/hub_setup.hpp"
+
+#include "actors/hub/hub_metrics.hpp"
+#include "actors/hub/mqtt_listener.hpp"
+#include "actors/hub/route_loader.hpp"
+#include "actors/hub/session_directory.hpp"
+
+#include <caf/all.hpp>
+#include <prometheus/registry.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+namespace outpost::app {
+
+struct hub_runtime::parts {
+  transport::tls_files tls;
+  std::shared_ptr<actors::routes_snapshot> routes;
+  caf::actor directory;
+  caf::group sessions;
+  std::vector<std::unique_ptr<transport::stream_server>> listeners;
+};
+
+hub_runtime::hub_runtime(std::unique_ptr<parts> p) : parts_(std::move(p)) {}
+
+hub_runtime::~hub_runtime() {
+  stop();
+}
+
+const transport::tls_files& hub_runtime::tls() const {
+  return parts_->tls;
+}
+
+void hub_runtime::stop() {
+  if (!parts_) {
+    return;
+  }
+  for (auto& l : parts_->listeners) {
+    l->stop();
+  }
+  // Sessions, mailboxes and the directory hold each other; exits break every cycle.
+  caf::anon_send(parts_->sessions, actors::closed_atom::value);
+  for (const auto& [key, b] : parts_->routes->get()->bindings) {
+    caf::anon_send_exit(b.mailbox, caf::exit_reason::user_shutdown);
+  }
+  caf::anon_send_exit(parts_->directory, caf::exit_reason::user_shutdown);
+  parts_.reset();
+}
+
+namespace {
+
+std::int64_t wall_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+bool tls_files_for(const daemon_config& cfg, transport::tls_files& out, std::string& why) {
+  if (!cfg.tls.cert.empty()) {
+    out = {cfg.tls.cert, cfg.tls.key, cfg.tls.ca};
+    return true;
+  }
+  auto generated = transport::ensure_edge_ca(cfg.storage.dir + "/certs", cfg.hostname, why);
+  if (!generated) {
+    why = "cannot create the edge CA under " + cfg.storage.dir + "/certs: " + why;
+    return false;
+  }
+  out = *generated;
+  return true;
+}
+
+} // namespace
+
+std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, std::string& why) {
+  auto p = std::make_unique<hub_runtime::parts>();
+  if (!tls_files_for(cfg, p->tls, why)) {
+    return nullptr;
+  }
+  auto table = actors::load_manifest_routes(cfg.agent.manifest);
+  std::shared_ptr<const routing::route_table> compiled;
+  if (auto* err = std::get_if<std::string>(&table)) {
+    // The previous routes would stay in force; at start-up there are none.
+    spdlog::error("[routes] agent.manifest rejected (400): {}", *err);
+    compiled = std::make_shared<routing::route_table>();
+  } else {
+    compiled = std::make_shared<routing::route_table>(std::move(std::get<0>(table)));
+    spdlog::info("[routes] {} routes from {}", compiled->size(), cfg.agent.manifest);
+  }
+  auto bound = actors::bind_routes(deps.sys, deps.writer, compiled, cfg.device_id,
+                                   cfg.hub.delivery_window, nullptr);
+  if (!bound) {
+    why = "cannot open the mailboxes of the routes: " + bound.error().message();
+    return nullptr;
+  }
+  p->routes = std::make_shared<actors::routes_snapshot>(*bound);
+  auto metrics = std::make_shared<actors::hub_metrics>(deps.registry);
+  p->directory = actors::spawn_session_directory(deps.sys, deps.kv, &metrics->connected_clients);
+  p->sessions = deps.sys.groups().anonymous();
+
+  auto hub = std::make_shared<actors::hub_services>();
+  hub->writer = deps.writer;
+  hub->directory = p->directory;
+  hub->sessions = p->sessions;
+  hub->identities = deps.identities;
+  hub->routes = p->routes;
+  hub->hostname = cfg.hostname;
+  hub->hub_hostname = cfg.iothub_hostname.empty() ? cfg.hostname : cfg.iothub_hostname;
+  hub->edge_device_id = cfg.device_id;
+  hub->metrics = metrics;
+  hub->limits.max_pending_in = cfg.hub.max_pending_in;
+  hub->limits.max_inflight_out = 65535 - 1; // the mailboxes' windows bound what is in flight
+  hub->now_ms = wall_ms;
+
+  const std::pair<const char*, const std::string*> listeners[] = {
+      {"mqtt_tls", &cfg.listen.mqtt_tls}, {"mqtt", &cfg.listen.mqtt}};
+  for (const auto& [key, address] : listeners) {
+    if (address->empty()) {
+      continue;
+    }
+    const bool tls = std::string_view{key} == "mqtt_tls";
+    auto server =
+        actors::start_mqtt_listener(deps.io, deps.sys, hub, *address, tls ? &p->tls : nullptr, why);
+    if (!server) {
+      why = std::string{"cannot listen on "} + *address + " (listen." + key
+            + "): " + (why.empty() ? server.error().message() : why);
+      hub_runtime cleanup{std::move(p)};
+      return nullptr;
+    }
+    deps.ports.emplace_back(key, (*server)->bound_address());
+    spdlog::info("[mqtt] listening on {}{}", (*server)->bound_address(), tls ? " (TLS)" : "");
+    p->listeners.push_back(std::move(*server));
+  }
+  return std::make_unique<hub_runtime>(std::move(p));
+}
+
+} // namespace outpost::app

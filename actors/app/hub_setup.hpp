@@ -1,0 +1,58 @@
+#pragma once
+
+#include "actors/app/config.hpp"
+#include "actors/hub/identity_registry.hpp"
+#include "protocols/transport/certificates.hpp"
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace prometheus {
+class Registry;
+}
+namespace outpost::storage {
+class kv_store;
+}
+namespace outpost::transport {
+class io_runner;
+}
+
+namespace outpost::app {
+
+/// The running edge hub: its listeners, routes and actors. `stop()` closes the listeners and
+/// tells every hub actor to exit, so the actor system can shut down.
+class hub_runtime {
+public:
+  struct parts;
+  explicit hub_runtime(std::unique_ptr<parts> p);
+  ~hub_runtime();
+  void stop();
+  /// The server certificate and CA in use (generated on first start when not configured).
+  const transport::tls_files& tls() const;
+
+private:
+  std::unique_ptr<parts> parts_;
+};
+
+struct hub_deps {
+  caf::actor_system& sys;
+  transport::io_runner& io;
+  caf::actor writer;
+  std::shared_ptr<storage::kv_store> kv; ///< for persistent MQTT sessions
+  std::shared_ptr<actors::identity_snapshot> identities;
+  prometheus::Registry& registry;
+  /// Listen keys and bound addresses, for ports.json.
+  std::vector<std::pair<std::string, std::string>>& ports;
+};
+
+/// Builds the hub from the configuration: TLS files (or the quickstart edge CA), the routes of
+/// the deployment manifest bound to persistent mailboxes, the session directory and the MQTT
+/// listeners. On failure `why` says what and which key.
+std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, std::string& why);
+
+} // namespace outpost::app

@@ -1,0 +1,40 @@
+#pragma once
+
+#include "actors/hub/identity_registry.hpp"
+#include "protocols/iothub/identity.hpp"
+#include "protocols/mqtt/packets.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace outpost::transport {
+struct peer_certificate;
+}
+
+namespace outpost::actors {
+
+/// The outcome of authenticating one CONNECT.
+struct auth_result {
+  std::uint8_t connack_code = 5; ///< 0 accepted; 2 bad client id; 4 bad credentials; 5 refused
+  std::string reason;            ///< for logs and edgehub_client_connect_failed_total{reason}
+  iothub::client_identity who;
+};
+
+struct auth_settings {
+  std::string_view hub_hostname;  ///< iothub_hostname, or hostname when standalone
+  std::string_view edge_hostname; ///< hostname
+  std::int64_t now_seconds = 0;
+};
+
+/// IoT Edge's CONNECT checks (facts §3.1-3.2): client id `<d>` or `<d>/<m>`; a username
+/// `host/<client id>/?api-version=...` naming the same identity; the identity registered and
+/// enabled; then a SAS token in the password (primary or secondary key; a device-level token
+/// also for its modules, signed with the device's keys) or, without a password, a TLS client
+/// certificate matching the identity's thumbprint or chained to the CA for X.509 CA identities.
+/// Pure apart from the HMAC; any thread may call it.
+auth_result authenticate(const mqtt::connect& c, const identity_table& identities,
+                         const auth_settings& settings,
+                         const std::optional<transport::peer_certificate>& cert);
+
+} // namespace outpost::actors

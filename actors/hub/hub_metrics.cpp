@@ -1,0 +1,52 @@
+#include "actors/hub/hub_metrics.hpp"
+
+namespace outpost::actors {
+
+prometheus::Summary::Quantiles hub_metrics::quantiles() {
+  return {{0.1, 0.01}, {0.5, 0.01}, {0.9, 0.01}, {0.99, 0.01}};
+}
+
+hub_metrics::hub_metrics(prometheus::Registry& r)
+    : received(prometheus::BuildCounter()
+                   .Name("edgehub_messages_received_total")
+                   .Help("Messages received from clients")
+                   .Register(r)),
+      sent(prometheus::BuildCounter()
+               .Name("edgehub_messages_sent_total")
+               .Help("Messages sent to clients or upstream")
+               .Register(r)),
+      message_size(prometheus::BuildSummary()
+                       .Name("edgehub_message_size_bytes")
+                       .Help("Size of messages received from clients")
+                       .Register(r)),
+      dropped(prometheus::BuildCounter()
+                  .Name("edgehub_messages_dropped_total")
+                  .Help("Messages dropped (no_route, ttl_expiry)")
+                  .Register(r)),
+      unack(prometheus::BuildCounter()
+                .Name("edgehub_messages_unack_total")
+                .Help("Messages not acknowledged to the client (storage_failure)")
+                .Register(r)),
+      process_duration(prometheus::BuildSummary()
+                           .Name("edgehub_message_process_duration_seconds")
+                           .Help("Time from receiving a message to its delivery")
+                           .Register(r)),
+      connected_clients(prometheus::BuildGauge()
+                            .Name("edgehub_connected_clients")
+                            .Help("Clients connected to the hub")
+                            .Register(r)
+                            .Add({})),
+      connect_success(prometheus::BuildCounter()
+                          .Name("edgehub_client_connect_success_total")
+                          .Help("Successful client connections")
+                          .Register(r)),
+      connect_failed(prometheus::BuildCounter()
+                         .Name("edgehub_client_connect_failed_total")
+                         .Help("Refused client connections")
+                         .Register(r)),
+      disconnect(prometheus::BuildCounter()
+                     .Name("edgehub_client_disconnect_total")
+                     .Help("Client disconnections")
+                     .Register(r)) {}
+
+} // namespace outpost::actors

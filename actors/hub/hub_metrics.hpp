@@ -1,0 +1,34 @@
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+#include <prometheus/summary.h>
+
+#include <string>
+
+namespace outpost::actors {
+
+/// The edge hub's series with IoT Edge's names and labels (iotedge-facts §8.2), declared
+/// once. Families are thread-safe; each session caches the series of its own client id.
+struct hub_metrics {
+  explicit hub_metrics(prometheus::Registry& registry);
+
+  prometheus::Family<prometheus::Counter>& received; ///< {id, route_output}
+  prometheus::Family<prometheus::Counter>&
+      sent; ///< {from, to, from_route_output, to_route_input, priority}
+  prometheus::Family<prometheus::Summary>& message_size;     ///< {id}
+  prometheus::Family<prometheus::Counter>& dropped;          ///< {reason, from, from_route_output}
+  prometheus::Family<prometheus::Counter>& unack;            ///< {reason, from, from_route_output}
+  prometheus::Family<prometheus::Summary>& process_duration; ///< {from, to, priority}
+  prometheus::Gauge& connected_clients;
+  prometheus::Family<prometheus::Counter>& connect_success; ///< {id}
+  prometheus::Family<prometheus::Counter>& connect_failed;  ///< {id, reason}
+  prometheus::Family<prometheus::Counter>& disconnect;      ///< {id}
+
+  /// IoT Edge's summary quantiles (facts §8.1).
+  static prometheus::Summary::Quantiles quantiles();
+};
+
+} // namespace outpost::actors

@@ -1,0 +1,79 @@
+#include "actors/hub/mqtt_listener.hpp"
+
+#include "protocols/mqtt/frame_splitter.hpp"
+
+#include <caf/all.hpp>
+
+namespace outpost::actors {
+
+namespace {
+
+/// Runs on the connection's strand: buffers partial frames and forwards whole ones.
+class frame_forwarder final : public transport::stream_handler {
+public:
+  frame_forwarder(caf::actor session, std::size_t max_frame)
+      : session_(std::move(session)),
+        max_frame_(max_frame) {}
+
+  void on_data(std::string_view bytes) override {
+    if (broken_) {
+      return;
+    }
+    pending_.append(bytes);
+    std::size_t end = 0;
+    while (end < pending_.size()) {
+      auto split = mqtt::split_frame(std::string_view{pending_}.substr(end), max_frame_);
+      if (!split) {
+        forward(end);
+        caf::anon_send(session_, frame_error_atom::value, split.error());
+        broken_ = true;
+        return;
+      }
+      if (split->frame_size == 0) {
+        break; // the rest of this frame is still on its way
+      }
+      end += split->frame_size;
+    }
+    forward(end);
+  }
+
+  void on_closed(std::error_code) override { caf::anon_send(session_, closed_atom::value); }
+
+private:
+  void forward(std::size_t end) {
+    if (end == 0) {
+      return;
+    }
+    std::string chunk;
+    if (end == pending_.size()) {
+      chunk.swap(pending_); // the common case: a read of whole frames, no copy
+    } else {
+      chunk = pending_.substr(0, end);
+      pending_.erase(0, end);
+    }
+    caf::anon_send(session_, data_atom::value, std::move(chunk));
+  }
+
+  caf::actor session_;
+  std::size_t max_frame_;
+  std::string pending_;
+  bool broken_ = false;
+};
+
+} // namespace
+
+result<std::unique_ptr<transport::stream_server>> start_mqtt_listener(
+    transport::io_runner& io, caf::actor_system& sys, std::shared_ptr<const hub_services> hub,
+    const std::string& address, const transport::tls_files* tls, std::string& why) {
+  transport::stream_options opts;
+  opts.address = address;
+  opts.tls = tls;
+  auto accept = [&sys, hub](std::shared_ptr<transport::stream_connection> conn)
+      -> std::shared_ptr<transport::stream_handler> {
+    auto session = spawn_mqtt_session(sys, hub, std::move(conn));
+    return std::make_shared<frame_forwarder>(std::move(session), hub->max_frame_bytes);
+  };
+  return transport::stream_server::start(io, opts, std::move(accept), why);
+}
+
+} // namespace outpost::actors

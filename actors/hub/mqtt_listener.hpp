@@ -1,0 +1,20 @@
+#pragma once
+
+#include "actors/hub/mqtt_session.hpp"
+#include "protocols/transport/stream_server.hpp"
+
+#include <caf/fwd.hpp>
+
+#include <memory>
+#include <string>
+
+namespace outpost::actors {
+
+/// Starts an MQTT listener (plain TCP when `tls` is null, else TLS) whose every connection
+/// gets an `mqtt_session` actor. On the I/O thread, bytes are cut into whole frames and sent
+/// to the actor in one message per read; the actor does the rest.
+result<std::unique_ptr<transport::stream_server>> start_mqtt_listener(
+    transport::io_runner& io, caf::actor_system& sys, std::shared_ptr<const hub_services> hub,
+    const std::string& address, const transport::tls_files* tls, std::string& why);
+
+} // namespace outpost::actors

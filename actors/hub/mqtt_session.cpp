@@ -1,0 +1,388 @@
+#include "actors/hub/mqtt_session.hpp"
+
+#include "actors/common/messages.hpp"
+#include "actors/hub/authenticator.hpp"
+#include "actors/hub/hub_metrics.hpp"
+#include "actors/hub/session_directory.hpp"
+#include "protocols/iothub/topics.hpp"
+#include "protocols/mqtt/decoder.hpp"
+#include "protocols/mqtt/encoder.hpp"
+#include "protocols/mqtt/frame_splitter.hpp"
+#include "protocols/transport/stream_server.hpp"
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include <optional>
+#include <unordered_map>
+
+namespace outpost::actors {
+
+namespace {
+
+/// A module-input message handed to the client and not yet acknowledged.
+struct delivery {
+  caf::actor mailbox;
+  storage::sequence seq = 0;
+};
+
+struct session_state {
+  std::shared_ptr<const hub_services> hub;
+  std::shared_ptr<transport::stream_connection> conn;
+  std::optional<mqtt::session> proto;
+  iothub::client_identity who;
+  bool registered = false;
+  bool closing = false;
+  bool paused = false;
+  std::string out; ///< bytes for the socket, flushed once per handler
+  std::vector<std::string> subscriptions;
+  std::shared_ptr<const hub_routes> routes; ///< keeps the attached bindings alive
+  std::unordered_map<storage::queue_handle, const endpoint_binding*> inputs;
+  std::unordered_map<std::uint64_t, delivery> inflight;
+  std::uint64_t next_token = 1;
+  std::int64_t tick_at = 0;
+  prometheus::Counter* received = nullptr;
+  prometheus::Summary* size = nullptr;
+
+  static inline const char* name = "mqtt_session";
+};
+
+using session_actor = caf::stateful_actor<session_state>;
+
+void run(session_actor* self, mqtt::actions& acts);
+
+std::int64_t now(session_actor* self) {
+  return self->state.hub->now_ms();
+}
+
+void schedule_tick(session_actor* self) {
+  auto& st = self->state;
+  const auto deadline = st.proto->next_deadline();
+  if (st.closing || deadline == st.tick_at
+      || deadline == std::numeric_limits<std::int64_t>::max()) {
+    return;
+  }
+  st.tick_at = deadline;
+  const auto wait = std::max<std::int64_t>(deadline - now(self), 0) + 10;
+  self->delayed_send(self, std::chrono::milliseconds(wait), tick_atom::value);
+}
+
+void flush(session_actor* self) {
+  auto& st = self->state;
+  if (!st.out.empty()) {
+    st.conn->send(std::move(st.out));
+    st.out.clear();
+  }
+}
+
+void finish(session_actor* self) {
+  auto& st = self->state;
+  if (st.registered) {
+    self->send(st.hub->directory, unregister_atom::value, st.who.id(), caf::actor{self});
+    st.hub->metrics->disconnect.Add({{"id", st.who.id()}}).Increment();
+    st.registered = false;
+  }
+  st.conn->close(true);
+  self->quit();
+}
+
+void set_paused(session_actor* self) {
+  auto& st = self->state;
+  const auto pending = st.proto->pending_in();
+  if (!st.paused && pending >= st.hub->limits.max_pending_in) {
+    st.paused = true;
+    st.conn->pause_reading();
+  } else if (st.paused && pending <= st.hub->limits.max_pending_in / 2) {
+    st.paused = false;
+    st.conn->resume_reading();
+  }
+}
+
+/// Attaches this module client to every input mailbox the routes have for it.
+void attach_inputs(session_actor* self) {
+  auto& st = self->state;
+  if (!st.who.is_module() || !st.inputs.empty()) {
+    return;
+  }
+  st.routes = st.hub->routes->get();
+  for (const auto* b : st.routes->inputs_of(st.who.id())) {
+    st.inputs.emplace(b->queue, b);
+    self->send(b->mailbox, subscribe_atom::value, caf::actor{self});
+  }
+}
+
+void on_subscriptions_changed(session_actor* self) {
+  auto& st = self->state;
+  for (const auto& f : st.subscriptions) {
+    if (iothub::classify_subscription(f) == iothub::subscription_kind::module_inputs) {
+      attach_inputs(self);
+    }
+  }
+  self->send(st.hub->directory, subs_atom::value, st.who.id(), st.subscriptions);
+}
+
+void on_authenticate(session_actor* self, const mqtt::connect& c) {
+  auto& st = self->state;
+  auto ids = st.hub->identities->get();
+  const auth_settings settings{st.hub->hub_hostname, st.hub->hostname, now(self) / 1000};
+  auto result = authenticate(c, *ids, settings, st.conn->peer_cert());
+  mqtt::actions acts;
+  if (result.connack_code != 0) {
+    spdlog::info("[mqtt {} {}] connection refused: {}", st.conn->peer_address(), c.client_id,
+                 result.reason);
+    st.hub->metrics->connect_failed.Add({{"id", c.client_id}, {"reason", result.reason}})
+        .Increment();
+    st.proto->refuse(result.connack_code, acts);
+    run(self, acts);
+    return;
+  }
+  st.who = result.who;
+  const bool clean = c.clean_session;
+  self->request(st.hub->directory, std::chrono::seconds(30), register_atom::value, st.who.id(),
+                caf::actor{self}, clean)
+      .then(
+          [=](session_info& info) {
+            auto& s = self->state;
+            s.registered = true;
+            s.received = &s.hub->metrics->received.Add({{"id", s.who.id()}, {"route_output", ""}});
+            s.size =
+                &s.hub->metrics->message_size.Add({{"id", s.who.id()}}, hub_metrics::quantiles());
+            s.hub->metrics->connect_success.Add({{"id", s.who.id()}}).Increment();
+            spdlog::info("[mqtt {} {}] connected ({} session{})", s.conn->peer_address(),
+                         s.who.id(), clean ? "clean" : "persistent",
+                         info.present ? ", resumed" : "");
+            mqtt::actions a;
+            s.proto->accept(info.present, a);
+            s.subscriptions = std::move(info.subscriptions);
+            run(self, a);
+            if (!s.subscriptions.empty()) {
+              on_subscriptions_changed(self); // the SDK does not subscribe again
+            }
+          },
+          [=](caf::error&) {
+            mqtt::actions a;
+            self->state.proto->refuse(3, a); // server unavailable
+            run(self, a);
+          });
+}
+
+/// Routes one batch of publishes into the mailboxes with one storage request; PUBACKs go out
+/// once the writer says every target has them durably.
+void route(session_actor* self, std::vector<mqtt::publish>& batch) {
+  auto& st = self->state;
+  auto routes = st.hub->routes->get();
+  append_requests reqs;
+  std::vector<std::uint16_t> pids;
+  std::vector<routing::route_target> targets;
+  mqtt::actions acts;
+  for (auto& p : batch) {
+    st.received->Increment();
+    st.size->Observe(static_cast<double>(p.payload.size()));
+    routing::message msg;
+    auto topic = iothub::parse_publish_topic(p.topic, st.who, msg);
+    const bool telemetry = topic && topic->kind == iothub::inbound_kind::telemetry;
+    if (!telemetry) {
+      // Unknown topics are dropped as IoT Edge does; twins and methods come with their issue.
+      st.hub->metrics->dropped
+          .Add({{"reason", topic ? "unsupported" : "unknown_topic"}, {"from", st.who.id()}})
+          .Increment();
+      if (p.qos == 1) {
+        st.proto->persisted(p.packet_id, acts);
+      }
+      continue;
+    }
+    msg.body = std::move(p.payload);
+    targets.clear();
+    routes->table->match(msg, targets);
+    storage::append_request req;
+    for (const auto& t : targets) {
+      if (const auto* b = routes->find(t.target.id(st.hub->edge_device_id), t.priority)) {
+        req.targets.push_back({b->queue, t.ttl_secs < 0 ? -1 : t.ttl_secs * 1000});
+      }
+    }
+    if (req.targets.empty()) {
+      const auto out_name = msg.get(routing::system_property::output_name).value_or("");
+      st.hub->metrics->dropped
+          .Add({{"reason", "no_route"},
+                {"from", st.who.id()},
+                {"from_route_output", std::string{out_name}}})
+          .Increment();
+      if (p.qos == 1) {
+        st.proto->persisted(p.packet_id, acts);
+      }
+      continue;
+    }
+    req.body = routing::encode(msg);
+    reqs.push_back(std::move(req));
+    pids.push_back(p.qos == 1 ? p.packet_id : 0);
+  }
+  run(self, acts);
+  if (reqs.empty()) {
+    return;
+  }
+  self->request(st.hub->writer, caf::infinite, append_atom::value, std::move(reqs))
+      .then([=](append_outcomes& outs) {
+        auto& s = self->state;
+        mqtt::actions a;
+        for (std::size_t i = 0; i < outs.size(); ++i) {
+          if (outs[i].error) {
+            s.hub->metrics->unack.Add({{"reason", "storage_failure"}, {"from", s.who.id()}})
+                .Increment();
+            spdlog::warn("[mqtt {}] message not stored ({}): closing without PUBACK", s.who.id(),
+                         outs[i].error.message());
+            s.proto->take_over(a); // close; the client resends what was not acknowledged
+            break;
+          }
+          if (pids[i] != 0) {
+            s.proto->persisted(pids[i], a);
+          }
+        }
+        run(self, a);
+      });
+}
+
+void deliver(session_actor* self, storage::queue_handle q, entries& es) {
+  auto& st = self->state;
+  auto binding = st.inputs.find(q);
+  if (binding == st.inputs.end() || st.closing) {
+    return; // not ours (any more): the mailbox redelivers once we are gone
+  }
+  mqtt::actions acts;
+  for (auto& e : es) {
+    auto msg = routing::decode(e.body);
+    if (!msg) {
+      spdlog::error("[mqtt {}] undecodable stored message {} dropped", st.who.id(), e.id);
+      self->send(binding->second->mailbox, ack_atom::value, e.seq);
+      continue;
+    }
+    const auto topic = iothub::module_input_topic(st.who, binding->second->target.input, *msg);
+    const auto token = st.next_token++;
+    if (!st.proto->publish_out(topic, std::move(msg->body), token, acts)) {
+      break; // window full: unacknowledged entries come again after a reconnect
+    }
+    st.inflight.emplace(token, delivery{binding->second->mailbox, e.seq});
+  }
+  run(self, acts);
+}
+
+/// Carries out what the protocol state machine asked for.
+void run(session_actor* self, mqtt::actions& acts) {
+  auto& st = self->state;
+  std::vector<mqtt::publish> batch;
+  bool subs_changed = false;
+  for (auto& a : acts) {
+    if (auto* send = std::get_if<mqtt::send_action>(&a)) {
+      mqtt::encode(send->p, st.out);
+    } else if (auto* auth = std::get_if<mqtt::authenticate_action>(&a)) {
+      on_authenticate(self, auth->c);
+    } else if (auto* pub = std::get_if<mqtt::publish_action>(&a)) {
+      batch.push_back(std::move(pub->p));
+    } else if (auto* sub = std::get_if<mqtt::subscribe_action>(&a)) {
+      for (auto& [filter, qos] : sub->filters) {
+        if (std::find(st.subscriptions.begin(), st.subscriptions.end(), filter)
+            == st.subscriptions.end()) {
+          st.subscriptions.push_back(filter);
+        }
+      }
+      subs_changed = true;
+    } else if (auto* unsub = std::get_if<mqtt::unsubscribe_action>(&a)) {
+      for (const auto& f : unsub->filters) {
+        st.subscriptions.erase(std::remove(st.subscriptions.begin(), st.subscriptions.end(), f),
+                               st.subscriptions.end());
+      }
+      subs_changed = true;
+    } else if (auto* acked = std::get_if<mqtt::acked_action>(&a)) {
+      if (auto d = st.inflight.find(acked->token); d != st.inflight.end()) {
+        self->send(d->second.mailbox, ack_atom::value, d->second.seq);
+        st.inflight.erase(d);
+      }
+    } else if (auto* close = std::get_if<mqtt::close_action>(&a)) {
+      st.closing = true;
+      spdlog::debug("[mqtt {}] closing ({})", st.who.id(), static_cast<int>(close->why));
+    }
+  }
+  if (subs_changed && st.registered) {
+    on_subscriptions_changed(self);
+  }
+  if (!batch.empty() && !st.closing) {
+    route(self, batch);
+  }
+  flush(self);
+  if (st.closing) {
+    finish(self);
+    return;
+  }
+  set_paused(self);
+  schedule_tick(self);
+}
+
+void on_data(session_actor* self, const std::string& chunk) {
+  auto& st = self->state;
+  mqtt::actions acts;
+  std::string_view rest{chunk};
+  const auto t = now(self);
+  while (!rest.empty() && st.proto->current() != mqtt::session::state::closed) {
+    auto split = mqtt::split_frame(rest, st.hub->max_frame_bytes);
+    if (!split || split->frame_size == 0) {
+      st.proto->on_decode_error(
+          split ? std::make_error_code(std::errc::bad_message) : split.error(), acts);
+      break;
+    }
+    auto pkt = mqtt::decode(rest.substr(0, split->frame_size));
+    rest.remove_prefix(split->frame_size);
+    if (!pkt) {
+      spdlog::info("[mqtt {} {}] malformed packet: {}", st.conn->peer_address(), st.who.id(),
+                   pkt.error().message());
+      st.proto->on_decode_error(pkt.error(), acts);
+      break;
+    }
+    st.proto->on_packet(std::move(*pkt), t, acts);
+  }
+  run(self, acts);
+}
+
+caf::behavior session_behavior(session_actor* self, std::shared_ptr<const hub_services> hub,
+                               std::shared_ptr<transport::stream_connection> conn) {
+  auto& st = self->state;
+  st.hub = std::move(hub);
+  st.conn = std::move(conn);
+  st.proto.emplace(st.hub->limits, now(self));
+  if (st.hub->sessions) {
+    self->join(st.hub->sessions);
+  }
+  schedule_tick(self);
+  return {
+      [=](data_atom, const std::string& chunk) { on_data(self, chunk); },
+      [=](frame_error_atom, std::error_code ec) {
+        mqtt::actions acts;
+        self->state.proto->on_decode_error(ec, acts);
+        run(self, acts);
+      },
+      [=](closed_atom) {
+        self->state.closing = true;
+        finish(self);
+      },
+      [=](take_over_atom) {
+        self->state.registered = false; // the directory already points at the new session
+        mqtt::actions acts;
+        self->state.proto->take_over(acts);
+        run(self, acts);
+      },
+      [=](deliver_atom, storage::queue_handle q, entries& es) { deliver(self, q, es); },
+      [=](tick_atom) {
+        self->state.tick_at = 0;
+        mqtt::actions acts;
+        self->state.proto->on_tick(now(self), acts);
+        run(self, acts);
+      },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_mqtt_session(caf::actor_system& sys, std::shared_ptr<const hub_services> hub,
+                              std::shared_ptr<transport::stream_connection> conn) {
+  return sys.spawn(session_behavior, std::move(hub), std::move(conn));
+}
+
+} // namespace outpost::actors

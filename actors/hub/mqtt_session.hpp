@@ -1,0 +1,59 @@
+#pragma once
+
+#include "actors/hub/hub_routes.hpp"
+#include "actors/hub/identity_registry.hpp"
+#include "protocols/mqtt/session.hpp"
+
+#include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/fwd.hpp>
+#include <caf/group.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace outpost::transport {
+class stream_connection;
+}
+
+namespace outpost::actors {
+
+struct hub_metrics;
+
+using data_atom = caf::atom_constant<caf::atom("data")>;
+using closed_atom = caf::atom_constant<caf::atom("closed")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using frame_error_atom = caf::atom_constant<caf::atom("frame_err")>;
+
+/// What every session shares: the hub's actors, snapshots and settings. Immutable.
+struct hub_services {
+  caf::actor writer;
+  caf::actor directory;
+  caf::group sessions; ///< every session joins; `closed_atom` sent to it ends them all
+  std::shared_ptr<identity_snapshot> identities;
+  std::shared_ptr<routes_snapshot> routes;
+  std::string hostname;     ///< this gateway's name (SAS audience)
+  std::string hub_hostname; ///< iothub_hostname, or hostname when standalone
+  std::string edge_device_id;
+  std::shared_ptr<hub_metrics> metrics;
+  mqtt::session_limits limits;
+  std::size_t max_frame_bytes = 256 * 1024 + 4096; ///< 256 KiB messages plus headers
+  std::function<std::int64_t()> now_ms;
+};
+
+/// Spawns the actor of one MQTT connection. The transport side sends it:
+/// - `(data_atom, std::string)`: whole MQTT frames, in order (split on the I/O thread);
+/// - `(frame_error_atom, std::error_code)`: the byte stream broke the framing rules;
+/// - `(closed_atom)`: the socket is gone.
+/// The session authenticates, routes publishes into the mailboxes (PUBACK only once every
+/// target has the message durably), delivers module inputs from the mailboxes with a window of
+/// QoS 1 messages in flight, and stops reading the socket while too many publishes await
+/// durability (backpressure). It quits when the connection ends.
+caf::actor spawn_mqtt_session(caf::actor_system& sys, std::shared_ptr<const hub_services> hub,
+                              std::shared_ptr<transport::stream_connection> conn);
+
+} // namespace outpost::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::error_code)

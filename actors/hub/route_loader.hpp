@@ -1,0 +1,28 @@
+#pragma once
+
+#include "actors/hub/hub_routes.hpp"
+#include "protocols/common/result.hpp"
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include <memory>
+#include <string>
+
+namespace outpost::actors {
+
+/// Binds a compiled route table to persistent mailboxes: opens the queue of every
+/// (endpoint, priority) the routes name through the storage writer, reuses the mailboxes of
+/// `previous` for queues it already had and spawns the others. Blocks the calling thread on
+/// the writer (start-up and reconfiguration only, never an actor handler).
+result<std::shared_ptr<const hub_routes>> bind_routes(
+    caf::actor_system& sys, const caf::actor& writer,
+    std::shared_ptr<const routing::route_table> table, const std::string& edge_device_id,
+    std::uint32_t delivery_window, const hub_routes* previous);
+
+/// Reads the `$edgeHub` routes of an IoT Edge deployment manifest file
+/// (`modulesContent.$edgeHub["properties.desired"]`). An empty path means no routes.
+/// Errors come back as text naming the route or the JSON problem.
+std::variant<routing::route_table, std::string> load_manifest_routes(const std::string& path);
+
+} // namespace outpost::actors

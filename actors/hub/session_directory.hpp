@@ -1,0 +1,44 @@
+#pragma once
+
+#include "storage/kv_store.hpp"
+
+#include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/fwd.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace prometheus {
+class Gauge;
+}
+
+namespace outpost::actors {
+
+using register_atom = caf::atom_constant<caf::atom("register")>;
+using unregister_atom = caf::atom_constant<caf::atom("unregister")>;
+using subs_atom = caf::atom_constant<caf::atom("subs")>;
+using take_over_atom = caf::atom_constant<caf::atom("takeover")>;
+
+/// What a client's previous session left: MQTT persistent session state (§3.1.2.4).
+struct session_info {
+  bool present = false;
+  std::vector<std::string> subscriptions; ///< topic filters, in subscription order
+};
+
+/// Spawns the session directory (detached: persistent sessions are synced writes).
+/// "One identity, one live session" (ARCHITECTURE.md §2):
+/// - `(register_atom, client_id, session actor, bool clean_session)` -> `session_info`; an
+///   older live session of the same client id gets `take_over_atom` first. A clean session
+///   discards what was stored ([MQTT-3.1.2-6]).
+/// - `(subs_atom, client_id, std::vector<std::string> filters)`: the session's current
+///   subscriptions, stored in column `sessions` for a persistent session.
+/// - `(unregister_atom, client_id, session actor)`: the connection ended.
+caf::actor spawn_session_directory(caf::actor_system& sys, std::shared_ptr<storage::kv_store> kv,
+                                   prometheus::Gauge* connected_clients);
+
+} // namespace outpost::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::actors::session_info)
