@@ -1,5 +1,6 @@
 #include "actors/hub/mqtt_listener.hpp"
 
+#include "protocols/mqtt/errc.hpp"
 #include "protocols/mqtt/frame_splitter.hpp"
 
 #include <caf/all.hpp>
@@ -22,6 +23,15 @@ public:
     pending_.append(bytes);
     std::size_t end = 0;
     while (end < pending_.size()) {
+      const auto type = static_cast<std::uint8_t>(pending_[end]) >> 4;
+      if (type == 0 || type == 15) {
+        // Reserved packet types (§2.2.1): no need to wait for a length that may never end.
+        forward(end);
+        caf::anon_send(session_, frame_error_atom::value,
+                       std::error_code{mqtt::errc::unknown_packet_type});
+        broken_ = true;
+        return;
+      }
       auto split = mqtt::split_frame(std::string_view{pending_}.substr(end), max_frame_);
       if (!split) {
         forward(end);

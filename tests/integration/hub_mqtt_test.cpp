@@ -1,0 +1,200 @@
+// The hub's MQTT surface with raw byte-level clients: malformed input, refused credentials,
+// take-over, routing and delivery. Each bad connection must close only itself.
+
+#include "protocols/iothub/sas.hpp"
+#include "protocols/mqtt/encoder.hpp"
+#include "protocols/transport/crypto.hpp"
+#include "tests/support/mqtt_test_client.hpp"
+#include "tests/support/process.hpp"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <regex>
+
+namespace outpost::test {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr const char* manifest = R"json({"modulesContent": {"$edgeHub": {"properties.desired": {
+  "schemaVersion": "1.1",
+  "routes": {"toB": "FROM /messages/* WHERE NOT IS_DEFINED($connectionModuleId) INTO BrokeredEndpoint(\"/modules/modB/inputs/in1\")"},
+  "storeAndForwardConfiguration": {"timeToLiveSecs": 7200}}}}})json";
+
+class HubMqtt : public ::testing::Test {
+protected:
+  void SetUp() override {
+    dir_ = make_temp_dir("hub");
+    write_file(dir_ / "manifest.json", manifest);
+    cfg_ = dir_ / "config.toml";
+    write_file(cfg_, "hostname = \"localhost\"\ndevice_id = \"edge1\"\n[storage]\ndir = \"" +
+                         (dir_ / "data").string() +
+                         "\"\n[listen]\nmetrics = \"127.0.0.1:0\"\nmqtt_tls = \"\"\n"
+                         "mqtt = \"127.0.0.1:0\"\n[agent]\nmanifest = \"" +
+                         (dir_ / "manifest.json").string() + "\"\n");
+    daemon_ = std::make_unique<process>(
+        std::vector<std::string>{bin_path("outpostd"), "--config", cfg_.string()},
+        dir_ / "outpostd.stderr");
+    auto ports = wait_for_file(dir_ / "data" / "run" / "ports.json", 10s);
+    ASSERT_TRUE(ports);
+    mqtt_ = json_string(*ports, "mqtt").value_or("");
+    for (const auto* id : {"dev1", "dev2"}) {
+      keys_[id] = add_identity("device", id);
+    }
+    keys_["edge1/modB"] = add_identity("module", "modB");
+  }
+  void TearDown() override {
+    daemon_->signal(SIGTERM);
+    EXPECT_EQ(daemon_->wait(5s).value_or(-1), 0) << daemon_->stderr_text();
+    if (!HasFailure()) {
+      fs::remove_all(dir_);
+    }
+  }
+
+  std::string add_identity(const std::string& type, const std::string& id) {
+    process cli{{bin_path("outpost"), "--config", cfg_.string(), "identity", "add", type, id},
+                dir_ / "cli.stderr"};
+    auto line = cli.read_line(5s).value_or("");
+    EXPECT_EQ(cli.wait(5s).value_or(-1), 0) << cli.stderr_text();
+    return line.substr(line.find("SharedAccessKey=") + 16);
+  }
+
+  std::string token(const std::string& client_id, std::int64_t expiry_offset = 3600,
+                    const std::string& key_of = "") {
+    const auto slash = client_id.find('/');
+    const auto resource = slash == std::string::npos
+                              ? "localhost/devices/" + client_id
+                              : "localhost/devices/" + client_id.substr(0, slash) + "/modules/"
+                                    + client_id.substr(slash + 1);
+    const auto expiry = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count()
+                        + expiry_offset;
+    return iothub::make_sas_token(
+        resource, keys_[key_of.empty() ? client_id : key_of], expiry,
+        [](std::string_view k, std::string_view d) { return transport::hmac_sha256(k, d); });
+  }
+
+  mqtt::connect hello(const std::string& client_id, std::string password, bool clean = true) {
+    mqtt::connect c;
+    c.client_id = client_id;
+    c.clean_session = clean;
+    c.keepalive = 60;
+    c.username = "localhost/" + client_id + "/?api-version=2021-04-12";
+    c.password = std::move(password);
+    return c;
+  }
+
+  /// A connected client, CONNACK 0 checked.
+  std::unique_ptr<mqtt_test_client> connected(const std::string& client_id, bool clean = true) {
+    auto c = std::make_unique<mqtt_test_client>(mqtt_);
+    c->send(hello(client_id, token(client_id), clean));
+    auto ack = c->receive();
+    EXPECT_TRUE(ack && std::holds_alternative<mqtt::connack>(*ack)) << client_id;
+    if (ack) {
+      EXPECT_EQ(std::get<mqtt::connack>(*ack).return_code, 0) << client_id;
+    }
+    return c;
+  }
+
+  std::uint8_t connack_code(const mqtt::connect& c) {
+    mqtt_test_client client{mqtt_};
+    client.send(c);
+    auto ack = client.receive();
+    EXPECT_TRUE(ack && std::holds_alternative<mqtt::connack>(*ack));
+    EXPECT_TRUE(client.closed_by_server()) << "a refused connection must be closed";
+    return ack ? std::get<mqtt::connack>(*ack).return_code : 255;
+  }
+
+  /// Publishes QoS 1 and waits for the PUBACK.
+  void publish_acked(mqtt_test_client& c, const std::string& topic, std::uint16_t id) {
+    c.send(mqtt::publish{false, 1, false, topic, id, "{\"n\":1}"});
+    auto ack = c.receive();
+    ASSERT_TRUE(ack && std::holds_alternative<mqtt::puback>(*ack)) << daemon_->stderr_text();
+    EXPECT_EQ(std::get<mqtt::puback>(*ack).packet_id, id);
+  }
+
+  fs::path dir_;
+  fs::path cfg_;
+  std::string mqtt_;
+  std::map<std::string, std::string> keys_;
+  std::unique_ptr<process> daemon_;
+};
+
+TEST_F(HubMqtt, MalformedInputClosesOnlyItsOwnConnection) {
+  auto good = connected("dev1");
+  const std::string fifth_length_byte{"\x30\xff\xff\xff\xff\x01", 6};
+  mqtt::connect bad_utf8 = hello("dev2", token("dev2"));
+  bad_utf8.client_id = std::string{"d\xc3\x28", 3};
+  std::string bad_utf8_bytes;
+  mqtt::encode(bad_utf8, bad_utf8_bytes);
+  for (const auto& bytes : {std::string{"\xff\xff\xff\xff", 4}, fifth_length_byte, bad_utf8_bytes,
+                            std::string{"\xc0\x00", 2} /* PINGREQ before CONNECT */}) {
+    mqtt_test_client bad{mqtt_};
+    bad.send_raw(bytes);
+    EXPECT_TRUE(bad.closed_by_server());
+  }
+  {
+    auto oversize = connected("dev2");
+    oversize->send(mqtt::publish{false, 1, false, "devices/dev2/messages/events/", 1,
+                                 std::string(300 * 1024, 'x')});
+    EXPECT_TRUE(oversize->closed_by_server()) << "a 300 KiB packet must be refused";
+  }
+  {
+    auto qos2 = connected("dev2");
+    qos2->send(mqtt::publish{false, 2, false, "devices/dev2/messages/events/", 1, "x"});
+    EXPECT_TRUE(qos2->closed_by_server());
+  }
+  publish_acked(*good, "devices/dev1/messages/events/", 7); // untouched by all of the above
+}
+
+TEST_F(HubMqtt, BadCredentialsGetConnackFive) {
+  auto good = connected("dev1");
+  EXPECT_EQ(connack_code(hello("dev2", token("dev1"))), 5) << "another device's token";
+  auto mismatch = hello("dev2", token("dev2"));
+  mismatch.username = "localhost/dev1/?api-version=2021-04-12";
+  EXPECT_EQ(connack_code(mismatch), 5) << "username names another identity";
+  EXPECT_EQ(connack_code(hello("dev2", token("dev2", -60))), 5) << "expired token";
+  auto forged = token("dev2");
+  forged[forged.find("sig=") + 5] ^= 1;
+  EXPECT_EQ(connack_code(hello("dev2", forged)), 5) << "forged signature";
+  keys_["ghost"] = keys_["dev2"];
+  EXPECT_EQ(connack_code(hello("ghost", token("ghost"))), 5) << "unknown identity";
+  EXPECT_NE(connack_code(hello("dev2", "")), 0) << "no password and no certificate";
+  publish_acked(*good, "devices/dev1/messages/events/", 1);
+}
+
+TEST_F(HubMqtt, SecondConnectionWithTheSameClientIdTakesOver) {
+  auto first = connected("dev1");
+  auto second = connected("dev1");
+  EXPECT_TRUE(first->closed_by_server());
+  publish_acked(*second, "devices/dev1/messages/events/", 1);
+}
+
+TEST_F(HubMqtt, RoutesTelemetryToTheModuleInputWithTheSenderStamped) {
+  auto dev = connected("dev1");
+  for (std::uint16_t i = 1; i <= 3; ++i) {
+    publish_acked(*dev, "devices/dev1/messages/events/%24.mid=m" + std::to_string(i) + "&k=v", i);
+  }
+  auto mod = connected("edge1/modB", false);
+  mod->send(mqtt::subscribe{1, {{"devices/edge1/modules/modB/#", 1}}});
+  for (int i = 1; i <= 3; ++i) {
+    std::optional<mqtt::packet> p;
+    do {
+      p = mod->receive();
+    } while (p && std::holds_alternative<mqtt::suback>(*p));
+    ASSERT_TRUE(p && std::holds_alternative<mqtt::publish>(*p)) << daemon_->stderr_text();
+    const auto& pub = std::get<mqtt::publish>(*p);
+    EXPECT_EQ(pub.qos, 1);
+    EXPECT_EQ(pub.topic.rfind("devices/edge1/modules/modB/inputs/in1/", 0), 0u) << pub.topic;
+    EXPECT_NE(pub.topic.find("%24.mid=m" + std::to_string(i)), std::string::npos) << pub.topic;
+    EXPECT_NE(pub.topic.find("%24.cdid=dev1"), std::string::npos) << pub.topic;
+    EXPECT_EQ(pub.payload, "{\"n\":1}");
+    mod->send(mqtt::puback{pub.packet_id});
+  }
+}
+
+} // namespace
+} // namespace outpost::test
