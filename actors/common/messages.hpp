@@ -30,6 +30,8 @@ using unsub_atom = caf::atom_constant<caf::atom("unsub")>;
 struct append_outcome {
   std::error_code error;
   storage::append_result value;
+  /// On error, the request as it was sent, so the caller can retry without keeping a copy.
+  storage::append_request rejected;
 };
 
 /// What a read from the store returns; `next` is the queue's next sequence at read time,

@@ -85,6 +85,7 @@ void commit_appends(writer_actor* self) {
         o.value = std::move(*r);
       } else {
         o.error = r.error();
+        o.rejected = std::move(st.pending[i - 1]);
         ++failed;
       }
     }

@@ -34,7 +34,8 @@ struct session_state {
   bool registered = false;
   bool closing = false;
   bool paused = false;
-  std::string out; ///< bytes for the socket, flushed once per handler
+  bool stalled = false; ///< the store refused messages: retrying, socket not read
+  std::string out;      ///< bytes for the socket, flushed once per handler
   std::vector<std::string> subscriptions;
   std::shared_ptr<const hub_routes> routes; ///< keeps the attached bindings alive
   std::unordered_map<storage::queue_handle, const endpoint_binding*> inputs;
@@ -88,6 +89,9 @@ void finish(session_actor* self) {
 
 void set_paused(session_actor* self) {
   auto& st = self->state;
+  if (st.stalled) {
+    return; // the retry resumes reading once the store takes the messages
+  }
   const auto pending = st.proto->pending_in();
   if (!st.paused && pending >= st.hub->limits.max_pending_in) {
     st.paused = true;
@@ -166,6 +170,41 @@ void on_authenticate(session_actor* self, const mqtt::connect& c) {
           });
 }
 
+/// Appends routed messages; PUBACKs follow durability. What the store refuses (quota, disk
+/// full) is retried while the socket is not read: backpressure, never loss, never a PUBACK
+/// for a message that is not stored.
+void store(session_actor* self, append_requests reqs, std::vector<std::uint16_t> pids) {
+  auto& st = self->state;
+  self->request(st.hub->writer, caf::infinite, append_atom::value, std::move(reqs))
+      .then([=](append_outcomes& outs) {
+        auto& s = self->state;
+        mqtt::actions a;
+        append_requests retry;
+        std::vector<std::uint16_t> retry_pids;
+        for (std::size_t i = 0; i < outs.size(); ++i) {
+          if (outs[i].error) {
+            if (!s.stalled) {
+              spdlog::warn("[mqtt {}] store refused a message ({}): not reading until it fits",
+                           s.who.id(), outs[i].error.message());
+              s.hub->metrics->unack.Add({{"reason", "storage_failure"}, {"from", s.who.id()}})
+                  .Increment();
+            }
+            retry.push_back(std::move(outs[i].rejected));
+            retry_pids.push_back(pids[i]);
+          } else if (pids[i] != 0) {
+            s.proto->persisted(pids[i], a);
+          }
+        }
+        s.stalled = !retry.empty();
+        if (s.stalled) {
+          s.conn->pause_reading();
+          self->delayed_send(self, std::chrono::milliseconds(200), retry_atom::value,
+                             std::move(retry), std::move(retry_pids));
+        }
+        run(self, a);
+      });
+}
+
 /// Routes one batch of publishes into the mailboxes with one storage request; PUBACKs go out
 /// once the writer says every target has them durably.
 void route(session_actor* self, std::vector<mqtt::publish>& batch) {
@@ -220,25 +259,7 @@ void route(session_actor* self, std::vector<mqtt::publish>& batch) {
   if (reqs.empty()) {
     return;
   }
-  self->request(st.hub->writer, caf::infinite, append_atom::value, std::move(reqs))
-      .then([=](append_outcomes& outs) {
-        auto& s = self->state;
-        mqtt::actions a;
-        for (std::size_t i = 0; i < outs.size(); ++i) {
-          if (outs[i].error) {
-            s.hub->metrics->unack.Add({{"reason", "storage_failure"}, {"from", s.who.id()}})
-                .Increment();
-            spdlog::warn("[mqtt {}] message not stored ({}): closing without PUBACK", s.who.id(),
-                         outs[i].error.message());
-            s.proto->take_over(a); // close; the client resends what was not acknowledged
-            break;
-          }
-          if (pids[i] != 0) {
-            s.proto->persisted(pids[i], a);
-          }
-        }
-        run(self, a);
-      });
+  store(self, std::move(reqs), std::move(pids));
 }
 
 void deliver(session_actor* self, storage::queue_handle q, entries& es) {
@@ -369,6 +390,12 @@ caf::behavior session_behavior(session_actor* self, std::shared_ptr<const hub_se
         run(self, acts);
       },
       [=](deliver_atom, storage::queue_handle q, entries& es) { deliver(self, q, es); },
+      [=](retry_atom, append_requests& reqs, std::vector<std::uint16_t>& pids) {
+        if (!self->state.closing) {
+          self->state.paused = true; // resumed by set_paused once the backlog drains
+          store(self, std::move(reqs), std::move(pids));
+        }
+      },
       [=](tick_atom) {
         self->state.tick_at = 0;
         mqtt::actions acts;

@@ -26,6 +26,7 @@ using data_atom = caf::atom_constant<caf::atom("data")>;
 using closed_atom = caf::atom_constant<caf::atom("closed")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using frame_error_atom = caf::atom_constant<caf::atom("frame_err")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
 
 /// What every session shares: the hub's actors, snapshots and settings. Immutable.
 struct hub_services {
@@ -57,3 +58,4 @@ caf::actor spawn_mqtt_session(caf::actor_system& sys, std::shared_ptr<const hub_
 } // namespace outpost::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::error_code)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<std::uint16_t>)

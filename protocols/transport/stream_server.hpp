@@ -38,8 +38,9 @@ std::error_code make_error_code(stream_errc e) noexcept;
 /// One accepted byte stream (TCP, or TLS after a completed handshake) as the protocol layer sees
 /// it. Created by `stream_server` and handed to its `accept_fn`; owned by shared_ptr (the server
 /// keeps it alive while it is open; the protocol layer may hold it longer, its members then do
-/// nothing). Thread-safe: the session actor calls it from CAF threads while the I/O threads run
-/// the socket; no member blocks or calls a handler inline.
+/// nothing, but must release it before the `io_runner` is destroyed). Thread-safe: the session
+/// actor calls it from CAF threads while the I/O threads run the socket; no member blocks or calls
+/// a handler inline.
 class stream_connection {
 public:
   virtual ~stream_connection() = default;

@@ -4,6 +4,7 @@
 #include "protocols/iothub/sas.hpp"
 #include "protocols/mqtt/encoder.hpp"
 #include "protocols/transport/crypto.hpp"
+#include "protocols/transport/http_client.hpp"
 #include "tests/support/mqtt_test_client.hpp"
 #include "tests/support/process.hpp"
 
@@ -11,6 +12,7 @@
 
 #include <csignal>
 #include <regex>
+#include <thread>
 
 namespace outpost::test {
 namespace {
@@ -29,22 +31,34 @@ protected:
     dir_ = make_temp_dir("hub");
     write_file(dir_ / "manifest.json", manifest);
     cfg_ = dir_ / "config.toml";
+    start("");
+    for (const auto* id : {"dev1", "dev2"}) {
+      keys_[id] = add_identity("device", id);
+    }
+    keys_["edge1/modB"] = add_identity("module", "modB");
+  }
+
+  /// (Re)starts outpostd; `storage_extra` goes into its [storage] section.
+  void start(const std::string& storage_extra) {
+    if (daemon_) {
+      daemon_->signal(SIGTERM);
+      ASSERT_EQ(daemon_->wait(5s).value_or(-1), 0);
+    }
     write_file(cfg_, "hostname = \"localhost\"\ndevice_id = \"edge1\"\n[storage]\ndir = \"" +
-                         (dir_ / "data").string() +
-                         "\"\n[listen]\nmetrics = \"127.0.0.1:0\"\nmqtt_tls = \"\"\n"
+                         (dir_ / "data").string() + "\"\n" + storage_extra +
+                         "\n[listen]\nmetrics = \"127.0.0.1:0\"\nmqtt_tls = \"\"\n"
                          "mqtt = \"127.0.0.1:0\"\n[agent]\nmanifest = \"" +
                          (dir_ / "manifest.json").string() + "\"\n");
+    std::filesystem::remove(dir_ / "data" / "run" / "ports.json");
     daemon_ = std::make_unique<process>(
         std::vector<std::string>{bin_path("outpostd"), "--config", cfg_.string()},
         dir_ / "outpostd.stderr");
     auto ports = wait_for_file(dir_ / "data" / "run" / "ports.json", 10s);
     ASSERT_TRUE(ports);
     mqtt_ = json_string(*ports, "mqtt").value_or("");
-    for (const auto* id : {"dev1", "dev2"}) {
-      keys_[id] = add_identity("device", id);
-    }
-    keys_["edge1/modB"] = add_identity("module", "modB");
+    metrics_ = json_string(*ports, "metrics").value_or("");
   }
+
   void TearDown() override {
     daemon_->signal(SIGTERM);
     EXPECT_EQ(daemon_->wait(5s).value_or(-1), 0) << daemon_->stderr_text();
@@ -119,6 +133,7 @@ protected:
   fs::path dir_;
   fs::path cfg_;
   std::string mqtt_;
+  std::string metrics_;
   std::map<std::string, std::string> keys_;
   std::unique_ptr<process> daemon_;
 };
@@ -193,6 +208,61 @@ TEST_F(HubMqtt, RoutesTelemetryToTheModuleInputWithTheSenderStamped) {
     EXPECT_NE(pub.topic.find("%24.cdid=dev1"), std::string::npos) << pub.topic;
     EXPECT_EQ(pub.payload, "{\"n\":1}");
     mod->send(mqtt::puback{pub.packet_id});
+  }
+}
+
+TEST_F(HubMqtt, FullStoreWithholdsPubacksAndLosesNothing) {
+  start("max_size_bytes = 12000");
+  auto dev = connected("dev1");
+  const std::string body(1000, 'p');
+  for (std::uint16_t id = 1; id <= 20; ++id) { // ~20 KB of messages for a 12 KB store
+    dev->send(mqtt::publish{false, 1, false, "devices/dev1/messages/events/", id, body});
+  }
+  std::vector<std::uint16_t> acked;
+  while (auto p = dev->receive(1500ms)) {
+    acked.push_back(std::get<mqtt::puback>(*p).packet_id);
+  }
+  ASSERT_GT(acked.size(), 5u);
+  ASSERT_LT(acked.size(), 20u) << "the quota must stop acknowledgements";
+  for (std::size_t i = 0; i < acked.size(); ++i) {
+    EXPECT_EQ(acked[i], i + 1) << "PUBACKs in order";
+  }
+  // The module drains its input; the freed space lets the rest in, all in order.
+  auto mod = connected("edge1/modB", false);
+  mod->send(mqtt::subscribe{1, {{"devices/edge1/modules/modB/#", 1}}});
+  int delivered = 0;
+  while (delivered < 20) {
+    auto p = mod->receive(10s);
+    ASSERT_TRUE(p) << "delivered " << delivered << "\n" << daemon_->stderr_text();
+    if (auto* pub = std::get_if<mqtt::publish>(&*p)) {
+      ++delivered;
+      mod->send(mqtt::puback{pub->packet_id});
+    }
+  }
+  while (acked.size() < 20) {
+    auto p = dev->receive(10s);
+    ASSERT_TRUE(p) << "PUBACKs stopped at " << acked.size();
+    acked.push_back(std::get<mqtt::puback>(*p).packet_id);
+    EXPECT_EQ(acked.back(), acked.size());
+  }
+}
+
+TEST_F(HubMqtt, CountsWithIotEdgeMetricNames) {
+  auto dev = connected("dev1");
+  publish_acked(*dev, "devices/dev1/messages/events/", 1);
+  publish_acked(*dev, "unknown/topic", 2);
+  std::string body;
+  for (int i = 0; i < 50 && body.find("edgehub_queue_length{") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(50ms); // queue gauges are published by the store's timer
+    body = transport::http_get(metrics_, "/metrics")->body;
+  }
+  for (const char* series :
+       {"edgehub_messages_received_total{id=\"dev1\"", "edgehub_connected_clients 1",
+        "edgehub_client_connect_success_total{id=\"dev1\"} 1",
+        "edgehub_message_size_bytes_count{id=\"dev1\"} 2",
+        "edgehub_messages_dropped_total{from=\"dev1\",reason=\"unknown_topic\"} 1",
+        "edgehub_queue_length{endpoint=\"edge1/modB/in1\""}) {
+    EXPECT_NE(body.find(series), std::string::npos) << series << "\n" << body;
   }
 }
 
