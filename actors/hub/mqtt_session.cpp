@@ -44,6 +44,8 @@ struct session_state {
   std::int64_t tick_at = 0;
   prometheus::Counter* received = nullptr;
   prometheus::Summary* size = nullptr;
+  std::unordered_map<std::string, std::pair<prometheus::Counter*, prometheus::Summary*>>
+      sent_series;
 
   static inline const char* name = "mqtt_session";
 };
@@ -262,6 +264,34 @@ void route(session_actor* self, std::vector<mqtt::publish>& batch) {
   store(self, std::move(reqs), std::move(pids));
 }
 
+/// edgehub_messages_sent_total and edgehub_message_process_duration_seconds, with the series
+/// of each (sender, input) looked up once per session.
+void count_sent(session_state& st, const routing::message& msg, const endpoint_binding& b,
+                std::int64_t enqueued_ms) {
+  const auto device = msg.get(routing::system_property::connection_device_id).value_or("");
+  const auto module = msg.get(routing::system_property::connection_module_id).value_or("");
+  const auto output = msg.get(routing::system_property::output_name).value_or("");
+  auto key = std::string{device} + "/" + std::string{module} + "/" + std::string{output} + "|"
+             + b.target.input;
+  auto& series = st.sent_series[key];
+  if (!series.first) {
+    const auto from =
+        module.empty() ? std::string{device} : std::string{device} + "/" + std::string{module};
+    const auto priority = std::to_string(b.priority);
+    series.first = &st.hub->metrics->sent.Add({{"from", from},
+                                               {"to", st.who.id()},
+                                               {"from_route_output", std::string{output}},
+                                               {"to_route_input", b.target.input},
+                                               {"priority", priority}});
+    series.second = &st.hub->metrics->process_duration.Add(
+        {{"from", from}, {"to", st.who.id()}, {"priority", priority}}, hub_metrics::quantiles());
+  }
+  series.first->Increment();
+  if (enqueued_ms > 0) {
+    series.second->Observe(static_cast<double>(st.hub->now_ms() - enqueued_ms) / 1000.0);
+  }
+}
+
 void deliver(session_actor* self, storage::queue_handle q, entries& es) {
   auto& st = self->state;
   auto binding = st.inputs.find(q);
@@ -282,6 +312,7 @@ void deliver(session_actor* self, storage::queue_handle q, entries& es) {
       break; // window full: unacknowledged entries come again after a reconnect
     }
     st.inflight.emplace(token, delivery{binding->second->mailbox, e.seq});
+    count_sent(st, *msg, *binding->second, e.enqueued_ms);
   }
   run(self, acts);
 }

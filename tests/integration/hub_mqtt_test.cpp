@@ -209,6 +209,13 @@ TEST_F(HubMqtt, RoutesTelemetryToTheModuleInputWithTheSenderStamped) {
     EXPECT_EQ(pub.payload, "{\"n\":1}");
     mod->send(mqtt::puback{pub.packet_id});
   }
+  const auto body = transport::http_get(metrics_, "/metrics")->body;
+  EXPECT_NE(body.find("edgehub_messages_sent_total{from=\"dev1\",from_route_output=\"\","
+                      "priority=\"2000000000\",to=\"edge1/modB\",to_route_input=\"in1\"} 3"),
+            std::string::npos)
+      << body;
+  EXPECT_NE(body.find("edgehub_message_process_duration_seconds_count{from=\"dev1\""),
+            std::string::npos);
 }
 
 TEST_F(HubMqtt, FullStoreWithholdsPubacksAndLosesNothing) {
