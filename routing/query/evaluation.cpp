@@ -2,6 +2,7 @@
 
 #include "routing/query/text.hpp"
 
+#include <array>
 #include <deque>
 
 #include <simdjson.h>
@@ -9,11 +10,19 @@
 namespace outpost::routing {
 
 struct evaluation_scratch::impl {
-  simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  std::string transcoded;
-  std::deque<std::string> strings; // deque: growing never moves the strings already handed out
+  simdjson::ondemand::parser parser;
+  simdjson::ondemand::document doc;
+  std::string padded;              // the JSON text with SIMDJSON_PADDING bytes of spare capacity
+  std::string transcoded;          // UTF-16/32 bodies as UTF-8
+  std::deque<std::string> strings; // deque: growing never moves the strings handed out
   std::size_t strings_used = 0;
+  /// $body lookups already done for the current message, by path text.
+  struct memo {
+    const json_path* path;
+    body_lookup result;
+  };
+  std::array<memo, 8> memos;
+  std::size_t memo_count = 0;
 };
 
 evaluation_scratch::evaluation_scratch() : impl_(std::make_unique<impl>()) {}
@@ -29,6 +38,7 @@ eval_context::eval_context(const message& m, evaluation_scratch& scratch) noexce
     : m_(&m),
       s_(&scratch.get()) {
   s_->strings_used = 0;
+  s_->memo_count = 0;
 }
 
 std::optional<std::string_view> eval_context::app_property(std::string_view name) const noexcept {
@@ -60,18 +70,20 @@ bool eval_context::load_body() {
   } else {
     return false;
   }
-  simdjson::dom::element root;
-  const bool padded = json.data() == m_->body.data()
-                      && m_->body.capacity() - m_->body.size() >= simdjson::SIMDJSON_PADDING;
-  if (s_->parser.parse(json.data(), json.size(), !padded).get(root) != simdjson::SUCCESS) {
+  // On-demand parsing: stage 1 indexes the whole text (and validates its UTF-8); paths are
+  // then followed lazily, so values never read are never parsed.
+  auto& buf = s_->padded;
+  buf.clear();
+  buf.reserve(json.size() + simdjson::SIMDJSON_PADDING);
+  buf.append(json);
+  if (s_->parser.iterate(buf.data(), buf.size(), buf.capacity()).get(s_->doc)
+      != simdjson::SUCCESS) {
     return false;
   }
   // JObject.Parse: the top level must be an object.
-  if (root.type() != simdjson::dom::element_type::OBJECT) {
-    return false;
-  }
-  s_->root = root;
-  return true;
+  simdjson::ondemand::json_type root_type{};
+  return s_->doc.type().get(root_type) == simdjson::SUCCESS
+         && root_type == simdjson::ondemand::json_type::object;
 }
 
 bool eval_context::body_is_json() {
@@ -85,64 +97,102 @@ body_lookup eval_context::body(const json_path& path) {
   if (!body_is_json()) {
     return {};
   }
-  simdjson::dom::element cur = s_->root;
+  for (std::size_t i = 0; i < s_->memo_count; ++i) {
+    const auto& memo = s_->memos[i];
+    if (memo.path == &path || memo.path->text == path.text) {
+      return memo.result;
+    }
+  }
+  const body_lookup result = lookup(path);
+  if (s_->memo_count < s_->memos.size()) {
+    s_->memos[s_->memo_count++] = {&path, result};
+  }
+  return result;
+}
+
+body_lookup eval_context::lookup(const json_path& path) {
+  using simdjson::SUCCESS;
+  namespace od = simdjson::ondemand;
+  const body_lookup missing{body_status::missing, {}};
+  // Errors other than a missing member or a wrong type mean the text is not valid JSON where
+  // the path goes: the body is unusable, as a failed JObject.Parse is in IoT Edge.
+  const auto broken = [this](simdjson::error_code e) {
+    const bool malformed = e != simdjson::NO_SUCH_FIELD && e != simdjson::INCORRECT_TYPE
+                           && e != simdjson::INDEX_OUT_OF_BOUNDS && e != simdjson::OUT_OF_BOUNDS;
+    if (malformed) {
+      body_state_ = body_state::unavailable; // later paths see the same: not JSON
+    }
+    return malformed;
+  };
+  if (!s_->doc.is_alive()) {
+    // An earlier lookup hit malformed JSON and simdjson abandoned the document: the body
+    // is not valid JSON where paths go, so it is unusable for this message.
+    body_state_ = body_state::unavailable;
+    return {};
+  }
+  s_->doc.rewind();
+  od::value cur;
+  bool at_root = true;
   for (const auto& seg : path.segments) {
-    simdjson::dom::object obj;
-    if (cur.get_object().get(obj) != simdjson::SUCCESS
-        || obj.at_key(seg.key).get(cur) != simdjson::SUCCESS) {
-      return {body_status::missing, {}};
+    od::object obj;
+    const auto e1 = at_root ? s_->doc.get_object().get(obj) : cur.get_object().get(obj);
+    at_root = false;
+    if (e1 != SUCCESS) {
+      return broken(e1) ? body_lookup{} : missing;
+    }
+    if (const auto e2 = obj.find_field(seg.key).get(cur); e2 != SUCCESS) {
+      return broken(e2) ? body_lookup{} : missing;
     }
     if (seg.index >= 0) {
-      simdjson::dom::array arr;
-      if (cur.get_array().get(arr) != simdjson::SUCCESS
-          || arr.at(static_cast<std::size_t>(seg.index)).get(cur) != simdjson::SUCCESS) {
-        return {body_status::missing, {}};
+      od::array arr;
+      if (const auto e3 = cur.get_array().get(arr); e3 != SUCCESS) {
+        return broken(e3) ? body_lookup{} : missing;
+      }
+      if (const auto e4 = arr.at(static_cast<std::size_t>(seg.index)).get(cur); e4 != SUCCESS) {
+        return broken(e4) ? body_lookup{} : missing;
       }
     }
   }
-  switch (cur.type()) {
-    case simdjson::dom::element_type::OBJECT:
-    case simdjson::dom::element_type::ARRAY:
+  od::json_type type{};
+  if (cur.type().get(type) != SUCCESS) {
+    return {};
+  }
+  switch (type) {
+    case od::json_type::object:
+    case od::json_type::array:
       return {body_status::container, {}};
-    case simdjson::dom::element_type::STRING: {
-      std::string_view s;
-      if (cur.get_string().get(s) == simdjson::SUCCESS) {
-        return {body_status::scalar, value::of(s)};
-      }
-      break;
-    }
-    case simdjson::dom::element_type::INT64: {
-      std::int64_t i = 0;
-      if (cur.get_int64().get(i) == simdjson::SUCCESS) {
-        return {body_status::scalar, value::of(static_cast<double>(i))};
-      }
-      break;
-    }
-    case simdjson::dom::element_type::UINT64: {
-      std::uint64_t u = 0;
-      if (cur.get_uint64().get(u) == simdjson::SUCCESS) {
-        return {body_status::scalar, value::of(static_cast<double>(u))};
-      }
-      break;
-    }
-    case simdjson::dom::element_type::DOUBLE: {
+    case od::json_type::number: {
       double d = 0;
-      if (cur.get_double().get(d) == simdjson::SUCCESS) {
-        return {body_status::scalar, value::of(d)};
+      if (cur.get_double().get(d) != SUCCESS) {
+        return {};
       }
-      break;
+      return {body_status::scalar, value::of(d)};
     }
-    case simdjson::dom::element_type::BOOL: {
+    case od::json_type::string: {
+      std::string_view sv;
+      if (cur.get_string().get(sv) != SUCCESS) {
+        return {};
+      }
+      // The parser reuses its string buffer on the next lookup: keep a copy.
+      scratch_string().assign(sv);
+      return {body_status::scalar, value::of(commit_scratch_string())};
+    }
+    case od::json_type::boolean: {
       bool b = false;
-      if (cur.get_bool().get(b) == simdjson::SUCCESS) {
-        return {body_status::scalar, value::of(b)};
+      if (cur.get_bool().get(b) != SUCCESS) {
+        return {};
       }
-      break;
+      return {body_status::scalar, value::of(b)};
     }
-    case simdjson::dom::element_type::NULL_VALUE:
+    case od::json_type::null: {
+      bool is_null = false;
+      if (cur.is_null().get(is_null) != SUCCESS || !is_null) {
+        return {};
+      }
       return {body_status::scalar, value::null()};
+    }
   }
-  return {body_status::missing, {}};
+  return {};
 }
 
 std::string& eval_context::scratch_string() {

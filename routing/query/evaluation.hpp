@@ -12,8 +12,9 @@
 
 namespace outpost::routing {
 
-/// Reusable buffers for evaluating conditions: the JSON parser and its document, a transcoding
-/// buffer for UTF-16/32 bodies and a pool for strings made by functions (concat, lower, ...).
+/// Reusable buffers for evaluating conditions: the JSON parser and its document, a padded copy
+/// of the body, a transcoding buffer for UTF-16/32 bodies and a pool for strings made during
+/// evaluation (concat, lower, ..., strings read from the body).
 /// Allocates on first use only, so steady-state evaluation does not allocate. Owned by one
 /// thread at a time; at most one `eval_context` may use it at once.
 class evaluation_scratch {
@@ -67,7 +68,9 @@ public:
 
   /// Looks `path` up in the body. The body is used only when the system properties say
   /// contentType application/json (any case) and contentEncoding utf-8, utf-16 or utf-32
-  /// (iotedge-facts §5.3) and its top level is an object.
+  /// (iotedge-facts §5.3) and its top level is an object. The body is indexed once per
+  /// context and each distinct path is followed once (memoised); only the values on the path
+  /// are parsed.
   body_lookup body(const json_path& path);
   /// Whether the body is usable JSON (parses it if not done yet).
   bool body_is_json();
@@ -82,6 +85,7 @@ private:
   enum class body_state : std::uint8_t { unknown, unavailable, parsed };
 
   bool load_body();
+  body_lookup lookup(const json_path& path);
 
   const message* m_;
   evaluation_scratch::impl* s_;

@@ -2,6 +2,9 @@
 
 #include "routing/router/compiled_route.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 namespace outpost::routing {
 
 namespace {
@@ -9,13 +12,25 @@ namespace {
 std::string body_problem(const message& m) {
   const auto type = m.get(system_property::content_type);
   const auto encoding = m.get(system_property::content_encoding);
+  const auto iequals = [](std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x))
+                    == std::tolower(static_cast<unsigned char>(y));
+           });
+  };
+  const bool json_type = type && iequals(*type, "application/json");
+  const bool json_encoding = encoding
+                             && (iequals(*encoding, "utf-8") || iequals(*encoding, "utf-16")
+                                 || iequals(*encoding, "utf-32"));
+  if (json_type && json_encoding) {
+    return "undefined: the body is not a valid JSON object";
+  }
   std::string out =
       "undefined: $body needs contentType application/json and contentEncoding "
       "utf-8, utf-16 or utf-32; this message has contentType ";
   out += type ? "'" + std::string(*type) + "'" : std::string("(not set)");
   out += " and contentEncoding ";
   out += encoding ? "'" + std::string(*encoding) + "'" : std::string("(not set)");
-  out += " (or its body is not a JSON object)";
   return out;
 }
 

@@ -166,6 +166,9 @@ const std::vector<condition_case> cases = {
     {"$body.str_num = 42", msg::props, "false"},
     {"$body.unicode = 'h\\u00e9llo'", msg::props, "true"},
     {"$body.$weird = 'x'", msg::props, "true"},
+    {"$body.tags[2] = 'c' AND $body.name = 'thermo'", msg::props, "true"},
+    {"$body.nested.level.deep = 7 AND $body.temperature > 35", msg::props, "true"},
+    {"$body.arr[1].v = 2 AND $body.arr[0].v = 1 AND $body.tags[0] = 'a'", msg::props, "true"},
     // --- logic, three-valued -----------------------------------------------------------------
     {"true AND false", msg::none, "false"},
     {"true and true", msg::none, "true"},

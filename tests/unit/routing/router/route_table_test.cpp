@@ -227,6 +227,22 @@ TEST(RouteTable, ParsesTheBodyOncePerMessageForAllRoutes) {
   EXPECT_EQ(out[0].target.module, "m7");
 }
 
+TEST(RouteTable, MalformedJsonMakesTheBodyUnusableForLaterPathsToo) {
+  // Fuzz crash: after simdjson abandons a malformed document, later paths must not use it.
+  const auto t = table({{"a", {"FROM /* WHERE $body.temperature > 30 INTO $upstream"}},
+                        {"b",
+                         {"FROM /* WHERE $body.a.b[1] = 'x' OR is_defined({$body.c}) INTO "
+                          "BrokeredEndpoint(\"/modules/m/inputs/i\")"}}});
+  for (const char* body : {"{$0", "{\"temperature\": 35, \"a\": [", "{\"a\": {\"b\": [1, }"}) {
+    EXPECT_LE(match(t, testing::json_message(body)).size(), 2u) << body;
+  }
+  // Truncated or unbalanced bodies are unusable, as in IoT Edge; a grammar error after the
+  // value read is not seen (simdjson reads lazily), where IoT Edge rejects the whole body.
+  EXPECT_TRUE(match(t, testing::json_message("{\"temperature\": 35, \"x\": [")).empty());
+  EXPECT_TRUE(match(t, testing::json_message("{\"temperature\": 35} trailing")).empty());
+  EXPECT_EQ(match(t, testing::json_message("{\"temperature\": 35, \"x\": 1 2}")).size(), 1u);
+}
+
 TEST(RouteTable, IsSharedAndUsableFromManyThreads) {
   const auto t = table({{"hot", {"FROM /* WHERE $body.t > 10 AND lower(k) = 'v' INTO $upstream"}}});
   const route_table copy = t; // cheap: shares the compiled routes
