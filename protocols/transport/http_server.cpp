@@ -1,6 +1,7 @@
 #include "protocols/transport/http_server.hpp"
 
 #include "protocols/transport/detail/io_runner_impl.hpp"
+#include "protocols/transport/detail/tcp_address.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -62,69 +63,7 @@ constexpr auto linger_timeout = std::chrono::seconds(5);
 constexpr auto accept_retry_delay = std::chrono::milliseconds(100);
 constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
 
-/// Boost's system and generic categories become the std ones, so callers can compare with
-/// `std::errc` and print the usual messages.
-std::error_code to_std(const boost::system::error_code& ec) {
-  if (ec.category() == boost::system::system_category()) {
-    return {ec.value(), std::system_category()};
-  }
-  if (ec.category() == boost::system::generic_category()) {
-    return {ec.value(), std::generic_category()};
-  }
-  return ec;
-}
-
-result<tcp::endpoint> parse_address(const std::string& address) {
-  const auto invalid = std::make_error_code(std::errc::invalid_argument);
-  // The last ':' separates the port, so "[::1]:80" splits correctly.
-  const auto colon = address.rfind(':');
-  if (colon == std::string::npos) {
-    return invalid;
-  }
-  std::string host = address.substr(0, colon);
-  const std::string_view port_text = std::string_view{address}.substr(colon + 1);
-  if (port_text.empty() || port_text.size() > 5) {
-    return invalid;
-  }
-  unsigned port = 0;
-  const auto* const last = port_text.data() + port_text.size();
-  const auto [end, err] = std::from_chars(port_text.data(), last, port);
-  if (err != std::errc{} || end != last || port > 65535) {
-    return invalid;
-  }
-
-  const bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
-  if (bracketed) {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (host.empty()) {
-    return invalid;
-  }
-  asio::ip::address ip;
-  boost::system::error_code ec;
-  if (bracketed) {
-    ip = asio::ip::make_address_v6(host, ec);
-  } else if (host == "localhost") {
-    // Not resolved: a listener must not depend on DNS or /etc/hosts, and IPv4 loopback is
-    // what every client tries for "localhost".
-    ip = asio::ip::address_v4::loopback();
-  } else {
-    ip = asio::ip::make_address_v4(host, ec);
-  }
-  if (ec) {
-    return invalid;
-  }
-  return tcp::endpoint{ip, static_cast<unsigned short>(port)};
-}
-
-std::string format_endpoint(const tcp::endpoint& endpoint) {
-  const auto ip = endpoint.address();
-  const auto port = std::to_string(endpoint.port());
-  if (ip.is_v6()) {
-    return "[" + ip.to_string() + "]:" + port;
-  }
-  return ip.to_string() + ":" + port;
-}
+using detail::format_endpoint; // the TCP overload, next to the unix-socket one below
 
 std::string format_endpoint(const local_stream::endpoint& endpoint) {
   return "unix:" + endpoint.path();
