@@ -376,7 +376,18 @@ result<std::vector<stored_entry>> message_store::read(queue_handle q, sequence f
 
 result<void> message_store::ack(const std::vector<ack_request>& requests) {
   txn t{*this};
+  // One acknowledgement per queue: the highest. A pass often holds one per delivered message.
+  std::vector<ack_request> merged;
   for (const auto& req : requests) {
+    auto i = std::find_if(merged.begin(), merged.end(),
+                          [&](const ack_request& m) { return m.queue == req.queue; });
+    if (i == merged.end()) {
+      merged.push_back(req);
+    } else {
+      i->up_to = std::max(i->up_to, req.up_to);
+    }
+  }
+  for (const auto& req : merged) {
     if (!find(req.queue)) {
       return errc::unknown_queue;
     }
@@ -388,19 +399,21 @@ result<void> message_store::ack(const std::vector<ack_request>& requests) {
     const auto begin = records::entry_key(req.queue, cp + 1);
     const auto end = records::entry_key(req.queue, up_to + 1);
     std::error_code err;
-    auto r = kv_->scan(column::entries, begin, end, [&](std::string_view, std::string_view v) {
+    // Point deletes of the keys found, not a range delete: RocksDB keeps every range
+    // tombstone in the memtable and every later iterator pays for all of them.
+    auto r = kv_->scan(column::entries, begin, end, [&](std::string_view k, std::string_view v) {
       auto e = records::decode_entry(v);
       if (!e) {
         err = errc::corrupt_record;
         return false;
       }
       t.drop_entry(req.queue, *e);
+      t.batch.erase(column::entries, std::string{k});
       return true;
     });
     if (!r || err) {
       return r ? err : r.error();
     }
-    t.batch.erase_range(column::entries, begin, end);
     t.batch.put(column::checkpoints, records::queue_handle_key(req.queue), be64_value(up_to));
     t.delta(req.queue).checkpoint = up_to;
   }

@@ -73,8 +73,8 @@ struct cleanup_result {
 ///
 /// A body is written once under a message id; each target queue holds a small entry that
 /// references it (id, enqueue time, expiry, size) under a big-endian (queue, sequence) key, so
-/// iteration is FIFO. Acknowledging a prefix deletes its entries with one range delete and
-/// advances the queue's checkpoint; a body goes when its last reference goes. Reference counts
+/// iteration is FIFO. Acknowledging a prefix deletes its entries and advances the queue's
+/// checkpoint; a body goes when its last reference goes. Reference counts
 /// are kept only for bodies shared by two or more queues (column `refs`); a body without a
 /// count has exactly one reference, so the common single-route case writes nothing extra.
 ///
