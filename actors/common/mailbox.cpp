@@ -27,6 +27,7 @@ struct mailbox_state {
   bool synced = false;
   sequence frontier = 0;
   bool reading = false;
+  sequence checkpoint_pending = 0; ///< acknowledged prefix not yet sent to the writer
 
   static inline const char* name = "mailbox";
 };
@@ -122,7 +123,20 @@ void advance_checkpoint(mailbox_actor* self) {
     st.inflight.erase(st.inflight.begin());
   }
   if (done != 0) {
-    self->send(st.cfg.writer, ack_atom::value, ack_requests{{st.cfg.queue, done}});
+    // One checkpoint per burst of acks: the flush message queues behind the acks already in
+    // this mailbox, so the writer hears the highest of them once.
+    if (st.checkpoint_pending == 0) {
+      self->send(self, flush_atom::value);
+    }
+    st.checkpoint_pending = done;
+  }
+}
+
+void flush_checkpoint(mailbox_actor* self) {
+  auto& st = self->state;
+  if (st.checkpoint_pending != 0) {
+    self->send(st.cfg.writer, ack_atom::value, ack_requests{{st.cfg.queue, st.checkpoint_pending}});
+    st.checkpoint_pending = 0;
   }
 }
 
@@ -164,6 +178,7 @@ caf::behavior mailbox_behavior(mailbox_actor* self, mailbox_config cfg) {
                 [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
       },
       [=](durable_atom, entries& es) { on_durable(self, es); },
+      [=](flush_atom) { flush_checkpoint(self); },
       [=](subscribe_atom, const caf::actor& consumer) {
         if (self->state.consumer) {
           self->demonitor(self->state.consumer);
