@@ -1,0 +1,462 @@
+#!/usr/bin/env bash
+# Outpost (durable: storage.durability = "fsync") against mosquitto 2.0.11 (non-durable), same
+# load, same run, same machine: issue 3's "Benchmark" bullet, with the method of
+# ../shared/reference/perf-anchors.md §3 (fresh broker per test, loopback, 256 B, QoS 1,
+# 100 publishers -> 1 subscriber, closed loop with a window of 1000, broker CPU and RSS from /proc).
+#
+#   tools/bench/compare.sh [OUT.md]      (default /tmp/outpost-bench.md)
+#
+# Builds nothing: expects build/bin/{outpostd,outpost,outpost-loadgen} (or $OUTPOST_BIN_DIR).
+# Knobs (environment): PUBLISHERS=100 PAYLOAD=256 DURATION=10 INFLIGHT=16 WINDOW=1000
+#   LAT_RATE=10000 LAT_MESSAGES=50000 IDLE=10000 IDLE_PARALLEL=64 IDLE_HOLD=3 REPS=3
+#   NICE=-10 DELIVERY_WINDOW=64 MAX_PENDING_IN=64 THREADS=0 DRAIN_TIMEOUT=30 KEEP=0 (1 = keep
+#   the work dir) MOSQUITTO=/usr/sbin/mosquitto SKIP_IDLE=0 IDLE_MOSQUITTO=1
+# Raw results: one JSON line per test in <work dir>/results.jsonl (printed at the end).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+bin="${OUTPOST_BIN_DIR:-$root/build/bin}"
+out="${1:-/tmp/outpost-bench.md}"
+
+PUBLISHERS="${PUBLISHERS:-100}"
+PAYLOAD="${PAYLOAD:-256}"
+DURATION="${DURATION:-10}"
+INFLIGHT="${INFLIGHT:-16}"
+WINDOW="${WINDOW:-1000}"
+LAT_RATE="${LAT_RATE:-10000}"
+LAT_MESSAGES="${LAT_MESSAGES:-50000}"
+IDLE="${IDLE:-10000}"
+IDLE_PARALLEL="${IDLE_PARALLEL:-64}"
+IDLE_HOLD="${IDLE_HOLD:-3}"
+REPS="${REPS:-3}"
+NICE="${NICE:--10}"
+DELIVERY_WINDOW="${DELIVERY_WINDOW:-64}"
+MAX_PENDING_IN="${MAX_PENDING_IN:-64}"
+THREADS="${THREADS:-0}"
+DRAIN_TIMEOUT="${DRAIN_TIMEOUT:-30}"
+KEEP="${KEEP:-0}"
+MOSQUITTO="${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}"
+SKIP_IDLE="${SKIP_IDLE:-0}"
+IDLE_MOSQUITTO="${IDLE_MOSQUITTO:-1}"
+
+outpostd="$bin/outpostd"
+outpost="$bin/outpost"
+loadgen="$bin/outpost-loadgen"
+for f in "$outpostd" "$outpost" "$loadgen" "$MOSQUITTO"; do
+  [ -x "$f" ] || { echo "compare.sh: $f not found or not executable (build it first)" >&2; exit 2; }
+done
+for tool in curl jq python3; do
+  command -v "$tool" >/dev/null || { echo "compare.sh: $tool is required" >&2; exit 2; }
+done
+
+# 10k idle connections need ~10k descriptors in the broker and in the generator.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+fd_limit="$(ulimit -n)"
+if [ "$fd_limit" != unlimited ] && [ "$fd_limit" -lt $((IDLE + 512)) ]; then
+  echo "compare.sh: ulimit -n is $fd_limit; measuring $((fd_limit - 512)) idle connections" >&2
+  IDLE=$((fd_limit - 512))
+fi
+nice_cmd=()
+if [ "$NICE" != 0 ] && nice -n "$NICE" true 2>/dev/null; then
+  nice_cmd=(nice -n "$NICE")
+fi
+
+work="$(mktemp -d /tmp/outpost-bench.XXXXXX)"
+results="$work/results.jsonl"
+: >"$results"
+pids=()
+failed=0
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+cleanup() {
+  local rc=$?
+  for pid in "${pids[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+  if [ "$KEEP" = 1 ] || [ "$rc" -ne 0 ] || [ "$failed" -ne 0 ]; then
+    log "work dir kept: $work"
+  else
+    rm -rf "$work"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+forget_pid() {
+  local keep=() p
+  for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  pids=("${keep[@]}")
+}
+
+stop_pid() {
+  local pid="$1"
+  kill -TERM "$pid" 2>/dev/null || true
+  local rc=0
+  wait "$pid" 2>/dev/null || rc=$?
+  forget_pid "$pid"
+  return "$rc"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# ---------------------------------------------------------------------------------------------
+# Outpost: config, manifest with the one route, identities through the admin API.
+
+op_dir="$work/outpost"
+mkdir -p "$op_dir"
+cat >"$op_dir/manifest.json" <<'EOF'
+{
+  "modulesContent": {
+    "$edgeAgent": {
+      "properties.desired": {
+        "schemaVersion": "1.1",
+        "runtime": {"type": "docker", "settings": {"minDockerVersion": "v1.25"}},
+        "systemModules": {
+          "edgeAgent": {"type": "docker", "settings": {"image": "mcr.microsoft.com/azureiotedge-agent:1.5"}},
+          "edgeHub": {"type": "docker", "status": "running", "restartPolicy": "always",
+                      "settings": {"image": "mcr.microsoft.com/azureiotedge-hub:1.5"}}
+        },
+        "modules": {}
+      }
+    },
+    "$edgeHub": {
+      "properties.desired": {
+        "schemaVersion": "1.1",
+        "routes": {
+          "devicesToSink": "FROM /messages/* WHERE NOT IS_DEFINED($connectionModuleId) INTO BrokeredEndpoint(\"/modules/sink/inputs/in1\")"
+        },
+        "storeAndForwardConfiguration": {"timeToLiveSecs": 7200}
+      }
+    }
+  }
+}
+EOF
+cat >"$op_dir/config.toml" <<EOF
+hostname = "localhost"
+device_id = "edge1"
+[storage]
+dir = "$op_dir/data"
+durability = "fsync"
+[listen]
+metrics = "127.0.0.1:0"
+admin_socket = ""
+mqtt = "127.0.0.1:0"
+mqtt_tls = "127.0.0.1:0"
+[agent]
+manifest = "$op_dir/manifest.json"
+[hub]
+delivery_window = $DELIVERY_WINDOW
+max_pending_in = $MAX_PENDING_IN
+[log]
+level = "warn"
+[runtime]
+threads = $THREADS
+EOF
+op_pid=""
+op_plain=""
+op_tls=""
+
+start_outpost() {
+  rm -f "$op_dir/data/run/ports.json"
+  "${nice_cmd[@]}" "$outpostd" --config "$op_dir/config.toml" 2>>"$op_dir/outpostd.log" &
+  op_pid=$!
+  pids+=("$op_pid")
+  for _ in $(seq 300); do
+    [ -s "$op_dir/data/run/ports.json" ] && break
+    kill -0 "$op_pid" 2>/dev/null || { tail -20 "$op_dir/outpostd.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  op_plain="$(jq -r '.mqtt' "$op_dir/data/run/ports.json" | sed 's/.*://')"
+  op_tls="$(jq -r '.mqtt_tls' "$op_dir/data/run/ports.json" | sed 's/.*://')"
+}
+
+stop_outpost() {
+  local rc=0
+  stop_pid "$op_pid" || rc=$?
+  [ "$rc" -eq 0 ] || log "outpostd exited with $rc on SIGTERM (see $op_dir/outpostd.log)"
+  op_pid=""
+}
+
+# create_identities FILE PREFIX COUNT: devices PREFIX1..PREFIXCOUNT through the admin API (one
+# curl process, one request per identity); appends `id primaryKey` lines to FILE.
+create_identities() {
+  local file="$1" prefix="$2" count="$3" sock="$op_dir/data/run/admin.sock" cfg="$work/curl.cfg"
+  : >"$cfg"
+  for i in $(seq 1 "$count"); do
+    [ "$i" -gt 1 ] && echo next >>"$cfg"
+    printf 'unix-socket = "%s"\nurl = "http://localhost/identities"\nrequest = "POST"\nheader = "Content-Type: application/json"\ndata = "{\\"id\\":\\"%s%d\\"}"\n' \
+      "$sock" "$prefix" "$i" >>"$cfg"
+  done
+  curl -sS -K "$cfg" | jq -r 'select(.primaryKey != null) | "\(.id) \(.primaryKey)"' >>"$file"
+  local made
+  made="$(grep -c "^$prefix[0-9]* " "$file" || true)"
+  [ "$made" -eq "$count" ] || { log "created $made of $count identities $prefix*"; exit 1; }
+}
+
+# ---------------------------------------------------------------------------------------------
+# mosquitto: own config on a free port, unlimited queue (no QoS 1 drops), no persistence.
+
+mq_dir="$work/mosquitto"
+mkdir -p "$mq_dir"
+mq_pid=""
+mq_port=""
+
+start_mosquitto() { # [tls]
+  mq_port="$(free_port)"
+  {
+    echo "user root"
+    echo "persistence false"
+    echo "max_queued_messages 0"
+    echo "listener $mq_port 127.0.0.1"
+    echo "allow_anonymous true"
+    if [ "${1:-}" = tls ]; then
+      echo "cafile $op_dir/data/certs/edge-ca.pem"
+      echo "certfile $op_dir/data/certs/server.pem"
+      echo "keyfile $op_dir/data/certs/server.key.pem"
+    fi
+    echo "log_dest stderr"
+    echo "log_type error"
+    echo "log_type warning"
+  } >"$mq_dir/mosquitto.conf"
+  "${nice_cmd[@]}" "$MOSQUITTO" -c "$mq_dir/mosquitto.conf" 2>>"$mq_dir/mosquitto.log" &
+  mq_pid=$!
+  pids+=("$mq_pid")
+  for _ in $(seq 100); do
+    port_open "$mq_port" && return 0
+    kill -0 "$mq_pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  tail -20 "$mq_dir/mosquitto.log" >&2
+  exit 1
+}
+
+stop_mosquitto() {
+  stop_pid "$mq_pid" || true
+  mq_pid=""
+}
+
+# ---------------------------------------------------------------------------------------------
+# One test: the generator's JSON line plus broker, test, rep and the broker's VmHWM.
+
+record() { # BROKER TEST REP PID JSON
+  local hwm
+  hwm="$(hwm_kib "$4")"
+  jq -c --arg broker "$1" --arg test "$2" --argjson rep "$3" --argjson hwm "${hwm:-0}" \
+    '. + {broker: $broker, test: $test, rep: $rep, peak_rss_kib: $hwm}' <<<"$5" >>"$results"
+  jq -c '{broker, test, msgs_per_s, broker_cpu_us_per_msg, latency_p50_us, latency_p99_us,
+          lost, duplicates, peak_rss_kib, connects_per_s, broker_kib_per_conn, error,
+          first_error}
+         | with_entries(select(.value != null))' <<<"$(tail -1 "$results")" >&2
+}
+
+loadgen_run() { # BROKER TEST REP PID -- loadgen args...
+  local broker="$1" test="$2" rep="$3" pid="$4"
+  shift 5
+  local json rc=0
+  json="$("${nice_cmd[@]}" "$loadgen" --broker-pid "$pid" "$@")" || rc=$?
+  if [ -z "$json" ]; then
+    json="{\"error\": \"outpost-loadgen exited with $rc and printed nothing\"}"
+  fi
+  [ "$rc" -eq 0 ] || failed=1
+  record "$broker" "$test" "$rep" "$pid" "$json"
+}
+
+common=(--publishers "$PUBLISHERS" --qos 1 --payload "$PAYLOAD" --inflight "$INFLIGHT"
+        --drain-timeout "$DRAIN_TIMEOUT")
+throughput=(--duration "$DURATION" --window "$WINDOW")
+latency=(--rate "$LAT_RATE" --messages "$LAT_MESSAGES")
+op_load=(--iothub-keys "$op_dir/keys.txt" --subscriber edge1/sink
+         --subscribe-topic 'devices/edge1/modules/sink/inputs/#')
+mq_load=(--subscriber sink --subscribe-topic 'devices/+/messages/events/#')
+
+outpost_test() { # TEST REP ARGS...
+  local test="$1" rep="$2"
+  shift 2
+  start_outpost
+  log "outpost $test (rep $rep): outpostd pid $op_pid, port $op_plain"
+  loadgen_run outpost "$test" "$rep" "$op_pid" -- --port "$op_plain" "${common[@]}" \
+    "${op_load[@]}" "$@"
+  stop_outpost
+}
+
+mosquitto_test() { # TEST REP ARGS...
+  local test="$1" rep="$2"
+  shift 2
+  start_mosquitto
+  log "mosquitto $test (rep $rep): pid $mq_pid, port $mq_port"
+  loadgen_run mosquitto "$test" "$rep" "$mq_pid" -- --port "$mq_port" "${common[@]}" \
+    "${mq_load[@]}" "$@"
+  stop_mosquitto
+}
+
+started_at="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+log "work dir $work; load average $load_before; $(nproc) CPUs; ulimit -n $(ulimit -n)"
+
+# Identities: 100 devices d1..d100 and the module edge1/sink.
+start_outpost
+: >"$op_dir/keys.txt"
+create_identities "$op_dir/keys.txt" d "$PUBLISHERS"
+curl -sS --unix-socket "$op_dir/data/run/admin.sock" -X POST \
+  -H 'Content-Type: application/json' -d '{"id":"sink","type":"module"}' \
+  http://localhost/identities | jq -r '"\(.id) \(.primaryKey)"' >>"$op_dir/keys.txt"
+"$outpost" --config "$op_dir/config.toml" ca >"$op_dir/ca.pem"
+stop_outpost
+log "identities: $(wc -l <"$op_dir/keys.txt") (d1..d$PUBLISHERS, edge1/sink)"
+
+for rep in $(seq 1 "$REPS"); do
+  outpost_test throughput "$rep" "${throughput[@]}"
+  mosquitto_test throughput "$rep" "${throughput[@]}"
+  outpost_test latency "$rep" "${latency[@]}"
+  mosquitto_test latency "$rep" "${latency[@]}"
+done
+
+if [ "$SKIP_IDLE" != 1 ] && [ "$IDLE" -gt 0 ]; then
+  # Idle TLS connections: IDLE more devices (one live session per identity), created on a
+  # daemon of their own, then measured on a fresh one.
+  start_outpost
+  log "creating $IDLE idle identities i1..i$IDLE"
+  : >"$op_dir/idle-keys.txt"
+  create_identities "$op_dir/idle-keys.txt" i "$IDLE"
+  stop_outpost
+  start_outpost
+  sleep 1
+  log "outpost idle: $IDLE TLS connections, $IDLE_PARALLEL handshakes at a time"
+  loadgen_run outpost idle 1 "$op_pid" -- --port "$op_tls" --tls --ca "$op_dir/ca.pem" \
+    --iothub-keys "$op_dir/idle-keys.txt" --id-template 'i{n}' --idle-connections "$IDLE" \
+    --connect-parallel "$IDLE_PARALLEL" --hold "$IDLE_HOLD"
+  stop_outpost
+  if [ "$IDLE_MOSQUITTO" = 1 ]; then
+    # The same handshakes against mosquitto with Outpost's server certificate.
+    start_mosquitto tls
+    sleep 1
+    log "mosquitto idle: $IDLE TLS connections"
+    loadgen_run mosquitto idle 1 "$mq_pid" -- --port "$mq_port" --tls --ca "$op_dir/ca.pem" \
+      --id-template 'i{n}' --idle-connections "$IDLE" --connect-parallel "$IDLE_PARALLEL" \
+      --hold "$IDLE_HOLD"
+    stop_mosquitto
+  fi
+fi
+load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---------------------------------------------------------------------------------------------
+# The table.
+
+python3 - "$results" "$out" <<EOF
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+reps = int("$REPS")
+
+def vals(broker, test, key):
+    return [r[key] for r in rows if r.get("broker") == broker and r.get("test") == test
+            and isinstance(r.get(key), (int, float))]
+
+def fmt(v, unit=""):
+    if v is None:
+        return "n/a"
+    if unit == "MiB":
+        return f"{v / 1024:.1f}"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    if abs(v) >= 100 or float(v).is_integer():
+        return f"{v:.0f}"
+    return f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
+
+def cell(broker, test, key, unit="", agg="median"):
+    v = vals(broker, test, key)
+    if not v:
+        return "n/a", None
+    m = sum(v) if agg == "sum" else statistics.median(v)
+    s = fmt(m, unit)
+    if agg == "median" and len(v) > 1:
+        s += f" [{fmt(min(v), unit)}–{fmt(max(v), unit)}]"
+    return s, m
+
+def ratio(a, b):
+    return f"{a / b:.2f}×" if a is not None and b not in (None, 0) else "n/a"
+
+lines = []
+add = lines.append
+add("| figure | Outpost (durable, fsync) | mosquitto 2.0.11 (non-durable) | Outpost / mosquitto | target (issue 3) | met? |")
+add("|---|---|---|---|---|---|")
+
+def row(name, test, key, unit="", target="", check=None, agg="median"):
+    o, om = cell("outpost", test, key, unit, agg)
+    q, qm = cell("mosquitto", test, key, unit, agg)
+    ok = "n/a"
+    if check is not None and om is not None:
+        ok = "yes" if check(om, qm) else "**no**"
+    add(f"| {name} | {o} | {q} | {ratio(om, qm)} | {target} | {ok} |")
+
+row(f"delivered msgs/s (fan-in: $PUBLISHERS pubs, QoS 1, $PAYLOAD B, window $WINDOW, ~${DURATION} s)",
+    "throughput", "msgs_per_s", target="≥ 1× mosquitto", check=lambda o, q: q and o >= q)
+row("broker CPU µs/msg (fan-in)", "throughput", "broker_cpu_us_per_msg",
+    target="(≤ 0.8×, perf-anchors G5)", check=lambda o, q: q and o <= 0.8 * q)
+row("broker CPU µs/msg at $LAT_RATE msgs/s", "latency", "broker_cpu_us_per_msg")
+row("p50 latency µs at $LAT_RATE msgs/s ($LAT_MESSAGES msgs)", "latency", "latency_p50_us")
+row("p99 latency µs at $LAT_RATE msgs/s", "latency", "latency_p99_us", target="≤ 1,000 µs",
+    check=lambda o, q: o <= 1000)
+row("max latency µs at $LAT_RATE msgs/s", "latency", "latency_max_us")
+for t, label in (("throughput", "fan-in"), ("latency", "$LAT_RATE msgs/s")):
+    row(f"lost (acked, never delivered), {label}, all reps", t, "lost", target="0",
+        check=lambda o, q: o == 0, agg="sum")
+    row(f"duplicated deliveries, {label}, all reps", t, "duplicates", agg="sum")
+row("peak RSS MiB (VmHWM), fan-in", "throughput", "peak_rss_kib", unit="MiB",
+    target="≤ 0.25× mosquitto", check=lambda o, q: q and o <= 0.25 * q)
+row("peak RSS MiB (VmHWM), $LAT_RATE msgs/s", "latency", "peak_rss_kib", unit="MiB",
+    target="≤ 0.25× mosquitto", check=lambda o, q: q and o <= 0.25 * q)
+row("generator: other CPU busy (cores) during fan-in", "throughput", "other_cpu_cores")
+row("generator: other CPU busy (cores) at $LAT_RATE msgs/s", "latency", "other_cpu_cores")
+
+idle = {r["broker"]: r for r in rows if r.get("test") == "idle"}
+if idle:
+    add("")
+    add("| idle TLS connections (keepalive 60, $IDLE_PARALLEL handshakes at a time, held ${IDLE_HOLD} s) | Outpost | mosquitto 2.0.11 (same cert) | Outpost / mosquitto |")
+    add("|---|---|---|---|")
+    for key, name, unit in (("connected", "connections held", ""),
+                            ("failed", "failed", ""),
+                            ("connects_per_s", "connects/s", ""),
+                            ("connect_p99_ms", "connect p99 ms", ""),
+                            ("broker_kib_per_conn", "broker RSS KiB per connection", ""),
+                            ("broker_rss_held_kib", "broker RSS MiB while holding", "MiB"),
+                            ("broker_cpu_connect_s", "broker CPU s for all handshakes", "")):
+        o = idle.get("outpost", {}).get(key)
+        q = idle.get("mosquitto", {}).get(key)
+        add(f"| {name} | {fmt(o, unit)} | {fmt(q, unit)} | {ratio(o, q)} |")
+
+errors = [f"{r.get('broker')} {r.get('test')} rep {r.get('rep')}: {r.get('error') or r.get('first_error')}"
+          for r in rows if r.get("error") or r.get("first_error")]
+text = "\n".join(lines) + "\n"
+if reps > 1:
+    text += f"\nMedian [min–max] of {reps} interleaved repetitions; lost/duplicated are sums.\n"
+if errors:
+    text += "\nErrors:\n" + "".join(f"- {e}\n" for e in errors)
+open(sys.argv[2], "w").write(text)
+print(text)
+EOF
+
+{
+  echo
+  echo "Run: \`$0 ${1:-}\` at $started_at on $(uname -srm), $(nproc) CPUs ($(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)),"
+  echo "load average before $load_before, after $load_after; broker and generator at nice $NICE."
+  echo "Outpost $("$outpostd" --version 2>/dev/null | head -1 || true) durability fsync, [hub] delivery_window $DELIVERY_WINDOW, max_pending_in $MAX_PENDING_IN, [runtime] threads $THREADS;"
+  echo "mosquitto $("$MOSQUITTO" -h 2>/dev/null | sed -n 's/^mosquitto version //p') with persistence false, max_queued_messages 0."
+  echo "Fan-in: outpost-loadgen $(printf '%s ' "${common[@]}" "${throughput[@]}")(Outpost: device identities d1..d$PUBLISHERS with SAS tokens, subscriber module edge1/sink on its input via the route; mosquitto: anonymous, subscriber on devices/+/messages/events/#)."
+  echo "Latency: the same with $(printf '%s ' "${latency[@]}")."
+  echo "Broker CPU: /proc/<pid>/stat utime+stime from the start of publishing to the last delivery, per delivered message; peak RSS: VmHWM of a broker started fresh for each test."
+} | tee -a "$out"
+
+log "raw results ($results):"
+cat "$results" >&2
+log "table written to $out"

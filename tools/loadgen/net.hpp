@@ -1,0 +1,42 @@
+#pragma once
+
+#include "protocols/mqtt/packets.hpp"
+#include "tools/loadgen/support.hpp"
+
+#include <string>
+
+#include <sys/epoll.h>
+
+namespace outpost::loadgen {
+
+/// A non-blocking TCP socket connecting to host:port (connect in progress or done). Returns -1
+/// and sets `why` on failure.
+int start_connect(const std::string& host, std::uint16_t port, bool nodelay, std::string& why);
+
+/// SO_ERROR of a socket whose non-blocking connect finished (0 = connected).
+int connect_result(int fd);
+
+/// The CONNECT a client sends: MQTT 3.1.1, clean session, the given keepalive and credentials.
+mqtt::connect make_connect(const std::string& id, const credentials& c, std::uint16_t keepalive);
+
+/// A thin epoll wrapper: level-triggered, `data.u64` is the caller's tag.
+class poller {
+public:
+  poller();
+  ~poller();
+  poller(const poller&) = delete;
+  poller& operator=(const poller&) = delete;
+
+  void add(int fd, std::uint32_t events, std::uint64_t tag);
+  void modify(int fd, std::uint32_t events, std::uint64_t tag);
+  void remove(int fd);
+  /// Waits up to `timeout_ms` (-1 = forever); returns the number of events in `events()`.
+  int wait(int timeout_ms);
+  const epoll_event& event(int i) const { return events_[i]; }
+
+private:
+  int fd_ = -1;
+  epoll_event events_[1024];
+};
+
+} // namespace outpost::loadgen
