@@ -30,6 +30,27 @@ void* operator new[](std::size_t n) {
   return operator new(n);
 }
 
+// The nothrow forms too (simdjson's parser uses them): every allocation must come from, and go
+// back to, the same malloc, or sanitizers see new[] memory released by free().
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  if (counting) {
+    ++allocations;
+  }
+  return std::malloc(n == 0 ? 1 : n);
+}
+
+void* operator new[](std::size_t n, const std::nothrow_t& tag) noexcept {
+  return operator new(n, tag);
+}
+
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+
 void operator delete(void* p) noexcept {
   std::free(p);
 }
