@@ -300,9 +300,41 @@ mosquitto_test() { # TEST REP ARGS...
   stop_mosquitto
 }
 
+# Busy CPUs (cores) over 3 s while nothing of ours runs: the other users of this shared box.
+background_busy() {
+  local a b
+  a="$(head -1 /proc/stat)"
+  sleep 3
+  b="$(head -1 /proc/stat)"
+  awk -v a="$a" -v b="$b" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+    split(a, x); split(b, y); busy = 0
+    for (i = 2; i <= 9; i++) if (i != 5 && i != 6) busy += y[i] - x[i]
+    printf "%.2f", busy / hz / 3 }'
+}
+
+# fdatasync latency of 300-byte appends on the storage volume (what a durable commit waits for).
+fsync_probe() {
+  python3 - "$work/fsync-probe" <<'PY'
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+lat = []
+for _ in range(300):
+    os.write(fd, b"x" * 300)
+    t = time.perf_counter_ns()
+    os.fdatasync(fd)
+    lat.append(time.perf_counter_ns() - t)
+os.close(fd)
+os.unlink(sys.argv[1])
+lat.sort()
+print(f"p50 {lat[150] / 1000:.0f} µs, p99 {lat[296] / 1000:.0f} µs")
+PY
+}
+
 started_at="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+fsync_before="$(fsync_probe)"
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
-log "work dir $work; load average $load_before; $(nproc) CPUs; ulimit -n $(ulimit -n)"
+busy_before="$(background_busy)"
+log "work dir $work; load average $load_before; other users busy $busy_before of $(nproc) CPUs; fdatasync $fsync_before; ulimit -n $(ulimit -n)"
 
 # Identities: 100 devices d1..d100 and the module edge1/sink.
 start_outpost
@@ -349,6 +381,8 @@ if [ "$SKIP_IDLE" != 1 ] && [ "$IDLE" -gt 0 ]; then
   fi
 fi
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
+busy_after="$(background_busy)"
+fsync_after="$(fsync_probe)"
 
 # ---------------------------------------------------------------------------------------------
 # The table.
@@ -416,8 +450,9 @@ row("peak RSS MiB (VmHWM), fan-in", "throughput", "peak_rss_kib", unit="MiB",
     target="≤ 0.25× mosquitto", check=lambda o, q: q and o <= 0.25 * q)
 row("peak RSS MiB (VmHWM), $LAT_RATE msgs/s", "latency", "peak_rss_kib", unit="MiB",
     target="≤ 0.25× mosquitto", check=lambda o, q: q and o <= 0.25 * q)
-row("generator: other CPU busy (cores) during fan-in", "throughput", "other_cpu_cores")
-row("generator: other CPU busy (cores) at $LAT_RATE msgs/s", "latency", "other_cpu_cores")
+row("broker CPU used (cores), fan-in", "throughput", "broker_cores")
+row("load generator CPU used (cores), fan-in", "throughput", "loadgen_cores")
+row("broker CPU used (cores) at $LAT_RATE msgs/s", "latency", "broker_cores")
 
 idle = {r["broker"]: r for r in rows if r.get("test") == "idle"}
 if idle:
@@ -449,8 +484,9 @@ EOF
 {
   echo
   echo "Run: \`$0 ${1:-}\` at $started_at on $(uname -srm), $(nproc) CPUs ($(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)),"
-  echo "load average before $load_before, after $load_after; broker and generator at nice $NICE."
-  echo "Outpost $("$outpostd" --version 2>/dev/null | head -1 || true) durability fsync, [hub] delivery_window $DELIVERY_WINDOW, max_pending_in $MAX_PENDING_IN, [runtime] threads $THREADS;"
+  echo "Shared box: other users kept $busy_before (before) and $busy_after (after) of the $(nproc) CPUs busy (/proc/stat over 3 s with none of our processes running); load average before $load_before, after $load_after; broker and generator at nice $NICE."
+  echo "Disk: fdatasync of a 300-byte append on the storage volume: $fsync_before before, $fsync_after after (perf-anchors §2: 120-133 µs p50 normally, ≈4 ms during host I/O stalls)."
+  echo "Outpost $("$outpostd" --version 2>/dev/null | head -1 || true) (work tree at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet HEAD -- actors protocols routing storage 2>/dev/null || echo ', daemon sources modified')), durability fsync, [hub] delivery_window $DELIVERY_WINDOW, max_pending_in $MAX_PENDING_IN, [runtime] threads $THREADS;"
   echo "mosquitto $("$MOSQUITTO" -h 2>/dev/null | sed -n 's/^mosquitto version //p') with persistence false, max_queued_messages 0."
   echo "Fan-in: outpost-loadgen $(printf '%s ' "${common[@]}" "${throughput[@]}")(Outpost: device identities d1..d$PUBLISHERS with SAS tokens, subscriber module edge1/sink on its input via the route; mosquitto: anonymous, subscriber on devices/+/messages/events/#)."
   echo "Latency: the same with $(printf '%s ' "${latency[@]}")."

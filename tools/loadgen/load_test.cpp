@@ -517,9 +517,17 @@ private:
     j["measured_s"] = std::round(window * 1000) / 1000;
     j["loadgen_cpu_s"] = static_cast<double>(self1_ - self0_) / 1e6;
     if (window > 0) {
-      const auto other = static_cast<double>(system1_ - system0_ - (self1_ - self0_)
-                                             - (broker1_.cpu_us - broker0_.cpu_us));
-      j["other_cpu_cores"] = std::round(other / 1e6 / window * 100) / 100;
+      // /proc/stat is tick-sampled and undercounts bursty work (it can read below the sum of
+      // the processes' precise times): informational only.
+      j["loadgen_cores"] =
+          std::round(static_cast<double>(self1_ - self0_) / 1e6 / window * 100) / 100;
+      j["system_busy_cores"] =
+          std::round(static_cast<double>(system1_ - system0_) / 1e6 / window * 100) / 100;
+      if (o_.broker_pid > 0 && broker0_.ok && broker1_.ok) {
+        j["broker_cores"] =
+            std::round(static_cast<double>(broker1_.cpu_us - broker0_.cpu_us) / 1e6 / window * 100)
+            / 100;
+      }
     }
     if (o_.broker_pid > 0 && broker0_.ok && broker1_.ok) {
       const auto cpu = broker1_.cpu_us - broker0_.cpu_us;
