@@ -1,5 +1,6 @@
 #include "actors/app/admin_api.hpp"
 
+#include "protocols/iothub/encoding.hpp"
 #include "storage/errc.hpp"
 
 #include <caf/all.hpp>
@@ -71,21 +72,6 @@ http_response from_error(std::error_code ec) {
     return error(409, ec.message());
   }
   return error(500, ec.message());
-}
-
-/// Percent-decodes a path segment (ids may contain `%`, `$`, `'` and so on).
-std::string url_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1]))
-        && std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(std::string{s.substr(i + 1, 2)}, nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
 }
 
 /// Sends one request to the registry and waits (the admin API is rare and local).
@@ -191,7 +177,7 @@ transport::http_handler admin_routes(caf::actor_system& sys, caf::actor registry
     if (path.rfind(prefix + "/", 0) != 0) {
       return error(404, "not found");
     }
-    const auto id = url_decode(path.substr(prefix.size() + 1));
+    const auto id = iothub::percent_decode(path.substr(prefix.size() + 1));
     if (req.method == "GET") {
       auto table = identities->get();
       auto i = table->find(id);

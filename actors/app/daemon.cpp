@@ -8,6 +8,7 @@
 #include "actors/common/storage_writer.hpp"
 #include "actors/common/store_metrics.hpp"
 #include "actors/hub/identity_registry.hpp"
+#include "protocols/iothub/encoding.hpp"
 #include "protocols/transport/crypto.hpp"
 #include "protocols/transport/http_server.hpp"
 #include "storage/memory_kv_store.hpp"
@@ -222,7 +223,7 @@ int run_daemon(const daemon_config& cfg) {
   auto identities = std::make_shared<actors::identity_snapshot>();
   auto id_registry = actors::spawn_identity_registry(
       sys, {kv, identities, cfg.device_id,
-            [] { return transport::base64_encode(transport::random_bytes(32)); }, wall_ms});
+            [] { return iothub::base64_encode(transport::random_bytes(32)); }, wall_ms});
   if (!id_registry) {
     spdlog::critical("[identities] cannot load the identity registry: {}",
                      id_registry.error().message());

@@ -31,15 +31,6 @@ std::string sha256(std::string_view data) {
   return {reinterpret_cast<const char*>(md), sizeof md};
 }
 
-std::string base64_encode(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()),
-                                static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
 std::string hex_upper(std::string_view bytes) {
   static constexpr char digits[] = "0123456789ABCDEF";
   std::string out;

@@ -18,9 +18,6 @@ std::string hmac_sha256(std::string_view key, std::string_view data);
 /// Raw 32-byte SHA-256 of `data`.
 std::string sha256(std::string_view data);
 
-/// Standard base64 with padding.
-std::string base64_encode(std::string_view bytes);
-
 /// Upper-case hexadecimal, as IoT Hub prints certificate thumbprints.
 std::string hex_upper(std::string_view bytes);
 

@@ -1,5 +1,6 @@
 #include "routing/grammar/parser.hpp"
 
+#include "protocols/common/utf8.hpp"
 #include "routing/grammar/lexer.hpp"
 
 #include <algorithm>
@@ -102,24 +103,6 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
-void append_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
 std::uint32_t hex_value(char c) noexcept {
   if (c >= '0' && c <= '9') {
     return static_cast<std::uint32_t>(c - '0');
@@ -164,7 +147,7 @@ std::string unescape(std::string_view in) {
     if (cp >= 0xD800 && cp <= 0xDFFF) {
       cp = 0xFFFD;
     }
-    append_utf8(out, cp);
+    append_utf8(out, static_cast<char32_t>(cp));
   }
   return out;
 }

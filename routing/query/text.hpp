@@ -40,7 +40,4 @@ std::string format_number(double d);
 /// sequences with U+FFFD and dropping a leading byte order mark.
 void transcode_to_utf8(std::string_view bytes, int bytes_per_unit, std::string& out);
 
-/// Appends code point `cp` as UTF-8.
-void append_utf8(std::string& out, char32_t cp);
-
 } // namespace outpost::routing::text
