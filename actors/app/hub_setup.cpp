@@ -18,6 +18,7 @@ struct hub_runtime::parts {
   std::shared_ptr<actors::routes_snapshot> routes;
   caf::actor directory;
   caf::group sessions;
+  std::shared_ptr<actors::live_count> live = std::make_shared<actors::live_count>();
   std::vector<std::unique_ptr<transport::stream_server>> listeners;
 };
 
@@ -44,6 +45,10 @@ void hub_runtime::stop() {
     caf::anon_send_exit(b.mailbox, caf::exit_reason::user_shutdown);
   }
   caf::anon_send_exit(parts_->directory, caf::exit_reason::user_shutdown);
+  // Sessions hold sockets and timers of the I/O runner, which the caller destroys next.
+  if (const auto left = parts_->live->wait_zero(std::chrono::seconds{3}); left != 0) {
+    spdlog::warn("[hub] {} sessions still running after 3 s", left);
+  }
   parts_.reset();
 }
 
@@ -100,6 +105,7 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
   hub->writer = deps.writer;
   hub->directory = p->directory;
   hub->sessions = p->sessions;
+  hub->live = p->live;
   hub->identities = deps.identities;
   hub->routes = p->routes;
   hub->hostname = cfg.hostname;

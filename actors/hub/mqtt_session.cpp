@@ -27,6 +27,8 @@ struct delivery {
 };
 
 struct session_state {
+  /// First member, so destroyed last: the hub's shutdown waits until the connection is gone.
+  std::shared_ptr<live_count::token> alive;
   std::shared_ptr<const hub_services> hub;
   std::shared_ptr<transport::stream_connection> conn;
   std::optional<mqtt::session> proto;
@@ -399,8 +401,10 @@ void on_data(session_actor* self, const std::string& chunk) {
 }
 
 caf::behavior session_behavior(session_actor* self, std::shared_ptr<const hub_services> hub,
-                               std::shared_ptr<transport::stream_connection> conn) {
+                               std::shared_ptr<transport::stream_connection> conn,
+                               std::shared_ptr<live_count::token> alive) {
   auto& st = self->state;
+  st.alive = std::move(alive);
   st.hub = std::move(hub);
   st.conn = std::move(conn);
   st.proto.emplace(st.hub->limits, now(self));
@@ -445,7 +449,12 @@ caf::behavior session_behavior(session_actor* self, std::shared_ptr<const hub_se
 
 caf::actor spawn_mqtt_session(caf::actor_system& sys, std::shared_ptr<const hub_services> hub,
                               std::shared_ptr<transport::stream_connection> conn) {
-  return sys.spawn(session_behavior, std::move(hub), std::move(conn));
+  // Counted before the spawn returns, so a shutdown racing with an accept still waits for it.
+  std::shared_ptr<live_count::token> alive;
+  if (hub->live) {
+    alive = hub->live->enter();
+  }
+  return sys.spawn(session_behavior, std::move(hub), std::move(conn), std::move(alive));
 }
 
 } // namespace outpost::actors

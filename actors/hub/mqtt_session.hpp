@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/common/live_count.hpp"
 #include "actors/hub/hub_routes.hpp"
 #include "actors/hub/identity_registry.hpp"
 #include "protocols/mqtt/session.hpp"
@@ -32,7 +33,8 @@ using retry_atom = caf::atom_constant<caf::atom("retry")>;
 struct hub_services {
   caf::actor writer;
   caf::actor directory;
-  caf::group sessions; ///< every session joins; `closed_atom` sent to it ends them all
+  caf::group sessions;              ///< every session joins; `closed_atom` sent to it ends them all
+  std::shared_ptr<live_count> live; ///< counts sessions until their connection is released
   std::shared_ptr<identity_snapshot> identities;
   std::shared_ptr<routes_snapshot> routes;
   std::string hostname;     ///< this gateway's name (SAS audience)
