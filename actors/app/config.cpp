@@ -120,6 +120,13 @@ std::map<std::string, setter> schema(daemon_config& c) {
       {"hub.max_pending_in", int_key(c.hub.max_pending_in, 1, 65535)},
       {"log.level", string_key(c.log.level, check_level)},
       {"runtime.threads", int_key(c.runtime.threads, 0, 256)},
+      {"runtime.scheduler", string_key(c.runtime.scheduler,
+                                       [](const std::string& v, const std::string& key) {
+                                         if (v != "sharing" && v != "stealing") {
+                                           bad(key, "expected \"sharing\" or \"stealing\", got \""
+                                                        + v + "\"");
+                                         }
+                                       })},
   };
 }
 

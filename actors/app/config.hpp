@@ -59,6 +59,9 @@ struct daemon_config {
 
   struct runtime_section {
     std::uint32_t threads = 0; ///< actor scheduler threads; 0 = number of cores
+    /// CAF's scheduler policy: "sharing" (one queue, idle workers block: no polling) or
+    /// "stealing" (per-worker queues, idle workers poll before they sleep).
+    std::string scheduler = "stealing";
   } runtime;
 };
 

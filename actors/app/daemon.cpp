@@ -206,6 +206,7 @@ int run_daemon(const daemon_config& cfg) {
   const auto threads =
       cfg.runtime.threads ? cfg.runtime.threads : std::max(1u, std::thread::hardware_concurrency());
   sys_cfg.set("scheduler.max-threads", static_cast<std::size_t>(threads));
+  sys_cfg.set("scheduler.policy", caf::atom_from_string(cfg.runtime.scheduler));
   caf::actor_system sys{sys_cfg};
 
   actors::storage_writer_config wcfg;

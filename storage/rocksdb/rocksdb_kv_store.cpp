@@ -4,6 +4,7 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
@@ -29,6 +30,10 @@ rocksdb::ColumnFamilyOptions column_options(const std::shared_ptr<rocksdb::Cache
   rocksdb::ColumnFamilyOptions cf;
   cf.write_buffer_size = 8u << 20;
   cf.max_write_buffer_number = 2;
+  // Keys are <queue handle (4 bytes)><sequence> or <id>: appends land just after the previous
+  // key of the same 4-byte prefix, so the skip list starts its search there (profiled: most of
+  // the writer thread's time was memtable inserts searching from the head).
+  cf.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(4));
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
   table.cache_index_and_filter_blocks = true;
@@ -49,6 +54,9 @@ result<std::unique_ptr<rocksdb_kv_store>> rocksdb_kv_store::open(const rocksdb_o
   db.keep_log_file_num = 2;
   db.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db.max_total_wal_size = 64u << 20;
+  // Reused WAL files are overwritten inside their existing size, so a synced commit flushes
+  // data only, not the file's growing size through the file system's journal.
+  db.recycle_log_file_num = 4;
   db.write_buffer_manager =
       std::make_shared<rocksdb::WriteBufferManager>(o.memtable_budget_bytes, cache);
 

@@ -140,6 +140,7 @@ TEST_F(Daemon, BadValuesExitWithCode2NamingTheKey) {
            {"", "max_size_bytes = \"big\"", "storage.max_size_bytes"},
            {"device_id = \"\"", "", "device_id"},
            {"[runtime]\nthreads = 100000", "", "runtime.threads"},
+           {"[runtime]\nscheduler = \"fast\"", "", "runtime.scheduler"},
        }) {
     // A key given twice is a TOML error, so bad top-level values replace the default line.
     auto cfg = config(c.top, c.storage);

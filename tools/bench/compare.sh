@@ -11,6 +11,8 @@
 #   LAT_RATE=10000 LAT_MESSAGES=50000 IDLE=10000 IDLE_PARALLEL=64 IDLE_HOLD=3 REPS=3
 #   NICE=-10 DELIVERY_WINDOW=64 MAX_PENDING_IN=64 THREADS=0 DRAIN_TIMEOUT=30 KEEP=0 (1 = keep
 #   the work dir) MOSQUITTO=/usr/sbin/mosquitto SKIP_IDLE=0 IDLE_MOSQUITTO=1
+#   SCHEDULER=stealing ([runtime] scheduler) DURABILITY=fsync (os: to see what fsync costs)
+#   BROKERS="outpost mosquitto" TESTS="throughput latency"
 # Raw results: one JSON line per test in <work dir>/results.jsonl (printed at the end).
 set -euo pipefail
 
@@ -38,6 +40,10 @@ KEEP="${KEEP:-0}"
 MOSQUITTO="${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}"
 SKIP_IDLE="${SKIP_IDLE:-0}"
 IDLE_MOSQUITTO="${IDLE_MOSQUITTO:-1}"
+SCHEDULER="${SCHEDULER:-stealing}"
+DURABILITY="${DURABILITY:-fsync}"
+BROKERS="${BROKERS:-outpost mosquitto}"
+TESTS="${TESTS:-throughput latency}"
 
 outpostd="$bin/outpostd"
 outpost="$bin/outpost"
@@ -147,7 +153,7 @@ hostname = "localhost"
 device_id = "edge1"
 [storage]
 dir = "$op_dir/data"
-durability = "fsync"
+durability = "$DURABILITY"
 [listen]
 metrics = "127.0.0.1:0"
 admin_socket = ""
@@ -162,6 +168,7 @@ max_pending_in = $MAX_PENDING_IN
 level = "warn"
 [runtime]
 threads = $THREADS
+scheduler = "$SCHEDULER"
 EOF
 op_pid=""
 op_plain=""
@@ -348,10 +355,15 @@ stop_outpost
 log "identities: $(wc -l <"$op_dir/keys.txt") (d1..d$PUBLISHERS, edge1/sink)"
 
 for rep in $(seq 1 "$REPS"); do
-  outpost_test throughput "$rep" "${throughput[@]}"
-  mosquitto_test throughput "$rep" "${throughput[@]}"
-  outpost_test latency "$rep" "${latency[@]}"
-  mosquitto_test latency "$rep" "${latency[@]}"
+  for test in $TESTS; do
+    for broker in $BROKERS; do
+      case "$test" in
+        throughput) "${broker}_test" throughput "$rep" "${throughput[@]}" ;;
+        latency) "${broker}_test" latency "$rep" "${latency[@]}" ;;
+        *) log "unknown test $test (TESTS)"; exit 2 ;;
+      esac
+    done
+  done
 done
 
 if [ "$SKIP_IDLE" != 1 ] && [ "$IDLE" -gt 0 ]; then
@@ -422,7 +434,7 @@ def ratio(a, b):
 
 lines = []
 add = lines.append
-add("| figure | Outpost (durable, fsync) | mosquitto 2.0.11 (non-durable) | Outpost / mosquitto | target (issue 3) | met? |")
+add("| figure | Outpost (durability $DURABILITY) | mosquitto 2.0.11 (non-durable) | Outpost / mosquitto | target (issue 3) | met? |")
 add("|---|---|---|---|---|---|")
 
 def row(name, test, key, unit="", target="", check=None, agg="median"):
@@ -486,7 +498,7 @@ EOF
   echo "Run: \`$0 ${1:-}\` at $started_at on $(uname -srm), $(nproc) CPUs ($(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)),"
   echo "Shared box: other users kept $busy_before (before) and $busy_after (after) of the $(nproc) CPUs busy (/proc/stat over 3 s with none of our processes running); load average before $load_before, after $load_after; broker and generator at nice $NICE."
   echo "Disk: fdatasync of a 300-byte append on the storage volume: $fsync_before before, $fsync_after after (perf-anchors §2: 120-133 µs p50 normally, ≈4 ms during host I/O stalls)."
-  echo "Outpost $("$outpostd" --version 2>/dev/null | head -1 || true) (work tree at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet HEAD -- actors protocols routing storage 2>/dev/null || echo ', daemon sources modified')), durability fsync, [hub] delivery_window $DELIVERY_WINDOW, max_pending_in $MAX_PENDING_IN, [runtime] threads $THREADS;"
+  echo "Outpost $("$outpostd" --version 2>/dev/null | head -1 || true) (work tree at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet HEAD -- actors protocols routing storage 2>/dev/null || echo ', daemon sources modified')), durability $DURABILITY, [hub] delivery_window $DELIVERY_WINDOW, max_pending_in $MAX_PENDING_IN, [runtime] threads $THREADS, scheduler $SCHEDULER;"
   echo "mosquitto $("$MOSQUITTO" -h 2>/dev/null | sed -n 's/^mosquitto version //p') with persistence false, max_queued_messages 0."
   echo "Fan-in: outpost-loadgen $(printf '%s ' "${common[@]}" "${throughput[@]}")(Outpost: device identities d1..d$PUBLISHERS with SAS tokens, subscriber module edge1/sink on its input via the route; mosquitto: anonymous, subscriber on devices/+/messages/events/#)."
   echo "Latency: the same with $(printf '%s ' "${latency[@]}")."
