@@ -329,7 +329,8 @@ std::vector<result<append_result>> message_store::append(
 }
 
 result<std::vector<stored_entry>> message_store::read(queue_handle q, sequence from,
-                                                      std::size_t max, std::int64_t now_ms) {
+                                                      std::size_t max, std::int64_t now_ms,
+                                                      std::vector<sequence>* expired) {
   const auto* qs = find(q);
   if (!qs) {
     return errc::unknown_queue;
@@ -349,6 +350,9 @@ result<std::vector<stored_entry>> message_store::read(queue_handle q, sequence f
       return false;
     }
     if (records::expired(*e, now_ms)) {
+      if (expired) {
+        expired->push_back(records::entry_key_seq(k));
+      }
       return true;
     }
     auto body = kv_->get(column::messages, records::id_key(e->id));
@@ -372,6 +376,46 @@ result<std::vector<stored_entry>> message_store::read(queue_handle q, sequence f
     return err;
   }
   return out;
+}
+
+result<std::size_t> message_store::drop_expired(queue_handle q, const std::vector<sequence>& seqs,
+                                                std::int64_t now_ms) {
+  if (!find(q)) {
+    return errc::unknown_queue;
+  }
+  txn t{*this};
+  std::size_t dropped = 0;
+  for (const auto seq : seqs) {
+    if (seq <= t.checkpoint(q)) {
+      continue; // acknowledged: the ack deleted it
+    }
+    const auto key = records::entry_key(q, seq);
+    auto v = kv_->get(column::entries, key);
+    if (!v) {
+      return v.error();
+    }
+    if (!*v) {
+      continue; // the cleanup was first
+    }
+    auto e = records::decode_entry(**v);
+    if (!e) {
+      return errc::corrupt_record;
+    }
+    if (!records::expired(*e, now_ms)) {
+      continue;
+    }
+    t.batch.erase(column::entries, key);
+    t.drop_entry(q, *e);
+    ++dropped;
+  }
+  if (t.batch.empty()) {
+    return dropped;
+  }
+  if (auto w = kv_->write(t.batch, write_mode::lazy); !w) {
+    return w.error();
+  }
+  t.apply();
+  return dropped;
 }
 
 result<void> message_store::ack(const std::vector<ack_request>& requests) {

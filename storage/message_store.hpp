@@ -96,9 +96,17 @@ public:
                                             std::int64_t now_ms);
 
   /// Up to `max` live entries of `queue` with sequence >= `from`, oldest first. Entries
-  /// that are acknowledged or expired at `now_ms` are never returned.
+  /// that are acknowledged or expired at `now_ms` are never returned; the sequences of the
+  /// expired ones passed over go to `expired` when given (for `drop_expired`).
   result<std::vector<stored_entry>> read(queue_handle queue, sequence from, std::size_t max,
-                                         std::int64_t now_ms);
+                                         std::int64_t now_ms,
+                                         std::vector<sequence>* expired = nullptr);
+
+  /// Deletes the entries `seqs` of `queue` that are still stored, not yet acknowledged and
+  /// expired at `now_ms`, in one lazy write; returns how many it deleted. With the TTL cleanup
+  /// the only place expired entries go, so each one is counted as a TTL drop exactly once.
+  result<std::size_t> drop_expired(queue_handle queue, const std::vector<sequence>& seqs,
+                                   std::int64_t now_ms);
 
   /// Acknowledges prefixes of queues, all in one (lazy) write batch.
   result<void> ack(const std::vector<ack_request>& requests);

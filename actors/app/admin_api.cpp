@@ -150,9 +150,14 @@ std::string connection_string(const storage::identity& i, const daemon_config& c
 
 transport::http_handler admin_routes(caf::actor_system& sys, caf::actor registry,
                                      std::shared_ptr<actors::identity_snapshot> identities,
-                                     const daemon_config& cfg, std::string ca_file) {
-  return [&sys, registry, identities, cfg, ca_file](const http_request& req) {
+                                     const daemon_config& cfg, std::string ca_file,
+                                     std::shared_ptr<actors::edgehub_status_snapshot> hub_status) {
+  return [&sys, registry, identities, cfg, ca_file, hub_status](const http_request& req) {
     const std::string path = req.target.substr(0, req.target.find('?'));
+    if (path == "/status/edgehub" && req.method == "GET") {
+      return http_response{200, "application/json",
+                           actors::edgehub_reported_json(*hub_status->get())};
+    }
     if (path == "/ca" && req.method == "GET") {
       std::ifstream in{ca_file};
       std::stringstream pem;

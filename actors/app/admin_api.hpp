@@ -2,6 +2,7 @@
 
 #include "actors/app/config.hpp"
 #include "actors/hub/identity_registry.hpp"
+#include "actors/hub/route_watcher.hpp"
 #include "protocols/transport/http_server.hpp"
 
 #include <caf/actor.hpp>
@@ -22,9 +23,11 @@ namespace outpost::app {
 /// Errors: 400 bad request, 404 unknown, 409 exists, 500 storage, each with
 /// `{"error": "..."}`. Runs on an I/O thread; changes go through the registry actor.
 /// - `GET /ca`: the PEM of the CA clients must trust (the edge CA, or `tls.ca`)
+/// - `GET /status/edgehub`: the `$edgeHub` reported status (`lastDesiredStatus` of the routes)
 transport::http_handler admin_routes(caf::actor_system& sys, caf::actor registry,
                                      std::shared_ptr<actors::identity_snapshot> identities,
-                                     const daemon_config& cfg, std::string ca_file);
+                                     const daemon_config& cfg, std::string ca_file,
+                                     std::shared_ptr<actors::edgehub_status_snapshot> hub_status);
 
 /// `HostName=<iothub_hostname or hostname>;DeviceId=..;[ModuleId=..;]SharedAccessKey=..`,
 /// plus `GatewayHostName=<hostname>` when an upstream IoT hub name is configured, so the

@@ -156,7 +156,8 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, core_actors core) {
   std::error_code ec;
   fs::create_directories(fs::path{path}.parent_path(), ec);
   auto admin = transport::http_server::start_local(
-      io, path, admin_routes(sys, core.id_registry, core.identities, cfg, hub->tls().ca));
+      io, path,
+      admin_routes(sys, core.id_registry, core.identities, cfg, hub->tls().ca, hub->status()));
   if (!admin) {
     spdlog::critical("[http admin] cannot listen on {} (listen.admin_socket): {}", path,
                      admin.error().message());

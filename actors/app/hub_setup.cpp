@@ -3,6 +3,7 @@
 #include "actors/hub/hub_metrics.hpp"
 #include "actors/hub/mqtt_listener.hpp"
 #include "actors/hub/route_loader.hpp"
+#include "actors/hub/route_watcher.hpp"
 #include "actors/hub/session_directory.hpp"
 
 #include <caf/all.hpp>
@@ -18,6 +19,9 @@ struct hub_runtime::parts {
   std::shared_ptr<actors::routes_snapshot> routes;
   caf::actor directory;
   caf::group sessions;
+  caf::actor watcher; ///< of the manifest file (none without one)
+  std::shared_ptr<actors::edgehub_status_snapshot> status =
+      std::make_shared<actors::edgehub_status_snapshot>();
   std::shared_ptr<actors::live_count> live = std::make_shared<actors::live_count>();
   std::vector<std::unique_ptr<transport::stream_server>> listeners;
 };
@@ -32,12 +36,19 @@ const transport::tls_files& hub_runtime::tls() const {
   return parts_->tls;
 }
 
+std::shared_ptr<actors::edgehub_status_snapshot> hub_runtime::status() const {
+  return parts_->status;
+}
+
 void hub_runtime::stop() {
   if (!parts_) {
     return;
   }
   for (auto& l : parts_->listeners) {
     l->stop();
+  }
+  if (parts_->watcher) {
+    caf::anon_send_exit(parts_->watcher, caf::exit_reason::user_shutdown);
   }
   // Sessions, mailboxes and the directory hold each other; exits break every cycle.
   caf::anon_send(parts_->sessions, actors::closed_atom::value);
@@ -80,26 +91,29 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
   if (!tls_files_for(cfg, p->tls, why)) {
     return nullptr;
   }
-  auto table = actors::load_manifest_routes(cfg.agent.manifest);
-  std::shared_ptr<const routing::route_table> compiled;
-  if (auto* err = std::get_if<std::string>(&table)) {
-    // The previous routes would stay in force; at start-up there are none.
-    spdlog::error("[routes] agent.manifest rejected (400): {}", *err);
-    compiled = std::make_shared<routing::route_table>();
-  } else {
-    compiled = std::make_shared<routing::route_table>(std::move(std::get<0>(table)));
-    spdlog::info("[routes] {} routes from {}", compiled->size(), cfg.agent.manifest);
-  }
-  auto bound = actors::bind_routes(deps.sys, deps.writer, compiled, cfg.device_id,
-                                   cfg.hub.delivery_window, nullptr);
-  if (!bound) {
-    why = "cannot open the mailboxes of the routes: " + bound.error().message();
-    return nullptr;
-  }
-  p->routes = std::make_shared<actors::routes_snapshot>(*bound);
   auto metrics = std::make_shared<actors::hub_metrics>(deps.registry);
-  p->directory = actors::spawn_session_directory(deps.sys, deps.kv, &metrics->connected_clients);
+  p->routes = std::make_shared<actors::routes_snapshot>();
   p->sessions = deps.sys.groups().anonymous();
+  actors::route_watcher_config watch;
+  watch.writer = deps.writer;
+  watch.manifest_path = cfg.agent.manifest;
+  watch.edge_device_id = cfg.device_id;
+  watch.delivery_window = cfg.hub.delivery_window;
+  watch.routes = p->routes;
+  watch.status = p->status;
+  watch.sessions = p->sessions;
+  std::optional<std::string> manifest;
+  if (!cfg.agent.manifest.empty()) {
+    // A bad manifest leaves the hub running without routes and says so in its status (400);
+    // the watcher applies the file once it is fixed.
+    manifest = actors::read_manifest(cfg.agent.manifest);
+    if (!actors::apply_manifest(deps.sys, watch, manifest)) {
+      why = p->status->get()->description;
+      return nullptr;
+    }
+    p->watcher = actors::spawn_route_watcher(deps.sys, watch, std::move(manifest));
+  }
+  p->directory = actors::spawn_session_directory(deps.sys, deps.kv, &metrics->connected_clients);
 
   auto hub = std::make_shared<actors::hub_services>();
   hub->writer = deps.writer;

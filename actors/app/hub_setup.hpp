@@ -2,6 +2,7 @@
 
 #include "actors/app/config.hpp"
 #include "actors/hub/identity_registry.hpp"
+#include "actors/hub/route_watcher.hpp"
 #include "protocols/transport/certificates.hpp"
 
 #include <caf/actor.hpp>
@@ -34,6 +35,8 @@ public:
   void stop();
   /// The server certificate and CA in use (generated on first start when not configured).
   const transport::tls_files& tls() const;
+  /// The `$edgeHub` reported status: whether the manifest's routes applied.
+  std::shared_ptr<actors::edgehub_status_snapshot> status() const;
 
 private:
   std::unique_ptr<parts> parts_;

@@ -28,6 +28,7 @@ struct mailbox_state {
   sequence frontier = 0;
   bool reading = false;
   sequence checkpoint_pending = 0; ///< acknowledged prefix not yet sent to the writer
+  bool drained_pending = false;    ///< the consumer waits for `drained_atom`
 
   static inline const char* name = "mailbox";
 };
@@ -35,6 +36,7 @@ struct mailbox_state {
 using mailbox_actor = caf::stateful_actor<mailbox_state>;
 
 void pump(mailbox_actor* self);
+void advance_checkpoint(mailbox_actor* self);
 
 /// Takes durable entries in sequence order; drops from memory what the store can give back.
 void on_durable(mailbox_actor* self, entries& es) {
@@ -93,6 +95,7 @@ void pump(mailbox_actor* self) {
   }
   entries batch;
   const auto now = st.cfg.now_ms();
+  std::vector<sequence> expired_seqs;
   while (st.inflight.size() < st.cfg.window) {
     if (st.buffer.empty()) {
       if (!st.synced && !st.reading) {
@@ -107,10 +110,21 @@ void pump(mailbox_actor* self) {
     st.inflight.emplace(e.seq, expired); // expired: never delivered, counts as done
     if (!expired) {
       batch.push_back(std::move(e));
+    } else {
+      expired_seqs.push_back(e.seq);
     }
   }
   if (!batch.empty()) {
     self->send(st.consumer, deliver_atom::value, st.cfg.queue, std::move(batch));
+  }
+  if (!expired_seqs.empty()) {
+    // Before the checkpoint passes them: the writer deletes and counts them (TTL drops).
+    self->send(st.cfg.writer, expired_atom::value, st.cfg.queue, std::move(expired_seqs));
+    advance_checkpoint(self); // expired entries count as done now, not at the next ack
+  }
+  if (st.drained_pending && st.buffer.empty() && st.synced && !st.reading) {
+    st.drained_pending = false;
+    self->send(st.consumer, drained_atom::value, st.cfg.queue);
   }
 }
 
@@ -185,6 +199,7 @@ caf::behavior mailbox_behavior(mailbox_actor* self, mailbox_config cfg) {
           rewind(self);
         }
         self->state.consumer = consumer;
+        self->state.drained_pending = true;
         self->monitor(consumer);
         pump(self);
       },

@@ -28,8 +28,13 @@ struct mailbox_config {
 /// - `(subscribe_atom, caf::actor consumer)`: deliver to `consumer` as
 ///   `(deliver_atom, queue_handle, entries)` with at most `window` entries unacknowledged,
 ///   oldest first, backlog from the store first. One consumer at a time; a new one takes over.
+///   Once everything stored when it subscribed has been sent, the consumer hears
+///   `(drained_atom, queue_handle)` (once per subscription): a consumer of several priority
+///   queues subscribes to the next lower priority only then, so backlogs go out in priority order.
 /// - `(ack_atom, sequence)`: the consumer is done with that entry (any order). The
 ///   contiguous acknowledged prefix becomes the queue's checkpoint in the store.
+/// - Entries found expired when their turn comes are not delivered; the writer hears
+///   `(expired_atom, queue_handle, seqs)`, deletes them and counts them as TTL drops.
 /// - `(unsub_atom)` or the consumer going down: unacknowledged entries are delivered again
 ///   to the next consumer (at least once, in order).
 caf::actor spawn_mailbox(caf::actor_system& sys, mailbox_config cfg);

@@ -25,6 +25,10 @@ using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
 using durable_atom = caf::atom_constant<caf::atom("durable")>;
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 using unsub_atom = caf::atom_constant<caf::atom("unsub")>;
+/// Mailbox -> consumer, once per subscription: the backlog is out (nothing left to send).
+using drained_atom = caf::atom_constant<caf::atom("drained")>;
+/// Mailbox -> writer: entries it found expired before delivery (the writer deletes and counts).
+using expired_atom = caf::atom_constant<caf::atom("expired")>;
 
 /// The answer to one append request: `error` is empty when `value` is valid.
 struct append_outcome {
@@ -72,6 +76,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::actors::append_requests)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::actors::append_outcomes)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::actors::ack_requests)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::actors::entries)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<outpost::storage::sequence>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::actors::read_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::actors::open_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::actors::store_report)

@@ -158,6 +158,24 @@ void cleanup(writer_actor* self) {
   publish_metrics(self);
 }
 
+/// Deletes expired entries a reader passed over (or a mailbox found expired in memory) and
+/// counts them as TTL drops: the store says which were still there, so none counts twice.
+void drop_expired(writer_actor* self, storage::queue_handle q,
+                  const std::vector<storage::sequence>& seqs) {
+  auto& st = self->state;
+  auto r = st.store->drop_expired(q, seqs, st.cfg.now_ms());
+  if (!r) {
+    spdlog::error("[storage writer] dropping expired entries failed: {}", r.error().message());
+    return;
+  }
+  if (*r > 0) {
+    if (auto* m = st.cfg.metrics.get()) {
+      const auto names = st.store->queues();
+      m->ttl_dropped(names[q - 1].first.endpoint).Increment(static_cast<double>(*r));
+    }
+  }
+}
+
 store_report report(writer_state& st) {
   store_report rep;
   for (auto& [name, q] : st.store->queues()) {
@@ -199,11 +217,19 @@ caf::behavior writer_behavior(writer_actor* self, storage_writer_config cfg,
       [=](read_atom, storage::queue_handle q, storage::sequence from, std::uint32_t max) {
         auto& s = self->state;
         commit_pass(self); // a read sees every append and ack that arrived before it
-        auto r = s.store->read(q, from, max, s.cfg.now_ms());
+        std::vector<storage::sequence> expired;
+        auto r = s.store->read(q, from, max, s.cfg.now_ms(), &expired);
         if (!r) {
           return read_reply{r.error(), {}, 0};
         }
+        if (!expired.empty()) {
+          drop_expired(self, q, expired);
+        }
         return read_reply{{}, std::move(*r), s.store->stats(q)->next};
+      },
+      [=](expired_atom, storage::queue_handle q, const std::vector<storage::sequence>& seqs) {
+        commit_pass(self);
+        drop_expired(self, q, seqs);
       },
       [=](subscribe_atom, storage::queue_handle q, const caf::actor& mailbox) {
         self->state.listeners[q] = mailbox.address();

@@ -13,6 +13,8 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <map>
 #include <optional>
 #include <unordered_map>
 
@@ -39,8 +41,12 @@ struct session_state {
   bool stalled = false; ///< the store refused messages: retrying, socket not read
   std::string out;      ///< bytes for the socket, flushed once per handler
   std::vector<std::string> subscriptions;
-  std::shared_ptr<const hub_routes> routes; ///< keeps the attached bindings alive
-  std::unordered_map<storage::queue_handle, const endpoint_binding*> inputs;
+  std::shared_ptr<const hub_routes> routes;                   ///< keeps the attached bindings alive
+  std::vector<std::shared_ptr<const hub_routes>> held_routes; ///< earlier ones, still attached
+  bool inputs_wanted = false; ///< the module subscribed to its inputs
+  std::unordered_map<storage::queue_handle, const endpoint_binding*> inputs; ///< subscribed
+  /// Per input endpoint: lower-priority mailboxes waiting for the higher one to drain.
+  std::map<std::string, std::vector<const endpoint_binding*>> waiting_inputs;
   std::unordered_map<std::uint64_t, delivery> inflight;
   std::uint64_t next_token = 1;
   std::int64_t tick_at = 0;
@@ -109,16 +115,63 @@ void set_paused(session_actor* self) {
   }
 }
 
-/// Attaches this module client to every input mailbox the routes have for it.
+/// Subscribes this session to input mailbox `b`.
+void subscribe_input(session_actor* self, const endpoint_binding* b) {
+  self->state.inputs.emplace(b->queue, b);
+  self->send(b->mailbox, subscribe_atom::value, caf::actor{self});
+}
+
+/// Attaches this module client to the input mailboxes of the current routes. Of the priority
+/// queues of one input, only the highest-priority one is subscribed at first; the next one
+/// follows when that one reports its backlog drained, so a backlog arrives in priority order
+/// (IoT Edge: "restart from the highest priority"). Mailboxes already attached stay attached:
+/// messages stored under a removed route are still delivered.
 void attach_inputs(session_actor* self) {
   auto& st = self->state;
-  if (!st.who.is_module() || !st.inputs.empty()) {
+  if (!st.who.is_module() || !st.inputs_wanted) {
     return;
   }
-  st.routes = st.hub->routes->get();
+  auto current = st.hub->routes->get();
+  if (current == st.routes) {
+    return;
+  }
+  if (st.routes) {
+    st.held_routes.push_back(std::move(st.routes)); // pointers in `inputs` point into it
+  }
+  st.routes = std::move(current);
+  std::map<std::string, std::vector<const endpoint_binding*>> by_input;
   for (const auto* b : st.routes->inputs_of(st.who.id())) {
-    st.inputs.emplace(b->queue, b);
-    self->send(b->mailbox, subscribe_atom::value, caf::actor{self});
+    if (!st.inputs.count(b->queue)) {
+      by_input[b->endpoint_id].push_back(b); // bindings are ordered by (endpoint, priority)
+    }
+  }
+  for (auto& [endpoint, bindings] : by_input) {
+    const bool started = std::any_of(st.inputs.begin(), st.inputs.end(), [&](const auto& i) {
+      return i.second->endpoint_id == endpoint;
+    });
+    if (started) { // new queues of an input already flowing (a route change): no backlog order
+      for (const auto* b : bindings) {
+        subscribe_input(self, b);
+      }
+      continue;
+    }
+    subscribe_input(self, bindings.front());
+    st.waiting_inputs[endpoint].assign(bindings.begin() + 1, bindings.end());
+  }
+}
+
+/// A mailbox sent its backlog: the next lower priority of the same input may start.
+void on_drained(session_actor* self, storage::queue_handle q) {
+  auto& st = self->state;
+  auto i = st.inputs.find(q);
+  if (i == st.inputs.end()) {
+    return;
+  }
+  auto w = st.waiting_inputs.find(i->second->endpoint_id);
+  if (w != st.waiting_inputs.end() && !w->second.empty()) {
+    const auto* next = w->second.front();
+    w->second.erase(w->second.begin());
+    subscribe_input(self, next);
   }
 }
 
@@ -126,6 +179,7 @@ void on_subscriptions_changed(session_actor* self) {
   auto& st = self->state;
   for (const auto& f : st.subscriptions) {
     if (iothub::classify_subscription(f) == iothub::subscription_kind::module_inputs) {
+      st.inputs_wanted = true;
       attach_inputs(self);
     }
   }
@@ -430,6 +484,8 @@ caf::behavior session_behavior(session_actor* self, std::shared_ptr<const hub_se
         run(self, acts);
       },
       [=](deliver_atom, storage::queue_handle q, entries& es) { deliver(self, q, es); },
+      [=](drained_atom, storage::queue_handle q) { on_drained(self, q); },
+      [=](routes_atom) { attach_inputs(self); },
       [=](retry_atom, append_requests& reqs, std::vector<std::uint16_t>& pids) {
         if (!self->state.closing) {
           self->state.paused = true; // resumed by set_paused once the backlog drains

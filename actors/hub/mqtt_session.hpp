@@ -28,6 +28,8 @@ using closed_atom = caf::atom_constant<caf::atom("closed")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using frame_error_atom = caf::atom_constant<caf::atom("frame_err")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
+/// Sent to the sessions group when the route table changed: module sessions attach new inputs.
+using routes_atom = caf::atom_constant<caf::atom("routes")>;
 
 /// What every session shares: the hub's actors, snapshots and settings. Immutable.
 struct hub_services {

@@ -4,6 +4,7 @@
 #include "actors/app/build_info.hpp"
 #include "actors/app/config.hpp"
 #include "protocols/transport/http_client.hpp"
+#include "tools/cli/route_test.hpp"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -192,6 +193,33 @@ int get(const daemon_config& cfg, const std::string& target, bool print_body) {
   return reply->status == 200 ? exit_ok : exit_failure;
 }
 
+/// `outpost check`: one line per item, ✓ or ✗ with a hint; exit 1 if any item failed.
+int run_check(const daemon_config& cfg, const std::string& config_path) {
+  std::cout << "\u2713 configuration " << config_path << "\n";
+  const auto path = outpost::app::admin_socket_path(cfg);
+  auto reply = outpost::transport::http_call("unix:" + path, "GET", "/status/edgehub");
+  if (!reply || reply->status != 200) {
+    std::cout << "\u2717 outpostd is not answering on " << path
+              << " (hint: start it with `outpostd --config " << config_path << "`)\n";
+    return exit_failure;
+  }
+  std::cout << "\u2713 outpostd " << cfg.device_id << " running\n";
+  auto j = nlohmann::json::parse(reply->body, nullptr, false);
+  const auto status = j.is_object() ? j.value("lastDesiredStatus", nlohmann::json::object())
+                                    : nlohmann::json::object();
+  const int code = status.value("code", 0);
+  if (code == 200) {
+    std::cout << "\u2713 $edgeHub routes: " << j.value("routes", 0) << " in force from "
+              << j.value("manifest", std::string{"(no manifest)"}) << " (desired version "
+              << j.value("lastDesiredVersion", 0) << ")\n";
+    return exit_ok;
+  }
+  std::cout << "\u2717 $edgeHub routes: " << code << " " << status.value("description", "")
+            << " (hint: fix " << j.value("manifest", std::string{"the manifest"})
+            << "; the previous routes stay in force until it applies)\n";
+  return exit_failure;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -205,7 +233,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   auto* version = app.add_subcommand("version", "print the version of this tool");
-  auto* check = app.add_subcommand("check", "validate the configuration file");
+  auto* check = app.add_subcommand(
+      "check", "check the configuration and, when outpostd runs, the status of its manifest");
   auto* status = app.add_subcommand("status", "is outpostd running and healthy?");
   auto* metrics = app.add_subcommand("metrics", "print outpostd's Prometheus metrics");
   auto* ca = app.add_subcommand("ca", "print the CA certificate (PEM) clients must trust");
@@ -213,10 +242,24 @@ int main(int argc, char** argv) {
   metrics->add_option("--filter", prefix, "only lines that start with this metric prefix");
   identity_cli ids;
   add_identity_commands(app, ids);
+  auto* route = app.add_subcommand("route", "work with IoT Hub routes");
+  route->require_subcommand(1);
+  auto* route_test = route->add_subcommand(
+      "test", "does a message match a route? prints each sub-expression's value");
+  std::string route_text;
+  std::string message_file;
+  route_test->add_option("--route", route_text, "FROM ... [WHERE ...] INTO ...")->required();
+  route_test
+      ->add_option("--message", message_file,
+                   "JSON file: {\"body\", \"properties\", \"systemProperties\"}")
+      ->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? exit_ok : exit_usage;
+  }
+  if (route_test->parsed()) {
+    return outpost::cli::run_route_test(route_text, message_file); // needs no daemon
   }
   if (version->parsed()) {
     std::cout << "outpost " << outpost::app::build_version() << " (" << outpost::app::build_commit()
@@ -231,8 +274,7 @@ int main(int argc, char** argv) {
     return exit_usage;
   }
   if (check->parsed()) {
-    std::cout << config_path << ": ok\n";
-    return exit_ok;
+    return run_check(cfg, config_path);
   }
   if (ca->parsed()) {
     const auto path = outpost::app::admin_socket_path(cfg);

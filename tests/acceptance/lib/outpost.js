@@ -71,7 +71,7 @@ function tomlString(s) {
 
 /// The IoT Edge deployment manifest (facts §1): $edgeAgent with no modules (the test clients are
 /// external processes) and $edgeHub schema 1.1 with `routes` and storeAndForwardConfiguration.
-function manifest(routes) {
+function manifest(routes, { ttlSecs = 7200 } = {}) {
   return {
     modulesContent: {
       $edgeAgent: {
@@ -111,7 +111,7 @@ function manifest(routes) {
         'properties.desired': {
           schemaVersion: '1.1',
           routes,
-          storeAndForwardConfiguration: { timeToLiveSecs: 7200 },
+          storeAndForwardConfiguration: { timeToLiveSecs: ttlSecs },
         },
       },
     },
@@ -167,9 +167,37 @@ class Outpost {
     ].join('\n'));
   }
 
-  writeManifest(routes) {
-    fs.writeFileSync(this.manifestPath, JSON.stringify(manifest(routes), null, 2) + '\n');
+  /// Writes the manifest through a temp file and rename, as a deployment tool would (the
+  /// daemon never sees half a file).
+  writeManifest(routes, opts = {}) {
+    const tmp = `${this.manifestPath}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(manifest(routes, opts), null, 2) + '\n');
+    fs.renameSync(tmp, this.manifestPath);
   }
+
+  /// GET /metrics → text.
+  async metricsText() {
+    const res = await fetch(`http://127.0.0.1:${this.port('metrics')}/metrics`);
+    assert.equal(res.status, 200, 'GET /metrics');
+    return res.text();
+  }
+
+  /// Sum of the samples of `name` whose labels include every pair of `labels`.
+  async metricSum(name, labels = {}) {
+    let sum = 0;
+    for (const line of (await this.metricsText()).split('\n')) {
+      if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+      const m = /^[^{ ]+(?:\{(.*)\})? (\S+)$/.exec(line);
+      if (!m) continue;
+      const have = {};
+      for (const kv of (m[1] || '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) have[kv[1]] = kv[2];
+      if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[2]);
+    }
+    return sum;
+  }
+
+  /// `outpost check` → {code, stdout, stderr}.
+  check() { return this.cli(['check']); }
 
   /// Starts outpostd (again, on the same storage after a stop) and waits for ports.json.
   async start({ timeoutMs = 20000 } = {}) {

@@ -1,11 +1,13 @@
 #include "actors/common/mailbox.hpp"
 #include "actors/common/messages.hpp"
 #include "actors/common/storage_writer.hpp"
+#include "actors/common/store_metrics.hpp"
 #include "storage/errc.hpp"
 #include "storage/memory_kv_store.hpp"
 
 #include <caf/all.hpp>
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
 
 namespace outpost::actors {
 namespace {
@@ -60,6 +62,7 @@ protected:
     };
     cfg.cleanup_interval = std::chrono::milliseconds{0};
     cfg.detached = false;
+    cfg.metrics = metrics_;
     auto w = spawn_storage_writer(sys_, cfg);
     ASSERT_TRUE(w);
     writer_ = *w;
@@ -77,6 +80,14 @@ protected:
     return spawn_mailbox(sys_, {writer_, q, window, 4096, [this] {
                                   return now_;
                                 }});
+  }
+
+  /// Did a `drained` notification for `q` arrive?
+  bool drained(storage::queue_handle q) {
+    bool got = false;
+    self_->receive([&](drained_atom, storage::queue_handle from) { got = from == q; },
+                   caf::after(std::chrono::seconds(0)) >> [] {});
+    return got;
   }
 
   append_outcomes append_via(const caf::actor& mb, std::vector<std::string> bodies,
@@ -102,6 +113,8 @@ protected:
   }
 
   std::int64_t now_ = 1'000'000;
+  prometheus::Registry registry_;
+  std::shared_ptr<store_metrics> metrics_ = std::make_shared<store_metrics>(registry_);
   std::shared_ptr<counting_kv> kv_ = std::make_shared<counting_kv>();
   caf::actor_system_config cfg_;
   caf::actor_system sys_{configure(cfg_)};
@@ -225,6 +238,41 @@ TEST_F(StorageActors, MailboxReadsBacklogFromTheStoreAndSkipsExpiredEntries) {
   // New appends while synced come from memory, after the backlog.
   append_via(mb, {"live"});
   EXPECT_EQ(delivered().at(0).second, "live");
+}
+
+TEST_F(StorageActors, MailboxSaysDrainedOnceItsBacklogIsOutAndCountsExpiredEntries) {
+  auto q = open_queue("mod/in");
+  append_requests reqs;
+  for (int i = 0; i < 6; ++i) {
+    reqs.push_back({"m" + std::to_string(i), {{q, i % 3 == 0 ? 50 : -1}}});
+  }
+  self_->send(writer_, append_atom::value, reqs);
+  sched_.run();
+  self_->receive([&](append_outcomes&) {});
+  now_ += 100; // m0 and m3 expire
+  auto mb = mailbox(q, 2);
+  self_->send(mb, subscribe_atom::value, caf::actor{self_});
+  sched_.run();
+  std::vector<std::string> got;
+  for (auto d = delivered(); !d.empty(); d = delivered()) {
+    EXPECT_FALSE(got.size() < 2 && drained(q)) << "drained before the backlog went out";
+    for (auto& [seq, body] : d) {
+      got.push_back(body);
+      self_->send(mb, ack_atom::value, seq);
+    }
+    sched_.run();
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{"m1", "m2", "m4", "m5"}));
+  EXPECT_TRUE(drained(q));
+  // Counted once each although the read passed over them and the checkpoint passed them too.
+  EXPECT_EQ(metrics_->ttl_dropped("mod/in").Value(), 2.0);
+  self_->send(writer_, stats_atom::value);
+  sched_.run();
+  self_->receive([&](store_report& r) { EXPECT_EQ(r.queues.at(0).stats.length, 0u); });
+  // Once per subscription: live entries later do not repeat it.
+  append_via(mb, {"live"});
+  EXPECT_EQ(delivered().at(0).second, "live");
+  EXPECT_FALSE(drained(q));
 }
 
 } // namespace

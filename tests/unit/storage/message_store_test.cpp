@@ -182,6 +182,29 @@ TEST_P(MessageStore, ExpiredEntriesAreNeverRead) {
   EXPECT_EQ(bodies(q, 20000), (strings{"forever"}));
 }
 
+TEST_P(MessageStore, ExpiredEntriesPassedOverAreDroppedOnceWhoeverComesFirst) {
+  auto q = queue("q");
+  append_one(q, "short-1", 100, 1000);
+  append_one(q, "long", 10000, 1000);
+  append_one(q, "short-2", 100, 1000);
+  std::vector<sequence> passed;
+  auto r = store_->read(q, 0, 10, 2000, &passed);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ(passed, (std::vector<sequence>{1, 3}));
+  // Not expired (yet) at that time: kept.
+  EXPECT_EQ(*store_->drop_expired(q, {2}, 2000), 0u);
+  EXPECT_EQ(*store_->drop_expired(q, {1}, 2000), 1u);
+  // The cleanup finds only short-2; dropping both again finds neither: each counted once.
+  EXPECT_EQ(store_->cleanup_step(2000, 10)->expired, 1u);
+  EXPECT_EQ(*store_->drop_expired(q, passed, 2000), 0u);
+  EXPECT_EQ(store_->stats(q)->length, 1u);
+  EXPECT_EQ(bodies(q, 2000), (strings{"long"}));
+  // Acknowledged entries are the ack's, not a TTL drop.
+  EXPECT_TRUE(store_->ack({{q, 2}}));
+  EXPECT_EQ(*store_->drop_expired(q, {2}, 20000), 0u);
+}
+
 TEST_P(MessageStore, CleanupDeletesExpiredEntriesInSmallSteps) {
   auto q = queue("q");
   auto other = queue("other");
