@@ -4,11 +4,8 @@
 #include "actors/common/messages.hpp"
 
 #include <caf/all.hpp>
-#include <nlohmann/json.hpp>
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
 
 namespace outpost::actors {
 
@@ -52,31 +49,6 @@ result<std::shared_ptr<const hub_routes>> bind_routes(
     routes->bindings.emplace(std::make_pair(id, r.priority), std::move(b));
   }
   return std::shared_ptr<const hub_routes>{std::move(routes)};
-}
-
-std::variant<routing::route_table, std::string> load_manifest_routes(const std::string& path) {
-  if (path.empty()) {
-    return routing::route_table{};
-  }
-  std::ifstream in{path};
-  if (!in) {
-    return "cannot read manifest " + path;
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  auto doc = nlohmann::json::parse(text.str(), nullptr, false);
-  if (doc.is_discarded()) {
-    return path + ": not valid JSON";
-  }
-  const auto ptr = nlohmann::json::json_pointer{"/modulesContent/$edgeHub/properties.desired"};
-  if (!doc.contains(ptr)) {
-    return path + ": no modulesContent.$edgeHub[\"properties.desired\"]";
-  }
-  auto table = routing::route_table::from_edgehub_desired(doc[ptr].dump());
-  if (auto* err = std::get_if<routing::route_error>(&table)) {
-    return path + ": " + err->to_string();
-  }
-  return std::move(std::get<routing::route_table>(table));
 }
 
 } // namespace outpost::actors

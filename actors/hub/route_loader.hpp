@@ -20,9 +20,4 @@ result<std::shared_ptr<const hub_routes>> bind_routes(
     std::shared_ptr<const routing::route_table> table, const std::string& edge_device_id,
     std::uint32_t delivery_window, const hub_routes* previous);
 
-/// Reads the `$edgeHub` routes of an IoT Edge deployment manifest file
-/// (`modulesContent.$edgeHub["properties.desired"]`). An empty path means no routes.
-/// Errors come back as text naming the route or the JSON problem.
-std::variant<routing::route_table, std::string> load_manifest_routes(const std::string& path);
-
 } // namespace outpost::actors
