@@ -151,8 +151,13 @@ std::string connection_string(const storage::identity& i, const daemon_config& c
 transport::http_handler admin_routes(caf::actor_system& sys, caf::actor registry,
                                      std::shared_ptr<actors::identity_snapshot> identities,
                                      const daemon_config& cfg, std::string ca_file,
-                                     std::shared_ptr<actors::edgehub_status_snapshot> hub_status) {
-  return [&sys, registry, identities, cfg, ca_file, hub_status](const http_request& req) {
+                                     std::shared_ptr<actors::edgehub_status_snapshot> hub_status,
+                                     agent_handles agent) {
+  return [&sys, registry, identities, cfg, ca_file, hub_status,
+          agent](const http_request& req) -> http_response {
+    if (auto handled = agent_admin(sys, agent, req)) {
+      return *handled;
+    }
     const std::string path = req.target.substr(0, req.target.find('?'));
     if (path == "/status/edgehub" && req.method == "GET") {
       return http_response{200, "application/json",

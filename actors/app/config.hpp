@@ -34,6 +34,8 @@ struct daemon_config {
     std::string admin_socket;
     std::string mqtt_tls = "0.0.0.0:8883"; ///< MQTT over TLS; "" = off
     std::string mqtt;                      ///< plain MQTT, for local tests only; "" = off
+    /// The workload API modules call (IOTEDGE_WORKLOADURI); "" = `<storage.dir>/run/workload.sock`.
+    std::string workload_socket;
   } listen;
 
   /// Server certificate; all empty = a generated edge CA and server certificate under
@@ -45,7 +47,13 @@ struct daemon_config {
   } tls;
 
   struct agent_section {
-    std::string manifest; ///< deployment manifest file ($edgeHub routes); "" = no routes
+    std::string manifest; ///< deployment manifest file ($edgeAgent and $edgeHub); "" = none
+    std::uint32_t stop_grace_secs = 10;        ///< SIGTERM, then SIGKILL after this
+    std::uint32_t max_restarts = 20;           ///< MaxRestartCount: then `failed`
+    std::uint32_t cool_off_secs = 10;          ///< back-off unit: min(unit * 2^n, 300 s)
+    std::uint32_t intensive_care_minutes = 10; ///< up this long: restart counters cleared
+    std::uint64_t log_max_bytes = 1u << 20;    ///< per module log file before rotation
+    std::uint32_t log_files = 3;               ///< rotated files kept per module
   } agent;
 
   struct hub_section {

@@ -1,6 +1,7 @@
 #include "actors/app/daemon.hpp"
 
 #include "actors/app/admin_api.hpp"
+#include "actors/app/agent_setup.hpp"
 #include "actors/app/build_info.hpp"
 #include "actors/app/hub_setup.hpp"
 #include "actors/common/messages.hpp"
@@ -134,9 +135,18 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, core_actors core) {
   std::string why;
   auto hub =
       start_hub(cfg, {sys, io, core.writer, core.kv, core.identities, *core.registry, ports}, why);
-  core.kv.reset(); // the writer, the registry and the directory own the engine now
   if (!hub) {
     spdlog::critical("[hub] {}", why);
+    return exit_failure;
+  }
+  const auto ca_key = (fs::path{hub->tls().ca}.parent_path() / "edge-ca.key.pem").string();
+  auto agent = start_agent(cfg,
+                           {sys, io, core.kv, core.id_registry, core.identities, *core.registry,
+                            hub->tls().ca, ca_key, ports},
+                           why);
+  core.kv.reset(); // the writer, the registry, the directory and the agent own the engine now
+  if (!agent) {
+    spdlog::critical("[agent] {}", why);
     return exit_failure;
   }
   std::unique_ptr<transport::http_server> http;
@@ -157,7 +167,8 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, core_actors core) {
   fs::create_directories(fs::path{path}.parent_path(), ec);
   auto admin = transport::http_server::start_local(
       io, path,
-      admin_routes(sys, core.id_registry, core.identities, cfg, hub->tls().ca, hub->status()));
+      admin_routes(sys, core.id_registry, core.identities, cfg, hub->tls().ca, hub->status(),
+                   {agent->agent, agent->view}));
   if (!admin) {
     spdlog::critical("[http admin] cannot listen on {} (listen.admin_socket): {}", path,
                      admin.error().message());
@@ -175,6 +186,7 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, core_actors core) {
   spdlog::info("[outpostd {}] {} received, shutting down", cfg.device_id,
                sig == SIGTERM ? "SIGTERM" : "SIGINT");
   fs::remove(ports_file, ec);
+  agent->stop(); // modules first: they are clients of the hub
   return exit_ok;
 } // servers stop, then the hub, then the I/O threads (reverse order of construction)
 

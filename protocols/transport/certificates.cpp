@@ -649,6 +649,62 @@ result<std::string> certificate_thumbprint(std::string_view pem_or_der) {
   return thumbprint;
 }
 
+result<issued_certificate> issue_server_certificate(const tls_files& ca,
+                                                    const std::string& common_name,
+                                                    const std::string& extra_dns, long lifetime,
+                                                    std::string& why) {
+  ERR_clear_error();
+  if (common_name.empty() || common_name.size() > 64) {
+    why = "common name must have 1 to 64 characters";
+    return std::make_error_code(std::errc::invalid_argument);
+  }
+  auto cert_pem = read_file(ca.cert, why);
+  if (!cert_pem) {
+    return cert_pem.error();
+  }
+  auto key_pem = read_file(ca.key, why);
+  if (!key_pem) {
+    return key_pem.error();
+  }
+  key_and_cert issuer;
+  issuer.cert = parse_certificate_pem(*cert_pem);
+  issuer.key = parse_key_pem(*key_pem);
+  if (!issuer.cert || !issuer.key) {
+    return fail(certificate_errc::invalid_certificate, "the edge CA " + ca.cert, why);
+  }
+  key_and_cert leaf;
+  leaf.key = generate_key();
+  if (!leaf.key) {
+    return fail(certificate_errc::crypto_failure, "generating the server key", why);
+  }
+  issue_request request;
+  request.common_name = common_name;
+  request.issuer = issuer.cert.get();
+  request.issuer_key = issuer.key.get();
+  request.lifetime = std::clamp(lifetime, 60L, leaf_lifetime);
+  std::string san = is_ip_literal(common_name) ? "IP:" + common_name : "DNS:" + common_name;
+  if (!extra_dns.empty() && extra_dns != common_name) {
+    san += ",DNS:" + extra_dns;
+  }
+  request.extensions = {{NID_basic_constraints, "critical,CA:FALSE"},
+                        {NID_key_usage, "critical,digitalSignature,keyEncipherment"},
+                        {NID_ext_key_usage, "serverAuth"},
+                        {NID_subject_key_identifier, "hash"},
+                        {NID_subject_alt_name, san}};
+  leaf.cert = issue(request, leaf.key.get());
+  if (!leaf.cert) {
+    return fail(certificate_errc::crypto_failure, "issuing the server certificate", why);
+  }
+  auto leaf_pem = to_pem(leaf.cert.get());
+  auto leaf_key = to_pem(leaf.key.get());
+  auto ca_pem = to_pem(issuer.cert.get());
+  if (!leaf_pem || !leaf_key || !ca_pem) {
+    return fail(certificate_errc::crypto_failure, "writing PEM", why);
+  }
+  auto left = seconds_until(X509_get0_notAfter(leaf.cert.get()));
+  return issued_certificate{*leaf_pem + *ca_pem, *leaf_key, left.value_or(0)};
+}
+
 result<tls_files> make_client_certificate(const std::string& dir, const std::string& common_name,
                                           const tls_files* signer, std::string& why) {
   ERR_clear_error();

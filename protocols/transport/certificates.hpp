@@ -78,6 +78,22 @@ result<std::string> certificate_thumbprint(std::string_view pem_or_der);
 result<tls_files> make_client_certificate(const std::string& dir, const std::string& common_name,
                                           const tls_files* signer, std::string& why);
 
+/// A certificate and its key in memory, PEM.
+struct issued_certificate {
+  std::string cert_pem; ///< the leaf followed by the issuer's certificate
+  std::string key_pem;
+  long lifetime = 0; ///< seconds it is valid from now
+};
+
+/// The workload API's `certificate/server`: a server certificate (EC P-256, CN = `common_name`,
+/// SAN = the common name as DNS or IP plus `extra_dns`, extendedKeyUsage serverAuth) signed by
+/// the CA in `ca.cert`/`ca.key`, valid for `lifetime` seconds (at most one year, never beyond
+/// the CA). Errors as for `make_client_certificate`.
+result<issued_certificate> issue_server_certificate(const tls_files& ca,
+                                                    const std::string& common_name,
+                                                    const std::string& extra_dns, long lifetime,
+                                                    std::string& why);
+
 } // namespace outpost::transport
 
 template <>

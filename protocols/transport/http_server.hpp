@@ -19,6 +19,9 @@ struct http_request {
   std::string method; ///< as sent, e.g. "GET", "POST"
   std::string target; ///< request-target as sent, e.g. "/metrics?x=1"
   std::string body;
+  /// Over a unix socket: the pid of the connecting process (SO_PEERCRED, the workload API's
+  /// caller check); 0 over TCP.
+  int peer_pid = 0;
 };
 
 /// The handler's answer. The server adds `Server`, `Content-Length` and `Connection`.

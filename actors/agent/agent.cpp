@@ -1,0 +1,629 @@
+#include "actors/agent/agent.hpp"
+
+#include "actors/agent/agent_messages.hpp"
+#include "actors/agent/agent_metrics.hpp"
+#include "actors/agent/module_actor.hpp"
+#include "storage/errc.hpp"
+#include "storage/kv_store.hpp"
+#include "supervisor/model/deployment.hpp"
+#include "supervisor/planner/agent_report.hpp"
+#include "supervisor/planner/planner.hpp"
+#include "supervisor/runtime/process_host.hpp"
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+namespace outpost::actors {
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace sv = supervisor;
+using nlohmann::json;
+
+/// What the agent keeps per module beside the planner's view.
+struct module_extra {
+  caf::actor actor;
+  pid_t pid = 0;
+  std::string description;
+  std::string generation_id;
+};
+
+struct agent_state {
+  agent_config cfg;
+  std::optional<std::string> applied; ///< manifest text last looked at
+  bool looked = false;
+  std::optional<sv::deployment> desired; ///< the deployment in force
+  sv::deployment_status status{sv::deployment_code::unknown, "waiting for a deployment"};
+  std::int64_t desired_version = 0;
+  std::map<std::string, sv::current_module> current;
+  std::map<std::string, module_extra> extra;
+  std::deque<sv::command> queue;
+  bool busy = false;
+  bool pending = false; ///< reconcile again once the queue is done
+  bool shutting_down = false;
+  std::string failure; ///< the last command failure of this plan, for status 500
+  static inline const char* name = "agent";
+};
+
+using agent_actor = caf::stateful_actor<agent_state>;
+
+void reconcile(agent_actor* self);
+void run_next(agent_actor* self);
+
+std::int64_t now(agent_actor* self) {
+  return self->state.cfg.now_ms();
+}
+
+std::string module_dir(const agent_state& st, const std::string& name) {
+  return st.cfg.modules_dir + "/" + name;
+}
+
+std::string log_path(const agent_state& st, const std::string& name) {
+  return module_dir(st, name) + "/" + name + ".log";
+}
+
+void store_put(agent_state& st, const std::string& key, const std::string& value,
+               storage::write_mode mode) {
+  if (!st.cfg.kv) {
+    return;
+  }
+  storage::write_batch b;
+  b.put(storage::column::agent, key, value);
+  if (auto r = st.cfg.kv->write(b, mode); !r) {
+    spdlog::error("[agent] cannot store {}: {}", key, r.error().message());
+  }
+}
+
+/// Publishes the reported properties (view + store) after a change.
+void publish(agent_actor* self) {
+  auto& st = self->state;
+  sv::agent_report_input in;
+  in.version = st.cfg.version;
+  in.commit = st.cfg.commit;
+  in.desired = st.desired;
+  in.status = st.status;
+  in.desired_version = st.desired_version;
+  in.restart = st.cfg.restart;
+  in.agent_running = !st.shutting_down;
+  auto data = std::make_shared<agent_view_data>();
+  for (const auto& [name, cur] : st.current) {
+    const auto& ex = st.extra[name];
+    in.modules[name] = {cur, ex.description};
+    module_view v;
+    v.name = name;
+    v.type = sv::to_string(cur.spec.type);
+    v.desired_status = sv::to_string(cur.spec.status);
+    v.runtime_status = sv::to_string(
+        st.shutting_down ? sv::runtime_status::unknown
+                         : sv::reported_status(cur.spec, cur.runtime, st.cfg.restart));
+    v.description = ex.description;
+    v.version = cur.spec.version;
+    v.pid = ex.pid;
+    v.generation_id = ex.generation_id;
+    v.log_path = log_path(st, name);
+    v.last_start_ms = cur.runtime.last_start_ms;
+    v.last_exit_ms = cur.runtime.last_exit_ms;
+    v.exit_code = cur.runtime.exit_code;
+    v.restart_count = cur.runtime.restart_count;
+    data->modules.emplace(name, std::move(v));
+  }
+  data->reported_json = sv::agent_reported_json(in);
+  data->code = st.shutting_down ? 406 : static_cast<int>(st.status.code);
+  data->description = st.shutting_down ? "Agent is not running" : st.status.description;
+  data->manifest = st.cfg.manifest_path;
+  const auto previous = st.cfg.view->get();
+  if (previous->reported_json != data->reported_json) {
+    store_put(st, "reported", data->reported_json, storage::write_mode::lazy);
+  }
+  if (st.cfg.metrics) {
+    st.cfg.metrics->observe(*data, now(self));
+  }
+  st.cfg.view->set(std::move(data));
+}
+
+/// Applies manifest text (nullopt: unreadable): a valid deployment replaces the one in force
+/// and is kept in the store; anything else only changes the status, the modules keep running.
+void apply_manifest(agent_actor* self, const std::optional<std::string>& text) {
+  auto& st = self->state;
+  std::optional<std::string> doc = text;
+  if (!doc && !st.desired && st.cfg.kv) {
+    if (auto saved = st.cfg.kv->get(storage::column::agent, "deployment"); saved && *saved) {
+      spdlog::warn("[agent] cannot read {}: using the last good deployment from the store",
+                   st.cfg.manifest_path);
+      doc = **saved;
+    }
+  }
+  if (!doc) {
+    st.status = {sv::deployment_code::empty,
+                 "This device has an empty configuration for the edge agent. Please set a "
+                 "deployment manifest. (cannot read "
+                     + st.cfg.manifest_path + ")"};
+    spdlog::error("[agent] {}", st.status.description);
+    return;
+  }
+  auto parsed = sv::parse_deployment(*doc);
+  if (!parsed.value) {
+    st.status = parsed.status;
+    spdlog::error("[agent] deployment rejected ({}): {}", static_cast<int>(parsed.status.code),
+                  parsed.status.description);
+    return;
+  }
+  st.desired_version = parsed.value->version ? *parsed.value->version : st.desired_version + 1;
+  st.desired = std::move(parsed.value);
+  st.status = {sv::deployment_code::ok, ""};
+  if (text) {
+    store_put(st, "deployment", *text, storage::write_mode::durable);
+  }
+  spdlog::info("[agent] deployment version {}: {} modules", st.desired_version,
+               st.desired->modules.size());
+}
+
+void look_at_manifest(agent_actor* self) {
+  auto& st = self->state;
+  if (st.cfg.manifest_path.empty()) {
+    return;
+  }
+  std::optional<std::string> text;
+  if (std::ifstream in{st.cfg.manifest_path}) {
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  }
+  if (st.looked && text == st.applied) {
+    return;
+  }
+  st.looked = true;
+  st.applied = text;
+  apply_manifest(self, text);
+  publish(self);
+}
+
+std::string generation_id(const agent_state& st, const std::string& name) {
+  auto table = st.cfg.identity_table->get();
+  auto i = table->find(st.cfg.device_id + "/" + name);
+  return i == table->end() ? std::string{} : std::to_string(i->second.created_ms);
+}
+
+/// A command failed: the module says why, the deployment is 500 until a plan succeeds.
+void fail(agent_actor* self, const std::string& module, const std::string& why) {
+  auto& st = self->state;
+  st.extra[module].description = why;
+  st.failure = "module " + module + ": " + why;
+  spdlog::error("[agent] {}", st.failure);
+}
+
+sv::spawn_spec spawn_spec_of(const agent_state& st, const sv::module_spec& m) {
+  sv::spawn_spec s;
+  s.path = m.process.path;
+  s.args = m.process.args;
+  s.working_dir = m.process.working_dir.empty() ? module_dir(st, m.name) : m.process.working_dir;
+  s.log_path = log_path(st, m.name);
+  std::map<std::string, std::string> env{
+      {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+      {"HOME", module_dir(st, m.name)},
+  };
+  for (const auto& [k, v] : m.env) {
+    env[k] = v;
+  }
+  // IoT Edge's variables come last and win (CreateOrUpdateCommand.GetEnvVars).
+  env["IOTEDGE_WORKLOADURI"] = st.cfg.workload_uri;
+  env["IOTEDGE_DEVICEID"] = st.cfg.device_id;
+  env["IOTEDGE_MODULEID"] = m.name;
+  env["IOTEDGE_MODULEGENERATIONID"] = generation_id(st, m.name);
+  env["IOTEDGE_IOTHUBHOSTNAME"] = st.cfg.iothub_hostname;
+  env["IOTEDGE_GATEWAYHOSTNAME"] = st.cfg.gateway_hostname;
+  env["IOTEDGE_AUTHSCHEME"] = "sasToken";
+  env["IOTEDGE_APIVERSION"] = "2019-01-30";
+  for (const auto& [k, v] : env) {
+    s.env.push_back(k + "=" + v);
+  }
+  return s;
+}
+
+/// create: the module's identity (kept across updates), folder and actor.
+void do_create(agent_actor* self, const sv::module_spec& m) {
+  auto& st = self->state;
+  std::error_code ec;
+  fs::create_directories(module_dir(st, m.name), ec);
+  auto finish = [=](std::string why) {
+    auto& s = self->state;
+    auto& ex = s.extra[m.name];
+    s.current[m.name] = {m, {}};
+    ex.generation_id = generation_id(s, m.name);
+    if (!why.empty()) {
+      fail(self, m.name, why);
+    } else if (m.type == sv::module_type::docker) {
+      fail(self, m.name, "docker modules need a container engine ([agent] container_engine)");
+    } else {
+      ex.description.clear();
+      ex.actor = spawn_module_actor(
+          self->system(), {m.name, m.process.digest, s.cfg.host, caf::actor{self}, s.cfg.now_ms});
+    }
+    run_next(self);
+  };
+  if (!generation_id(st, m.name).empty()) {
+    return finish({});
+  }
+  storage::identity_request req;
+  req.id = m.name;
+  req.module = true;
+  self->request(st.cfg.identities, std::chrono::seconds(30), identity_add_atom::value, req)
+      .then(
+          [=](identity_reply& r) {
+            finish(r.error && r.error != storage::errc::identity_exists
+                       ? "cannot create its identity: " + r.error.message()
+                       : std::string{});
+          },
+          [=](caf::error& err) { finish("cannot create its identity: " + to_string(err)); });
+}
+
+void do_start(agent_actor* self, const std::string& name, bool counts) {
+  auto& st = self->state;
+  auto& ex = st.extra[name];
+  auto cur = st.current.find(name);
+  if (cur == st.current.end() || !ex.actor) {
+    fail(self, name, ex.description.empty() ? "not created" : ex.description);
+    if (cur != st.current.end()) { // cannot even be created: failed, retried with back-off
+      cur->second.runtime.process = sv::module_runtime::state::exited;
+      cur->second.runtime.exit_code = 127;
+      cur->second.runtime.last_exit_ms = now(self);
+      if (counts) {
+        cur->second.runtime.restart_count++;
+      }
+    }
+    return run_next(self);
+  }
+  const auto started_at = now(self);
+  self->request(ex.actor, std::chrono::seconds(30), start_atom::value,
+                spawn_spec_of(st, cur->second.spec))
+      .then(
+          [=](start_reply& r) {
+            auto& s = self->state;
+            auto c = s.current.find(name);
+            if (c != s.current.end()) {
+              auto& rt = c->second.runtime;
+              if (counts) {
+                rt.restart_count++;
+                rt.last_restart_ms = now(self);
+              }
+              if (r.error.empty()) {
+                rt.process = sv::module_runtime::state::running;
+                rt.last_start_ms = r.at_ms;
+                s.extra[name].pid = r.pid;
+                s.extra[name].description.clear();
+                if (s.cfg.metrics) {
+                  s.cfg.metrics->module_started(name, c->second.spec.version,
+                                                now(self) - started_at);
+                }
+              } else {
+                // Not started (verification, exec): failed, retried with the back-off.
+                rt.process = sv::module_runtime::state::exited;
+                rt.exit_code = 127;
+                rt.last_exit_ms = now(self);
+                fail(self, name, r.error);
+              }
+            }
+            run_next(self);
+          },
+          [=](caf::error& err) {
+            fail(self, name, "start: " + to_string(err));
+            run_next(self);
+          });
+}
+
+void do_stop(agent_actor* self, const std::string& name) {
+  auto& st = self->state;
+  auto& ex = st.extra[name];
+  if (!ex.actor || ex.pid == 0) {
+    return run_next(self);
+  }
+  const auto started_at = now(self);
+  self->request(ex.actor, st.cfg.stop_grace + std::chrono::seconds(10), stop_atom::value,
+                st.cfg.stop_grace)
+      .then(
+          [=](int code) {
+            auto& s = self->state;
+            if (auto c = s.current.find(name); c != s.current.end() && code >= 0) {
+              c->second.runtime.process = sv::module_runtime::state::exited;
+              c->second.runtime.exit_code = code;
+              c->second.runtime.last_exit_ms = now(self);
+              s.extra[name].pid = 0;
+              s.extra[name].description = "stopped";
+            }
+            if (auto c = s.current.find(name); s.cfg.metrics && c != s.current.end()) {
+              s.cfg.metrics->module_stopped(name, c->second.spec.version, now(self) - started_at);
+            }
+            run_next(self);
+          },
+          [=](caf::error& err) {
+            fail(self, name, "stop: " + to_string(err));
+            run_next(self);
+          });
+}
+
+void do_remove(agent_actor* self, const std::string& name) {
+  auto& st = self->state;
+  const bool recreated = std::any_of(st.queue.begin(), st.queue.end(), [&](const sv::command& c) {
+    return c.module == name && c.kind == sv::command_kind::create;
+  });
+  if (auto ex = st.extra.find(name); ex != st.extra.end()) {
+    if (ex->second.actor) {
+      caf::anon_send_exit(ex->second.actor, caf::exit_reason::user_shutdown);
+    }
+    st.extra.erase(ex);
+  }
+  st.current.erase(name);
+  if (!recreated) { // gone from the deployment: its identity goes too (IoT Edge does)
+    self->request(st.cfg.identities, std::chrono::seconds(30), identity_remove_atom::value,
+                  st.cfg.device_id + "/" + name)
+        .then([](identity_reply&) {}, [](caf::error&) {});
+  }
+  run_next(self);
+}
+
+void run_next(agent_actor* self) {
+  auto& st = self->state;
+  if (st.queue.empty() || st.shutting_down) {
+    st.queue.clear();
+    st.busy = false;
+    if (st.status.code == sv::deployment_code::ok
+        || st.status.code == sv::deployment_code::failed) {
+      st.status = st.failure.empty()
+                      ? sv::deployment_status{sv::deployment_code::ok, ""}
+                      : sv::deployment_status{sv::deployment_code::failed, st.failure};
+    }
+    publish(self);
+    if (st.pending && !st.shutting_down) {
+      st.pending = false;
+      reconcile(self);
+    }
+    return;
+  }
+  const auto cmd = st.queue.front();
+  st.queue.pop_front();
+  spdlog::debug("[agent] {} {}", sv::to_string(cmd.kind), cmd.module);
+  switch (cmd.kind) {
+    case sv::command_kind::create:
+      return do_create(self, st.desired->modules.at(cmd.module));
+    case sv::command_kind::start:
+      return do_start(self, cmd.module, false);
+    case sv::command_kind::restart:
+      return do_start(self, cmd.module, true);
+    case sv::command_kind::stop:
+      return do_stop(self, cmd.module);
+    case sv::command_kind::remove:
+      return do_remove(self, cmd.module);
+    case sv::command_kind::clear_stats:
+      if (auto c = st.current.find(cmd.module); c != st.current.end()) {
+        c->second.runtime.restart_count = 0;
+        c->second.runtime.last_restart_ms = 0;
+      }
+      return run_next(self);
+  }
+}
+
+void reconcile(agent_actor* self) {
+  auto& st = self->state;
+  if (st.busy || st.shutting_down) {
+    st.pending = !st.shutting_down;
+    return;
+  }
+  if (!st.desired) {
+    return;
+  }
+  auto cmds = sv::plan(st.desired->modules, st.current, now(self), st.cfg.restart);
+  if (cmds.empty()) {
+    return;
+  }
+  st.busy = true;
+  st.failure.clear();
+  st.queue.assign(cmds.begin(), cmds.end());
+  run_next(self);
+}
+
+method_reply restart_module(agent_actor* self, const std::string& name) {
+  auto& st = self->state;
+  if (!st.current.count(name)) {
+    return {404, json{{"message", "module '" + name + "' is not deployed"}}.dump()};
+  }
+  // Regardless of its restart policy (IoT Edge's RestartModule).
+  st.queue.push_back({sv::command_kind::stop, name, 0});
+  st.queue.push_back({sv::command_kind::start, name, 0});
+  if (!st.busy) {
+    st.busy = true;
+    st.failure.clear();
+    run_next(self);
+  }
+  return {200, "null"};
+}
+
+/// `since` of GetModuleLogs: unix seconds, or a duration back from now ("90s", "10m", "2h", "1d").
+std::int64_t since_ms(const json& v, std::int64_t now_ms) {
+  if (v.is_number_integer()) {
+    return v.get<std::int64_t>() * 1000;
+  }
+  if (!v.is_string()) {
+    return 0;
+  }
+  const auto s = v.get<std::string>();
+  std::smatch m;
+  static const std::regex rel{R"(^(\d+)([smhd])$)"};
+  if (std::regex_match(s, m, rel)) {
+    const std::int64_t n = std::stoll(m[1]);
+    const std::int64_t unit = m[2] == "s" ? 1 : m[2] == "m" ? 60 : m[2] == "h" ? 3600 : 86400;
+    return now_ms - n * unit * 1000;
+  }
+  if (std::all_of(s.begin(), s.end(), ::isdigit) && !s.empty()) {
+    return std::stoll(s) * 1000;
+  }
+  return sv::log_line_time_ms(s.size() >= 19 ? s.substr(0, 19) + ".000Z" : s);
+}
+
+method_reply get_module_logs(agent_actor* self, const json& req) {
+  auto& st = self->state;
+  if (req.value("encoding", "none") != "none") {
+    return {400, json{{"message", "encoding: only \"none\" is supported"}}.dump()};
+  }
+  const bool as_json = req.value("contentType", "text") == "json";
+  json out = json::array();
+  for (const auto& item : req.value("items", json::array())) {
+    std::regex id_re;
+    try {
+      id_re = std::regex{item.value("id", ".*")};
+    } catch (const std::regex_error&) {
+      return {400, json{{"message", "items.id is not a valid regular expression"}}.dump()};
+    }
+    const auto filter = item.value("filter", json::object());
+    const auto tail = filter.value("tail", 0);
+    const auto since = filter.contains("since") ? since_ms(filter["since"], now(self)) : 0;
+    for (const auto& [name, cur] : st.current) {
+      if (!std::regex_match(name, id_re)) {
+        continue;
+      }
+      auto lines =
+          sv::read_log(log_path(st, name), static_cast<std::size_t>(std::max(0, tail)), since);
+      if (as_json) {
+        json arr = json::array();
+        for (const auto& l : lines) {
+          arr.push_back({{"timestamp", l.substr(0, std::min<std::size_t>(24, l.size()))},
+                         {"log", l.size() > 25 ? l.substr(25) : std::string{}}});
+        }
+        out.push_back({{"id", name}, {"logs", arr}});
+      } else {
+        std::string text;
+        for (const auto& l : lines) {
+          text += l + "\n";
+        }
+        out.push_back({{"id", name}, {"logs", text}});
+      }
+    }
+  }
+  return {200, out.dump()};
+}
+
+method_reply invoke_method(agent_actor* self, const std::string& name, const std::string& payload) {
+  auto req = json::parse(payload.empty() ? "null" : payload, nullptr, false);
+  if (req.is_discarded()) {
+    return {400, json{{"message", "the payload is not JSON"}}.dump()};
+  }
+  if (name == "ping") {
+    return {200, "null"};
+  }
+  if (name == "RestartModule") {
+    if (!req.is_object() || !req.contains("id") || !req["id"].is_string()) {
+      return {400, json{{"message",
+                         "RestartModule needs {\"schemaVersion\": \"1.0\", \"id\": "
+                         "\"<module>\"}"}}
+                       .dump()};
+    }
+    return restart_module(self, req["id"].get<std::string>());
+  }
+  if (name == "GetModuleLogs") {
+    if (!req.is_object() || !req.contains("items") || !req["items"].is_array()) {
+      return {400, json{{"message",
+                         "GetModuleLogs needs {\"schemaVersion\", \"items\": [{\"id\", "
+                         "\"filter\"}]}"}}
+                       .dump()};
+    }
+    return get_module_logs(self, req);
+  }
+  return {404, json{{"message", "unknown method '" + name + "'"}}.dump()};
+}
+
+void on_exit_of(agent_actor* self, const module_exit& e) {
+  auto& st = self->state;
+  auto c = st.current.find(e.name);
+  auto& ex = st.extra[e.name];
+  if (c == st.current.end() || ex.pid != e.pid) {
+    return;
+  }
+  auto& rt = c->second.runtime;
+  rt.process = sv::module_runtime::state::exited;
+  rt.exit_code = e.exit_code;
+  rt.last_exit_ms = e.at_ms;
+  ex.pid = 0;
+  ex.description = "exited with code " + std::to_string(e.exit_code);
+  publish(self);
+  reconcile(self);
+}
+
+caf::behavior agent_behavior(agent_actor* self, agent_config cfg) {
+  self->state.cfg = std::move(cfg);
+  look_at_manifest(self);
+  reconcile(self);
+  publish(self);
+  self->delayed_send(self, self->state.cfg.interval, tick_agent_atom::value);
+  return {
+      [=](tick_agent_atom) {
+        auto& st = self->state;
+        if (st.shutting_down) {
+          return;
+        }
+        look_at_manifest(self);
+        reconcile(self); // back-off restarts and counters fall due with time
+        if (!st.busy) {
+          publish(self);
+        }
+        self->delayed_send(self, st.cfg.interval, tick_agent_atom::value);
+      },
+      [=](const module_exit& e) { on_exit_of(self, e); },
+      [=](restart_atom, const std::string& module) { return restart_module(self, module); },
+      [=](method_atom, const std::string& name, const std::string& payload) {
+        return invoke_method(self, name, payload);
+      },
+      [=](shutdown_atom) -> caf::result<bool> {
+        auto& st = self->state;
+        st.shutting_down = true;
+        st.queue.clear();
+        auto rp = self->make_response_promise<bool>();
+        auto left = std::make_shared<std::size_t>(0);
+        for (auto& [name, ex] : st.extra) {
+          if (ex.actor && ex.pid != 0) {
+            ++*left;
+          }
+        }
+        if (*left == 0) {
+          publish(self);
+          rp.deliver(true);
+          return rp;
+        }
+        for (auto& [name, ex] : st.extra) {
+          if (!ex.actor || ex.pid == 0) {
+            continue;
+          }
+          self->request(ex.actor, st.cfg.stop_grace + std::chrono::seconds(5), stop_atom::value,
+                        st.cfg.stop_grace)
+              .then(
+                  [=](int) mutable {
+                    if (--*left == 0) {
+                      publish(self);
+                      rp.deliver(true);
+                    }
+                  },
+                  [=](caf::error&) mutable {
+                    if (--*left == 0) {
+                      publish(self);
+                      rp.deliver(true);
+                    }
+                  });
+        }
+        return rp;
+      },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_agent(caf::actor_system& sys, agent_config cfg) {
+  return sys.spawn(agent_behavior, std::move(cfg));
+}
+
+} // namespace outpost::actors

@@ -1,0 +1,59 @@
+#pragma once
+
+#include "actors/agent/agent_view.hpp"
+#include "actors/hub/identity_registry.hpp"
+#include "supervisor/planner/restart.hpp"
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace outpost::storage {
+class kv_store;
+}
+namespace outpost::supervisor {
+class process_host;
+}
+
+namespace outpost::actors {
+
+struct agent_metrics;
+
+struct agent_config {
+  std::string manifest_path;             ///< `[agent] manifest`, looked at every `interval`
+  std::string modules_dir;               ///< <storage>/modules: each module's folder and log
+  std::string device_id;                 ///< IOTEDGE_DEVICEID
+  std::string iothub_hostname;           ///< IOTEDGE_IOTHUBHOSTNAME
+  std::string gateway_hostname;          ///< IOTEDGE_GATEWAYHOSTNAME: where the hub is, [:port]
+  std::string workload_uri;              ///< IOTEDGE_WORKLOADURI, "unix:///.../workload.sock"
+  std::shared_ptr<storage::kv_store> kv; ///< column `agent`: last good deployment, report
+  caf::actor identities;                 ///< the identity registry
+  std::shared_ptr<identity_snapshot> identity_table;
+  supervisor::restart_settings restart;
+  std::chrono::milliseconds stop_grace{10'000}; ///< SIGTERM, then SIGKILL after this
+  std::chrono::milliseconds interval{1'000};
+  std::shared_ptr<supervisor::process_host> host;
+  std::shared_ptr<agent_view> view;       ///< published after every change
+  std::shared_ptr<agent_metrics> metrics; ///< optional
+  std::function<std::int64_t()> now_ms;
+  std::string version;
+  std::string commit;
+};
+
+/// Spawns the edge agent: reads the `$edgeAgent` desired properties of the manifest file
+/// (re-read when it changes; the last good one is kept in the store so the device boots
+/// offline), plans desired vs. current modules with IoT Edge's planner and restart policy,
+/// carries the commands out one by one in startupOrder through one actor per module, creates
+/// each module's identity, and publishes the `$edgeAgent` reported properties. Also:
+/// - `(restart_atom, std::string module)` -> `method_reply` (restart regardless of policy)
+/// - `(method_atom, std::string name, std::string payload_json)` -> `method_reply`: the agent's
+///   direct methods `ping`, `RestartModule`, `GetModuleLogs` with IoT Edge's payloads
+/// - `(shutdown_atom)` -> `bool`: stops every module (SIGTERM, SIGKILL after the grace
+///   period), reports 406 "Agent is not running", answers when all are down.
+caf::actor spawn_agent(caf::actor_system& sys, agent_config cfg);
+
+} // namespace outpost::actors

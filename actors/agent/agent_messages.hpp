@@ -1,0 +1,50 @@
+#pragma once
+
+#include "supervisor/runtime/process_host.hpp"
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include <sys/types.h>
+
+namespace outpost::actors {
+
+using start_atom = caf::atom_constant<caf::atom("start")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using kill_atom = caf::atom_constant<caf::atom("kill")>;
+using exited_atom = caf::atom_constant<caf::atom("exited")>;
+using tick_agent_atom = caf::atom_constant<caf::atom("agenttick")>;
+using restart_atom = caf::atom_constant<caf::atom("restart")>;
+using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
+using method_atom = caf::atom_constant<caf::atom("method")>;
+
+/// A module actor's answer to `start_atom`: `error` empty when the process runs.
+struct start_reply {
+  std::string error;
+  pid_t pid = 0;
+  std::int64_t at_ms = 0;
+};
+
+/// A module's process ended (module actor -> agent).
+struct module_exit {
+  std::string name;
+  pid_t pid = 0;
+  int exit_code = 0;
+  std::int64_t at_ms = 0;
+};
+
+/// An agent direct method (`ping`, `RestartModule`, `GetModuleLogs`): status and JSON payload.
+struct method_reply {
+  int status = 200;
+  std::string payload = "null";
+};
+
+} // namespace outpost::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::supervisor::spawn_spec)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::actors::start_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::actors::module_exit)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::actors::method_reply)

@@ -1,0 +1,36 @@
+#pragma once
+
+#include "actors/agent/agent_view.hpp"
+#include "actors/hub/identity_registry.hpp"
+#include "protocols/transport/http_server.hpp"
+
+#include <memory>
+#include <string>
+
+namespace outpost::actors {
+
+struct workload_config {
+  std::string device_id;
+  std::shared_ptr<identity_snapshot> identities; ///< module keys for `sign`
+  std::shared_ptr<agent_view> view;              ///< module pids and generation ids
+  std::string ca_cert_file;                      ///< the edge CA: trust bundle and issuer
+  std::string ca_key_file;
+  std::string master_key; ///< 32 random bytes: encrypt/decrypt keys are derived per module
+};
+
+/// IoT Edge's workload API (facts §9, HTTP over the unix socket whose URI modules get in
+/// IOTEDGE_WORKLOADURI), every call with `?api-version=` (2018-06-28 or later):
+/// - `GET /trust-bundle` -> `{"certificate": "<edge CA PEM>"}`
+/// - `POST /modules/{m}/genid/{g}/sign` `{"keyId": "primary"|"secondary", "algo": "HMACSHA256",
+///   "data": "<b64>"}` -> `{"digest": "<b64 HMAC-SHA256 with the module's key>"}`
+/// - `POST /modules/{m}/genid/{g}/encrypt` `{"plaintext", "initializationVector"}` ->
+///   `{"ciphertext"}` and `/decrypt` the reverse (AES-256-GCM, key per module and generation)
+/// - `POST /modules/{m}/genid/{g}/certificate/server` `{"commonName", "expiration"}` -> 201
+///   `{"privateKey": {"type": "key", "bytes": PEM}, "certificate": PEM chain, "expiration"}`,
+///   issued by the edge CA.
+/// A module route answers only the process of that module or one of its children (the socket
+/// peer's pid, SO_PEERCRED): 403 otherwise; 404 for an unknown module or generation id.
+/// Errors are `{"message": "..."}`.
+transport::http_handler workload_routes(workload_config cfg);
+
+} // namespace outpost::actors

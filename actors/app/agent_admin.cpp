@@ -1,0 +1,156 @@
+#include "actors/app/agent_admin.hpp"
+
+#include "actors/agent/agent_messages.hpp"
+#include "protocols/iothub/encoding.hpp"
+#include "supervisor/runtime/process_host.hpp"
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <regex>
+#include <sstream>
+
+namespace outpost::app {
+
+namespace {
+
+using nlohmann::json;
+using transport::http_response;
+
+http_response reply(unsigned status, const json& body) {
+  return {status, "application/json", body.dump() + "\n"};
+}
+
+http_response error(unsigned status, const std::string& what) {
+  return reply(status, json{{"error", what}});
+}
+
+std::string query_param(const std::string& target, const std::string& name) {
+  const auto q = target.find('?');
+  if (q == std::string::npos) {
+    return {};
+  }
+  std::istringstream params{target.substr(q + 1)};
+  for (std::string kv; std::getline(params, kv, '&');) {
+    const auto eq = kv.find('=');
+    if (kv.substr(0, eq) == name && eq != std::string::npos) {
+      return iothub::percent_decode(kv.substr(eq + 1));
+    }
+  }
+  return {};
+}
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+/// `since`: unix seconds, ISO 8601 UTC, or a duration back from now ("30s", "10m", "2h", "1d").
+std::optional<std::int64_t> parse_since(const std::string& s) {
+  if (s.empty()) {
+    return 0;
+  }
+  std::smatch m;
+  static const std::regex rel{R"(^(\d+)([smhd])$)"};
+  if (std::regex_match(s, m, rel)) {
+    const std::int64_t unit = m[2] == "s" ? 1 : m[2] == "m" ? 60 : m[2] == "h" ? 3600 : 86400;
+    return now_ms() - std::stoll(m[1]) * unit * 1000;
+  }
+  if (std::all_of(s.begin(), s.end(), ::isdigit)) {
+    return std::stoll(s) * 1000;
+  }
+  const auto t = supervisor::log_line_time_ms(s.size() >= 19 ? s.substr(0, 19) + ".000Z" : s);
+  if (t < 0) {
+    return std::nullopt;
+  }
+  return t;
+}
+
+json module_json(const actors::module_view& m) {
+  return {{"name", m.name},
+          {"type", m.type},
+          {"desiredStatus", m.desired_status},
+          {"runtimeStatus", m.runtime_status},
+          {"statusDescription", m.description},
+          {"version", m.version},
+          {"pid", m.pid},
+          {"exitCode", m.exit_code},
+          {"restartCount", m.restart_count},
+          {"lastStartMs", m.last_start_ms},
+          {"lastExitMs", m.last_exit_ms}};
+}
+
+http_response call_method(caf::actor_system& sys, const agent_handles& agent,
+                          const std::string& name, const std::string& payload) {
+  caf::scoped_actor self{sys};
+  http_response res = error(503, "the agent does not answer");
+  self->request(agent.agent, std::chrono::seconds(30), actors::method_atom::value, name, payload)
+      .receive(
+          [&](actors::method_reply& r) {
+            auto body = json::parse(r.payload, nullptr, false);
+            res = reply(
+                200, json{{"status", r.status}, {"payload", body.is_discarded() ? json{} : body}});
+          },
+          [&](caf::error&) {});
+  return res;
+}
+
+} // namespace
+
+std::optional<http_response> agent_admin(caf::actor_system& sys, const agent_handles& agent,
+                                         const transport::http_request& req) {
+  const std::string path = req.target.substr(0, req.target.find('?'));
+  if (path == "/status/edgeagent" && req.method == "GET") {
+    return http_response{200, "application/json", agent.view->get()->reported_json + "\n"};
+  }
+  if (path == "/modules" && req.method == "GET") {
+    auto view = agent.view->get();
+    json list = json::array();
+    for (const auto& [name, m] : view->modules) {
+      list.push_back(module_json(m));
+    }
+    return reply(200, json{{"modules", list},
+                           {"lastDesiredStatus",
+                            {{"code", view->code}, {"description", view->description}}}});
+  }
+  static const std::string methods = "/methods/";
+  if (path.rfind(methods, 0) == 0 && req.method == "POST") {
+    return call_method(sys, agent, path.substr(methods.size()), req.body);
+  }
+  static const std::string modules = "/modules/";
+  if (path.rfind(modules, 0) != 0) {
+    return std::nullopt;
+  }
+  const auto slash = path.find('/', modules.size());
+  if (slash == std::string::npos) {
+    return std::nullopt;
+  }
+  const auto name = iothub::percent_decode(path.substr(modules.size(), slash - modules.size()));
+  const auto action = path.substr(slash + 1);
+  auto view = agent.view->get();
+  auto m = view->modules.find(name);
+  if (m == view->modules.end()) {
+    return error(404, "module '" + name + "' is not deployed");
+  }
+  if (action == "logs" && req.method == "GET") {
+    const auto tail = query_param(req.target, "tail");
+    const auto since = parse_since(query_param(req.target, "since"));
+    if (!since || (!tail.empty() && !std::all_of(tail.begin(), tail.end(), ::isdigit))) {
+      return error(400, "tail must be a number; since: unix seconds, ISO 8601 or e.g. 10m");
+    }
+    std::string text;
+    for (const auto& line :
+         supervisor::read_log(m->second.log_path, tail.empty() ? 0 : std::stoul(tail), *since)) {
+      text += line + "\n";
+    }
+    return http_response{200, "text/plain; charset=utf-8", text};
+  }
+  if (action == "restart" && req.method == "POST") {
+    return call_method(sys, agent, "RestartModule",
+                       json{{"schemaVersion", "1.0"}, {"id", name}}.dump());
+  }
+  return error(404, "not found");
+}
+
+} // namespace outpost::app
