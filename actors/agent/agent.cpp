@@ -106,6 +106,8 @@ void publish(agent_actor* self) {
                          : sv::reported_status(cur.spec, cur.runtime, st.cfg.restart));
     v.description = ex.description;
     v.version = cur.spec.version;
+    v.config =
+        cur.spec.type == sv::module_type::process ? cur.spec.process.path : cur.spec.docker.image;
     v.pid = ex.pid;
     v.generation_id = ex.generation_id;
     v.log_path = log_path(st, name);

@@ -18,6 +18,7 @@ struct module_view {
   std::string runtime_status; ///< IoT Edge's runtimeStatus
   std::string description;    ///< statusDescription
   std::string version;
+  std::string config;        ///< the executable (process) or image (docker)
   pid_t pid = 0;             ///< while running
   std::string generation_id; ///< of its identity (workload URLs)
   std::string log_path;

@@ -74,6 +74,7 @@ json module_json(const actors::module_view& m) {
           {"runtimeStatus", m.runtime_status},
           {"statusDescription", m.description},
           {"version", m.version},
+          {"config", m.config},
           {"pid", m.pid},
           {"exitCode", m.exit_code},
           {"restartCount", m.restart_count},

@@ -4,6 +4,7 @@
 #include "actors/app/build_info.hpp"
 #include "actors/app/config.hpp"
 #include "protocols/transport/http_client.hpp"
+#include "tools/cli/agent_commands.hpp"
 #include "tools/cli/route_test.hpp"
 
 #include <CLI/CLI.hpp>
@@ -193,33 +194,6 @@ int get(const daemon_config& cfg, const std::string& target, bool print_body) {
   return reply->status == 200 ? exit_ok : exit_failure;
 }
 
-/// `outpost check`: one line per item, ✓ or ✗ with a hint; exit 1 if any item failed.
-int run_check(const daemon_config& cfg, const std::string& config_path) {
-  std::cout << "\u2713 configuration " << config_path << "\n";
-  const auto path = outpost::app::admin_socket_path(cfg);
-  auto reply = outpost::transport::http_call("unix:" + path, "GET", "/status/edgehub");
-  if (!reply || reply->status != 200) {
-    std::cout << "\u2717 outpostd is not answering on " << path
-              << " (hint: start it with `outpostd --config " << config_path << "`)\n";
-    return exit_failure;
-  }
-  std::cout << "\u2713 outpostd " << cfg.device_id << " running\n";
-  auto j = nlohmann::json::parse(reply->body, nullptr, false);
-  const auto status = j.is_object() ? j.value("lastDesiredStatus", nlohmann::json::object())
-                                    : nlohmann::json::object();
-  const int code = status.value("code", 0);
-  if (code == 200) {
-    std::cout << "\u2713 $edgeHub routes: " << j.value("routes", 0) << " in force from "
-              << j.value("manifest", std::string{"(no manifest)"}) << " (desired version "
-              << j.value("lastDesiredVersion", 0) << ")\n";
-    return exit_ok;
-  }
-  std::cout << "\u2717 $edgeHub routes: " << code << " " << status.value("description", "")
-            << " (hint: fix " << j.value("manifest", std::string{"the manifest"})
-            << "; the previous routes stay in force until it applies)\n";
-  return exit_failure;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -242,6 +216,18 @@ int main(int argc, char** argv) {
   metrics->add_option("--filter", prefix, "only lines that start with this metric prefix");
   identity_cli ids;
   add_identity_commands(app, ids);
+  auto* list = app.add_subcommand("list", "list the modules and their status (like iotedge list)");
+  auto* logs = app.add_subcommand("logs", "print a module's log");
+  std::string module;
+  std::size_t tail = 0;
+  std::string since;
+  bool follow = false;
+  logs->add_option("MODULE", module, "module name")->required();
+  logs->add_option("--tail", tail, "only the last N lines (0: all)");
+  logs->add_option("--since", since, "unix seconds, ISO 8601 UTC, or a duration such as 10m");
+  logs->add_flag("-f,--follow", follow, "keep printing new lines");
+  auto* restart = app.add_subcommand("restart", "restart a module regardless of its policy");
+  restart->add_option("MODULE", module, "module name")->required();
   auto* route = app.add_subcommand("route", "work with IoT Hub routes");
   route->require_subcommand(1);
   auto* route_test = route->add_subcommand(
@@ -274,7 +260,16 @@ int main(int argc, char** argv) {
     return exit_usage;
   }
   if (check->parsed()) {
-    return run_check(cfg, config_path);
+    return outpost::cli::run_check(cfg, config_path);
+  }
+  if (list->parsed()) {
+    return outpost::cli::run_list(cfg);
+  }
+  if (logs->parsed()) {
+    return outpost::cli::run_logs(cfg, module, tail, since, follow);
+  }
+  if (restart->parsed()) {
+    return outpost::cli::run_restart(cfg, module);
   }
   if (ca->parsed()) {
     const auto path = outpost::app::admin_socket_path(cfg);

@@ -1,0 +1,360 @@
+#include "tools/cli/agent_commands.hpp"
+
+#include "protocols/iothub/encoding.hpp"
+#include "protocols/transport/certificates.hpp"
+#include "protocols/transport/http_client.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+namespace outpost::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+enum exit_code : int { exit_ok = 0, exit_failure = 1 };
+
+const char* const ok_mark = "\u2713";
+const char* const bad_mark = "\u2717";
+
+std::optional<transport::http_reply> admin_call(const app::daemon_config& cfg,
+                                                const std::string& method,
+                                                const std::string& target,
+                                                const std::string& body = {}) {
+  auto reply = transport::http_call("unix:" + app::admin_socket_path(cfg), method, target, body);
+  if (!reply) {
+    return std::nullopt;
+  }
+  return *reply;
+}
+
+std::optional<json> admin_json(const app::daemon_config& cfg, const std::string& method,
+                               const std::string& target, const std::string& body = {}) {
+  auto reply = admin_call(cfg, method, target, body);
+  if (!reply) {
+    std::cerr << "outpost: outpostd is not running (no answer on " << app::admin_socket_path(cfg)
+              << ")\n";
+    return std::nullopt;
+  }
+  auto j = json::parse(reply->body, nullptr, false);
+  if (reply->status >= 300) {
+    std::cerr << "outpost: " << (j.is_object() ? j.value("error", reply->body) : reply->body)
+              << "\n";
+    return std::nullopt;
+  }
+  return j;
+}
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+/// "3 seconds", "2 minutes", "5 hours", "2 days" (like docker's "Up 2 minutes").
+std::string ago(std::int64_t ms) {
+  const auto s = std::max<std::int64_t>(0, ms / 1000);
+  auto unit = [](std::int64_t n, const char* what) {
+    return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+  };
+  if (s < 60) {
+    return unit(s, "second");
+  }
+  if (s < 3600) {
+    return unit(s / 60, "minute");
+  }
+  if (s < 86400) {
+    return unit(s / 3600, "hour");
+  }
+  return unit(s / 86400, "day");
+}
+
+std::string description_of(const json& m) {
+  const auto status = m.value("runtimeStatus", "");
+  const auto now = now_ms();
+  if (status == "running") {
+    return "Up " + ago(now - m.value("lastStartMs", now));
+  }
+  const auto exited = m.value("lastExitMs", std::int64_t{0});
+  const auto code = m.value("exitCode", 0);
+  if (status == "backoff") {
+    return "Back-off, exited (" + std::to_string(code) + ") " + ago(now - exited) + " ago";
+  }
+  if (status == "failed") {
+    const auto why = m.value("statusDescription", "");
+    return why.rfind("not started", 0) == 0
+               ? why
+               : "Failed (" + std::to_string(code) + ") " + ago(now - exited) + " ago";
+  }
+  if (exited > 0) {
+    return "Stopped (" + std::to_string(code) + ") " + ago(now - exited) + " ago";
+  }
+  return "Stopped";
+}
+
+bool tcp_reachable(const std::string& address) {
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos) {
+    return false;
+  }
+  auto host = address.substr(0, colon);
+  if (host == "0.0.0.0" || host == "localhost") {
+    host = "127.0.0.1";
+  }
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1))));
+  if (::inet_pton(AF_INET, host.c_str(), &sa.sin_addr) != 1) {
+    return false;
+  }
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const bool ok = fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+  if (fd >= 0) {
+    ::close(fd);
+  }
+  return ok;
+}
+
+struct checker {
+  int failures = 0;
+  void pass(const std::string& what) { std::cout << ok_mark << " " << what << "\n"; }
+  void fail(const std::string& what, const std::string& hint) {
+    ++failures;
+    std::cout << bad_mark << " " << what << "\n    hint: " << hint << "\n";
+  }
+};
+
+void check_certificates(const app::daemon_config& cfg, checker& c) {
+  const bool generated = cfg.tls.cert.empty();
+  const auto certs = fs::path{cfg.storage.dir} / "certs";
+  const std::string server = generated ? (certs / "server.pem").string() : cfg.tls.cert;
+  const std::string ca = generated ? (certs / "edge-ca.pem").string() : cfg.tls.ca;
+  for (const auto& [what, file] : {std::pair{"server certificate", server}, {"CA", ca}}) {
+    if (file.empty()) {
+      continue;
+    }
+    std::ifstream in{file};
+    std::stringstream pem;
+    pem << in.rdbuf();
+    if (!in || !transport::certificate_thumbprint(pem.str())) {
+      c.fail(std::string{"certificates: "} + what + " " + file + " is missing or unreadable",
+             generated ? "outpostd creates the quickstart CA on its first start"
+                       : "check [tls] cert/key/ca in the configuration");
+      return;
+    }
+  }
+  c.pass("certificates: " + server + " and CA " + ca
+         + (generated ? " (quickstart edge CA; `outpost ca` prints it)" : ""));
+}
+
+void check_disk(const app::daemon_config& cfg, checker& c) {
+  struct statvfs fs {};
+  if (::statvfs(cfg.storage.dir.c_str(), &fs) != 0) {
+    c.fail("disk: cannot stat " + cfg.storage.dir, "create storage.dir or fix its permissions");
+    return;
+  }
+  const double free_bytes = static_cast<double>(fs.f_bavail) * fs.f_frsize;
+  const double total = static_cast<double>(fs.f_blocks) * fs.f_frsize;
+  std::ostringstream what;
+  what << std::fixed << std::setprecision(1) << "disk: " << free_bytes / (1u << 30)
+       << " GiB free of " << total / (1u << 30) << " GiB at " << cfg.storage.dir;
+  if (free_bytes < 0.05 * total && free_bytes < (1ull << 30)) {
+    c.fail(what.str(), "free space: a full disk stops acknowledging messages");
+  } else {
+    c.pass(what.str());
+  }
+}
+
+} // namespace
+
+int run_list(const app::daemon_config& cfg) {
+  auto j = admin_json(cfg, "GET", "/modules");
+  if (!j) {
+    return exit_failure;
+  }
+  std::vector<std::array<std::string, 4>> rows{
+      {"NAME", "STATUS", "DESCRIPTION", "CONFIG"},
+      {"edgeAgent", "running", "In outpostd", "outpostd " + cfg.device_id},
+      {"edgeHub", "running", "In outpostd", "outpostd " + cfg.device_id},
+  };
+  for (const auto& m : (*j)["modules"]) {
+    rows.push_back({m.value("name", ""), m.value("runtimeStatus", ""), description_of(m),
+                    m.value("config", "")});
+  }
+  std::array<std::size_t, 4> width{};
+  for (const auto& r : rows) {
+    for (std::size_t i = 0; i < 4; ++i) {
+      width[i] = std::max(width[i], r[i].size());
+    }
+  }
+  for (const auto& r : rows) {
+    for (std::size_t i = 0; i < 4; ++i) {
+      std::cout << r[i] << (i < 3 ? std::string(width[i] - r[i].size() + 3, ' ') : "\n");
+    }
+  }
+  return exit_ok;
+}
+
+int run_logs(const app::daemon_config& cfg, const std::string& module, std::size_t tail,
+             const std::string& since, bool follow) {
+  const auto base = "/modules/" + iothub::percent_encode(module) + "/logs";
+  std::string query = "?tail=" + std::to_string(tail);
+  if (!since.empty()) {
+    query += "&since=" + iothub::percent_encode(since);
+  }
+  auto reply = admin_call(cfg, "GET", base + query);
+  if (!reply) {
+    std::cerr << "outpost: outpostd is not running\n";
+    return exit_failure;
+  }
+  if (reply->status != 200) {
+    auto j = json::parse(reply->body, nullptr, false);
+    std::cerr << "outpost: " << (j.is_object() ? j.value("error", reply->body) : reply->body)
+              << "\n";
+    return exit_failure;
+  }
+  std::cout << reply->body << std::flush;
+  if (!follow) {
+    return exit_ok;
+  }
+  // Follow: ask for what came since the last line printed (same-millisecond lines once).
+  std::string last = reply->body;
+  std::vector<std::string> seen;
+  auto remember = [&](const std::string& text) {
+    std::istringstream lines{text};
+    for (std::string l; std::getline(lines, l);) {
+      if (seen.empty() || l.substr(0, 24) != seen.back().substr(0, 24)) {
+        seen.clear();
+      }
+      seen.push_back(l);
+    }
+  };
+  remember(last);
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    std::string from =
+        seen.empty() ? std::to_string(now_ms() / 1000 - 1) : seen.back().substr(0, 19) + "Z";
+    auto more = admin_call(cfg, "GET", base + "?since=" + iothub::percent_encode(from));
+    if (!more || more->status != 200) {
+      std::cerr << "outpost: outpostd went away\n";
+      return exit_failure;
+    }
+    std::istringstream lines{more->body};
+    for (std::string l; std::getline(lines, l);) {
+      if (std::find(seen.begin(), seen.end(), l) != seen.end()) {
+        continue;
+      }
+      if (!seen.empty() && l.substr(0, 24) < seen.back().substr(0, 24)) {
+        continue; // second-granular `since`: earlier lines of that second were printed
+      }
+      std::cout << l << "\n" << std::flush;
+      remember(l + "\n");
+    }
+  }
+}
+
+int run_restart(const app::daemon_config& cfg, const std::string& module) {
+  auto j = admin_json(cfg, "POST", "/modules/" + iothub::percent_encode(module) + "/restart");
+  if (!j) {
+    return exit_failure;
+  }
+  if (j->value("status", 0) != 200) {
+    const auto payload = j->value("payload", json::object());
+    std::cerr << "outpost: "
+              << (payload.is_object() ? payload.value("message", payload.dump()) : payload.dump())
+              << "\n";
+    return exit_failure;
+  }
+  std::cout << "restarted " << module << "\n";
+  return exit_ok;
+}
+
+int run_check(const app::daemon_config& cfg, const std::string& config_path) {
+  checker c;
+  c.pass("configuration " + config_path);
+  check_certificates(cfg, c);
+  check_disk(cfg, c);
+  auto hub = admin_call(cfg, "GET", "/status/edgehub");
+  if (!hub || hub->status != 200) {
+    c.fail("outpostd is not answering on " + app::admin_socket_path(cfg),
+           "start it: outpostd --config " + config_path);
+    return exit_failure;
+  }
+  c.pass("outpostd " + cfg.device_id + " running");
+  std::ifstream ports_file{fs::path{cfg.storage.dir} / "run" / "ports.json"};
+  auto ports = json::parse(ports_file, nullptr, false);
+  if (ports.is_object()) {
+    for (const auto& key : {"mqtt_tls", "mqtt", "metrics"}) {
+      if (!ports.contains(key)) {
+        continue;
+      }
+      const auto address = ports[key].get<std::string>();
+      if (tcp_reachable(address)) {
+        c.pass(std::string{"port "} + key + " " + address + " accepts connections");
+      } else {
+        c.fail(std::string{"port "} + key + " " + address + " does not accept connections",
+               "a firewall, or another process on that port");
+      }
+    }
+    if (ports.contains("metrics")) {
+      auto health = transport::http_get(ports["metrics"].get<std::string>(), "/healthz");
+      if (health && health->status == 200) {
+        c.pass("store: " + health->body.substr(0, health->body.find('\n')));
+      } else {
+        c.fail("store: /healthz does not answer 200", "see outpostd's log for [storage]");
+      }
+    }
+  }
+  auto agent = cfg.agent.manifest.empty() ? std::nullopt : admin_json(cfg, "GET", "/modules");
+  if (cfg.agent.manifest.empty()) {
+    c.pass("$edgeAgent deployment: none configured ([agent] manifest)");
+  } else if (agent) {
+    const auto status = agent->value("lastDesiredStatus", json::object());
+    const int code = status.value("code", 0);
+    if (code == 200) {
+      c.pass("$edgeAgent deployment: " + std::to_string((*agent)["modules"].size())
+             + " modules from " + (cfg.agent.manifest.empty() ? "(none)" : cfg.agent.manifest));
+    } else {
+      c.fail(
+          "$edgeAgent deployment: " + std::to_string(code) + " " + status.value("description", ""),
+          code == 406 ? "set [agent] manifest to a deployment manifest"
+                      : "fix " + cfg.agent.manifest + "; running modules keep running");
+    }
+    for (const auto& m : (*agent)["modules"]) {
+      if (m.value("desiredStatus", "") == "running" && m.value("runtimeStatus", "") != "running") {
+        c.fail("module " + m.value("name", "") + ": " + m.value("runtimeStatus", "") + " ("
+                   + m.value("statusDescription", "") + ")",
+               "outpost logs " + m.value("name", "") + " --tail 50");
+      }
+    }
+  }
+  auto j = json::parse(hub->body, nullptr, false);
+  const auto status = j.is_object() ? j.value("lastDesiredStatus", json::object()) : json::object();
+  const int code = status.value("code", 0);
+  if (code == 200) {
+    c.pass("$edgeHub routes: " + std::to_string(j.value("routes", 0)) + " in force from "
+           + j.value("manifest", std::string{"(no manifest)"}) + " (desired version "
+           + std::to_string(j.value("lastDesiredVersion", 0)) + ")");
+  } else {
+    c.fail("$edgeHub routes: " + std::to_string(code) + " " + status.value("description", ""),
+           "fix " + j.value("manifest", std::string{"the manifest"})
+               + "; the previous routes stay in force until it applies");
+  }
+  return c.failures == 0 ? exit_ok : exit_failure;
+}
+
+} // namespace outpost::cli
