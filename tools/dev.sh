@@ -31,8 +31,10 @@ setup() {
     sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       "${missing[@]}"
   fi
-  if [ -f "$root/tests/acceptance/package.json" ] && command -v npm >/dev/null; then
-    (cd "$root/tests/acceptance" && npm install --no-audit --no-fund --silent)
+  if command -v npm >/dev/null; then
+    for dir in "$root/tests/acceptance" "$root/deploy/quickstart/modules"; do
+      (cd "$dir" && npm install --no-audit --no-fund --silent)
+    done
   fi
 }
 
@@ -45,6 +47,10 @@ build() {
 
 run() {
   local cfg="${1:-$root/deploy/quickstart/config.toml}"
+  cd "$root" # the quickstart's paths are relative to the repository
+  if [ $# -eq 0 ]; then
+    "$root/deploy/quickstart/render-manifest.sh" "$root/build/quickstart/manifest.json"
+  fi
   exec "$build_dir/bin/outpostd" --config "$cfg"
 }
 

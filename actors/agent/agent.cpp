@@ -248,6 +248,7 @@ void do_create(agent_actor* self, const sv::module_spec& m) {
       ex.description.clear();
       ex.actor = spawn_module_actor(
           self->system(), {m.name, m.process.digest, s.cfg.host, caf::actor{self}, s.cfg.now_ms});
+      self->link_to(ex.actor); // module actors go with the agent (the daemon's shutdown)
     }
     run_next(self);
   };
@@ -358,6 +359,7 @@ void do_remove(agent_actor* self, const std::string& name) {
   });
   if (auto ex = st.extra.find(name); ex != st.extra.end()) {
     if (ex->second.actor) {
+      self->unlink_from(ex->second.actor); // its exit must not take the agent along
       caf::anon_send_exit(ex->second.actor, caf::exit_reason::user_shutdown);
     }
     st.extra.erase(ex);

@@ -110,11 +110,11 @@ std::unique_ptr<agent_runtime> start_agent(const daemon_config& cfg, agent_deps 
 
   actors::agent_config ac;
   ac.manifest_path = cfg.agent.manifest;
-  ac.modules_dir = cfg.storage.dir + "/modules";
+  ac.modules_dir = fs::absolute(cfg.storage.dir + "/modules").lexically_normal().string();
   ac.device_id = cfg.device_id;
   ac.iothub_hostname = cfg.iothub_hostname.empty() ? cfg.hostname : cfg.iothub_hostname;
   ac.gateway_hostname = gateway_hostname(cfg, deps.ports);
-  ac.workload_uri = "unix://" + socket;
+  ac.workload_uri = "unix://" + fs::absolute(socket).lexically_normal().string();
   ac.kv = deps.kv;
   ac.identities = deps.id_registry;
   ac.identity_table = deps.identities;
