@@ -424,6 +424,14 @@ void reconcile(agent_actor* self) {
     return;
   }
   auto cmds = sv::plan(st.desired->modules, st.current, now(self), st.cfg.restart);
+  // A status-only change is carried out by the plan's start/stop: from now on the module's
+  // spec is the desired one (the planner needed the old status to see the change).
+  for (auto& [name, cur] : st.current) {
+    auto want = st.desired->modules.find(name);
+    if (want != st.desired->modules.end() && want->second.same_config(cur.spec)) {
+      cur.spec.status = want->second.status;
+    }
+  }
   if (cmds.empty()) {
     return;
   }

@@ -14,6 +14,7 @@ const { spawn, execFile } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const fsp = require('node:fs/promises');
+const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const { setTimeout: sleep } = require('node:timers/promises');
@@ -71,7 +72,7 @@ function tomlString(s) {
 
 /// The IoT Edge deployment manifest (facts §1): $edgeAgent with no modules (the test clients are
 /// external processes) and $edgeHub schema 1.1 with `routes` and storeAndForwardConfiguration.
-function manifest(routes, { ttlSecs = 7200 } = {}) {
+function manifest(routes, { ttlSecs = 7200, modules = {} } = {}) {
   return {
     modulesContent: {
       $edgeAgent: {
@@ -104,7 +105,7 @@ function manifest(routes, { ttlSecs = 7200 } = {}) {
               },
             },
           },
-          modules: {},
+          modules,
         },
       },
       $edgeHub: {
@@ -116,6 +117,27 @@ function manifest(routes, { ttlSecs = 7200 } = {}) {
       },
     },
   };
+}
+
+/// One HTTP request over a unix socket → {status, body}; body parsed as JSON when it is.
+function unixHttp(socketPath, method, target, body) {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body));
+    const req = http.request({ socketPath, method, path: target, headers: data === undefined ? {}
+      : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => {
+        let parsed = text;
+        try { parsed = JSON.parse(text); } catch { /* text */ }
+        resolve({ status: res.statusCode, body: parsed, text });
+      });
+    });
+    req.on('error', reject);
+    if (data !== undefined) req.write(data);
+    req.end();
+  });
 }
 
 function runFile(file, args, { timeoutMs = 15000 } = {}) {
@@ -130,7 +152,8 @@ function runFile(file, args, { timeoutMs = 15000 } = {}) {
 
 class Outpost {
   /// `name` labels the temp dir; `routes` replaces DEFAULT_ROUTES.
-  constructor({ name = 'test', routes = DEFAULT_ROUTES, logLevel } = {}) {
+  /// `agent` adds keys to [agent] (e.g. {cool_off_secs: 1}); `modules` are $edgeAgent modules.
+  constructor({ name = 'test', routes = DEFAULT_ROUTES, logLevel, agent = {}, modules = {} } = {}) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `outpost-acc-${name}-`));
     this.dataDir = path.join(this.dir, 'data');
     this.configPath = path.join(this.dir, 'config.toml');
@@ -138,6 +161,7 @@ class Outpost {
     this.stderrPath = path.join(this.dir, 'outpostd.stderr');
     this.portsPath = path.join(this.dataDir, 'run', 'ports.json');
     this.routes = routes;
+    this.agentKeys = agent;
     this.logLevel = logLevel || process.env.OUTPOST_LOG_LEVEL || 'info';
     this.child = null;
     this.ports = null;
@@ -145,7 +169,7 @@ class Outpost {
     this.clients = new Set();
     this._ca = null;
     this.writeConfig();
-    this.writeManifest(routes);
+    this.writeManifest(routes, { modules });
   }
 
   writeConfig() {
@@ -161,6 +185,7 @@ class Outpost {
       'mqtt = "127.0.0.1:0"',
       '[agent]',
       `manifest = ${tomlString(this.manifestPath)}`,
+      ...Object.entries(this.agentKeys).map(([k, v]) => `${k} = ${typeof v === 'string' ? tomlString(v) : v}`),
       '[log]',
       `level = ${tomlString(this.logLevel)}`,
       '',
@@ -198,6 +223,23 @@ class Outpost {
 
   /// `outpost check` → {code, stdout, stderr}.
   check() { return this.cli(['check']); }
+
+  /// The admin API (HTTP over its unix socket): {status, body (parsed JSON when it is)}.
+  admin(method, target, body) {
+    return unixHttp(path.join(this.dataDir, 'run', 'admin.sock'), method, target, body);
+  }
+
+  /// The workload API as a process that is not a module would call it.
+  workload(method, target, body) {
+    return unixHttp(path.join(this.dataDir, 'run', 'workload.sock'), method, target, body);
+  }
+
+  /// GET /modules → {name: module} from the admin API.
+  async modules() {
+    const r = await this.admin('GET', '/modules');
+    assert.equal(r.status, 200, `GET /modules: ${JSON.stringify(r.body)}`);
+    return Object.fromEntries(r.body.modules.map((m) => [m.name, m]));
+  }
 
   /// Starts outpostd (again, on the same storage after a stop) and waits for ports.json.
   async start({ timeoutMs = 20000 } = {}) {
@@ -595,7 +637,7 @@ function withWrongKey(cs) {
 }
 
 module.exports = {
-  Outpost, withOutpost, Inbox, Message, DEFAULT_ROUTES, manifest,
+  Outpost, withOutpost, Inbox, Message, DEFAULT_ROUTES, manifest, unixHttp,
   waitFor, withTimeout, sleep, propsOf, bodyOf, tapWire, inputSubscribed,
   sasToken, sdkSasToken, withWrongKey, ConnectionString,
   paths: { repoRoot, binDir, outpostdBin, outpostBin },
