@@ -188,6 +188,34 @@ void look_at_manifest(agent_actor* self) {
   publish(self);
 }
 
+/// IoT Edge's ModuleState: restart counters survive a daemon restart (column `agent`,
+/// key `state/<module>`).
+void save_restart_state(agent_state& st, const std::string& name) {
+  auto c = st.current.find(name);
+  if (c == st.current.end()) {
+    return;
+  }
+  const auto& rt = c->second.runtime;
+  store_put(st, "state/" + name,
+            json{{"restartCount", rt.restart_count}, {"lastRestartMs", rt.last_restart_ms}}.dump(),
+            storage::write_mode::lazy);
+}
+
+void load_restart_state(agent_state& st, sv::current_module& m) {
+  if (!st.cfg.kv) {
+    return;
+  }
+  auto v = st.cfg.kv->get(storage::column::agent, "state/" + m.spec.name);
+  if (!v || !*v) {
+    return;
+  }
+  auto j = json::parse(**v, nullptr, false);
+  if (j.is_object()) {
+    m.runtime.restart_count = j.value("restartCount", 0u);
+    m.runtime.last_restart_ms = j.value("lastRestartMs", std::int64_t{0});
+  }
+}
+
 std::string generation_id(const agent_state& st, const std::string& name) {
   auto table = st.cfg.identity_table->get();
   auto i = table->find(st.cfg.device_id + "/" + name);
@@ -239,6 +267,7 @@ void do_create(agent_actor* self, const sv::module_spec& m) {
     auto& s = self->state;
     auto& ex = s.extra[m.name];
     s.current[m.name] = {m, {}};
+    load_restart_state(s, s.current[m.name]);
     ex.generation_id = generation_id(s, m.name);
     if (!why.empty()) {
       fail(self, m.name, why);
@@ -280,6 +309,7 @@ void do_start(agent_actor* self, const std::string& name, bool counts) {
       cur->second.runtime.last_exit_ms = now(self);
       if (counts) {
         cur->second.runtime.restart_count++;
+        save_restart_state(st, name);
       }
     }
     return run_next(self);
@@ -296,6 +326,7 @@ void do_start(agent_actor* self, const std::string& name, bool counts) {
               if (counts) {
                 rt.restart_count++;
                 rt.last_restart_ms = now(self);
+                save_restart_state(s, name);
               }
               if (r.error.empty()) {
                 rt.process = sv::module_runtime::state::running;
@@ -365,6 +396,11 @@ void do_remove(agent_actor* self, const std::string& name) {
     st.extra.erase(ex);
   }
   st.current.erase(name);
+  if (!recreated && st.cfg.kv) {
+    storage::write_batch b;
+    b.erase(storage::column::agent, "state/" + name);
+    (void)st.cfg.kv->write(b, storage::write_mode::lazy);
+  }
   if (!recreated) { // gone from the deployment: its identity goes too (IoT Edge does)
     self->request(st.cfg.identities, std::chrono::seconds(30), identity_remove_atom::value,
                   st.cfg.device_id + "/" + name)
@@ -409,6 +445,7 @@ void run_next(agent_actor* self) {
       if (auto c = st.current.find(cmd.module); c != st.current.end()) {
         c->second.runtime.restart_count = 0;
         c->second.runtime.last_restart_ms = 0;
+        save_restart_state(st, cmd.module);
       }
       return run_next(self);
   }

@@ -59,7 +59,7 @@ test('quickstart: the agent runs the two SDK modules; readings flow to the filte
   { timeout: 120000 }, async () => {
     const qs = quickstartModules();
     qs.modules.tempSensor.env.MESSAGE_INTERVAL_MS.value = '200';
-    await withOutpost({ name: 'agent-qs', routes: qs.routes, modules: qs.modules }, async (op) => {
+    await withOutpost({ name: 'agent-qs', routes: qs.routes, modules: qs.modules, agent: { cool_off_secs: 1 } }, async (op) => {
       for (const name of ['filter', 'tempSensor']) {
         await waitModule(op, name, (m) => m.runtimeStatus === 'running', 'running');
       }
@@ -90,6 +90,30 @@ test('quickstart: the agent runs the two SDK modules; readings flow to the filte
       assert.equal(reported.systemModules.edgeHub.runtimeStatus, 'running');
       assert.ok(await op.metricSum('edgeAgent_module_start_total', { module_name: 'filter' }) >= 1);
       assert.ok(await op.metricSum('edgeAgent_used_memory_bytes', { module_name: 'tempSensor' }) > 1e6);
+
+      // SIGKILL the filter: restarted after the back-off (always, cool-off 1 s), and the
+      // alerts flow again through the new process.
+      const killed = (await op.modules()).filter;
+      process.kill(killed.pid, 'SIGKILL');
+      const back = await waitModule(op, 'filter', (m) => m.runtimeStatus === 'running' && m.pid !== killed.pid,
+        'restarted after SIGKILL');
+      assert.equal(back.restartCount, 1);
+      assert.ok(back.lastStartMs - killed.lastStartMs >= 1000, 'not before the 1 s cool-off');
+      const queued = await op.metricSum('edgehub_queue_length', { endpoint: 'iothub' });
+      await waitFor(async () => (await op.metricSum('edgehub_queue_length', { endpoint: 'iothub' })) > queued,
+        { timeoutMs: 20000, message: 'alerts flow again after the restart' });
+      assert.equal((await op.admin('GET', '/status/edgeagent')).body.modules.filter.exitCode, 137);
+
+      // outpostd restarts, manifest unchanged: both modules back in < 1 s, counters kept.
+      await op.stop();
+      const t0 = Date.now();
+      await op.start();
+      for (const name of ['filter', 'tempSensor']) {
+        const m = await waitModule(op, name, (x) => x.runtimeStatus === 'running', 'running after the restart');
+        assert.ok(m.lastStartMs - t0 < 1000, `${name} started ${m.lastStartMs - t0} ms after outpostd`);
+        console.log(`${name} running again ${m.lastStartMs - t0} ms after outpostd was started`);
+      }
+      assert.equal((await op.modules()).filter.restartCount, 1, 'restart counters survive the restart');
     });
   });
 
