@@ -6,6 +6,8 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -152,9 +154,24 @@ transport::http_handler admin_routes(caf::actor_system& sys, caf::actor registry
                                      std::shared_ptr<actors::identity_snapshot> identities,
                                      const daemon_config& cfg, std::string ca_file,
                                      std::shared_ptr<actors::edgehub_status_snapshot> hub_status,
-                                     agent_handles agent) {
-  return [&sys, registry, identities, cfg, ca_file, hub_status,
-          agent](const http_request& req) -> http_response {
+                                     agent_handles agent,
+                                     std::shared_ptr<actors::monitor_feed> monitor) {
+  return [&sys, registry, identities, cfg, ca_file, hub_status, agent,
+          monitor](const http_request& req) -> http_response {
+    if (req.target.rfind("/monitor", 0) == 0 && req.method == "GET") {
+      const auto at = req.target.find("after=");
+      std::uint64_t after = 0;
+      if (at != std::string::npos) {
+        after = std::strtoull(req.target.c_str() + at + 6, nullptr, 10);
+      }
+      std::uint64_t last = 0;
+      const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+      auto events = monitor->poll(after, 500, now, last);
+      return http_response{200, "application/json",
+                           "{\"events\":" + events + ",\"last\":" + std::to_string(last) + "}\n"};
+    }
     if (auto handled = agent_admin(sys, agent, req)) {
       return *handled;
     }

@@ -3,6 +3,7 @@
 #include "actors/app/agent_admin.hpp"
 #include "actors/app/config.hpp"
 #include "actors/hub/identity_registry.hpp"
+#include "actors/hub/monitor_feed.hpp"
 #include "actors/hub/route_watcher.hpp"
 #include "protocols/transport/http_server.hpp"
 
@@ -25,12 +26,15 @@ namespace outpost::app {
 /// `{"error": "..."}`. Runs on an I/O thread; changes go through the registry actor.
 /// - `GET /ca`: the PEM of the CA clients must trust (the edge CA, or `tls.ca`)
 /// - `GET /status/edgehub`: the `$edgeHub` reported status (`lastDesiredStatus` of the routes)
+/// - `GET /monitor?after=N`: `{"events": [...], "last": M}`, the messages routed since event N
+///   (N = 0: start watching now); what `outpost monitor` prints
 /// - the agent's routes (`agent_admin`): modules, logs, restart, methods, `$edgeAgent` status
 transport::http_handler admin_routes(caf::actor_system& sys, caf::actor registry,
                                      std::shared_ptr<actors::identity_snapshot> identities,
                                      const daemon_config& cfg, std::string ca_file,
                                      std::shared_ptr<actors::edgehub_status_snapshot> hub_status,
-                                     agent_handles agent);
+                                     agent_handles agent,
+                                     std::shared_ptr<actors::monitor_feed> monitor);
 
 /// `HostName=<iothub_hostname or hostname>;DeviceId=..;[ModuleId=..;]SharedAccessKey=..`,
 /// plus `GatewayHostName=<hostname>` when an upstream IoT hub name is configured, so the

@@ -168,7 +168,7 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, core_actors core) {
   auto admin = transport::http_server::start_local(
       io, path,
       admin_routes(sys, core.id_registry, core.identities, cfg, hub->tls().ca, hub->status(),
-                   {agent->agent, agent->view}));
+                   {agent->agent, agent->view}, hub->monitor()));
   if (!admin) {
     spdlog::critical("[http admin] cannot listen on {} (listen.admin_socket): {}", path,
                      admin.error().message());

@@ -20,6 +20,7 @@ struct hub_runtime::parts {
   caf::actor directory;
   caf::group sessions;
   caf::actor watcher; ///< of the manifest file (none without one)
+  std::shared_ptr<actors::monitor_feed> monitor = std::make_shared<actors::monitor_feed>();
   std::shared_ptr<actors::edgehub_status_snapshot> status =
       std::make_shared<actors::edgehub_status_snapshot>();
   std::shared_ptr<actors::live_count> live = std::make_shared<actors::live_count>();
@@ -38,6 +39,10 @@ const transport::tls_files& hub_runtime::tls() const {
 
 std::shared_ptr<actors::edgehub_status_snapshot> hub_runtime::status() const {
   return parts_->status;
+}
+
+std::shared_ptr<actors::monitor_feed> hub_runtime::monitor() const {
+  return parts_->monitor;
 }
 
 void hub_runtime::stop() {
@@ -120,6 +125,7 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
   hub->directory = p->directory;
   hub->sessions = p->sessions;
   hub->live = p->live;
+  hub->monitor = p->monitor;
   hub->identities = deps.identities;
   hub->routes = p->routes;
   hub->hostname = cfg.hostname;

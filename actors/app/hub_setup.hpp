@@ -2,6 +2,7 @@
 
 #include "actors/app/config.hpp"
 #include "actors/hub/identity_registry.hpp"
+#include "actors/hub/monitor_feed.hpp"
 #include "actors/hub/route_watcher.hpp"
 #include "protocols/transport/certificates.hpp"
 
@@ -37,6 +38,8 @@ public:
   const transport::tls_files& tls() const;
   /// The `$edgeHub` reported status: whether the manifest's routes applied.
   std::shared_ptr<actors::edgehub_status_snapshot> status() const;
+  /// What `outpost monitor` polls (admin API `GET /monitor`).
+  std::shared_ptr<actors::monitor_feed> monitor() const;
 
 private:
   std::unique_ptr<parts> parts_;

@@ -296,6 +296,9 @@ void route(session_actor* self, std::vector<mqtt::publish>& batch) {
     msg.body = std::move(p.payload);
     targets.clear();
     routes->table->match(msg, targets);
+    if (st.hub->monitor && st.hub->monitor->active(now(self))) {
+      st.hub->monitor->record(msg, targets, now(self));
+    }
     storage::append_request req;
     for (const auto& t : targets) {
       if (const auto* b = routes->find(t.target.id(st.hub->edge_device_id), t.priority)) {

@@ -3,6 +3,7 @@
 #include "actors/common/live_count.hpp"
 #include "actors/hub/hub_routes.hpp"
 #include "actors/hub/identity_registry.hpp"
+#include "actors/hub/monitor_feed.hpp"
 #include "protocols/mqtt/session.hpp"
 
 #include <caf/actor.hpp>
@@ -37,6 +38,7 @@ struct hub_services {
   caf::actor directory;
   caf::group sessions;              ///< every session joins; `closed_atom` sent to it ends them all
   std::shared_ptr<live_count> live; ///< counts sessions until their connection is released
+  std::shared_ptr<monitor_feed> monitor; ///< `outpost monitor`: routed messages, when watched
   std::shared_ptr<identity_snapshot> identities;
   std::shared_ptr<routes_snapshot> routes;
   std::string hostname;     ///< this gateway's name (SAS audience)

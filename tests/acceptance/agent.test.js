@@ -91,6 +91,17 @@ test('quickstart: the agent runs the two SDK modules; readings flow to the filte
       assert.ok(await op.metricSum('edgeAgent_module_start_total', { module_name: 'filter' }) >= 1);
       assert.ok(await op.metricSum('edgeAgent_used_memory_bytes', { module_name: 'tempSensor' }) > 1e6);
 
+      // `outpost monitor` shows the alerts as they are routed to $upstream.
+      const mon = await op.cli(['monitor', '--module', 'filter', '--count', '1', '--timeout', '20'], { timeoutMs: 30000 });
+      assert.equal(mon.code, 0, mon.stderr);
+      const event = JSON.parse(mon.stdout.slice(mon.stdout.indexOf('{'))).event;
+      assert.deepEqual(event.endpoints, ['$upstream']);
+      assert.equal(event.origin, 'edge1');
+      assert.equal(event.output, 'alertOutput');
+      assert.equal(event.properties.application.MessageType, 'Alert');
+      assert.equal(event.properties.system.contentType, 'application/json');
+      assert.ok(event.payload.machine.temperature > 25, JSON.stringify(event.payload));
+
       // SIGKILL the filter: restarted after the back-off (always, cool-off 1 s), and the
       // alerts flow again through the new process.
       const killed = (await op.modules()).filter;

@@ -267,6 +267,36 @@ int run_logs(const app::daemon_config& cfg, const std::string& module, std::size
   }
 }
 
+int run_monitor(const app::daemon_config& cfg, const std::string& module, unsigned timeout_s,
+                std::size_t count) {
+  auto first = admin_json(cfg, "GET", "/monitor?after=0");
+  if (!first) {
+    return exit_failure;
+  }
+  std::uint64_t after = first->value("last", std::uint64_t{0});
+  std::cout << "Starting event monitor, use ctrl-c to stop..." << std::endl;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  std::size_t shown = 0;
+  while (timeout_s == 0 || std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    auto j = admin_json(cfg, "GET", "/monitor?after=" + std::to_string(after));
+    if (!j) {
+      return exit_failure;
+    }
+    after = j->value("last", after);
+    for (const auto& e : (*j)["events"]) {
+      if (!module.empty() && e["event"].value("module", "") != module) {
+        continue;
+      }
+      std::cout << e.dump(4) << std::endl;
+      if (count != 0 && ++shown >= count) {
+        return exit_ok;
+      }
+    }
+  }
+  return exit_ok;
+}
+
 int run_restart(const app::daemon_config& cfg, const std::string& module) {
   auto j = admin_json(cfg, "POST", "/modules/" + iothub::percent_encode(module) + "/restart");
   if (!j) {

@@ -18,6 +18,12 @@ int run_logs(const app::daemon_config& cfg, const std::string& module, std::size
 /// `outpost restart MODULE`: restarts it regardless of its restart policy.
 int run_restart(const app::daemon_config& cfg, const std::string& module);
 
+/// `outpost monitor [--module M] [--timeout S] [--count N]`: prints the messages the hub
+/// routes as they are routed (endpoints, source, properties, body), like
+/// `az iot hub monitor-events`. Stops after `timeout_s` seconds or `count` events (0: never).
+int run_monitor(const app::daemon_config& cfg, const std::string& module, unsigned timeout_s,
+                std::size_t count);
+
 /// `outpost check`: configuration, certificates, ports, disk, store, deployment and routes:
 /// one line each with ✓ or ✗ and a hint; exit 1 if any failed.
 int run_check(const app::daemon_config& cfg, const std::string& config_path);

@@ -226,6 +226,14 @@ int main(int argc, char** argv) {
   logs->add_option("--tail", tail, "only the last N lines (0: all)");
   logs->add_option("--since", since, "unix seconds, ISO 8601 UTC, or a duration such as 10m");
   logs->add_flag("-f,--follow", follow, "keep printing new lines");
+  auto* monitor = app.add_subcommand(
+      "monitor", "print messages as the hub routes them (like az iot hub monitor-events)");
+  std::string monitor_module;
+  unsigned monitor_timeout = 0;
+  std::size_t monitor_count = 0;
+  monitor->add_option("--module", monitor_module, "only messages from this module");
+  monitor->add_option("--timeout", monitor_timeout, "stop after this many seconds (0: never)");
+  monitor->add_option("--count", monitor_count, "stop after this many messages (0: never)");
   auto* restart = app.add_subcommand("restart", "restart a module regardless of its policy");
   restart->add_option("MODULE", module, "module name")->required();
   auto* route = app.add_subcommand("route", "work with IoT Hub routes");
@@ -267,6 +275,9 @@ int main(int argc, char** argv) {
   }
   if (logs->parsed()) {
     return outpost::cli::run_logs(cfg, module, tail, since, follow);
+  }
+  if (monitor->parsed()) {
+    return outpost::cli::run_monitor(cfg, monitor_module, monitor_timeout, monitor_count);
   }
   if (restart->parsed()) {
     return outpost::cli::run_restart(cfg, module);
