@@ -2,12 +2,14 @@
 
 #include "actors/agent/agent_messages.hpp"
 #include "actors/agent/agent_metrics.hpp"
+#include "actors/agent/docker_module_actor.hpp"
 #include "actors/agent/module_actor.hpp"
 #include "storage/errc.hpp"
 #include "storage/kv_store.hpp"
 #include "supervisor/model/deployment.hpp"
 #include "supervisor/planner/agent_report.hpp"
 #include "supervisor/planner/planner.hpp"
+#include "supervisor/runtime/docker_engine.hpp"
 #include "supervisor/runtime/process_host.hpp"
 
 #include <caf/all.hpp>
@@ -57,6 +59,7 @@ using agent_actor = caf::stateful_actor<agent_state>;
 
 void reconcile(agent_actor* self);
 void run_next(agent_actor* self);
+void finish_remove(agent_actor* self, const std::string& name, bool recreated);
 
 std::int64_t now(agent_actor* self) {
   return self->state.cfg.now_ms();
@@ -236,10 +239,11 @@ sv::spawn_spec spawn_spec_of(const agent_state& st, const sv::module_spec& m) {
   s.args = m.process.args;
   s.working_dir = m.process.working_dir.empty() ? module_dir(st, m.name) : m.process.working_dir;
   s.log_path = log_path(st, m.name);
-  std::map<std::string, std::string> env{
-      {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-      {"HOME", module_dir(st, m.name)},
-  };
+  std::map<std::string, std::string> env;
+  if (m.type == sv::module_type::process) { // a container has its image's PATH and HOME
+    env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    env["HOME"] = module_dir(st, m.name);
+  }
   for (const auto& [k, v] : m.env) {
     env[k] = v;
   }
@@ -271,8 +275,22 @@ void do_create(agent_actor* self, const sv::module_spec& m) {
     ex.generation_id = generation_id(s, m.name);
     if (!why.empty()) {
       fail(self, m.name, why);
-    } else if (m.type == sv::module_type::docker) {
+    } else if (m.type == sv::module_type::docker && s.cfg.container_engine.empty()) {
       fail(self, m.name, "docker modules need a container engine ([agent] container_engine)");
+    } else if (m.type == sv::module_type::docker) {
+      ex.description.clear();
+      const auto socket_dir = fs::path{s.cfg.workload_uri.substr(7)}.parent_path().string();
+      ex.actor = spawn_docker_module_actor(
+          self->system(), {m.name,
+                           m.docker.image,
+                           m.docker.create_options,
+                           m.docker.digest,
+                           m.pull == sv::image_pull_policy::on_create,
+                           {socket_dir + ":" + socket_dir},
+                           std::make_shared<sv::docker_engine>(s.cfg.container_engine),
+                           caf::actor{self},
+                           s.cfg.now_ms});
+      self->link_to(ex.actor);
     } else {
       ex.description.clear();
       ex.actor = spawn_module_actor(
@@ -388,14 +406,36 @@ void do_remove(agent_actor* self, const std::string& name) {
   const bool recreated = std::any_of(st.queue.begin(), st.queue.end(), [&](const sv::command& c) {
     return c.module == name && c.kind == sv::command_kind::create;
   });
-  if (auto ex = st.extra.find(name); ex != st.extra.end()) {
-    if (ex->second.actor) {
-      self->unlink_from(ex->second.actor); // its exit must not take the agent along
-      caf::anon_send_exit(ex->second.actor, caf::exit_reason::user_shutdown);
-    }
+  auto ex = st.extra.find(name);
+  caf::actor actor = ex != st.extra.end() ? ex->second.actor : caf::actor{};
+  if (ex != st.extra.end()) {
     st.extra.erase(ex);
   }
   st.current.erase(name);
+  auto gone = [=] {
+    if (actor) {
+      self->unlink_from(actor); // its exit must not take the agent along
+      caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
+    }
+  };
+  if (actor) { // a container is removed by the engine before its actor goes
+    self->request(actor, std::chrono::seconds(60), remove_atom::value)
+        .then(
+            [=](bool) {
+              gone();
+              finish_remove(self, name, recreated);
+            },
+            [=](caf::error&) {
+              gone();
+              finish_remove(self, name, recreated);
+            });
+    return;
+  }
+  finish_remove(self, name, recreated);
+}
+
+void finish_remove(agent_actor* self, const std::string& name, bool recreated) {
+  auto& st = self->state;
   if (!recreated && st.cfg.kv) {
     storage::write_batch b;
     b.erase(storage::column::agent, "state/" + name);

@@ -24,12 +24,13 @@ namespace outpost::actors {
 struct agent_metrics;
 
 struct agent_config {
-  std::string manifest_path;             ///< `[agent] manifest`, looked at every `interval`
-  std::string modules_dir;               ///< <storage>/modules: each module's folder and log
-  std::string device_id;                 ///< IOTEDGE_DEVICEID
-  std::string iothub_hostname;           ///< IOTEDGE_IOTHUBHOSTNAME
-  std::string gateway_hostname;          ///< IOTEDGE_GATEWAYHOSTNAME: where the hub is, [:port]
-  std::string workload_uri;              ///< IOTEDGE_WORKLOADURI, "unix:///.../workload.sock"
+  std::string manifest_path;    ///< `[agent] manifest`, looked at every `interval`
+  std::string modules_dir;      ///< <storage>/modules: each module's folder and log
+  std::string device_id;        ///< IOTEDGE_DEVICEID
+  std::string iothub_hostname;  ///< IOTEDGE_IOTHUBHOSTNAME
+  std::string gateway_hostname; ///< IOTEDGE_GATEWAYHOSTNAME: where the hub is, [:port]
+  std::string workload_uri;     ///< IOTEDGE_WORKLOADURI, "unix:///.../workload.sock"
+  std::string container_engine; ///< Docker Engine API socket for `docker` modules; "" = none
   std::shared_ptr<storage::kv_store> kv; ///< column `agent`: last good deployment, report
   caf::actor identities;                 ///< the identity registry
   std::shared_ptr<identity_snapshot> identity_table;

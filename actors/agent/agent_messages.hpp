@@ -20,6 +20,7 @@ using tick_agent_atom = caf::atom_constant<caf::atom("agenttick")>;
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using method_atom = caf::atom_constant<caf::atom("method")>;
+using remove_atom = caf::atom_constant<caf::atom("remove")>;
 
 /// A module actor's answer to `start_atom`: `error` empty when the process runs.
 struct start_reply {

@@ -54,6 +54,7 @@ caf::behavior module_behavior(module_actor* self, module_actor_config cfg) {
         st.stopping.push_back(self->make_response_promise());
         return st.stopping.back();
       },
+      [=](remove_atom) { return true; }, // nothing outlives the process
       [=](kill_atom, pid_t pid) {
         auto& st = self->state;
         if (st.pid == pid && pid != 0) {

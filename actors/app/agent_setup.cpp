@@ -115,6 +115,7 @@ std::unique_ptr<agent_runtime> start_agent(const daemon_config& cfg, agent_deps 
   ac.iothub_hostname = cfg.iothub_hostname.empty() ? cfg.hostname : cfg.iothub_hostname;
   ac.gateway_hostname = gateway_hostname(cfg, deps.ports);
   ac.workload_uri = "unix://" + fs::absolute(socket).lexically_normal().string();
+  ac.container_engine = cfg.agent.container_engine;
   ac.kv = deps.kv;
   ac.identities = deps.id_registry;
   ac.identity_table = deps.identities;

@@ -122,6 +122,7 @@ std::map<std::string, setter> schema(daemon_config& c) {
       {"agent.intensive_care_minutes", int_key(c.agent.intensive_care_minutes, 0, 10'000)},
       {"agent.log_max_bytes", int_key(c.agent.log_max_bytes, 1024, INT64_MAX)},
       {"agent.log_files", int_key(c.agent.log_files, 0, 99)},
+      {"agent.container_engine", string_key(c.agent.container_engine)},
       {"listen.workload_socket", string_key(c.listen.workload_socket)},
       {"hub.delivery_window", int_key(c.hub.delivery_window, 1, 65000)},
       {"hub.max_pending_in", int_key(c.hub.max_pending_in, 1, 65535)},

@@ -54,6 +54,9 @@ struct daemon_config {
     std::uint32_t intensive_care_minutes = 10; ///< up this long: restart counters cleared
     std::uint64_t log_max_bytes = 1u << 20;    ///< per module log file before rotation
     std::uint32_t log_files = 3;               ///< rotated files kept per module
+    /// Docker Engine API socket for `docker` modules ("unix:///var/run/docker.sock", or
+    /// podman's); "" = docker modules are not started (their status says why).
+    std::string container_engine;
   } agent;
 
   struct hub_section {
