@@ -9,6 +9,7 @@ const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
+const { spawn } = require('node:child_process');
 const { withOutpost, waitFor, sleep, paths } = require('./lib/outpost');
 
 const quickstart = path.join(paths.repoRoot, 'deploy', 'quickstart');
@@ -137,6 +138,9 @@ test('restart policies with IoT Edge semantics and back-off; failed after max_re
           onFailure0: shModule(op, 'onFailure0', 'echo run; exit 0', { restartPolicy: 'on-failure' }),
           always0: shModule(op, 'always0', 'echo run; exit 0', { restartPolicy: 'always' }),
           never1: shModule(op, 'never1', 'echo run; exit 1', { restartPolicy: 'never' }),
+          // Crashes (killed by a signal), not exits.
+          onFailureCrash: shModule(op, 'onFailureCrash', 'echo run; kill -9 $$', { restartPolicy: 'on-failure' }),
+          neverCrash: shModule(op, 'neverCrash', 'echo run; kill -SEGV $$', { restartPolicy: 'never' }),
         },
       });
       // 1 s, then 2 s of back-off, then no more: failed with 2 restarts.
@@ -148,6 +152,12 @@ test('restart policies with IoT Edge semantics and back-off; failed after max_re
       assert.equal(mods.never1.runtimeStatus, 'failed', 'never: not restarted');
       assert.equal(mods.never1.restartCount, 0);
       assert.equal(mods.always0.restartCount, 2, 'always: restarted after clean exits too');
+      await waitModule(op, 'onFailureCrash', (m) => m.runtimeStatus === 'failed' && m.restartCount === 2,
+        'on-failure: a crash (SIGKILL) is restarted', 10000);
+      assert.equal((await op.modules()).onFailureCrash.exitCode, 137);
+      assert.equal(mods.neverCrash.runtimeStatus, 'failed', 'never: a crash is not restarted');
+      assert.equal(mods.neverCrash.exitCode, 128 + 11);
+      assert.equal(mods.neverCrash.restartCount, 0);
       const logs = await op.cliOk(['logs', 'onFailure1']);
       assert.equal(logs.match(/ run$/gm).length, 3, 'started once, restarted twice');
       const reported = (await op.admin('GET', '/status/edgeagent')).body;
@@ -328,6 +338,16 @@ test('logs, restart and the agent\'s direct methods; the last good deployment su
       assert.match(await op.cliOk(['logs', 'stubborn']), /ignoring TERM\n.* up\n/s);
       assert.equal((await op.cli(['restart', 'nope'])).code, 1);
 
+      // `outpost logs --follow` prints new lines as they come.
+      const follow = spawn(paths.outpostBin, ['--config', op.configPath, 'logs', 'polite', '--tail', '1', '--follow']);
+      let followed = '';
+      follow.stdout.on('data', (d) => { followed += d; });
+      await sleep(800);
+      await op.cliOk(['restart', 'polite']); // writes "got TERM", then " up"
+      await waitFor(() => /got TERM\n.* up\n/s.test(followed), { timeoutMs: 10000, message: `--follow shows the new lines: ${followed}` })
+        .finally(() => follow.kill());
+      await waitModule(op, 'polite', (m) => m.runtimeStatus === 'running', 'running after the restart');
+
       const ping = await op.admin('POST', '/methods/ping', 'null');
       assert.deepEqual(ping.body, { status: 200, payload: null });
       const logs = await op.admin('POST', '/methods/GetModuleLogs', {
@@ -347,8 +367,8 @@ test('logs, restart and the agent\'s direct methods; the last good deployment su
       fs.renameSync(op.manifestPath, `${op.manifestPath}.gone`);
       await op.restart();
       const politeLog = fs.readFileSync(path.join(op.dataDir, 'modules', 'polite', 'polite.log'), 'utf8');
-      assert.equal(politeLog.match(/got TERM/g).length, 2,
-        'RestartModule and then the daemon\'s SIGTERM stopped the module gracefully');
+      assert.equal(politeLog.match(/got TERM/g).length, 3,
+        'outpost restart, RestartModule and then the daemon\'s SIGTERM stopped the module gracefully');
       await waitModule(op, 'polite', (m) => m.runtimeStatus === 'running', 'running from the stored deployment');
       await waitModule(op, 'stubborn', (m) => m.runtimeStatus === 'running', 'running from the stored deployment');
       await sleep(100);
