@@ -534,28 +534,6 @@ method_reply restart_module(agent_actor* self, const std::string& name) {
   return {200, "null"};
 }
 
-/// `since` of GetModuleLogs: unix seconds, or a duration back from now ("90s", "10m", "2h", "1d").
-std::int64_t since_ms(const json& v, std::int64_t now_ms) {
-  if (v.is_number_integer()) {
-    return v.get<std::int64_t>() * 1000;
-  }
-  if (!v.is_string()) {
-    return 0;
-  }
-  const auto s = v.get<std::string>();
-  std::smatch m;
-  static const std::regex rel{R"(^(\d+)([smhd])$)"};
-  if (std::regex_match(s, m, rel)) {
-    const std::int64_t n = std::stoll(m[1]);
-    const std::int64_t unit = m[2] == "s" ? 1 : m[2] == "m" ? 60 : m[2] == "h" ? 3600 : 86400;
-    return now_ms - n * unit * 1000;
-  }
-  if (std::all_of(s.begin(), s.end(), ::isdigit) && !s.empty()) {
-    return std::stoll(s) * 1000;
-  }
-  return sv::log_line_time_ms(s.size() >= 19 ? s.substr(0, 19) + ".000Z" : s);
-}
-
 method_reply get_module_logs(agent_actor* self, const json& req) {
   auto& st = self->state;
   if (req.value("encoding", "none") != "none") {
@@ -572,7 +550,14 @@ method_reply get_module_logs(agent_actor* self, const json& req) {
     }
     const auto filter = item.value("filter", json::object());
     const auto tail = filter.value("tail", 0);
-    const auto since = filter.contains("since") ? since_ms(filter["since"], now(self)) : 0;
+    const auto& since_v = filter.contains("since") ? filter["since"] : json{};
+    const auto since =
+        since_v.is_number_integer()
+            ? since_v.get<std::int64_t>() * 1000
+            : sv::parse_since(since_v.is_string() ? since_v.get<std::string>() : "", now(self));
+    if (since < 0) {
+      return {400, json{{"message", "filter.since: unix seconds, ISO 8601 or e.g. 10m"}}.dump()};
+    }
     for (const auto& [name, cur] : st.current) {
       if (!std::regex_match(name, id_re)) {
         continue;

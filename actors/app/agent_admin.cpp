@@ -8,7 +8,6 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
-#include <regex>
 #include <sstream>
 
 namespace outpost::app {
@@ -44,27 +43,6 @@ std::string query_param(const std::string& target, const std::string& name) {
 std::int64_t now_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-/// `since`: unix seconds, ISO 8601 UTC, or a duration back from now ("30s", "10m", "2h", "1d").
-std::optional<std::int64_t> parse_since(const std::string& s) {
-  if (s.empty()) {
-    return 0;
-  }
-  std::smatch m;
-  static const std::regex rel{R"(^(\d+)([smhd])$)"};
-  if (std::regex_match(s, m, rel)) {
-    const std::int64_t unit = m[2] == "s" ? 1 : m[2] == "m" ? 60 : m[2] == "h" ? 3600 : 86400;
-    return now_ms() - std::stoll(m[1]) * unit * 1000;
-  }
-  if (std::all_of(s.begin(), s.end(), ::isdigit)) {
-    return std::stoll(s) * 1000;
-  }
-  const auto t = supervisor::log_line_time_ms(s.size() >= 19 ? s.substr(0, 19) + ".000Z" : s);
-  if (t < 0) {
-    return std::nullopt;
-  }
-  return t;
 }
 
 json module_json(const actors::module_view& m) {
@@ -136,13 +114,13 @@ std::optional<http_response> agent_admin(caf::actor_system& sys, const agent_han
   }
   if (action == "logs" && req.method == "GET") {
     const auto tail = query_param(req.target, "tail");
-    const auto since = parse_since(query_param(req.target, "since"));
-    if (!since || (!tail.empty() && !std::all_of(tail.begin(), tail.end(), ::isdigit))) {
+    const auto since = supervisor::parse_since(query_param(req.target, "since"), now_ms());
+    if (since < 0 || (!tail.empty() && !std::all_of(tail.begin(), tail.end(), ::isdigit))) {
       return error(400, "tail must be a number; since: unix seconds, ISO 8601 or e.g. 10m");
     }
     std::string text;
     for (const auto& line :
-         supervisor::read_log(m->second.log_path, tail.empty() ? 0 : std::stoul(tail), *since)) {
+         supervisor::read_log(m->second.log_path, tail.empty() ? 0 : std::stoul(tail), since)) {
       text += line + "\n";
     }
     return http_response{200, "text/plain; charset=utf-8", text};

@@ -436,6 +436,26 @@ std::int64_t log_line_time_ms(const std::string& line) {
   return static_cast<std::int64_t>(timegm(&tm)) * 1000 + ms;
 }
 
+std::int64_t parse_since(const std::string& s, std::int64_t now_ms) {
+  if (s.empty()) {
+    return 0;
+  }
+  const auto digits = [](std::string_view v) {
+    return !v.empty()
+           && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (digits(s)) {
+    return std::stoll(s) * 1000;
+  }
+  const char unit = s.back();
+  if (digits(std::string_view{s}.substr(0, s.size() - 1))
+      && std::string_view{"smhd"}.find(unit) != std::string_view::npos) {
+    const std::int64_t secs = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 86400;
+    return now_ms - std::stoll(s.substr(0, s.size() - 1)) * secs * 1000;
+  }
+  return log_line_time_ms(s.size() >= 19 ? s.substr(0, 19) + ".000Z" : s);
+}
+
 std::vector<std::string> read_log(const std::string& log_path, std::size_t tail,
                                   std::int64_t since_ms) {
   std::vector<std::string> files;

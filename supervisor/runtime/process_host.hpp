@@ -73,4 +73,9 @@ std::vector<std::string> read_log(const std::string& log_path, std::size_t tail,
 /// Milliseconds since the epoch of a log line's leading timestamp, or -1.
 std::int64_t log_line_time_ms(const std::string& line);
 
+/// A `since` of `outpost logs` and GetModuleLogs in ms since the epoch: unix seconds, ISO 8601
+/// UTC ("2026-11-26T18:00:00Z"), or a duration back from `now_ms` ("30s", "10m", "2h", "1d");
+/// 0 for ""; -1 when it is none of these.
+std::int64_t parse_since(const std::string& since, std::int64_t now_ms);
+
 } // namespace outpost::supervisor

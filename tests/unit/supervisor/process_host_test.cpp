@@ -172,3 +172,22 @@ TEST_F(ProcessHost, VerificationChecksDigestAndPermissions) {
 
 } // namespace
 } // namespace outpost::supervisor
+
+namespace outpost::supervisor {
+namespace {
+
+TEST(LogSince, AcceptsUnixSecondsIsoAndDurations) {
+  const std::int64_t now = 1'795'716'000'000;
+  EXPECT_EQ(parse_since("", now), 0);
+  EXPECT_EQ(parse_since("1795715000", now), 1'795'715'000'000);
+  EXPECT_EQ(parse_since("10m", now), now - 600'000);
+  EXPECT_EQ(parse_since("2h", now), now - 7'200'000);
+  EXPECT_EQ(parse_since("1d", now), now - 86'400'000);
+  EXPECT_EQ(parse_since("30s", now), now - 30'000);
+  EXPECT_EQ(parse_since("2026-11-26T18:00:00Z", now), log_line_time_ms("2026-11-26T18:00:00.000Z"));
+  EXPECT_EQ(parse_since("yesterday", now), -1);
+  EXPECT_EQ(parse_since("10x", now), -1);
+}
+
+} // namespace
+} // namespace outpost::supervisor
