@@ -50,7 +50,8 @@ struct session_state {
   std::unordered_map<std::uint64_t, delivery> inflight;
   std::uint64_t next_token = 1;
   std::int64_t tick_at = 0;
-  prometheus::Counter* received = nullptr;
+  prometheus::Counter* received = nullptr; ///< edgehub_messages_received_total, no output
+  std::unordered_map<std::string, prometheus::Counter*> received_by_output;
   prometheus::Summary* size = nullptr;
   std::unordered_map<std::string, std::pair<prometheus::Counter*, prometheus::Summary*>>
       sent_series;
@@ -266,6 +267,20 @@ void store(session_actor* self, append_requests reqs, std::vector<std::uint16_t>
 
 /// Routes one batch of publishes into the mailboxes with one storage request; PUBACKs go out
 /// once the writer says every target has them durably.
+/// edgehub_messages_received_total{id, route_output}: one series per module output used.
+void count_received(session_state& st, std::string_view output) {
+  if (output.empty()) {
+    st.received->Increment();
+    return;
+  }
+  auto& c = st.received_by_output[std::string{output}];
+  if (!c) {
+    c = &st.hub->metrics->received.Add(
+        {{"id", st.who.id()}, {"route_output", std::string{output}}});
+  }
+  c->Increment();
+}
+
 void route(session_actor* self, std::vector<mqtt::publish>& batch) {
   auto& st = self->state;
   auto routes = st.hub->routes->get();
@@ -274,7 +289,6 @@ void route(session_actor* self, std::vector<mqtt::publish>& batch) {
   std::vector<routing::route_target> targets;
   mqtt::actions acts;
   for (auto& p : batch) {
-    st.received->Increment();
     if (!st.size) {
       // Created on the first publish: a summary holds ~20 KiB, too much for idle connections.
       st.size = &st.hub->metrics->message_size.Add({{"id", st.who.id()}}, hub_metrics::quantiles());
@@ -283,6 +297,7 @@ void route(session_actor* self, std::vector<mqtt::publish>& batch) {
     routing::message msg;
     auto topic = iothub::parse_publish_topic(p.topic, st.who, msg);
     const bool telemetry = topic && topic->kind == iothub::inbound_kind::telemetry;
+    count_received(st, msg.get(routing::system_property::output_name).value_or(""));
     if (!telemetry) {
       // Unknown topics are dropped as IoT Edge does; twins and methods come with their issue.
       st.hub->metrics->dropped

@@ -64,7 +64,7 @@ test('quickstart: the agent runs the two SDK modules; readings flow to the filte
       for (const name of ['filter', 'tempSensor']) {
         await waitModule(op, name, (m) => m.runtimeStatus === 'running', 'running');
       }
-      await waitFor(async () => (await op.metricSum('edgehub_messages_received_total', { id: 'edge1/tempSensor' })) >= 5,
+      await waitFor(async () => (await op.metricSum('edgehub_messages_received_total', { id: 'edge1/tempSensor', route_output: 'temperatureOutput' })) >= 5,
         { timeoutMs: 20000, message: 'tempSensor readings reach the hub (fromEnvironment, workload sign, MQTT/TLS)' });
       await waitFor(async () => (await op.metricSum('edgehub_queue_length', { endpoint: 'iothub' })) >= 2,
         { timeoutMs: 20000, message: 'the filter\'s alerts accumulate in the $upstream mailbox' });
