@@ -89,6 +89,10 @@ public:
     d.length -= 1;
     d.bytes -= e.body_size;
     used_delta -= static_cast<std::int64_t>(records::entry_cost);
+    if (e.inline_body) { // its body goes with its key
+      used_delta -= static_cast<std::int64_t>(e.body_size + records::body_overhead);
+      return;
+    }
     drop_ref(e.id, e.body_size);
   }
 
@@ -195,7 +199,7 @@ result<void> message_store::load() {
       return false;
     }
     used_bytes_ += k.size() + v.size();
-    next_id_ = get_be64(k) + 1;
+    next_id_ = std::max(next_id_, get_be64(k) + 1);
     return true;
   });
   if (!r || err) {
@@ -229,6 +233,10 @@ result<void> message_store::load_queue(queue_handle q) {
     qs.stats.length += 1;
     qs.stats.bytes += e->body_size;
     used_bytes_ += records::entry_cost;
+    if (e->inline_body) { // its body has no `messages` key: account it and its id here
+      used_bytes_ += e->body_size + records::body_overhead;
+      next_id_ = std::max(next_id_, e->id + 1);
+    }
     qs.stats.next = std::max(qs.stats.next, records::entry_key_seq(k) + 1);
     if (e->expires_ms != 0) {
       qs.next_expiry = std::min(qs.next_expiry, e->expires_ms);
@@ -288,10 +296,11 @@ std::vector<result<append_result>> message_store::append(
       continue;
     }
     res.id = next_id++;
-    const auto key = records::id_key(res.id);
-    t.batch.put(column::messages, key, records::encode_body(req.body));
-    if (req.targets.size() >= 2) {
+    const bool shared = req.targets.size() >= 2;
+    if (shared) { // stored once, referenced by every target's entry
+      const auto key = records::id_key(res.id);
       const auto n = static_cast<std::uint32_t>(req.targets.size());
+      t.batch.put(column::messages, key, records::encode_body(req.body));
       t.batch.put(column::refs, key, be32_value(n));
       t.set_refs(res.id, n);
     }
@@ -299,8 +308,9 @@ std::vector<result<append_result>> message_store::append(
     for (const auto& target : req.targets) {
       const auto seq = t.next_seq(target.queue);
       const std::int64_t expires = target.ttl_ms > 0 ? now_ms + target.ttl_ms : 0;
+      const records::entry_value e{res.id, now_ms, expires, size, false, {}};
       t.batch.put(column::entries, records::entry_key(target.queue, seq),
-                  records::encode_entry({res.id, now_ms, expires, size}));
+                  shared ? records::encode_entry(e) : records::encode_inline_entry(e, req.body));
       auto& d = t.delta(target.queue);
       d.length += 1;
       d.bytes += size;
@@ -354,6 +364,11 @@ result<std::vector<stored_entry>> message_store::read(queue_handle q, sequence f
         expired->push_back(records::entry_key_seq(k));
       }
       return true;
+    }
+    if (e->inline_body) {
+      out.push_back(
+          {records::entry_key_seq(k), e->id, e->enqueued_ms, e->expires_ms, std::string{e->body}});
+      return out.size() < max;
     }
     auto body = kv_->get(column::messages, records::id_key(e->id));
     if (!body) {

@@ -58,7 +58,14 @@ struct entry_value {
   std::int64_t enqueued_ms = 0;
   std::int64_t expires_ms = 0; ///< 0 = never
   std::uint32_t body_size = 0;
+  /// The body is in the entry itself (a message with one target: no `messages` key, no
+  /// second write and delete per message); `body` then views the decoded value.
+  bool inline_body = false;
+  std::string_view body;
 };
+
+/// Version byte of an entry that carries its body.
+inline constexpr char inline_entry_version = 2;
 
 inline constexpr std::size_t entry_value_size = 1 + 8 + 8 + 8 + 4;
 /// What one entry costs against the quota: its key and value.
@@ -77,12 +84,42 @@ inline std::string encode_entry(const entry_value& e) {
   return v;
 }
 
+/// An entry with its body inline: the fields of `encode_entry`, then the body bytes.
+inline std::string encode_inline_entry(const entry_value& e, std::string_view body) {
+  std::string v;
+  v.reserve(entry_value_size + body.size());
+  v.push_back(inline_entry_version);
+  put_be64(v, e.id);
+  put_be64(v, static_cast<std::uint64_t>(e.enqueued_ms));
+  put_be64(v, static_cast<std::uint64_t>(e.expires_ms));
+  put_be32(v, static_cast<std::uint32_t>(body.size()));
+  v.append(body);
+  return v;
+}
+
+/// Either form; an inline entry's `body` views `v`.
 inline std::optional<entry_value> decode_entry(std::string_view v) {
-  if (v.size() != entry_value_size || v[0] != format_version) {
+  if (v.size() < entry_value_size || (v[0] != format_version && v[0] != inline_entry_version)) {
     return std::nullopt;
   }
-  return entry_value{get_be64(v, 1), static_cast<std::int64_t>(get_be64(v, 9)),
-                     static_cast<std::int64_t>(get_be64(v, 17)), get_be32(v, 25)};
+  entry_value e{get_be64(v, 1),
+                static_cast<std::int64_t>(get_be64(v, 9)),
+                static_cast<std::int64_t>(get_be64(v, 17)),
+                get_be32(v, 25),
+                false,
+                {}};
+  if (v[0] == format_version) {
+    if (v.size() != entry_value_size) {
+      return std::nullopt;
+    }
+    return e;
+  }
+  if (v.size() != entry_value_size + e.body_size) {
+    return std::nullopt;
+  }
+  e.inline_body = true;
+  e.body = v.substr(entry_value_size);
+  return e;
 }
 
 inline std::string encode_body(std::string_view body) {

@@ -13,7 +13,7 @@ apt_packages=(
   libcaf-dev libboost-dev libssl-dev libsimdjson-dev librocksdb-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
   libspdlog-dev libfmt-dev libtomlplusplus-dev clang-format python3
-  mosquitto mosquitto-clients nodejs podman runc
+  mosquitto mosquitto-clients nodejs podman runc libjemalloc-dev
 )
 
 sudo_cmd() {

@@ -6,6 +6,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/summary.h>
 
+#include <chrono>
 #include <string>
 
 namespace outpost::actors {
@@ -29,6 +30,11 @@ struct hub_metrics {
 
   /// IoT Edge's summary quantiles (facts §8.1).
   static prometheus::Summary::Quantiles quantiles();
+  /// The sliding window of the per-message summaries: 60 s in 2 buckets. prometheus-cpp
+  /// inserts every observation into each bucket's quantile stream, so its default of 5 buckets
+  /// cost 2.5x as much on the data path (profiled at 3.4% of the hub's CPU).
+  static constexpr std::chrono::seconds window{60};
+  static constexpr int window_buckets = 2;
 };
 
 } // namespace outpost::actors

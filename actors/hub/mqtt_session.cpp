@@ -291,7 +291,9 @@ void route(session_actor* self, std::vector<mqtt::publish>& batch) {
   for (auto& p : batch) {
     if (!st.size) {
       // Created on the first publish: a summary holds ~20 KiB, too much for idle connections.
-      st.size = &st.hub->metrics->message_size.Add({{"id", st.who.id()}}, hub_metrics::quantiles());
+      st.size =
+          &st.hub->metrics->message_size.Add({{"id", st.who.id()}}, hub_metrics::quantiles(),
+                                             hub_metrics::window, hub_metrics::window_buckets);
     }
     st.size->Observe(static_cast<double>(p.payload.size()));
     routing::message msg;
@@ -363,7 +365,8 @@ void count_sent(session_state& st, const routing::message& msg, const endpoint_b
                                                {"to_route_input", b.target.input},
                                                {"priority", priority}});
     series.second = &st.hub->metrics->process_duration.Add(
-        {{"from", from}, {"to", st.who.id()}, {"priority", priority}}, hub_metrics::quantiles());
+        {{"from", from}, {"to", st.who.id()}, {"priority", priority}}, hub_metrics::quantiles(),
+        hub_metrics::window, hub_metrics::window_buckets);
   }
   series.first->Increment();
   if (enqueued_ms > 0) {

@@ -2,6 +2,7 @@
 
 #include "storage/errc.hpp"
 #include "storage/memory_kv_store.hpp"
+#include "storage/records.hpp"
 #include "storage/rocksdb/rocksdb_kv_store.hpp"
 
 #include <gtest/gtest.h>
@@ -162,6 +163,27 @@ TEST_P(MessageStore, SharedBodyIsStoredOnceAndFreedWithItsLastReference) {
   ASSERT_TRUE(kv_->scan(column::messages, {}, {}, [&](auto, auto) { return ++left, true; }));
   ASSERT_TRUE(kv_->scan(column::refs, {}, {}, [&](auto, auto) { return ++left, true; }));
   EXPECT_EQ(left, 0u);
+}
+
+TEST_P(MessageStore, ASingleTargetBodyLivesInItsEntryAndIsAccountedTheSame) {
+  auto q = queue("q");
+  auto other = queue("other");
+  auto r = store_->append({{"solo", {{q, -1}}}, {"both", {{q, -1}, {other, -1}}}}, 1000);
+  ASSERT_TRUE(r.at(0) && r.at(1));
+  // One write per single-target message: no `messages` key, the body is in the entry.
+  EXPECT_FALSE(*kv_->get(column::messages, records::id_key(r.at(0)->id)));
+  EXPECT_TRUE(*kv_->get(column::messages, records::id_key(r.at(1)->id)));
+  const auto used = store_->used_bytes();
+  EXPECT_EQ(used, 2 * (4 + records::body_overhead) + 3 * records::entry_cost);
+  EXPECT_EQ(bodies(q), (strings{"solo", "both"}));
+  reopen();
+  EXPECT_EQ(store_->used_bytes(), used);
+  EXPECT_EQ(bodies(q), (strings{"solo", "both"}));
+  // Ids stay unique across a reopen although `solo` left no `messages` key.
+  auto again = store_->append({{"next", {{q, -1}}}}, 1000);
+  EXPECT_GT(again.at(0)->id, r.at(1)->id);
+  EXPECT_TRUE(store_->ack({{q, 3}, {other, 1}}));
+  EXPECT_EQ(store_->used_bytes(), 0u);
 }
 
 TEST_P(MessageStore, AckOfTwoQueuesInOneBatchFreesSharedBody) {
