@@ -30,22 +30,6 @@ http_response error(unsigned status, const std::string& message) {
   return reply(status, json{{"message", message}});
 }
 
-/// The value of query parameter `name` in `target`, or "".
-std::string query_param(const std::string& target, const std::string& name) {
-  const auto q = target.find('?');
-  if (q == std::string::npos) {
-    return {};
-  }
-  std::istringstream params{target.substr(q + 1)};
-  for (std::string kv; std::getline(params, kv, '&');) {
-    const auto eq = kv.find('=');
-    if (kv.substr(0, eq) == name) {
-      return eq == std::string::npos ? std::string{} : iothub::percent_decode(kv.substr(eq + 1));
-    }
-  }
-  return {};
-}
-
 /// IoT Edge's workload API versions: every route takes 2018-06-28 and later.
 bool api_version_ok(const std::string& v) {
   static const char* known[] = {"2018-06-28", "2019-01-30", "2019-10-22", "2019-11-05",
@@ -263,7 +247,7 @@ bool module_route(const std::string& path, std::string& module, std::string& gen
 transport::http_handler workload_routes(workload_config cfg) {
   return [cfg = std::move(cfg)](const http_request& req) -> http_response {
     const auto path = req.target.substr(0, req.target.find('?'));
-    const auto version = query_param(req.target, "api-version");
+    const auto version = iothub::query_parameter(req.target, "api-version");
     if (!api_version_ok(version)) {
       return error(400, version.empty() ? "api-version is required (e.g. ?api-version=2018-06-28)"
                                         : "unsupported api-version " + version);

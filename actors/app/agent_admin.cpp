@@ -8,7 +8,6 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
-#include <sstream>
 
 namespace outpost::app {
 
@@ -23,21 +22,6 @@ http_response reply(unsigned status, const json& body) {
 
 http_response error(unsigned status, const std::string& what) {
   return reply(status, json{{"error", what}});
-}
-
-std::string query_param(const std::string& target, const std::string& name) {
-  const auto q = target.find('?');
-  if (q == std::string::npos) {
-    return {};
-  }
-  std::istringstream params{target.substr(q + 1)};
-  for (std::string kv; std::getline(params, kv, '&');) {
-    const auto eq = kv.find('=');
-    if (kv.substr(0, eq) == name && eq != std::string::npos) {
-      return iothub::percent_decode(kv.substr(eq + 1));
-    }
-  }
-  return {};
 }
 
 std::int64_t now_ms() {
@@ -113,8 +97,9 @@ std::optional<http_response> agent_admin(caf::actor_system& sys, const agent_han
     return error(404, "module '" + name + "' is not deployed");
   }
   if (action == "logs" && req.method == "GET") {
-    const auto tail = query_param(req.target, "tail");
-    const auto since = supervisor::parse_since(query_param(req.target, "since"), now_ms());
+    const auto tail = iothub::query_parameter(req.target, "tail");
+    const auto since =
+        supervisor::parse_since(iothub::query_parameter(req.target, "since"), now_ms());
     if (since < 0 || (!tail.empty() && !std::all_of(tail.begin(), tail.end(), ::isdigit))) {
       return error(400, "tail must be a number; since: unix seconds, ISO 8601 or e.g. 10m");
     }

@@ -1,24 +1,14 @@
 #include "actors/hub/monitor_feed.hpp"
 
-#include <nlohmann/json.hpp>
+#include "protocols/common/iso_time.hpp"
 
-#include <ctime>
+#include <nlohmann/json.hpp>
 
 namespace outpost::actors {
 
 namespace {
 
 using nlohmann::json;
-
-std::string iso(std::int64_t ms) {
-  const std::time_t s = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&s, &tm);
-  char buf[40];
-  const auto n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
-  return buf;
-}
 
 std::string endpoint_text(const routing::endpoint& e) {
   return e.what == routing::endpoint::kind::upstream ? "$upstream" : e.to_route_text();
@@ -49,7 +39,7 @@ void monitor_feed::record(const routing::message& m,
       {"origin", m.get(routing::system_property::connection_device_id).value_or("")},
       {"module", m.get(routing::system_property::connection_module_id).value_or("")},
       {"output", m.get(routing::system_property::output_name).value_or("")},
-      {"routedTime", iso(now_ms)},
+      {"routedTime", iso8601_ms(now_ms)},
       {"endpoints", endpoints},
       {"properties", {{"application", app}, {"system", sys}}},
       {"payload", payload},

@@ -17,6 +17,10 @@ std::string percent_encode(std::string_view in);
 /// stay escaped (so valid UTF-8 in gives valid UTF-8 out). Never fails.
 std::string percent_decode(std::string_view in);
 
+/// The percent-decoded value of query parameter `name` in a request target
+/// ("/logs?tail=5&since=10m"), or "" when absent.
+std::string query_parameter(std::string_view target, std::string_view name);
+
 /// Standard base64 (RFC 4648 §4) with `=` padding.
 std::string base64_encode(std::string_view bytes);
 

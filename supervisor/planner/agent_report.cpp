@@ -1,9 +1,8 @@
 #include "supervisor/planner/agent_report.hpp"
 
-#include <nlohmann/json.hpp>
+#include "protocols/common/iso_time.hpp"
 
-#include <cstdio>
-#include <ctime>
+#include <nlohmann/json.hpp>
 
 namespace outpost::supervisor {
 
@@ -66,13 +65,8 @@ std::string iotedge_time(std::int64_t ms) {
   if (ms <= 0) {
     return "0001-01-01T00:00:00";
   }
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[48];
-  const auto n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03d0000", static_cast<int>(ms % 1000));
-  return buf;
+  // .NET's round-trip format without offset: seven fraction digits, no Z.
+  return iso8601_ms(ms).substr(0, 23) + "0000";
 }
 
 std::string agent_reported_json(const agent_report_input& in) {

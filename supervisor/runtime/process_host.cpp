@@ -1,5 +1,7 @@
 #include "supervisor/runtime/process_host.hpp"
 
+#include "protocols/common/iso_time.hpp"
+
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -38,18 +40,10 @@ std::string errno_text(const char* what, int err) {
   return std::string{what} + ": " + std::strerror(err);
 }
 
-/// "2026-11-26T17:41:49.123Z"
+/// "2026-11-26T17:41:49.123Z" now.
 std::string timestamp_now() {
   using namespace std::chrono;
-  const auto now = system_clock::now();
-  const auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count();
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  const auto n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
-  return buf;
+  return iso8601_ms(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
 }
 
 /// Appends timestamped lines to a file and rotates it at its size cap.

@@ -120,3 +120,19 @@ TEST(IothubErrc, IsARegisteredErrorCodeEnumWithClearMessages) {
 
 } // namespace
 } // namespace outpost::iothub
+
+namespace outpost::iothub {
+namespace {
+
+TEST(IothubQueryParameter, FindsDecodedValuesAndNothingElse) {
+  EXPECT_EQ(query_parameter("/logs?tail=5&since=2026-11-26T18%3A00%3A00Z", "since"),
+            "2026-11-26T18:00:00Z");
+  EXPECT_EQ(query_parameter("/logs?tail=5&since=x", "tail"), "5");
+  EXPECT_EQ(query_parameter("/sign?api-version=2018-06-28", "api-version"), "2018-06-28");
+  EXPECT_EQ(query_parameter("/sign?api-version", "api-version"), "");
+  EXPECT_EQ(query_parameter("/sign?xapi-version=1", "api-version"), "");
+  EXPECT_EQ(query_parameter("/sign", "api-version"), "");
+}
+
+} // namespace
+} // namespace outpost::iothub
