@@ -52,6 +52,8 @@ struct session_state {
   std::int64_t tick_at = 0;
   prometheus::Counter* received = nullptr; ///< edgehub_messages_received_total, no output
   std::unordered_map<std::string, prometheus::Counter*> received_by_output;
+  std::string last_output; ///< a module usually sends on one output: no lookup for it
+  prometheus::Counter* last_output_counter = nullptr;
   prometheus::Summary* size = nullptr;
   std::unordered_map<std::string, std::pair<prometheus::Counter*, prometheus::Summary*>>
       sent_series;
@@ -273,12 +275,15 @@ void count_received(session_state& st, std::string_view output) {
     st.received->Increment();
     return;
   }
-  auto& c = st.received_by_output[std::string{output}];
-  if (!c) {
-    c = &st.hub->metrics->received.Add(
-        {{"id", st.who.id()}, {"route_output", std::string{output}}});
+  if (!st.last_output_counter || output != st.last_output) {
+    st.last_output.assign(output);
+    auto& c = st.received_by_output[st.last_output];
+    if (!c) {
+      c = &st.hub->metrics->received.Add({{"id", st.who.id()}, {"route_output", st.last_output}});
+    }
+    st.last_output_counter = c;
   }
-  c->Increment();
+  st.last_output_counter->Increment();
 }
 
 void route(session_actor* self, std::vector<mqtt::publish>& batch) {
@@ -288,6 +293,8 @@ void route(session_actor* self, std::vector<mqtt::publish>& batch) {
   std::vector<std::uint16_t> pids;
   std::vector<routing::route_target> targets;
   mqtt::actions acts;
+  const auto batch_ms = now(self);
+  const bool monitored = st.hub->monitor && st.hub->monitor->active(batch_ms);
   for (auto& p : batch) {
     if (!st.size) {
       // Created on the first publish: a summary holds ~20 KiB, too much for idle connections.
@@ -313,8 +320,8 @@ void route(session_actor* self, std::vector<mqtt::publish>& batch) {
     msg.body = std::move(p.payload);
     targets.clear();
     routes->table->match(msg, targets);
-    if (st.hub->monitor && st.hub->monitor->active(now(self))) {
-      st.hub->monitor->record(msg, targets, now(self));
+    if (monitored) {
+      st.hub->monitor->record(msg, targets, batch_ms);
     }
     storage::append_request req;
     for (const auto& t : targets) {
