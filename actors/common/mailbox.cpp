@@ -219,6 +219,16 @@ caf::behavior mailbox_behavior(mailbox_actor* self, mailbox_config cfg) {
         advance_checkpoint(self);
         pump(self);
       },
+      [=](ack_atom, const std::vector<sequence>& seqs) { // a consumer's burst of acks
+        auto& st = self->state;
+        for (const auto seq : seqs) {
+          if (auto i = st.inflight.find(seq); i != st.inflight.end()) {
+            i->second = true;
+          }
+        }
+        advance_checkpoint(self);
+        pump(self);
+      },
   };
 }
 

@@ -31,7 +31,8 @@ struct mailbox_config {
 ///   Once everything stored when it subscribed has been sent, the consumer hears
 ///   `(drained_atom, queue_handle)` (once per subscription): a consumer of several priority
 ///   queues subscribes to the next lower priority only then, so backlogs go out in priority order.
-/// - `(ack_atom, sequence)`: the consumer is done with that entry (any order). The
+/// - `(ack_atom, sequence)` or `(ack_atom, std::vector<sequence>)`: the consumer is done with
+///   those entries (any order). The
 ///   contiguous acknowledged prefix becomes the queue's checkpoint in the store.
 /// - Entries found expired when their turn comes are not delivered; the writer hears
 ///   `(expired_atom, queue_handle, seqs)`, deletes them and counts them as TTL drops.

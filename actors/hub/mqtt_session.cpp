@@ -392,7 +392,7 @@ void deliver(session_actor* self, storage::queue_handle q, entries& es) {
     auto msg = routing::decode(e.body);
     if (!msg) {
       spdlog::error("[mqtt {}] undecodable stored message {} dropped", st.who.id(), e.id);
-      self->send(binding->second->mailbox, ack_atom::value, e.seq);
+      self->send(binding->second->mailbox, ack_atom::value, std::vector<storage::sequence>{e.seq});
       continue;
     }
     const auto topic = iothub::module_input_topic(st.who, binding->second->target.input, *msg);
@@ -411,6 +411,9 @@ void run(session_actor* self, mqtt::actions& acts) {
   auto& st = self->state;
   std::vector<mqtt::publish> batch;
   bool subs_changed = false;
+  // PUBACKs of one pass go to each mailbox as one message (one actor hop per burst, not per
+  // message).
+  std::vector<std::pair<caf::actor, std::vector<storage::sequence>>> acked_by;
   for (auto& a : acts) {
     if (auto* send = std::get_if<mqtt::send_action>(&a)) {
       mqtt::encode(send->p, st.out);
@@ -434,13 +437,22 @@ void run(session_actor* self, mqtt::actions& acts) {
       subs_changed = true;
     } else if (auto* acked = std::get_if<mqtt::acked_action>(&a)) {
       if (auto d = st.inflight.find(acked->token); d != st.inflight.end()) {
-        self->send(d->second.mailbox, ack_atom::value, d->second.seq);
+        auto to = std::find_if(acked_by.begin(), acked_by.end(),
+                               [&](const auto& m) { return m.first == d->second.mailbox; });
+        if (to == acked_by.end()) {
+          acked_by.emplace_back(d->second.mailbox, std::vector<storage::sequence>{});
+          to = std::prev(acked_by.end());
+        }
+        to->second.push_back(d->second.seq);
         st.inflight.erase(d);
       }
     } else if (auto* close = std::get_if<mqtt::close_action>(&a)) {
       st.closing = true;
       spdlog::debug("[mqtt {}] closing ({})", st.who.id(), static_cast<int>(close->why));
     }
+  }
+  for (auto& [mailbox, seqs] : acked_by) {
+    self->send(mailbox, ack_atom::value, std::move(seqs));
   }
   if (subs_changed && st.registered) {
     on_subscriptions_changed(self);

@@ -188,6 +188,28 @@ TEST_F(StorageActors, MailboxDeliversWithinItsWindowAndCheckpointsAckedPrefix) {
   });
 }
 
+TEST_F(StorageActors, MailboxTakesABurstOfAcksAsOneMessage) {
+  auto q = open_queue("mod/in");
+  auto mb = mailbox(q, 10);
+  append_via(mb, {"a", "b", "c"});
+  self_->send(mb, subscribe_atom::value, caf::actor{self_});
+  sched_.run();
+  ASSERT_EQ(delivered().size(), 3u);
+  self_->send(mb, ack_atom::value, std::vector<sequence>{3, 1, 99}); // any order, unknown ignored
+  sched_.run();
+  self_->send(writer_, stats_atom::value);
+  sched_.run();
+  self_->receive([&](store_report& r) { EXPECT_EQ(r.queues.at(0).stats.checkpoint, 1u); });
+  self_->send(mb, ack_atom::value, std::vector<sequence>{2});
+  sched_.run();
+  self_->send(writer_, stats_atom::value);
+  sched_.run();
+  self_->receive([&](store_report& r) {
+    EXPECT_EQ(r.queues.at(0).stats.checkpoint, 3u);
+    EXPECT_EQ(r.queues.at(0).stats.length, 0u);
+  });
+}
+
 TEST_F(StorageActors, MailboxRedeliversUnackedEntriesToTheNextConsumer) {
   auto q = open_queue("mod/in");
   auto mb = mailbox(q, 10);
