@@ -267,7 +267,7 @@ template <class Protocol>
 class http_session : public std::enable_shared_from_this<http_session<Protocol>> {
 public:
   http_session(typename Protocol::socket socket, std::shared_ptr<http_listener<Protocol>> server)
-      : peer_pid_(peer_pid_of(socket)),
+      : peer_(peer_of(socket)),
         stream_(std::move(socket)),
         server_(std::move(server)) {}
 
@@ -352,7 +352,8 @@ private:
     const bool keep_alive = req.keep_alive();
     const unsigned version = req.version();
     http_request request{head ? std::string{"GET"} : std::string{req.method_string()},
-                         std::string{req.target()}, std::move(req.body()), peer_pid_};
+                         std::string{req.target()}, std::move(req.body()), peer_.pid,
+                         peer_.uid, peer_.gid};
     parser_.reset();
     auto response = server_->invoke(request);
     if (!response) {
@@ -430,19 +431,25 @@ private:
   }
 
   // basic_stream adds the timeouts; the same class serves TCP and unix sockets.
-  /// The connecting process (unix sockets: SO_PEERCRED, read once at accept); 0 over TCP.
-  static int peer_pid_of(typename Protocol::socket& socket) {
+  struct peer_cred {
+    int pid = 0;
+    long long uid = -1;
+    long long gid = -1;
+  };
+
+  /// The connecting process (unix sockets: SO_PEERCRED, read once at accept); none over TCP.
+  static peer_cred peer_of(typename Protocol::socket& socket) {
     if constexpr (std::is_same_v<Protocol, local_stream>) {
       ucred cred{};
       socklen_t len = sizeof cred;
       if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-        return cred.pid;
+        return {cred.pid, static_cast<long long>(cred.uid), static_cast<long long>(cred.gid)};
       }
     }
-    return 0;
+    return {};
   }
 
-  const int peer_pid_;
+  const peer_cred peer_;
   beast::basic_stream<Protocol> stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;

@@ -22,6 +22,10 @@ struct http_request {
   /// Over a unix socket: the pid of the connecting process (SO_PEERCRED, the workload API's
   /// caller check); 0 over TCP.
   int peer_pid = 0;
+  /// Over a unix socket: the connecting process's uid and gid (SO_PEERCRED, at connect time:
+  /// the workload API's and the admin API's caller checks); -1 over TCP.
+  long long peer_uid = -1;
+  long long peer_gid = -1;
 };
 
 /// The handler's answer. The server adds `Server`, `Content-Length` and `Connection`.

@@ -289,6 +289,9 @@ check read_process_settings(const json& s, const std::string& path, bool lenient
   if (auto e = read_string(s, path, "workingDir", out.working_dir)) {
     return e;
   }
+  if (auto e = read_string(s, path, "user", out.user)) {
+    return e;
+  }
   return read_digest(s, path, !lenient, out.digest);
 }
 

@@ -24,9 +24,12 @@ struct process_settings {
   std::vector<std::string> args; ///< argv[1..]
   std::string working_dir;       ///< empty: the module's own folder
   std::string digest;            ///< "sha256:<64 hex>" of the executable (required)
+  /// `settings.user`: an existing user (name or number) to run as instead of the module's
+  /// own allocated uid; empty = allocated (when outpostd runs as root).
+  std::string user;
   friend bool operator==(const process_settings& a, const process_settings& b) {
     return a.path == b.path && a.args == b.args && a.working_dir == b.working_dir
-           && a.digest == b.digest;
+           && a.digest == b.digest && a.user == b.user;
   }
 };
 

@@ -12,6 +12,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <list>
 #include <mutex>
 #include <thread>
@@ -19,7 +20,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <grp.h>
+#include <sys/prctl.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -78,7 +80,7 @@ public:
 
 private:
   void open() {
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     struct stat st {};
     size_ = fd_ >= 0 && ::fstat(fd_, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
   }
@@ -114,7 +116,171 @@ struct child {
   std::string partial; ///< a line not yet ended
   process_host::exit_fn on_exit;
   bool reaped = false;
+  std::string cgroup; ///< the module's cgroup folder, "" = none
 };
+
+/// Kills what is left in a cgroup v2 folder (cgroup.kill, Linux 5.14).
+void kill_cgroup(const std::string& dir) {
+  if (dir.empty()) {
+    return;
+  }
+  const int fd = ::open((dir + "/cgroup.kill").c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    [[maybe_unused]] auto n = ::write(fd, "1", 1);
+    ::close(fd);
+  }
+}
+
+/// Everything the child needs, prepared before the fork: between fork and exec it makes only
+/// async-signal-safe system calls on these.
+struct child_plan {
+  std::vector<char*> argv;
+  std::vector<char*> envp;
+  const char* path = nullptr;
+  int exec_fd = -1; ///< >= 10, or -1: execve(path)
+  bool script = false;
+  int devnull = -1; ///< >= 10
+  int out = -1;     ///< write end of the log pipe, >= 10
+  int report = -1;  ///< write end of the error pipe (CLOEXEC), >= 10
+  bool set_ids = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  const char* cwd = nullptr;
+  const char* cgroup_procs = nullptr;
+  pid_t parent = 0;
+};
+
+/// The stage at which the child failed, with errno, for the parent's message.
+enum child_stage : int {
+  stage_setsid = 1,
+  stage_cgroup,
+  stage_fds,
+  stage_groups,
+  stage_gid,
+  stage_uid,
+  stage_pdeathsig,
+  stage_no_new_privs,
+  stage_chdir,
+  stage_exec
+};
+
+const char* stage_name(int stage) {
+  switch (stage) {
+    case stage_setsid:
+      return "setsid";
+    case stage_cgroup:
+      return "joining its cgroup";
+    case stage_fds:
+      return "setting up descriptors";
+    case stage_groups:
+      return "setgroups";
+    case stage_gid:
+      return "setresgid";
+    case stage_uid:
+      return "setresuid";
+    case stage_pdeathsig:
+      return "PR_SET_PDEATHSIG";
+    case stage_no_new_privs:
+      return "PR_SET_NO_NEW_PRIVS";
+    case stage_chdir:
+      return "chdir to its working folder";
+    default:
+      return "exec";
+  }
+}
+
+[[noreturn]] void child_fail(int stage) {
+  const int msg[2] = {stage, errno};
+  [[maybe_unused]] auto n = ::write(4, msg, sizeof msg);
+  ::_exit(127);
+}
+
+/// Runs in the forked child: async-signal-safe calls only, raw system calls for the
+/// credentials (the child has one thread; glibc's setxid broadcast is not for it).
+[[noreturn]] void child_main(const child_plan& p) {
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    ::sigaction(sig, &dfl, nullptr); // fails harmlessly for SIGKILL, SIGSTOP, glibc's own
+  }
+  // Descriptors first, so that every later failure can be reported on fd 4.
+  if (::dup2(p.report, 4) < 0 || ::fcntl(4, F_SETFD, FD_CLOEXEC) < 0) {
+    ::_exit(127);
+  }
+  if (::dup2(p.devnull, 0) < 0 || ::dup2(p.out, 1) < 0 || ::dup2(p.out, 2) < 0) {
+    child_fail(stage_fds);
+  }
+  if (p.exec_fd >= 0) {
+    // dup2 clears close-on-exec: a script's interpreter opens /dev/fd/3; a binary keeps none.
+    if (::dup2(p.exec_fd, 3) < 0 || (!p.script && ::fcntl(3, F_SETFD, FD_CLOEXEC) < 0)) {
+      child_fail(stage_fds);
+    }
+  }
+  // No socket, store file or pipe of the daemon reaches the module (fd 4 closes at exec).
+  if (p.exec_fd < 0) {
+    ::close(3);
+  }
+  if (::syscall(SYS_close_range, 5u, ~0u, 0u) != 0) {
+    for (int fd = 5; fd < 4096; ++fd) {
+      ::close(fd);
+    }
+  }
+  if (::setsid() < 0) {
+    child_fail(stage_setsid);
+  }
+  if (p.cgroup_procs) {
+    const int fd = ::open(p.cgroup_procs, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ::write(fd, "0", 1) != 1) {
+      child_fail(stage_cgroup);
+    }
+    ::close(fd);
+  }
+  if (p.set_ids) {
+    if (::syscall(SYS_setgroups, 0, nullptr) != 0) {
+      child_fail(stage_groups);
+    }
+    if (::syscall(SYS_setresgid, p.gid, p.gid, p.gid) != 0) {
+      child_fail(stage_gid);
+    }
+    if (::syscall(SYS_setresuid, p.uid, p.uid, p.uid) != 0) {
+      child_fail(stage_uid);
+    }
+  }
+  // After the credentials change (which clears it): SIGKILL when outpostd's forking thread,
+  // the host's, goes; if outpostd is already gone, do not start at all.
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) {
+    child_fail(stage_pdeathsig);
+  }
+  if (::getppid() != p.parent) {
+    ::_exit(127);
+  }
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    child_fail(stage_no_new_privs);
+  }
+  if (p.cwd && ::chdir(p.cwd) != 0) {
+    child_fail(stage_chdir);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr); // outpostd blocks SIGTERM/SIGINT for its signal thread
+  if (p.exec_fd >= 0) {
+    ::syscall(SYS_execveat, 3, "", p.argv.data(), p.envp.data(), AT_EMPTY_PATH);
+  } else {
+    ::execve(p.path, p.argv.data(), p.envp.data());
+  }
+  child_fail(stage_exec);
+}
+
+/// `fd` moved to a number >= 10 (close-on-exec), so that the child's dup2 onto 0..4 never
+/// overwrites a source; the original is closed.
+int high_fd(int fd) {
+  if (fd < 0 || fd >= 10) {
+    return fd;
+  }
+  const int h = ::fcntl(fd, F_DUPFD_CLOEXEC, 10);
+  ::close(fd);
+  return h;
+}
 
 } // namespace
 
@@ -123,13 +289,28 @@ struct process_host::impl {
     thread = std::thread([this] { run(); });
   }
 
+  /// A spawn() from another thread, carried out on the host's thread.
+  struct job {
+    const spawn_spec* spec;
+    exit_fn* on_exit;
+    std::string* why;
+    result<pid_t> out = std::make_error_code(std::errc::operation_canceled);
+    std::promise<void> done;
+  };
+
   ~impl() {
     {
       std::lock_guard<std::mutex> lock{mutex};
       stopping = true;
+      for (auto* j : jobs) {
+        *j->why = "outpostd is stopping";
+        j->done.set_value();
+      }
+      jobs.clear();
       for (auto& c : children) {
         if (!c.reaped) {
           ::kill(-c.pid, SIGKILL);
+          kill_cgroup(c.cgroup);
         }
       }
     }
@@ -200,6 +381,15 @@ struct process_host::impl {
     std::vector<pollfd> fds;
     std::vector<std::pair<child*, bool>> who; // (child, is pidfd) per fds[i > 0]
     for (;;) {
+      std::vector<job*> todo;
+      {
+        std::lock_guard<std::mutex> lock{mutex};
+        todo.swap(jobs);
+      }
+      for (auto* j : todo) {
+        j->out = do_spawn(*j->spec, std::move(*j->on_exit), *j->why);
+        j->done.set_value();
+      }
       fds.assign(1, pollfd{wake, POLLIN, 0});
       who.clear();
       {
@@ -248,6 +438,7 @@ struct process_host::impl {
           }
           c->reaped = true;
           exits.push_back({std::move(c->on_exit), {c->pid, reap(*c)}});
+          kill_cgroup(c->cgroup); // what the module left behind goes with it
         }
         for (auto it = children.begin(); it != children.end();) {
           if (it->reaped && it->out < 0) {
@@ -266,10 +457,13 @@ struct process_host::impl {
     }
   }
 
+  result<pid_t> do_spawn(const spawn_spec& spec, exit_fn on_exit, std::string& why);
+
   log_limits limits;
   int wake;
   mutable std::mutex mutex;
   std::list<child> children; // stable addresses for `who`
+  std::vector<job*> jobs;    // spawns for the host's thread
   bool stopping = false;
   std::thread thread;
 };
@@ -279,54 +473,114 @@ process_host::process_host(log_limits limits) : impl_(std::make_unique<impl>(lim
 process_host::~process_host() = default;
 
 result<pid_t> process_host::spawn(const spawn_spec& spec, exit_fn on_exit, std::string& why) {
+  if (std::this_thread::get_id() == impl_->thread.get_id()) {
+    return impl_->do_spawn(spec, std::move(on_exit), why); // from an exit callback
+  }
+  // The host's thread forks: a child's parent-death signal fires when the thread that forked
+  // it ends, and this one lives as long as the host.
+  impl::job j{&spec, &on_exit, &why};
+  auto done = j.done.get_future();
+  {
+    std::lock_guard<std::mutex> lock{impl_->mutex};
+    if (impl_->stopping) {
+      why = "outpostd is stopping";
+      return std::make_error_code(std::errc::operation_canceled);
+    }
+    impl_->jobs.push_back(&j);
+  }
+  impl_->poke();
+  done.wait();
+  return j.out;
+}
+
+result<pid_t> process_host::impl::do_spawn(const spawn_spec& spec, exit_fn on_exit,
+                                           std::string& why) {
+  auto fail = [&](const std::string& what, int err) -> result<pid_t> {
+    why = errno_text(what.c_str(), err);
+    return std::error_code{err, std::generic_category()};
+  };
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) {
-    why = errno_text("pipe", errno);
-    return std::error_code{errno, std::generic_category()};
+    return fail("pipe", errno);
   }
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t at;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawnattr_init(&at);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-  if (!spec.working_dir.empty()) {
-    posix_spawn_file_actions_addchdir_np(&fa, spec.working_dir.c_str());
-  }
-  posix_spawn_file_actions_addclosefrom_np(&fa, 3); // no socket or store file of the daemon
-  sigset_t none;
-  sigset_t all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  // The daemon blocks SIGTERM/SIGINT for its signal thread: the module must not inherit that.
-  posix_spawnattr_setsigmask(&at, &none);
-  posix_spawnattr_setsigdefault(&at, &all);
-  posix_spawnattr_setpgroup(&at, 0);
-  posix_spawnattr_setflags(&at,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(spec.path.c_str()));
-  for (const auto& a : spec.args) {
-    argv.push_back(const_cast<char*>(a.c_str()));
-  }
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  for (const auto& e : spec.env) {
-    envp.push_back(const_cast<char*>(e.c_str()));
-  }
-  envp.push_back(nullptr);
-  auto log = std::make_unique<log_writer>(spec.log_path, impl_->limits);
-  pid_t pid = -1;
-  std::lock_guard<std::mutex> lock{impl_->mutex}; // the child is registered before it is polled
-  const int rc = ::posix_spawn(&pid, spec.path.c_str(), &fa, &at, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&at);
-  ::close(p[1]);
-  if (rc != 0) {
+  int r[2];
+  if (::pipe2(r, O_CLOEXEC) != 0) {
+    const int err = errno;
     ::close(p[0]);
-    why = errno_text(("cannot start " + spec.path).c_str(), rc);
-    return std::error_code{rc, std::generic_category()};
+    ::close(p[1]);
+    return fail("pipe", err);
+  }
+  child_plan plan;
+  plan.out = high_fd(p[1]);
+  plan.report = high_fd(r[1]);
+  plan.devnull = high_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  int exec_copy = -1;
+  if (spec.exec_fd >= 0) {
+    exec_copy = ::fcntl(spec.exec_fd, F_DUPFD_CLOEXEC, 10);
+  }
+  auto close_child_ends = [&] {
+    for (int fd : {plan.out, plan.report, plan.devnull, exec_copy}) {
+      if (fd >= 0) {
+        ::close(fd);
+      }
+    }
+  };
+  if (plan.out < 0 || plan.report < 0 || plan.devnull < 0
+      || (spec.exec_fd >= 0 && exec_copy < 0)) {
+    const int err = errno;
+    close_child_ends();
+    ::close(p[0]);
+    ::close(r[0]);
+    return fail("descriptors for " + spec.path, err);
+  }
+  plan.exec_fd = exec_copy;
+  plan.script = spec.script;
+  plan.path = spec.path.c_str();
+  plan.argv.push_back(const_cast<char*>(spec.path.c_str()));
+  for (const auto& a : spec.args) {
+    plan.argv.push_back(const_cast<char*>(a.c_str()));
+  }
+  plan.argv.push_back(nullptr);
+  for (const auto& e : spec.env) {
+    plan.envp.push_back(const_cast<char*>(e.c_str()));
+  }
+  plan.envp.push_back(nullptr);
+  plan.set_ids = spec.uid >= 0 && spec.gid >= 0;
+  plan.uid = static_cast<uid_t>(spec.uid);
+  plan.gid = static_cast<gid_t>(spec.gid);
+  plan.cwd = spec.working_dir.empty() ? nullptr : spec.working_dir.c_str();
+  const auto procs = spec.cgroup.empty() ? std::string{} : spec.cgroup + "/cgroup.procs";
+  plan.cgroup_procs = procs.empty() ? nullptr : procs.c_str();
+  plan.parent = ::getpid();
+  auto log = std::make_unique<log_writer>(spec.log_path, limits);
+
+  std::unique_lock<std::mutex> lock{mutex}; // the child is registered before it is polled
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    child_main(plan);
+  }
+  const int fork_err = errno;
+  close_child_ends();
+  if (pid < 0) {
+    ::close(p[0]);
+    ::close(r[0]);
+    return fail("fork", fork_err);
+  }
+  // The report pipe's write end closes at exec (EOF: started) or carries {stage, errno}.
+  int msg[2] = {0, 0};
+  ssize_t got = 0;
+  do {
+    got = ::read(r[0], msg, sizeof msg);
+  } while (got < 0 && errno == EINTR);
+  ::close(r[0]);
+  if (got > 0) {
+    ::waitpid(pid, nullptr, 0);
+    ::close(p[0]);
+    const int err = got == sizeof msg ? msg[1] : EIO;
+    const std::string what = msg[0] == stage_exec ? "cannot start " + spec.path
+                                                  : "cannot start " + spec.path + ": "
+                                                        + stage_name(msg[0]);
+    return fail(what, err);
   }
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (pidfd < 0) {
@@ -334,8 +588,7 @@ result<pid_t> process_host::spawn(const spawn_spec& spec, exit_fn on_exit, std::
     ::kill(-pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
     ::close(p[0]);
-    why = errno_text("pidfd_open", err);
-    return std::error_code{err, std::generic_category()};
+    return fail("pidfd_open", err);
   }
   ::fcntl(p[0], F_SETFL, ::fcntl(p[0], F_GETFL) | O_NONBLOCK);
   child c;
@@ -344,8 +597,10 @@ result<pid_t> process_host::spawn(const spawn_spec& spec, exit_fn on_exit, std::
   c.out = p[0];
   c.log = std::move(log);
   c.on_exit = std::move(on_exit);
-  impl_->children.push_back(std::move(c));
-  impl_->poke();
+  c.cgroup = spec.cgroup;
+  children.push_back(std::move(c));
+  lock.unlock();
+  poke();
   return pid;
 }
 
@@ -354,6 +609,9 @@ void process_host::signal(pid_t pid, int sig) {
   for (const auto& c : impl_->children) {
     if (c.pid == pid && !c.reaped) { // never a recycled pid: only our live children
       ::kill(-pid, sig);
+      if (sig == SIGKILL) {
+        kill_cgroup(c.cgroup); // also what left the session
+      }
     }
   }
 }
@@ -364,21 +622,12 @@ std::size_t process_host::running() const {
                                                 [](const child& c) { return !c.reaped; }));
 }
 
-std::string file_digest(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  if (!in) {
-    return {};
-  }
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx{EVP_MD_CTX_new(), EVP_MD_CTX_free};
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  char buf[65536];
-  while (in) {
-    in.read(buf, sizeof buf);
-    EVP_DigestUpdate(ctx.get(), buf, static_cast<std::size_t>(in.gcount()));
-  }
+namespace {
+
+std::string hex_digest(EVP_MD_CTX* ctx) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), md, &len);
+  EVP_DigestFinal_ex(ctx, md, &len);
   static const char* hex = "0123456789abcdef";
   std::string out = "sha256:";
   for (unsigned i = 0; i < len; ++i) {
@@ -388,33 +637,137 @@ std::string file_digest(const std::string& path) {
   return out;
 }
 
-std::string verify_executable(const std::string& path, const std::string& digest) {
+/// Owned by root or by outpostd's uid: nobody else can have changed it.
+bool trusted_owner(const struct stat& st) {
+  return st.st_uid == 0 || st.st_uid == ::geteuid();
+}
+
+} // namespace
+
+std::string fd_digest(int fd) {
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx{EVP_MD_CTX_new(), EVP_MD_CTX_free};
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  char buf[65536];
+  off_t at = 0;
+  for (;;) {
+    const auto n = ::pread(fd, buf, sizeof buf, at);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      return {};
+    }
+    if (n == 0) {
+      break;
+    }
+    EVP_DigestUpdate(ctx.get(), buf, static_cast<std::size_t>(n));
+    at += n;
+  }
+  return hex_digest(ctx.get());
+}
+
+std::string file_digest(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return {};
+  }
+  auto d = fd_digest(fd);
+  ::close(fd);
+  return d;
+}
+
+int open_verified(const std::string& path, const std::string& digest, bool& script,
+                  std::string& why) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    why = errno_text(path.c_str(), errno);
+    return -1;
+  }
+  auto refuse = [&](std::string text) {
+    ::close(fd);
+    why = std::move(text);
+    return -1;
+  };
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    return errno_text(path.c_str(), errno);
+  if (::fstat(fd, &st) != 0) {
+    return refuse(errno_text(path.c_str(), errno));
   }
   if (!S_ISREG(st.st_mode)) {
-    return path + " is not a regular file";
+    return refuse(path + " is not a regular file");
   }
   if ((st.st_mode & 0111) == 0) {
-    return path + " is not executable";
+    return refuse(path + " is not executable");
   }
   if (st.st_mode & S_IWOTH) {
-    return path + " is writable by everyone (chmod o-w): anyone could replace the module";
+    return refuse(path + " is writable by everyone (chmod o-w): anyone could replace the module");
+  }
+  if (st.st_mode & S_IWGRP) {
+    return refuse(path + " is writable by its group (chmod g-w): they could replace the module");
+  }
+  if (!trusted_owner(st)) {
+    return refuse(path + " is owned by uid " + std::to_string(st.st_uid)
+                  + ", not by root or outpostd's user: its owner could replace the module");
   }
   const auto dir = fs::path{path}.parent_path().string();
   struct stat dst {};
-  if (::stat(dir.c_str(), &dst) == 0 && (dst.st_mode & S_IWOTH) && !(dst.st_mode & S_ISVTX)) {
-    return "the folder " + dir + " is writable by everyone: anyone could replace the module";
+  if (::stat(dir.c_str(), &dst) != 0) {
+    return refuse(errno_text(dir.c_str(), errno));
   }
-  const auto actual = file_digest(path);
+  if (dst.st_mode & S_IWOTH) {
+    return refuse("the folder " + dir
+                  + " is writable by everyone: anyone could replace the module");
+  }
+  if (dst.st_mode & S_IWGRP) {
+    return refuse("the folder " + dir
+                  + " is writable by its group: they could replace the module");
+  }
+  if (!trusted_owner(dst)) {
+    return refuse("the folder " + dir + " is owned by uid " + std::to_string(dst.st_uid)
+                  + ", not by root or outpostd's user: its owner could replace the module");
+  }
+  // The content that is hashed is the content that runs: this descriptor is executed.
+  const auto actual = fd_digest(fd);
   if (actual.empty()) {
-    return "cannot read " + path;
+    return refuse("cannot read " + path);
   }
   if (actual != digest) {
-    return path + " has digest " + actual + ", the deployment says " + digest;
+    return refuse(path + " has digest " + actual + ", the deployment says " + digest);
   }
-  return {};
+  char head[2] = {0, 0};
+  script = ::pread(fd, head, 2, 0) == 2 && head[0] == '#' && head[1] == '!';
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+std::string verify_executable(const std::string& path, const std::string& digest) {
+  bool script = false;
+  std::string why;
+  const int fd = open_verified(path, digest, script, why);
+  if (fd >= 0) {
+    ::close(fd);
+  }
+  return why;
+}
+
+std::uint64_t process_start_time(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string text;
+  if (pid <= 0 || !std::getline(in, text)) {
+    return 0;
+  }
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) {
+    return 0;
+  }
+  // After ") ": state is field 3; starttime is field 22.
+  std::size_t at = close + 2;
+  for (int field = 3; field < 22 && at != std::string::npos; ++field) {
+    at = text.find(' ', at);
+    if (at != std::string::npos) {
+      ++at;
+    }
+  }
+  return at == std::string::npos ? 0 : std::strtoull(text.c_str() + at, nullptr, 10);
 }
 
 std::int64_t log_line_time_ms(const std::string& line) {
