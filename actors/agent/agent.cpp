@@ -9,6 +9,7 @@
 #include "supervisor/model/deployment.hpp"
 #include "supervisor/planner/agent_report.hpp"
 #include "supervisor/planner/planner.hpp"
+#include "supervisor/runtime/confinement.hpp"
 #include "supervisor/runtime/docker_engine.hpp"
 #include "supervisor/runtime/process_host.hpp"
 
@@ -21,6 +22,8 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+
+#include <unistd.h>
 
 namespace outpost::actors {
 
@@ -36,6 +39,8 @@ struct module_extra {
   pid_t pid = 0;
   std::string description;
   std::string generation_id;
+  std::int64_t uid = -1; ///< what the running process runs as
+  bool uid_exclusive = false;
 };
 
 struct agent_state {
@@ -52,6 +57,7 @@ struct agent_state {
   bool pending = false; ///< reconcile again once the queue is done
   bool shutting_down = false;
   std::string failure; ///< the last command failure of this plan, for status 500
+  std::map<std::string, std::uint32_t> uids; ///< allocated module uids (store: `uid/<module>`)
   static inline const char* name = "agent";
 };
 
@@ -67,6 +73,12 @@ std::int64_t now(agent_actor* self) {
 
 std::string module_dir(const agent_state& st, const std::string& name) {
   return st.cfg.modules_dir + "/" + name;
+}
+
+/// The module's private writable folder (HOME and default working folder): its logs stay
+/// elsewhere (module_dir, outpostd's only), so that a module cannot swap its log for a link.
+std::string home_dir(const agent_state& st, const std::string& name) {
+  return st.cfg.homes_dir + "/" + name;
 }
 
 std::string log_path(const agent_state& st, const std::string& name) {
@@ -112,6 +124,8 @@ void publish(agent_actor* self) {
     v.config =
         cur.spec.type == sv::module_type::process ? cur.spec.process.path : cur.spec.docker.image;
     v.pid = ex.pid;
+    v.uid = ex.uid;
+    v.uid_exclusive = ex.uid_exclusive;
     v.generation_id = ex.generation_id;
     v.log_path = log_path(st, name);
     v.last_start_ms = cur.runtime.last_start_ms;
@@ -124,6 +138,8 @@ void publish(agent_actor* self) {
   data->code = st.shutting_down ? 406 : static_cast<int>(st.status.code);
   data->description = st.shutting_down ? "Agent is not running" : st.status.description;
   data->manifest = st.cfg.manifest_path;
+  data->confined = st.cfg.confine;
+  data->confinement = st.cfg.confinement;
   const auto previous = st.cfg.view->get();
   if (previous->reported_json != data->reported_json) {
     store_put(st, "reported", data->reported_json, storage::write_mode::lazy);
@@ -237,12 +253,12 @@ sv::spawn_spec spawn_spec_of(const agent_state& st, const sv::module_spec& m) {
   sv::spawn_spec s;
   s.path = m.process.path;
   s.args = m.process.args;
-  s.working_dir = m.process.working_dir.empty() ? module_dir(st, m.name) : m.process.working_dir;
+  s.working_dir = m.process.working_dir.empty() ? home_dir(st, m.name) : m.process.working_dir;
   s.log_path = log_path(st, m.name);
   std::map<std::string, std::string> env;
   if (m.type == sv::module_type::process) { // a container has its image's PATH and HOME
     env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    env["HOME"] = module_dir(st, m.name);
+    env["HOME"] = home_dir(st, m.name); // private: owned by the module's uid, 0700
   }
   for (const auto& [k, v] : m.env) {
     env[k] = v;
@@ -262,11 +278,69 @@ sv::spawn_spec spawn_spec_of(const agent_state& st, const sv::module_spec& m) {
   return s;
 }
 
+/// The uid/gid a process module runs as, its private folder and cgroup, filled into `s`;
+/// false with `why` when it cannot run.
+bool confine(agent_state& st, const sv::module_spec& m, sv::spawn_spec& s, module_extra& ex,
+             std::string& why) {
+  sv::module_credentials who;
+  ex.uid_exclusive = false;
+  if (!m.process.user.empty()) {
+    auto u = sv::resolve_user(m.process.user, why);
+    if (!u) {
+      return false;
+    }
+    if (!st.cfg.confine && u->uid != static_cast<std::int64_t>(::geteuid())) {
+      why = "settings.user " + m.process.user + ": outpostd is not root and cannot switch users";
+      return false;
+    }
+    who = *u;
+  } else if (st.cfg.confine) {
+    auto a = st.uids.find(m.name);
+    if (a == st.uids.end()) {
+      auto uid = sv::allocate_module_uid(m.name, st.cfg.uid_min, st.cfg.uid_max,
+                                         [&](std::uint32_t u) {
+                                           for (const auto& [n, v] : st.uids) {
+                                             if (v == u) {
+                                               return true;
+                                             }
+                                           }
+                                           return false;
+                                         });
+      if (!uid) {
+        why = "no free uid in [agent] module_uid_min..module_uid_max";
+        return false;
+      }
+      a = st.uids.emplace(m.name, *uid).first;
+      store_put(st, "uid/" + m.name, std::to_string(*uid), storage::write_mode::durable);
+      spdlog::info("[agent] module {} runs as uid/gid {}", m.name, *uid);
+    }
+    who = {a->second, a->second};
+    ex.uid_exclusive = true;
+  }
+  if (auto e = sv::prepare_private_dir(home_dir(st, m.name), who); !e.empty()) {
+    why = e;
+    return false;
+  }
+  if (!st.cfg.cgroup_dir.empty()) {
+    const auto dir = st.cfg.cgroup_dir + "/" + m.name;
+    if (auto e = sv::prepare_cgroup(dir); !e.empty()) {
+      why = e;
+      return false;
+    }
+    s.cgroup = dir;
+  }
+  s.uid = who.uid;
+  s.gid = who.gid;
+  ex.uid = who.uid >= 0 ? who.uid : static_cast<std::int64_t>(::geteuid());
+  return true;
+}
+
 /// create: the module's identity (kept across updates), folder and actor.
 void do_create(agent_actor* self, const sv::module_spec& m) {
   auto& st = self->state;
   std::error_code ec;
   fs::create_directories(module_dir(st, m.name), ec);
+  fs::permissions(module_dir(st, m.name), fs::perms::owner_all, ec); // its logs: outpostd only
   auto finish = [=](std::string why) {
     auto& s = self->state;
     auto& ex = s.extra[m.name];
@@ -333,8 +407,20 @@ void do_start(agent_actor* self, const std::string& name, bool counts) {
     return run_next(self);
   }
   const auto started_at = now(self);
-  self->request(ex.actor, std::chrono::seconds(30), start_atom::value,
-                spawn_spec_of(st, cur->second.spec))
+  auto spec = spawn_spec_of(st, cur->second.spec);
+  if (std::string why; cur->second.spec.type == sv::module_type::process
+                       && !confine(st, cur->second.spec, spec, ex, why)) {
+    fail(self, name, "not started: " + why);
+    cur->second.runtime.process = sv::module_runtime::state::exited;
+    cur->second.runtime.exit_code = 127;
+    cur->second.runtime.last_exit_ms = now(self);
+    if (counts) {
+      cur->second.runtime.restart_count++;
+      save_restart_state(st, name);
+    }
+    return run_next(self);
+  }
+  self->request(ex.actor, std::chrono::seconds(30), start_atom::value, std::move(spec))
       .then(
           [=](start_reply& r) {
             auto& s = self->state;
@@ -350,6 +436,9 @@ void do_start(agent_actor* self, const std::string& name, bool counts) {
                 rt.process = sv::module_runtime::state::running;
                 rt.last_start_ms = r.at_ms;
                 s.extra[name].pid = r.pid;
+                if (c->second.spec.type == sv::module_type::process && !s.cfg.run_dir.empty()) {
+                  sv::record_started(s.cfg.run_dir, name, r.pid); // for the next start's cleanup
+                }
                 s.extra[name].description.clear();
                 if (s.cfg.metrics) {
                   s.cfg.metrics->module_started(name, c->second.spec.version,
@@ -389,6 +478,9 @@ void do_stop(agent_actor* self, const std::string& name) {
               c->second.runtime.last_exit_ms = now(self);
               s.extra[name].pid = 0;
               s.extra[name].description = "stopped";
+              if (!s.cfg.run_dir.empty()) {
+                sv::forget_started(s.cfg.run_dir, name);
+              }
             }
             if (auto c = s.current.find(name); s.cfg.metrics && c != s.current.end()) {
               s.cfg.metrics->module_stopped(name, c->second.spec.version, now(self) - started_at);
@@ -624,13 +716,37 @@ void on_exit_of(agent_actor* self, const module_exit& e) {
   rt.exit_code = e.exit_code;
   rt.last_exit_ms = e.at_ms;
   ex.pid = 0;
+  if (!st.cfg.run_dir.empty()) {
+    sv::forget_started(st.cfg.run_dir, e.name);
+  }
   ex.description = "exited with code " + std::to_string(e.exit_code);
   publish(self);
   reconcile(self);
 }
 
+/// Before anything starts: what a previous outpostd left running goes (it died without
+/// stopping its modules), and the module uids allocated before are loaded.
+void end_previous_run(agent_state& st) {
+  for (const auto& what : sv::end_leftovers(st.cfg.run_dir, st.cfg.cgroup_dir)) {
+    spdlog::warn("[agent] ended a module left running by a previous outpostd: {}", what);
+  }
+  if (!st.cfg.kv) {
+    return;
+  }
+  (void)st.cfg.kv->scan(storage::column::agent, "uid/", "uid0",
+                        [&](std::string_view key, std::string_view value) {
+                          try {
+                            st.uids[std::string{key.substr(4)}] =
+                                static_cast<std::uint32_t>(std::stoul(std::string{value}));
+                          } catch (const std::exception&) {
+                          }
+                          return true;
+                        });
+}
+
 caf::behavior agent_behavior(agent_actor* self, agent_config cfg) {
   self->state.cfg = std::move(cfg);
+  end_previous_run(self->state);
   look_at_manifest(self);
   reconcile(self);
   publish(self);

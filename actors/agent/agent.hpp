@@ -41,6 +41,15 @@ struct agent_config {
   std::shared_ptr<agent_view> view;       ///< published after every change
   std::shared_ptr<agent_metrics> metrics; ///< optional
   std::function<std::int64_t()> now_ms;
+  /// Confinement of process modules (issue 8). `confine`: outpostd is root and gives each
+  /// module its own uid/gid from [uid_min, uid_max] (kept in the store, key `uid/<module>`).
+  bool confine = false;
+  std::uint32_t uid_min = 0;
+  std::uint32_t uid_max = 0;
+  std::string homes_dir;   ///< <storage>/home: each module's private folder (HOME, 0700)
+  std::string cgroup_dir;  ///< cgroup v2 folder of this outpostd's modules; "" = none
+  std::string run_dir;     ///< <storage>/run/modules: what runs, for the next start's cleanup
+  std::string confinement; ///< what applies, in words (`outpost check`)
   std::string version;
   std::string commit;
 };

@@ -20,6 +20,11 @@ struct module_view {
   std::string version;
   std::string config;        ///< the executable (process) or image (docker)
   pid_t pid = 0;             ///< while running
+  /// The uid a process module runs as (-1: outpostd's own); the workload API's caller check.
+  std::int64_t uid = -1;
+  /// No other module runs as `uid`: the uid alone identifies the caller. Otherwise (outpostd
+  /// not root, or a shared `settings.user`) the caller must also be in the module's session.
+  bool uid_exclusive = false;
   std::string generation_id; ///< of its identity (workload URLs)
   std::string log_path;
   std::int64_t last_start_ms = 0;
@@ -35,6 +40,10 @@ struct agent_view_data {
   std::string description;   ///< lastDesiredStatus.description
   std::string manifest;
   std::map<std::string, module_view> modules;
+  /// How process modules are confined: `confined` when each runs under its own uid (outpostd
+  /// is root); `confinement` says what applies and what does not (for `outpost check`).
+  bool confined = false;
+  std::string confinement;
 };
 using agent_view = snapshot<agent_view_data>;
 

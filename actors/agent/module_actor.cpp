@@ -6,7 +6,11 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <vector>
+
+#include <unistd.h>
 
 namespace outpost::actors {
 
@@ -29,14 +33,26 @@ caf::behavior module_behavior(module_actor* self, module_actor_config cfg) {
         if (st.pid != 0) {
           return {{}, st.pid, 0}; // already running
         }
-        if (auto why = supervisor::verify_executable(spec.path, st.cfg.digest); !why.empty()) {
+        std::string why;
+        bool script = false;
+        const int fd = supervisor::open_verified(spec.path, st.cfg.digest, script, why);
+        if (fd < 0) {
           return {"not started: " + why, 0, 0};
         }
-        std::string why;
+        // Test hook (tests/security): replace the file right after its check, as an attacker
+        // racing the start would. What runs must still be the verified file.
+        if (const char* swap = std::getenv("OUTPOST_TEST_SWAP_AFTER_VERIFY");
+            swap && *swap && std::rename(swap, spec.path.c_str()) == 0) {
+          spdlog::warn("[module {}] test hook: {} replaced after verification", st.cfg.name,
+                       spec.path);
+        }
+        spec.exec_fd = fd; // executed through this descriptor: the content that was hashed
+        spec.script = script;
         caf::actor me{self};
         auto pid = st.cfg.host->spawn(
             spec, [me](pid_t p, int code) { caf::anon_send(me, exited_atom::value, p, code); },
             why);
+        ::close(fd);
         if (!pid) {
           return {"not started: " + why, 0, 0};
         }

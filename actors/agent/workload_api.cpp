@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 
+#include <cctype>
 #include <ctime>
 #include <fstream>
 #include <memory>
@@ -42,30 +43,70 @@ bool api_version_ok(const std::string& v) {
   return false;
 }
 
-/// Is `pid` the module's process `module_pid` or one of its descendants?
-bool belongs_to(pid_t pid, pid_t module_pid) {
+/// Fields of /proc/<pid>/stat after the command: {ppid, sid}, or nullopt.
+std::optional<std::pair<pid_t, pid_t>> parent_and_session(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string text;
+  std::getline(in, text);
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) {
+    return std::nullopt;
+  }
+  std::istringstream rest{text.substr(close + 2)};
+  std::string state;
+  pid_t ppid = 0;
+  pid_t pgrp = 0;
+  pid_t sid = 0;
+  rest >> state >> ppid >> pgrp >> sid;
+  return std::pair{ppid, sid};
+}
+
+/// Is `pid` in the session of the module's process `module_pid` (every module makes its own
+/// session; a session cannot be joined, unlike a process group), or one of its descendants?
+bool in_session_of(pid_t pid, pid_t module_pid) {
   if (pid <= 0 || module_pid <= 0) {
     return false;
-  }
-  if (::getpgid(pid) == module_pid) {
-    return true; // the module's own process group (children that did not leave it)
   }
   for (int depth = 0; depth < 64 && pid > 1; ++depth) {
     if (pid == module_pid) {
       return true;
     }
-    std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
-    std::string text;
-    std::getline(in, text);
-    const auto close = text.rfind(')');
-    if (close == std::string::npos) {
+    auto f = parent_and_session(pid);
+    if (!f) {
       return false;
     }
-    std::istringstream rest{text.substr(close + 2)};
-    std::string state;
-    rest >> state >> pid;
+    if (f->second == module_pid) {
+      return true;
+    }
+    pid = f->first;
   }
   return false;
+}
+
+/// The cgroup lines of a process ("0::/system.slice/docker-<id>.scope"), "" if unreadable.
+std::string cgroup_of(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/cgroup"};
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+/// Is the caller this module? Process modules: its uid (SO_PEERCRED) is the module's, and
+/// when that uid is not the module's alone, it is also in the module's session. Containers:
+/// the caller's pid is in the container's cgroup (which names the container id).
+bool is_module(const http_request& req, const module_view& m) {
+  if (m.pid <= 0 || req.peer_pid <= 0) {
+    return false;
+  }
+  if (m.type == "docker") {
+    const auto theirs = cgroup_of(m.pid);
+    const auto mine = cgroup_of(::getpid());
+    return !theirs.empty() && theirs != mine && cgroup_of(req.peer_pid) == theirs;
+  }
+  if (m.uid < 0 || req.peer_uid != m.uid) {
+    return false;
+  }
+  return m.uid_exclusive || in_session_of(req.peer_pid, m.pid);
 }
 
 /// AES-256-GCM, output = nonce (12) | tag (16) | ciphertext; the caller's IV is bound as AAD.
@@ -166,10 +207,42 @@ std::optional<long> seconds_until(const std::string& iso) {
   return static_cast<long>(timegm(&tm) - std::time(nullptr));
 }
 
+std::string lower(std::string s) {
+  for (auto& c : s) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return s;
+}
+
+/// Why `module` may not hold a server certificate for `name`, or "": a module gets its own
+/// id or a name below it ("<module>.<domain>"); the gateway's host name only edgeHub (whose
+/// certificate clients trust as the hub).
+std::string name_refused(const workload_config& cfg, const std::string& module,
+                         const std::string& name) {
+  const auto n = lower(name);
+  const auto m = lower(module);
+  const auto gateway = lower(cfg.gateway_hostname.substr(0, cfg.gateway_hostname.rfind(':')));
+  if (m == "edgehub") {
+    return {}; // the hub serves MQTT/AMQP/HTTPS under the gateway's name
+  }
+  if (!gateway.empty() && (n == gateway || n == lower(cfg.gateway_hostname))) {
+    return "module '" + module + "' may not have a certificate for the gateway's host name "
+           + name + " (only $edgeHub may)";
+  }
+  if (n == m || n.rfind(m + ".", 0) == 0) {
+    return {};
+  }
+  return "module '" + module + "' may have a server certificate for its own name only ('"
+         + module + "' or '" + module + ".<domain>'), not '" + name + "'";
+}
+
 http_response server_certificate(const workload_config& cfg, const std::string& module,
                                  const json& req) {
   if (!req.contains("commonName") || !req["commonName"].is_string()) {
     return error(400, "expected {\"commonName\": \"<name>\", \"expiration\": \"<ISO 8601>\"}");
+  }
+  if (auto why = name_refused(cfg, module, req["commonName"].get<std::string>()); !why.empty()) {
+    return error(403, why);
   }
   long lifetime = 90L * 24 * 3600;
   if (req.contains("expiration")) {
@@ -273,7 +346,7 @@ transport::http_handler workload_routes(workload_config cfg) {
     if (m == view->modules.end()) {
       return error(404, "module '" + module + "' is not deployed");
     }
-    if (!belongs_to(req.peer_pid, m->second.pid)) {
+    if (!is_module(req, m->second)) {
       return error(403, "the caller (pid " + std::to_string(req.peer_pid) + ") is not module '"
                             + module + "'");
     }

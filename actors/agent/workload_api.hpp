@@ -16,6 +16,8 @@ struct workload_config {
   std::string ca_cert_file;                      ///< the edge CA: trust bundle and issuer
   std::string ca_key_file;
   std::string master_key; ///< 32 random bytes: encrypt/decrypt keys are derived per module
+  /// The hub's host name (`hostname`): only edgeHub gets a server certificate for it.
+  std::string gateway_hostname;
 };
 
 /// IoT Edge's workload API (facts §9, HTTP over the unix socket whose URI modules get in

@@ -11,6 +11,14 @@
 #include <fstream>
 #include <sstream>
 
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include <grp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 namespace outpost::app {
 
 namespace {
@@ -135,7 +143,78 @@ http_response patch(caf::actor_system& sys, const caf::actor& registry, const da
   return ask(sys, registry, cfg, 200, actors::identity_enable_atom::value, id, status == "enabled");
 }
 
+/// `[listen] admin_group`'s gid, or -1.
+long long admin_gid(const daemon_config& cfg) {
+  if (cfg.listen.admin_group.empty()) {
+    return -1;
+  }
+  std::vector<char> buf(16384);
+  group gr{};
+  group* found = nullptr;
+  ::getgrnam_r(cfg.listen.admin_group.c_str(), &gr, buf.data(), buf.size(), &found);
+  return found ? static_cast<long long>(found->gr_gid) : -1;
+}
+
+/// Does the process `pid` have `gid` among its supplementary groups (/proc/<pid>/status)?
+bool has_group(int pid, long long gid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("Groups:", 0) == 0) {
+      std::istringstream ids{line.substr(7)};
+      for (long long g = 0; ids >> g;) {
+        if (g == gid) {
+          return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
+/// The admin API holds every identity's keys: root, outpostd's own user, or a member of the
+/// admin group (SO_PEERCRED at connect), nobody else.
+bool admin_peer(const http_request& req, long long gid) {
+  if (req.peer_uid < 0) {
+    return false;
+  }
+  if (req.peer_uid == 0 || req.peer_uid == static_cast<long long>(::geteuid())) {
+    return true;
+  }
+  return gid >= 0 && (req.peer_gid == gid || has_group(req.peer_pid, gid));
+}
+
 } // namespace
+
+bool secure_admin_dir(const std::string& dir, const std::string& group, std::string& why) {
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    why = "the admin socket's folder " + dir + " is not a folder";
+    return false;
+  }
+  if (st.st_uid != ::geteuid()) {
+    why = "the admin socket's folder " + dir + " belongs to uid " + std::to_string(st.st_uid)
+          + ", not to outpostd's user";
+    return false;
+  }
+  gid_t gid = ::getegid();
+  mode_t mode = 0700;
+  if (!group.empty()) {
+    daemon_config cfg;
+    cfg.listen.admin_group = group;
+    const auto g = admin_gid(cfg);
+    if (g < 0) {
+      why = "listen.admin_group: no group '" + group + "'";
+      return false;
+    }
+    gid = static_cast<gid_t>(g);
+    mode = 0750;
+  }
+  if (::chown(dir.c_str(), ::geteuid(), gid) != 0 || ::chmod(dir.c_str(), mode) != 0) {
+    why = "cannot restrict " + dir + ": " + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
 
 std::string connection_string(const storage::identity& i, const daemon_config& cfg) {
   std::string s = "HostName=" + (cfg.iothub_hostname.empty() ? cfg.hostname : cfg.iothub_hostname)
@@ -156,8 +235,14 @@ transport::http_handler admin_routes(caf::actor_system& sys, caf::actor registry
                                      std::shared_ptr<actors::edgehub_status_snapshot> hub_status,
                                      agent_handles agent,
                                      std::shared_ptr<actors::monitor_feed> monitor) {
-  return [&sys, registry, identities, cfg, ca_file, hub_status, agent,
-          monitor](const http_request& req) -> http_response {
+  const auto gid = admin_gid(cfg);
+  return [&sys, registry, identities, cfg, ca_file, hub_status, agent, monitor,
+          gid](const http_request& req) -> http_response {
+    if (!admin_peer(req, gid)) {
+      return error(403, "uid " + std::to_string(req.peer_uid)
+                            + " may not use the admin API (root, outpostd's user or a member of "
+                              "[listen] admin_group only)");
+    }
     if (req.target.rfind("/monitor", 0) == 0 && req.method == "GET") {
       const auto at = req.target.find("after=");
       std::uint64_t after = 0;

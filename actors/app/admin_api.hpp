@@ -29,6 +29,8 @@ namespace outpost::app {
 /// - `GET /monitor?after=N`: `{"events": [...], "last": M}`, the messages routed since event N
 ///   (N = 0: start watching now); what `outpost monitor` prints
 /// - the agent's routes (`agent_admin`): modules, logs, restart, methods, `$edgeAgent` status
+/// Every request is refused with 403 unless the caller (SO_PEERCRED) is root, outpostd's user
+/// or a member of `[listen] admin_group`.
 transport::http_handler admin_routes(caf::actor_system& sys, caf::actor registry,
                                      std::shared_ptr<actors::identity_snapshot> identities,
                                      const daemon_config& cfg, std::string ca_file,
@@ -40,5 +42,10 @@ transport::http_handler admin_routes(caf::actor_system& sys, caf::actor registry
 /// plus `GatewayHostName=<hostname>` when an upstream IoT hub name is configured, so the
 /// SDKs connect through this edge device.
 std::string connection_string(const storage::identity& i, const daemon_config& cfg);
+
+/// Makes `dir` (the admin socket's folder) enterable by outpostd and `group` only: 0700 owned
+/// by outpostd, or 0750 with that group. False with `why` when it cannot (unknown group, a
+/// folder owned by someone else).
+bool secure_admin_dir(const std::string& dir, const std::string& group, std::string& why);
 
 } // namespace outpost::app

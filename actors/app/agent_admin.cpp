@@ -38,6 +38,7 @@ json module_json(const actors::module_view& m) {
           {"version", m.version},
           {"config", m.config},
           {"pid", m.pid},
+          {"uid", m.uid},
           {"exitCode", m.exit_code},
           {"restartCount", m.restart_count},
           {"lastStartMs", m.last_start_ms},
@@ -75,7 +76,9 @@ std::optional<http_response> agent_admin(caf::actor_system& sys, const agent_han
     }
     return reply(200, json{{"modules", list},
                            {"lastDesiredStatus",
-                            {{"code", view->code}, {"description", view->description}}}});
+                            {{"code", view->code}, {"description", view->description}}},
+                           {"confinement",
+                            {{"confined", view->confined}, {"description", view->confinement}}}});
   }
   static const std::string methods = "/methods/";
   if (path.rfind(methods, 0) == 0 && req.method == "POST") {

@@ -8,13 +8,18 @@
 #include "protocols/transport/crypto.hpp"
 #include "protocols/transport/http_server.hpp"
 #include "storage/kv_store.hpp"
+#include "supervisor/runtime/confinement.hpp"
 #include "supervisor/runtime/process_host.hpp"
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace outpost::app {
 
@@ -53,10 +58,63 @@ std::string gateway_hostname(const daemon_config& cfg,
   return cfg.hostname;
 }
 
+/// Sets `mode` on `dir` (created if missing), whatever the umask made of it.
+void set_mode(const std::string& dir, mode_t mode) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  ::chmod(dir.c_str(), mode);
+}
+
+/// Lets module uids traverse to the workload socket and their private folders: `dir` keeps
+/// its owner's bits, its group and others get search (x) only, never read or write.
+void traversable(const std::string& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0) {
+    ::chmod(dir.c_str(), (st.st_mode & 07700) | 0011);
+  }
+}
+
+/// A stable short id of this outpostd's storage folder (FNV-1a 64): names its cgroup folder,
+/// so that two daemons never share one and a restart finds its predecessor's.
+std::string instance_id(const std::string& storage_dir) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : fs::absolute(storage_dir).lexically_normal().string()) {
+    h = (h ^ c) * 1099511628211ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+/// The cgroup folder for the modules, or "" (with the reason in `note`).
+std::string module_cgroup_dir(const daemon_config& cfg, std::string& note) {
+  if (cfg.agent.cgroup.empty()) {
+    note = "no cgroups ([agent] cgroup = \"\")";
+    return {};
+  }
+  std::string dir = cfg.agent.cgroup;
+  if (dir == "auto") {
+    const auto mount = supervisor::cgroup2_mount();
+    if (mount.empty()) {
+      note = "no cgroups (no cgroup v2 mounted)";
+      return {};
+    }
+    dir = mount + "/outpost/" + instance_id(cfg.storage.dir);
+  }
+  if (auto why = supervisor::prepare_cgroup(dir + "/.probe"); !why.empty()) {
+    note = "no cgroups (" + why + ")";
+    return {};
+  }
+  std::error_code ec;
+  fs::remove(dir + "/.probe", ec);
+  note = "cgroups under " + dir;
+  return dir;
+}
+
 } // namespace
 
 std::string workload_socket_path(const daemon_config& cfg) {
-  return cfg.listen.workload_socket.empty() ? cfg.storage.dir + "/run/workload.sock"
+  return cfg.listen.workload_socket.empty() ? cfg.storage.dir + "/run/workload/workload.sock"
                                             : cfg.listen.workload_socket;
 }
 
@@ -90,20 +148,40 @@ std::unique_ptr<agent_runtime> start_agent(const daemon_config& cfg, agent_deps 
 
   const auto socket = workload_socket_path(cfg);
   std::error_code ec;
-  fs::create_directories(fs::path{socket}.parent_path(), ec);
+  const auto socket_dir = fs::absolute(socket).lexically_normal().parent_path();
+  const auto admin_dir = fs::absolute(admin_socket_path(cfg)).lexically_normal().parent_path();
+  // Docker modules get the workload socket's folder bind-mounted: the admin socket must not be
+  // in it (or below it).
+  if (admin_dir.string().rfind(socket_dir.string(), 0) == 0) {
+    why = "the workload socket's folder " + socket_dir.string()
+          + " would also hold the admin socket (listen.workload_socket, listen.admin_socket): "
+            "containers get that folder";
+    return nullptr;
+  }
+  if (cfg.agent.module_uid_min > cfg.agent.module_uid_max) {
+    why = "agent.module_uid_min is above agent.module_uid_max";
+    return nullptr;
+  }
+  fs::create_directories(socket_dir, ec);
+  // Module uids must reach the socket: every folder above it is searchable (not listable).
+  set_mode(socket_dir.string(), 0755);
+  const auto storage = fs::absolute(cfg.storage.dir).lexically_normal();
+  if (socket_dir.string().rfind(storage.string() + "/", 0) == 0) { // ours; elsewhere: the operator's
+    for (auto d = socket_dir.parent_path(); d.string().size() >= storage.string().size();
+         d = d.parent_path()) {
+      traversable(d.string());
+    }
+  }
   actors::workload_config wl{cfg.device_id,     deps.identities,  rt->view,
-                             deps.ca_cert_file, deps.ca_key_file, master_key(*deps.kv)};
-  auto server =
-      transport::http_server::start_local(deps.io, socket, actors::workload_routes(std::move(wl)));
+                             deps.ca_cert_file, deps.ca_key_file, master_key(*deps.kv),
+                             cfg.hostname};
+  auto server = transport::http_server::start_local(
+      deps.io, socket, actors::workload_routes(std::move(wl)), 0666);
   if (!server) {
     why = "cannot listen on " + socket + " (listen.workload_socket): " + server.error().message();
     return nullptr;
   }
-  // Modules run as other users too: they must reach the socket; the peer check guards it.
-  fs::permissions(socket,
-                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read
-                      | fs::perms::group_write | fs::perms::others_read | fs::perms::others_write,
-                  ec);
+  // Modules run as other users: the socket is 0666; the caller check (uid) guards it.
   rt->workload = std::move(*server);
   deps.ports.emplace_back("workload_socket", socket);
   spdlog::info("[http workload] listening on unix:{}", socket);
@@ -111,6 +189,29 @@ std::unique_ptr<agent_runtime> start_agent(const daemon_config& cfg, agent_deps 
   actors::agent_config ac;
   ac.manifest_path = cfg.agent.manifest;
   ac.modules_dir = fs::absolute(cfg.storage.dir + "/modules").lexically_normal().string();
+  set_mode(ac.modules_dir, 0700); // module logs: outpostd only
+  ac.homes_dir = fs::absolute(cfg.storage.dir + "/home").lexically_normal().string();
+  set_mode(ac.homes_dir, 0711); // each module's own folder below is 0700, its uid's
+  ac.run_dir = fs::absolute(cfg.storage.dir + "/run/modules").lexically_normal().string();
+  set_mode(ac.run_dir, 0700);
+  traversable(fs::absolute(cfg.storage.dir).lexically_normal().string());
+  ac.confine = ::geteuid() == 0;
+  ac.uid_min = cfg.agent.module_uid_min;
+  ac.uid_max = cfg.agent.module_uid_max;
+  std::string cgroup_note;
+  ac.cgroup_dir = ac.confine ? module_cgroup_dir(cfg, cgroup_note) : std::string{};
+  if (!ac.confine) {
+    cgroup_note = "no cgroups (outpostd is not root)";
+  }
+  ac.confinement =
+      ac.confine
+          ? "process modules run as their own uid (" + std::to_string(ac.uid_min) + "-"
+                + std::to_string(ac.uid_max) + "), own session, no_new_privs, " + cgroup_note
+          : "outpostd is not root (uid " + std::to_string(::geteuid())
+                + "): process modules run as outpostd's own user and can read its files, "
+                  "including the store's keys; own session and no_new_privs only, "
+                + cgroup_note;
+  spdlog::info("[agent] confinement: {}", ac.confinement);
   ac.device_id = cfg.device_id;
   ac.iothub_hostname = cfg.iothub_hostname.empty() ? cfg.hostname : cfg.iothub_hostname;
   ac.gateway_hostname = gateway_hostname(cfg, deps.ports);

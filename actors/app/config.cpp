@@ -110,6 +110,7 @@ std::map<std::string, setter> schema(daemon_config& c) {
       {"storage.cleanup_budget", int_key(s.cleanup_budget, 1, 10'000'000)},
       {"listen.metrics", string_key(c.listen.metrics, check_address)},
       {"listen.admin_socket", string_key(c.listen.admin_socket)},
+      {"listen.admin_group", string_key(c.listen.admin_group)},
       {"listen.mqtt_tls", string_key(c.listen.mqtt_tls, check_address)},
       {"listen.mqtt", string_key(c.listen.mqtt, check_address)},
       {"tls.cert", string_key(c.tls.cert)},
@@ -123,6 +124,9 @@ std::map<std::string, setter> schema(daemon_config& c) {
       {"agent.log_max_bytes", int_key(c.agent.log_max_bytes, 1024, INT64_MAX)},
       {"agent.log_files", int_key(c.agent.log_files, 0, 99)},
       {"agent.container_engine", string_key(c.agent.container_engine)},
+      {"agent.module_uid_min", int_key(c.agent.module_uid_min, 1, 4'294'967'294)},
+      {"agent.module_uid_max", int_key(c.agent.module_uid_max, 1, 4'294'967'294)},
+      {"agent.cgroup", string_key(c.agent.cgroup)},
       {"listen.workload_socket", string_key(c.listen.workload_socket)},
       {"hub.delivery_window", int_key(c.hub.delivery_window, 1, 65000)},
       {"hub.max_pending_in", int_key(c.hub.max_pending_in, 1, 65535)},
@@ -196,7 +200,7 @@ daemon_config load_config(const std::string& path) {
 }
 
 std::string admin_socket_path(const daemon_config& cfg) {
-  return cfg.listen.admin_socket.empty() ? cfg.storage.dir + "/run/admin.sock"
+  return cfg.listen.admin_socket.empty() ? cfg.storage.dir + "/run/admin/admin.sock"
                                          : cfg.listen.admin_socket;
 }
 

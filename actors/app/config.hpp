@@ -30,11 +30,15 @@ struct daemon_config {
 
   struct listen_section {
     std::string metrics = "127.0.0.1:9600"; ///< "" = no metrics listener
-    /// The local admin API (unix socket) the CLI uses; "" = `<storage.dir>/run/admin.sock`.
+    /// The local admin API (unix socket) the CLI uses; "" = `<storage.dir>/run/admin/admin.sock`.
     std::string admin_socket;
+    /// A group whose members may use the admin socket besides root and outpostd's user ("" =
+    /// none): it gets the socket's folder (0750) and the socket (0660).
+    std::string admin_group;
     std::string mqtt_tls = "0.0.0.0:8883"; ///< MQTT over TLS; "" = off
     std::string mqtt;                      ///< plain MQTT, for local tests only; "" = off
-    /// The workload API modules call (IOTEDGE_WORKLOADURI); "" = `<storage.dir>/run/workload.sock`.
+    /// The workload API modules call (IOTEDGE_WORKLOADURI); "" =
+    /// `<storage.dir>/run/workload/workload.sock` (its folder is bind-mounted into containers).
     std::string workload_socket;
   } listen;
 
@@ -57,6 +61,13 @@ struct daemon_config {
     /// Docker Engine API socket for `docker` modules ("unix:///var/run/docker.sock", or
     /// podman's); "" = docker modules are not started (their status says why).
     std::string container_engine;
+    /// When outpostd runs as root each process module gets its own uid/gid from this range
+    /// (systemd's DynamicUser range by default), skipping ids /etc/passwd or /etc/group know.
+    std::uint32_t module_uid_min = 61184;
+    std::uint32_t module_uid_max = 65519;
+    /// cgroup v2 folder for the modules' cgroups: "auto" = `<cgroup2 mount>/outpost/<id of
+    /// storage.dir>` when writable, "" = none, else that folder.
+    std::string cgroup = "auto";
   } agent;
 
   struct hub_section {

@@ -165,6 +165,10 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, core_actors core) {
   const auto path = admin_socket_path(cfg);
   std::error_code ec;
   fs::create_directories(fs::path{path}.parent_path(), ec);
+  if (!secure_admin_dir(fs::path{path}.parent_path().string(), cfg.listen.admin_group, why)) {
+    spdlog::critical("[http admin] {}", why);
+    return exit_failure;
+  }
   auto admin = transport::http_server::start_local(
       io, path,
       admin_routes(sys, core.id_registry, core.identities, cfg, hub->tls().ca, hub->status(),

@@ -136,6 +136,12 @@ struct checker {
     ++failures;
     std::cout << bad_mark << " " << what << "\n    hint: " << hint << "\n";
   }
+  /// A ✗ in red that does not fail the check: it works, but not safely.
+  void warn(const std::string& what, const std::string& hint) {
+    const bool tty = ::isatty(STDOUT_FILENO) == 1;
+    std::cout << (tty ? "\033[31m" : "") << bad_mark << " WARNING: " << what
+              << (tty ? "\033[0m" : "") << "\n    hint: " << hint << "\n";
+  }
 };
 
 void check_certificates(const app::daemon_config& cfg, checker& c) {
@@ -363,6 +369,14 @@ int run_check(const app::daemon_config& cfg, const std::string& config_path) {
           "$edgeAgent deployment: " + std::to_string(code) + " " + status.value("description", ""),
           code == 406 ? "set [agent] manifest to a deployment manifest"
                       : "fix " + cfg.agent.manifest + "; running modules keep running");
+    }
+    const auto confinement = agent->value("confinement", json::object());
+    if (confinement.value("confined", false)) {
+      c.pass("module confinement: " + confinement.value("description", std::string{}));
+    } else {
+      c.warn("modules are NOT confined: " + confinement.value("description", std::string{}),
+             "run outpostd as root (deploy/outpostd.service) so that each module gets its own "
+             "uid; see README, \"Module confinement\"");
     }
     for (const auto& m : (*agent)["modules"]) {
       if (m.value("desiredStatus", "") == "running" && m.value("runtimeStatus", "") != "running") {
