@@ -439,6 +439,7 @@ void do_start(agent_actor* self, const std::string& name, bool counts) {
                 if (c->second.spec.type == sv::module_type::process && !s.cfg.run_dir.empty()) {
                   sv::record_started(s.cfg.run_dir, name, r.pid); // for the next start's cleanup
                 }
+                publish(self); // the workload API knows the module from now on
                 s.extra[name].description.clear();
                 if (s.cfg.metrics) {
                   s.cfg.metrics->module_started(name, c->second.spec.version,

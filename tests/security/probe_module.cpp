@@ -30,9 +30,26 @@ void say(const std::string& what, const std::string& result) {
   std::fflush(stdout);
 }
 
-/// HTTP/1.0 over a unix socket: "<status>" or "errno <text>".
+std::string call_once(const std::string& socket_path, const std::string& method,
+                      const std::string& target, const std::string& body);
+
+/// HTTP/1.0 over a unix socket: "<status> <body>" or "errno <text>". A module starts before
+/// the agent has published its pid: "not deployed" is retried for a few seconds.
 std::string call(const std::string& socket_path, const std::string& method,
                  const std::string& target, const std::string& body = {}) {
+  std::string r;
+  for (int i = 0; i < 50; ++i) {
+    r = call_once(socket_path, method, target, body);
+    if (r.find("is not deployed") == std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return r;
+}
+
+std::string call_once(const std::string& socket_path, const std::string& method,
+                      const std::string& target, const std::string& body) {
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;

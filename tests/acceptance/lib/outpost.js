@@ -155,6 +155,8 @@ class Outpost {
   /// `agent` adds keys to [agent] (e.g. {cool_off_secs: 1}); `modules` are $edgeAgent modules.
   constructor({ name = 'test', routes = DEFAULT_ROUTES, logLevel, agent = {}, modules = {} } = {}) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `outpost-acc-${name}-`));
+    // Modules run as their own uids: they must reach the workload socket below (search only).
+    fs.chmodSync(this.dir, 0o711);
     this.dataDir = path.join(this.dir, 'data');
     this.configPath = path.join(this.dir, 'config.toml');
     this.manifestPath = path.join(this.dir, 'manifest.json');

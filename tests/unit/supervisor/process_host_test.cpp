@@ -11,6 +11,7 @@
 #include <fstream>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include <sys/stat.h>
@@ -168,6 +169,106 @@ TEST_F(ProcessHost, VerificationChecksDigestAndPermissions) {
   EXPECT_NE(verify_executable(s, digest).find("not executable"), std::string::npos);
   EXPECT_NE(verify_executable((dir_ / "nope").string(), digest).find("nope"), std::string::npos);
   EXPECT_NE(verify_executable(dir_.string(), digest).find("not a regular file"), std::string::npos);
+}
+
+TEST_F(ProcessHost, RunsTheOpenedFileEvenWhenThePathIsSwappedAfterVerification) {
+  auto s = script("m.sh", "echo verified");
+  auto evil = script("evil.sh", "echo swapped");
+  bool is_script = false;
+  std::string why;
+  const int fd = open_verified(s, file_digest(s), is_script, why);
+  ASSERT_GE(fd, 0) << why;
+  EXPECT_TRUE(is_script);
+  fs::rename(evil, s); // the race an attacker would win against verify-then-exec-by-path
+  process_host host;
+  spawn_spec spec{s, {}, dir_.string(), {}, log()};
+  spec.exec_fd = fd;
+  spec.script = true;
+  auto pid = host.spawn(
+      spec,
+      [this](pid_t, int code) {
+        std::lock_guard<std::mutex> lock{mutex_};
+        codes_.push_back(code);
+        cv_.notify_all();
+      },
+      why);
+  ::close(fd);
+  ASSERT_TRUE(pid) << why;
+  EXPECT_EQ(wait_exit(), 0);
+  auto lines = read_log(log(), 0, 0);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find(" verified"), std::string::npos) << lines[0];
+}
+
+TEST_F(ProcessHost, VerificationRefusesFilesOthersCouldChange) {
+  auto s = script("m.sh", "exit 0");
+  const auto digest = file_digest(s);
+  fs::permissions(s, fs::perms::group_write, fs::perm_options::add);
+  EXPECT_NE(verify_executable(s, digest).find("writable by its group"), std::string::npos);
+  fs::permissions(s, fs::perms::group_write, fs::perm_options::remove);
+  fs::permissions(dir_, fs::perms::group_write, fs::perm_options::add);
+  EXPECT_NE(verify_executable(s, digest).find("folder"), std::string::npos);
+  fs::permissions(dir_, fs::perms::group_write, fs::perm_options::remove);
+  if (::geteuid() == 0) {
+    ASSERT_EQ(::chown(s.c_str(), 65534, 65534), 0);
+    EXPECT_NE(verify_executable(s, digest).find("owned by uid 65534"), std::string::npos);
+  }
+}
+
+TEST_F(ProcessHost, ChildRunsAsItsUidInItsOwnSessionWithNoNewPrivs) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "needs root to switch uids";
+  }
+  fs::permissions(dir_, fs::perms::others_exec | fs::perms::others_read, fs::perm_options::add);
+  auto s = script("m.sh",
+                  "grep -E '^(Uid|Gid|Groups|NoNewPrivs):' /proc/self/status; "
+                  "echo sid=$(cut -d' ' -f6 /proc/self/stat) pid=$$");
+  fs::permissions(s, fs::perms::others_exec | fs::perms::others_read, fs::perm_options::add);
+  bool is_script = false;
+  std::string why;
+  const int fd = open_verified(s, file_digest(s), is_script, why);
+  ASSERT_GE(fd, 0) << why;
+  process_host host;
+  spawn_spec spec{s, {}, "/", {}, log()};
+  spec.exec_fd = fd;
+  spec.script = is_script;
+  spec.uid = 61999;
+  spec.gid = 61999;
+  auto pid = host.spawn(
+      spec,
+      [this](pid_t, int code) {
+        std::lock_guard<std::mutex> lock{mutex_};
+        codes_.push_back(code);
+        cv_.notify_all();
+      },
+      why);
+  ::close(fd);
+  ASSERT_TRUE(pid) << why;
+  EXPECT_EQ(wait_exit(), 0);
+  std::string all;
+  for (const auto& l : read_log(log(), 0, 0)) {
+    all += l + "\n";
+  }
+  EXPECT_NE(all.find("Uid:\t61999\t61999\t61999\t61999"), std::string::npos) << all;
+  EXPECT_NE(all.find("Gid:\t61999\t61999\t61999\t61999"), std::string::npos) << all;
+  EXPECT_NE(all.find("NoNewPrivs:\t1"), std::string::npos) << all;
+  const auto sid = all.find("sid=");
+  ASSERT_NE(sid, std::string::npos) << all;
+  std::istringstream ids{all.substr(sid)};
+  std::string sid_field;
+  std::string pid_field;
+  ids >> sid_field >> pid_field;
+  EXPECT_EQ(sid_field.substr(4), pid_field.substr(4)) << "its own session";
+}
+
+TEST_F(ProcessHost, ReportsAStageThatFails) {
+  auto s = script("m.sh", "exit 0");
+  process_host host;
+  std::string why;
+  spawn_spec spec{s, {}, (dir_ / "no-such-folder").string(), {}, log()};
+  auto r = host.spawn(spec, nullptr, why);
+  EXPECT_FALSE(r);
+  EXPECT_NE(why.find("chdir"), std::string::npos) << why;
 }
 
 } // namespace
