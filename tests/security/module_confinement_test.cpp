@@ -2,6 +2,8 @@
 // from inside a module (tests/security/probe_module.cpp, a real process module started by a
 // real outpostd from a deployment manifest) or against the daemon, and checks the outcome.
 #include "protocols/transport/http_client.hpp"
+#include "protocols/transport/http_server.hpp"
+#include "protocols/transport/io_runner.hpp"
 #include "supervisor/runtime/process_host.hpp"
 #include "tests/security/daemon_fixture.hpp"
 
@@ -9,6 +11,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -394,6 +397,116 @@ TEST_F(ModuleConfinement, DaemonSigkillLeavesNoModuleAndRestartDoesNotDouble) {
   ASSERT_GT(pid_of("two"), 0);
   EXPECT_EQ(processes_of_module("one", marker).size(), 1u);
   EXPECT_EQ(processes_of_module("two", marker).size(), 1u);
+}
+
+} // namespace
+} // namespace outpost::test
+
+namespace outpost::test {
+namespace {
+
+TEST_F(ModuleConfinement, LeftoversOfAKilledDaemonAreEndedBeforeModulesStart) {
+  if (!root()) {
+    GTEST_SKIP() << "cgroups need root";
+  }
+  manifest_ = manifest_of({{"one", process_module(probe_, {"escape", "sleep"})}});
+  start();
+  if (modules()["confinement"].value("description", "").find("cgroups under")
+      == std::string::npos) {
+    GTEST_SKIP() << "no writable cgroup v2 here: " << modules()["confinement"].dump();
+  }
+  wait_probe("one", "sleeping");
+  pid_t escaped = 0;
+  std::ifstream{data_ / "home" / "one" / "escaped.pid"} >> escaped;
+  ASSERT_GT(escaped, 0);
+  daemon_->signal(SIGKILL);
+  daemon_->wait(5s);
+  daemon_.reset();
+  // It left the module's session: the parent-death signal does not reach it. Its cgroup does.
+  EXPECT_TRUE(alive(escaped));
+  start();
+  EXPECT_TRUE(eventually([&] { return !alive(escaped); }, 5s))
+      << "the previous run's process " << escaped << " still runs";
+  EXPECT_TRUE(eventually([&] {
+    return daemon_->stderr_text().find("ended a module left running by a previous outpostd")
+           != std::string::npos;
+  })) << daemon_->stderr_text();
+  ASSERT_GT(pid_of("one"), 0);
+}
+
+TEST_F(ModuleConfinement, DockerModuleDoesNotGetTheAdminSocket) {
+  // A Docker Engine API stand-in on a unix socket: it records the container's create request.
+  transport::io_runner io{1};
+  std::mutex mutex;
+  std::string create_body;
+  bool created = false;
+  process sleeper{{"/bin/sleep", "300"}, dir_ / "sleeper.stderr"};
+  const auto engine_socket = (dir_ / "engine.sock").string();
+  auto engine = transport::http_server::start_local(
+      io, engine_socket, [&](const transport::http_request& req) -> transport::http_response {
+        std::lock_guard<std::mutex> lock{mutex};
+        const auto& t = req.target;
+        if (t.find("/images/") != std::string::npos && req.method == "GET") {
+          return {200, "application/json", R"({"Id":"sha256:0123"})"};
+        }
+        if (t.find("/containers/create") != std::string::npos) {
+          create_body = req.body;
+          created = true;
+          return {201, "application/json", R"({"Id":"c0ffee"})"};
+        }
+        if (t.find("/json") != std::string::npos && req.method == "GET") {
+          if (!created) {
+            return {404, "application/json", R"({"message":"no such container"})"};
+          }
+          return {200, "application/json",
+                  R"({"Image":"sha256:0123","State":{"Running":true,"Pid":)"
+                      + std::to_string(sleeper.pid()) + R"(,"Status":"running","ExitCode":0}})"};
+        }
+        if (t.find("/logs") != std::string::npos) {
+          return {200, "text/plain", ""};
+        }
+        return {204, "application/json", ""};
+      });
+  ASSERT_TRUE(engine);
+  config_extra_ = "container_engine = \"unix://" + engine_socket + "\"\n";
+  json docker = {{"version", "1.0"},
+                 {"type", "docker"},
+                 {"status", "running"},
+                 {"restartPolicy", "never"},
+                 {"settings", {{"image", "probe:1"}}}};
+  manifest_ = manifest_of({{"container", docker}});
+  start();
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard<std::mutex> lock{mutex};
+    return created;
+  })) << daemon_->stderr_text();
+  std::string body;
+  {
+    std::lock_guard<std::mutex> lock{mutex};
+    body = create_body;
+  }
+  auto j = json::parse(body, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << body;
+  const auto binds = j["HostConfig"].value("Binds", json::array());
+  ASSERT_FALSE(binds.empty()) << body;
+  std::ifstream ports_file{data_ / "run" / "ports.json"};
+  const auto ports = json::parse(ports_file, nullptr, false);
+  const auto admin = ports.value("admin_socket", std::string{});
+  const auto workload = ports.value("workload_socket", std::string{});
+  ASSERT_FALSE(admin.empty());
+  for (const auto& b : binds) {
+    const auto bind = b.get<std::string>();
+    const auto source = fs::path{bind.substr(0, bind.find(':'))}.lexically_normal().string();
+    EXPECT_NE(fs::absolute(admin).lexically_normal().string().rfind(source + "/", 0), 0u)
+        << "the container gets " << source << ", which holds the admin socket " << admin;
+    EXPECT_EQ(fs::absolute(workload).parent_path().lexically_normal().string(), source)
+        << "only the workload socket's own folder is mounted: " << bind;
+    // That folder holds the workload socket and nothing else.
+    for (const auto& e : fs::directory_iterator{source}) {
+      EXPECT_EQ(e.path().filename(), "workload.sock") << e.path();
+    }
+  }
+  sleeper.signal(SIGKILL);
 }
 
 } // namespace

@@ -6,6 +6,8 @@
 //   attack FILE             waits for FILE ("<victim pid> <victim module> <genid>"), setpgid()s
 //                           into the victim's group and asks the workload API to sign as it
 //   cert NAME...            certificate/server for itself with commonName NAME: HTTP status
+//   escape                  forks a child that leaves the session (setsid) and stays; its pid
+//                           goes to $HOME/escaped.pid
 //   sleep                   stays (until SIGTERM)
 #include <cerrno>
 #include <chrono>
@@ -178,6 +180,17 @@ int main(int argc, char** argv) {
         cert(args[i]);
       }
       --i;
+    } else if (a == "escape") {
+      const pid_t child = ::fork();
+      if (child == 0) {
+        ::setsid();
+        for (;;) {
+          ::pause();
+        }
+      }
+      const char* home = std::getenv("HOME");
+      std::ofstream{std::string{home ? home : "/tmp"} + "/escaped.pid"} << child << "\n";
+      say("escaped", std::to_string(child));
     } else if (a == "sleep") {
       say("sleeping", std::to_string(::getpid()));
       for (;;) {
