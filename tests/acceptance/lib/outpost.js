@@ -228,12 +228,12 @@ class Outpost {
 
   /// The admin API (HTTP over its unix socket): {status, body (parsed JSON when it is)}.
   admin(method, target, body) {
-    return unixHttp(path.join(this.dataDir, 'run', 'admin.sock'), method, target, body);
+    return unixHttp(path.join(this.dataDir, 'run', 'admin', 'admin.sock'), method, target, body);
   }
 
   /// The workload API as a process that is not a module would call it.
   workload(method, target, body) {
-    return unixHttp(path.join(this.dataDir, 'run', 'workload.sock'), method, target, body);
+    return unixHttp(path.join(this.dataDir, 'run', 'workload', 'workload.sock'), method, target, body);
   }
 
   /// GET /modules → {name: module} from the admin API.
