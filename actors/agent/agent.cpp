@@ -297,15 +297,15 @@ bool confine(agent_state& st, const sv::module_spec& m, sv::spawn_spec& s, modul
   } else if (st.cfg.confine) {
     auto a = st.uids.find(m.name);
     if (a == st.uids.end()) {
-      auto uid = sv::allocate_module_uid(m.name, st.cfg.uid_min, st.cfg.uid_max,
-                                         [&](std::uint32_t u) {
-                                           for (const auto& [n, v] : st.uids) {
-                                             if (v == u) {
-                                               return true;
-                                             }
-                                           }
-                                           return false;
-                                         });
+      auto uid =
+          sv::allocate_module_uid(m.name, st.cfg.uid_min, st.cfg.uid_max, [&](std::uint32_t u) {
+            for (const auto& [n, v] : st.uids) {
+              if (v == u) {
+                return true;
+              }
+            }
+            return false;
+          });
       if (!uid) {
         why = "no free uid in [agent] module_uid_min..module_uid_max";
         return false;

@@ -18,8 +18,8 @@ struct module_view {
   std::string runtime_status; ///< IoT Edge's runtimeStatus
   std::string description;    ///< statusDescription
   std::string version;
-  std::string config;        ///< the executable (process) or image (docker)
-  pid_t pid = 0;             ///< while running
+  std::string config; ///< the executable (process) or image (docker)
+  pid_t pid = 0;      ///< while running
   /// The uid a process module runs as (-1: outpostd's own); the workload API's caller check.
   std::int64_t uid = -1;
   /// No other module runs as `uid`: the uid alone identifies the caller. Otherwise (outpostd

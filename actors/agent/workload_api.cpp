@@ -226,14 +226,14 @@ std::string name_refused(const workload_config& cfg, const std::string& module,
     return {}; // the hub serves MQTT/AMQP/HTTPS under the gateway's name
   }
   if (!gateway.empty() && (n == gateway || n == lower(cfg.gateway_hostname))) {
-    return "module '" + module + "' may not have a certificate for the gateway's host name "
-           + name + " (only $edgeHub may)";
+    return "module '" + module + "' may not have a certificate for the gateway's host name " + name
+           + " (only $edgeHub may)";
   }
   if (n == m || n.rfind(m + ".", 0) == 0) {
     return {};
   }
-  return "module '" + module + "' may have a server certificate for its own name only ('"
-         + module + "' or '" + module + ".<domain>'), not '" + name + "'";
+  return "module '" + module + "' may have a server certificate for its own name only ('" + module
+         + "' or '" + module + ".<domain>'), not '" + name + "'";
 }
 
 http_response server_certificate(const workload_config& cfg, const std::string& module,

@@ -6,13 +6,12 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
-
-#include <cerrno>
-#include <cstring>
 #include <vector>
 
 #include <grp.h>

@@ -74,11 +74,11 @@ std::optional<http_response> agent_admin(caf::actor_system& sys, const agent_han
     for (const auto& [name, m] : view->modules) {
       list.push_back(module_json(m));
     }
-    return reply(200, json{{"modules", list},
-                           {"lastDesiredStatus",
-                            {{"code", view->code}, {"description", view->description}}},
-                           {"confinement",
-                            {{"confined", view->confined}, {"description", view->confinement}}}});
+    return reply(
+        200,
+        json{{"modules", list},
+             {"lastDesiredStatus", {{"code", view->code}, {"description", view->description}}},
+             {"confinement", {{"confined", view->confined}, {"description", view->confinement}}}});
   }
   static const std::string methods = "/methods/";
   if (path.rfind(methods, 0) == 0 && req.method == "POST") {

@@ -166,17 +166,17 @@ std::unique_ptr<agent_runtime> start_agent(const daemon_config& cfg, agent_deps 
   // Module uids must reach the socket: every folder above it is searchable (not listable).
   set_mode(socket_dir.string(), 0755);
   const auto storage = fs::absolute(cfg.storage.dir).lexically_normal();
-  if (socket_dir.string().rfind(storage.string() + "/", 0) == 0) { // ours; elsewhere: the operator's
+  if (socket_dir.string().rfind(storage.string() + "/", 0)
+      == 0) { // ours; elsewhere: the operator's
     for (auto d = socket_dir.parent_path(); d.string().size() >= storage.string().size();
          d = d.parent_path()) {
       traversable(d.string());
     }
   }
-  actors::workload_config wl{cfg.device_id,     deps.identities,  rt->view,
-                             deps.ca_cert_file, deps.ca_key_file, master_key(*deps.kv),
-                             cfg.hostname};
-  auto server = transport::http_server::start_local(
-      deps.io, socket, actors::workload_routes(std::move(wl)), 0666);
+  actors::workload_config wl{cfg.device_id,    deps.identities,      rt->view,    deps.ca_cert_file,
+                             deps.ca_key_file, master_key(*deps.kv), cfg.hostname};
+  auto server = transport::http_server::start_local(deps.io, socket,
+                                                    actors::workload_routes(std::move(wl)), 0666);
   if (!server) {
     why = "cannot listen on " + socket + " (listen.workload_socket): " + server.error().message();
     return nullptr;

@@ -352,8 +352,11 @@ private:
     const bool keep_alive = req.keep_alive();
     const unsigned version = req.version();
     http_request request{head ? std::string{"GET"} : std::string{req.method_string()},
-                         std::string{req.target()}, std::move(req.body()), peer_.pid,
-                         peer_.uid, peer_.gid};
+                         std::string{req.target()},
+                         std::move(req.body()),
+                         peer_.pid,
+                         peer_.uid,
+                         peer_.gid};
     parser_.reset();
     auto response = server_->invoke(request);
     if (!response) {

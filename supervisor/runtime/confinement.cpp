@@ -105,8 +105,7 @@ std::optional<module_credentials> resolve_user(const std::string& user, std::str
   std::vector<char> buf(16384);
   passwd pw{};
   passwd* pr = nullptr;
-  const bool numeric =
-      !user.empty() && user.find_first_not_of("0123456789") == std::string::npos;
+  const bool numeric = !user.empty() && user.find_first_not_of("0123456789") == std::string::npos;
   if (numeric) {
     ::getpwuid_r(static_cast<uid_t>(std::stoul(user)), &pw, buf.data(), buf.size(), &pr);
   } else {

@@ -18,11 +18,11 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
-#include <grp.h>
-#include <sys/prctl.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -262,7 +262,8 @@ const char* stage_name(int stage) {
   }
   sigset_t none;
   sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr); // outpostd blocks SIGTERM/SIGINT for its signal thread
+  ::sigprocmask(SIG_SETMASK, &none,
+                nullptr); // outpostd blocks SIGTERM/SIGINT for its signal thread
   if (p.exec_fd >= 0) {
     ::syscall(SYS_execveat, 3, "", p.argv.data(), p.envp.data(), AT_EMPTY_PATH);
   } else {
@@ -525,8 +526,7 @@ result<pid_t> process_host::impl::do_spawn(const spawn_spec& spec, exit_fn on_ex
       }
     }
   };
-  if (plan.out < 0 || plan.report < 0 || plan.devnull < 0
-      || (spec.exec_fd >= 0 && exec_copy < 0)) {
+  if (plan.out < 0 || plan.report < 0 || plan.devnull < 0 || (spec.exec_fd >= 0 && exec_copy < 0)) {
     const int err = errno;
     close_child_ends();
     ::close(p[0]);
@@ -577,9 +577,9 @@ result<pid_t> process_host::impl::do_spawn(const spawn_spec& spec, exit_fn on_ex
     ::waitpid(pid, nullptr, 0);
     ::close(p[0]);
     const int err = got == sizeof msg ? msg[1] : EIO;
-    const std::string what = msg[0] == stage_exec ? "cannot start " + spec.path
-                                                  : "cannot start " + spec.path + ": "
-                                                        + stage_name(msg[0]);
+    const std::string what = msg[0] == stage_exec
+                                 ? "cannot start " + spec.path
+                                 : "cannot start " + spec.path + ": " + stage_name(msg[0]);
     return fail(what, err);
   }
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
@@ -718,8 +718,7 @@ int open_verified(const std::string& path, const std::string& digest, bool& scri
                   + " is writable by everyone: anyone could replace the module");
   }
   if (dst.st_mode & S_IWGRP) {
-    return refuse("the folder " + dir
-                  + " is writable by its group: they could replace the module");
+    return refuse("the folder " + dir + " is writable by its group: they could replace the module");
   }
   if (!trusted_owner(dst)) {
     return refuse("the folder " + dir + " is owned by uid " + std::to_string(dst.st_uid)

@@ -271,8 +271,8 @@ TEST_F(ModuleConfinement, ModuleCannotReadKeysThroughAdminSocket) {
     addr.sun_family = AF_UNIX;
     std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", admin_now.c_str());
     ::_exit(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 ? 0
-            : errno == EACCES                                                    ? 1
-                                                                                 : 2);
+            : errno == EACCES                                                   ? 1
+                                                                                : 2);
   }
   int status = 0;
   ::waitpid(child, &status, 0);
@@ -303,13 +303,12 @@ TEST_F(ModuleConfinement, ModuleCannotSignAsAnotherModuleBySetpgid) {
 }
 
 TEST_F(ModuleConfinement, CertificateServerRefusesGatewayHostnameToAModule) {
-  manifest_ = manifest_of({{"probe", process_module(probe_, {"cert", "localhost", "probe",
-                                                             "probe.local", "victim"})}});
+  manifest_ = manifest_of(
+      {{"probe", process_module(probe_, {"cert", "localhost", "probe", "probe.local", "victim"})}});
   start();
   auto p = wait_probe("probe", "done");
   EXPECT_EQ(p["cert-localhost"].rfind("403", 0), 0u)
-      << "a module got a server certificate for the gateway's host name: "
-      << p["cert-localhost"];
+      << "a module got a server certificate for the gateway's host name: " << p["cert-localhost"];
   EXPECT_EQ(p["cert-victim"].rfind("403", 0), 0u) << p["cert-victim"];
   EXPECT_EQ(p["cert-probe"].rfind("201", 0), 0u) << p["cert-probe"];
   EXPECT_EQ(p["cert-probe.local"].rfind("201", 0), 0u) << p["cert-probe.local"];
@@ -339,7 +338,8 @@ TEST_F(ModuleConfinement, SwappedExecutableAfterDigestCheckDoesNotRun) {
   ASSERT_TRUE(eventually([&] {
     log = cli({"logs", "swapped"}).out;
     return log.find("CODE-RAN") != std::string::npos;
-  })) << cli({"list"}).out << daemon_->stderr_text();
+  })) << cli({"list"}).out
+      << daemon_->stderr_text();
   EXPECT_FALSE(fs::exists(evil)) << "the swap happened (test hook)";
   EXPECT_NE(log.find("VERIFIED-CODE-RAN"), std::string::npos) << log;
   EXPECT_EQ(log.find("SWAPPED-CODE-RAN"), std::string::npos) << log;
@@ -372,14 +372,15 @@ TEST_F(ModuleConfinement, ExecutableOwnedByAnotherUserOrInAGroupWritableFolderDo
     }
     return why["owned"].find("not started") != std::string::npos
            && why["shared"].find("not started") != std::string::npos;
-  })) << why["owned"] << " / " << why["shared"];
+  })) << why["owned"]
+      << " / " << why["shared"];
   EXPECT_NE(why["owned"].find("owned by uid 65534"), std::string::npos) << why["owned"];
   EXPECT_NE(why["shared"].find("writable by its group"), std::string::npos) << why["shared"];
 }
 
 TEST_F(ModuleConfinement, DaemonSigkillLeavesNoModuleAndRestartDoesNotDouble) {
-  manifest_ = manifest_of({{"one", process_module(probe_, {"sleep"})},
-                           {"two", process_module(probe_, {"sleep"})}});
+  manifest_ = manifest_of(
+      {{"one", process_module(probe_, {"sleep"})}, {"two", process_module(probe_, {"sleep"})}});
   start();
   const auto marker = "IOTEDGE_WORKLOADURI=unix://" + data_.string();
   const pid_t one = pid_of("one");

@@ -63,8 +63,8 @@ std::string call_once(const std::string& socket_path, const std::string& method,
   }
   std::string req = method + " " + target + " HTTP/1.0\r\nHost: localhost\r\n";
   if (!body.empty()) {
-    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size())
-           + "\r\n";
+    req +=
+        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   }
   req += "\r\n" + body;
   [[maybe_unused]] auto n = ::write(fd, req.data(), req.size());
