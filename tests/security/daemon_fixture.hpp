@@ -61,6 +61,8 @@ protected:
   std::string storage_extra_; ///< lines in [storage]
   std::string config_extra_;  ///< appended sections
   std::string manifest_;      ///< written to manifest.json and named in [agent] when not empty
+  /// Prepended to outpostd's command line, e.g. {"setpriv", "--reuid=65534", ...}.
+  std::vector<std::string> daemon_prefix_;
   std::string mqtt_;          ///< plain MQTT "127.0.0.1:port"
   std::string mqtt_tls_;      ///< TLS MQTT "127.0.0.1:port"
   std::string metrics_;       ///< "127.0.0.1:port"

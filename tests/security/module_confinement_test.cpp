@@ -510,5 +510,33 @@ TEST_F(ModuleConfinement, DockerModuleDoesNotGetTheAdminSocket) {
   sleeper.signal(SIGKILL);
 }
 
+TEST_F(ModuleConfinement, NonRootDaemonSaysModulesAreNotConfinedAndStillTellsThemApart) {
+  if (!root() || !fs::exists("/usr/bin/setpriv")) {
+    GTEST_SKIP() << "needs root and setpriv to start outpostd as another user";
+  }
+  // outpostd as uid 65534 (nobody): it cannot switch users, so modules run as nobody too.
+  fs::create_directories(data_);
+  ASSERT_EQ(::chown(data_.c_str(), 65534, 65534), 0);
+  daemon_prefix_ = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+  const auto target = dir_ / "target";
+  manifest_ = manifest_of({{"victim", process_module(probe_, {"status", "sleep"})},
+                           {"attacker", process_module(probe_, {"attack", target.string()})}});
+  start();
+  auto v = wait_probe("victim", "sleeping");
+  EXPECT_EQ(v["uid"], "65534");
+  EXPECT_EQ(v["own-session"], "yes");
+  EXPECT_EQ(v["nonewprivs"], "1");
+  const pid_t victim = pid_of("victim");
+  ASSERT_GT(victim, 0);
+  std::ofstream{target} << victim << " victim " << genid_of("victim") << "\n";
+  auto a = wait_probe("attacker", "sign-as-victim");
+  EXPECT_EQ(a["sign-as-victim"].rfind("403", 0), 0u)
+      << "same uid, setpgid " << a["setpgid"] << ": " << a["sign-as-victim"];
+  auto check = cli({"check"});
+  EXPECT_NE(check.out.find("\u2717 WARNING: modules are NOT confined: outpostd is not root"),
+            std::string::npos)
+      << check.out;
+}
+
 } // namespace
 } // namespace outpost::test
