@@ -130,7 +130,7 @@ std::map<std::string, setter> schema(daemon_config& c) {
       {"hub.max_unauthenticated_per_source",
        int_key(c.hub.max_unauthenticated_per_source, 0, 10'000'000)},
       {"hub.connect_timeout_secs", int_key(c.hub.connect_timeout_secs, 1, 600)},
-      {"hub.max_keepalive_secs", int_key(c.hub.max_keepalive_secs, 10, 65535)},
+      {"hub.max_keepalive_secs", int_key(c.hub.max_keepalive_secs, 1, 65535)},
       {"hub.max_subscriptions", int_key(c.hub.max_subscriptions, 1, 10'000)},
       {"hub.max_output_bytes", int_key(c.hub.max_output_bytes, 64 * 1024, INT64_MAX)},
       {"hub.output_stall_secs", int_key(c.hub.output_stall_secs, 1, 3600)},

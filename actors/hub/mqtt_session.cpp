@@ -242,14 +242,15 @@ void schedule_expiry(session_actor* self) {
   if (st.expires_s <= 0) {
     return;
   }
-  const auto wait = std::max<std::int64_t>(st.expires_s * 1000 - now(self), 0) + 5;
+  // A token is valid through its `se` second (expired once `se` is in the past).
+  const auto wait = std::max<std::int64_t>((st.expires_s + 1) * 1000 - now(self), 0) + 5;
   self->delayed_send(self, std::chrono::milliseconds(wait), expire_atom::value);
 }
 
 /// The identities changed or the token's time is up: the accepted CONNECT must still pass
 /// authentication against the current table and clock, else the session ends (disabled,
 /// removed, re-keyed, expired).
-void recheck_credentials(session_actor* self) {
+void recheck_credentials(session_actor* self, bool expiry_timer) {
   auto& st = self->state;
   if (!st.credentials || st.closing) {
     return;
@@ -258,9 +259,8 @@ void recheck_credentials(session_actor* self) {
   const auth_settings settings{st.hub->hub_hostname, st.hub->hostname, now(self) / 1000};
   auto result = authenticate(*st.credentials, *ids, settings, st.conn->peer_cert());
   if (result.connack_code == 0) {
-    if (result.expires_s != st.expires_s) {
-      st.expires_s = result.expires_s;
-      schedule_expiry(self);
+    if (expiry_timer) {
+      schedule_expiry(self); // woke a little early: look again
     }
     return;
   }
@@ -419,9 +419,11 @@ void route(session_actor* self, std::vector<mqtt::publish>& batch) {
     count_received(st, msg.get(routing::system_property::output_name).value_or(""));
     if (!telemetry) {
       // Unknown topics are dropped as IoT Edge does; twins and methods come with their issue.
-      st.hub->metrics->dropped
-          .Add({{"reason", topic ? "unsupported" : "unknown_topic"}, {"from", st.who.id()}})
-          .Increment();
+      const char* reason = topic ? "unsupported"
+                           : topic.error() == iothub::errc::too_many_properties
+                               ? "too_many_properties"
+                               : "unknown_topic";
+      st.hub->metrics->dropped.Add({{"reason", reason}, {"from", st.who.id()}}).Increment();
       if (p.qos == 1) {
         st.proto->persisted(p.packet_id, acts);
       }
@@ -656,8 +658,8 @@ caf::behavior session_behavior(session_actor* self, std::shared_ptr<const hub_se
           store(self, std::move(reqs), std::move(pids));
         }
       },
-      [=](identities_atom) { recheck_credentials(self); },
-      [=](expire_atom) { recheck_credentials(self); },
+      [=](identities_atom) { recheck_credentials(self, false); },
+      [=](expire_atom) { recheck_credentials(self, true); },
       [=](out_check_atom) {
         auto& st = self->state;
         if (st.closing || !st.out_full) {
