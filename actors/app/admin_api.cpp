@@ -80,6 +80,9 @@ http_response from_error(std::error_code ec) {
   if (ec == errc::identity_exists) {
     return error(409, ec.message());
   }
+  if (ec == std::errc::operation_not_supported) {
+    return error(400, "only SAS identities have keys to rotate");
+  }
   return error(500, ec.message());
 }
 
@@ -140,6 +143,23 @@ http_response patch(caf::actor_system& sys, const caf::actor& registry, const da
     return error(400, "expected {\"status\": \"enabled\"|\"disabled\"}");
   }
   return ask(sys, registry, cfg, 200, actors::identity_enable_atom::value, id, status == "enabled");
+}
+
+/// `POST /identities/{id}` `{"rotate": "primary"|"secondary"|"both"}`: new SAS keys; the
+/// sessions that used a replaced key end.
+http_response rotate(caf::actor_system& sys, const caf::actor& registry, const daemon_config& cfg,
+                     const std::string& id, const http_request& req) {
+  auto body = json::parse(req.body, nullptr, false);
+  const auto which = body.is_object() ? body.value("rotate", std::string{}) : std::string{};
+  actors::key_slot slot = actors::key_slot::both;
+  if (which == "primary") {
+    slot = actors::key_slot::primary;
+  } else if (which == "secondary") {
+    slot = actors::key_slot::secondary;
+  } else if (which != "both") {
+    return error(400, "expected {\"rotate\": \"primary\"|\"secondary\"|\"both\"}");
+  }
+  return ask(sys, registry, cfg, 200, actors::identity_rotate_atom::value, id, slot);
 }
 
 /// `[listen] admin_group`'s gid, or -1.
@@ -300,6 +320,9 @@ transport::http_handler admin_routes(caf::actor_system& sys, caf::actor registry
     }
     if (req.method == "PATCH") {
       return patch(sys, registry, cfg, id, req);
+    }
+    if (req.method == "POST") {
+      return rotate(sys, registry, cfg, id, req);
     }
     return error(405, "method not allowed");
   };

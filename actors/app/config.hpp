@@ -73,6 +73,19 @@ struct daemon_config {
   struct hub_section {
     std::uint32_t delivery_window = 64; ///< QoS 1 messages in flight to a module, per input
     std::uint32_t max_pending_in = 64;  ///< unacknowledged publishes before reading pauses
+    /// Open connections per listener; 0 = from the fd limit (RLIMIT_NOFILE minus a reserve for
+    /// the store, modules and the HTTP surfaces).
+    std::uint32_t max_connections = 0;
+    /// Connections from one source address that have not authenticated yet; more are closed
+    /// at accept. 0 = no limit.
+    std::uint32_t max_unauthenticated_per_source = 256;
+    std::uint32_t connect_timeout_secs = 10; ///< accept to CONNACK, TLS handshake included
+    std::uint32_t max_keepalive_secs = 600;  ///< keepalive 0 or above is served as this
+    std::uint32_t max_subscriptions = 50;    ///< topic filters per session
+    /// Bytes queued for a client before its input is no longer read; a client whose queue does
+    /// not shrink for `output_stall_secs` is disconnected.
+    std::uint64_t max_output_bytes = 4u << 20;
+    std::uint32_t output_stall_secs = 30;
   } hub;
 
   struct log_section {

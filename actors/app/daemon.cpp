@@ -26,6 +26,8 @@
 #include <fstream>
 #include <thread>
 
+#include <sys/resource.h>
+
 namespace outpost::app {
 
 namespace fs = std::filesystem;
@@ -122,6 +124,7 @@ int wait_for_signal() {
 struct core_actors {
   caf::actor writer;
   caf::actor id_registry;
+  caf::group sessions; ///< the hub's sessions; the registry announces changes to it
   std::shared_ptr<storage::kv_store> kv;
   std::shared_ptr<actors::identity_snapshot> identities;
   std::shared_ptr<prometheus::Registry> registry;
@@ -133,8 +136,9 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, core_actors core) {
   transport::io_runner io{1};
   std::vector<std::pair<std::string, std::string>> ports;
   std::string why;
-  auto hub =
-      start_hub(cfg, {sys, io, core.writer, core.kv, core.identities, *core.registry, ports}, why);
+  auto hub = start_hub(
+      cfg, {sys, io, core.writer, core.kv, core.identities, core.sessions, *core.registry, ports},
+      why);
   if (!hub) {
     spdlog::critical("[hub] {}", why);
     return exit_failure;
@@ -194,9 +198,21 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, core_actors core) {
   return exit_ok;
 } // servers stop, then the hub, then the I/O threads (reverse order of construction)
 
+/// Connections are file descriptors: the soft limit (often 1024) goes up to the hard one.
+void raise_fd_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+      spdlog::warn("[outpostd] cannot raise the fd limit to {}", lim.rlim_max);
+    }
+  }
+}
+
 } // namespace
 
 int run_daemon(const daemon_config& cfg) {
+  raise_fd_limit();
   spdlog::info("[outpostd {}] starting version {} ({}), durability {}, storage {}", cfg.device_id,
                build_version(), build_commit(), to_string(cfg.storage.mode), cfg.storage.dir);
   std::error_code ec;
@@ -239,16 +255,17 @@ int run_daemon(const daemon_config& cfg) {
     return exit_failure;
   }
   auto identities = std::make_shared<actors::identity_snapshot>();
+  auto sessions = sys.groups().anonymous();
   auto id_registry = actors::spawn_identity_registry(
       sys, {kv, identities, cfg.device_id,
-            [] { return iothub::base64_encode(transport::random_bytes(32)); }, wall_ms});
+            [] { return iothub::base64_encode(transport::random_bytes(32)); }, wall_ms, sessions});
   if (!id_registry) {
     spdlog::critical("[identities] cannot load the identity registry: {}",
                      id_registry.error().message());
     caf::anon_send_exit(*writer, caf::exit_reason::user_shutdown);
     return exit_failure;
   }
-  const int code = serve(cfg, sys, {*writer, *id_registry, kv, identities, registry});
+  const int code = serve(cfg, sys, {*writer, *id_registry, sessions, kv, identities, registry});
   // Every actor is told to exit; the actor system's destructor then waits for them.
   caf::anon_send_exit(*writer, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(*id_registry, caf::exit_reason::user_shutdown);

@@ -12,6 +12,8 @@
 
 #include <chrono>
 
+#include <sys/resource.h>
+
 namespace outpost::app {
 
 struct hub_runtime::parts {
@@ -75,6 +77,20 @@ std::int64_t wall_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+/// `hub.max_connections`, or the fd limit minus what the daemon needs besides connections.
+std::size_t max_connections(const daemon_config& cfg) {
+  if (cfg.hub.max_connections != 0) {
+    return cfg.hub.max_connections;
+  }
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) {
+    return 100000;
+  }
+  constexpr rlim_t reserve = 256; // RocksDB files, module pipes and pidfds, HTTP, logs
+  return lim.rlim_cur > 2 * reserve ? static_cast<std::size_t>(lim.rlim_cur - reserve)
+                                    : static_cast<std::size_t>(lim.rlim_cur / 2);
+}
+
 bool tls_files_for(const daemon_config& cfg, transport::tls_files& out, std::string& why) {
   if (!cfg.tls.cert.empty()) {
     out = {cfg.tls.cert, cfg.tls.key, cfg.tls.ca};
@@ -98,7 +114,7 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
   }
   auto metrics = std::make_shared<actors::hub_metrics>(deps.registry);
   p->routes = std::make_shared<actors::routes_snapshot>();
-  p->sessions = deps.sys.groups().anonymous();
+  p->sessions = deps.sessions;
   actors::route_watcher_config watch;
   watch.writer = deps.writer;
   watch.manifest_path = cfg.agent.manifest;
@@ -134,6 +150,11 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
   hub->metrics = metrics;
   hub->limits.max_pending_in = cfg.hub.max_pending_in;
   hub->limits.max_inflight_out = 65535 - 1; // the mailboxes' windows bound what is in flight
+  hub->limits.connect_timeout_ms = std::int64_t{cfg.hub.connect_timeout_secs} * 1000;
+  hub->limits.max_keepalive_s = static_cast<std::uint16_t>(cfg.hub.max_keepalive_secs);
+  hub->limits.max_subscriptions = cfg.hub.max_subscriptions;
+  hub->max_output_bytes = cfg.hub.max_output_bytes;
+  hub->output_stall_ms = std::int64_t{cfg.hub.output_stall_secs} * 1000;
   hub->now_ms = wall_ms;
 
   const std::pair<const char*, const std::string*> listeners[] = {
@@ -143,8 +164,13 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
       continue;
     }
     const bool tls = std::string_view{key} == "mqtt_tls";
-    auto server =
-        actors::start_mqtt_listener(deps.io, deps.sys, hub, *address, tls ? &p->tls : nullptr, why);
+    transport::stream_options opts;
+    opts.address = *address;
+    opts.tls = tls ? &p->tls : nullptr;
+    opts.handshake_timeout = std::chrono::seconds{cfg.hub.connect_timeout_secs};
+    opts.max_connections = max_connections(cfg);
+    opts.max_unauthenticated_per_source = cfg.hub.max_unauthenticated_per_source;
+    auto server = actors::start_mqtt_listener(deps.io, deps.sys, hub, std::move(opts), why);
     if (!server) {
       why = std::string{"cannot listen on "} + *address + " (listen." + key
             + "): " + (why.empty() ? server.error().message() : why);

@@ -8,6 +8,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
+#include <caf/group.hpp>
 
 #include <memory>
 #include <string>
@@ -51,6 +52,9 @@ struct hub_deps {
   caf::actor writer;
   std::shared_ptr<storage::kv_store> kv; ///< for persistent MQTT sessions
   std::shared_ptr<actors::identity_snapshot> identities;
+  /// Every session joins it: the identity registry tells it about changes, the hub's stop
+  /// ends them all.
+  caf::group sessions;
   prometheus::Registry& registry;
   /// Listen keys and bound addresses, for ports.json.
   std::vector<std::pair<std::string, std::string>>& ports;

@@ -9,7 +9,7 @@ namespace outpost::actors {
 namespace {
 
 auth_result refused(std::uint8_t code, std::string reason) {
-  return {code, std::move(reason), {}};
+  return {code, std::move(reason), {}, 0};
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -55,7 +55,7 @@ auth_result check_sas(const std::string& password, const storage::identity& id,
   if (!ok) {
     return refused(5, ok.error().message());
   }
-  return {0, "", who};
+  return {0, "", who, token->expiry};
 }
 
 auth_result check_certificate(const std::optional<transport::peer_certificate>& cert,
@@ -69,12 +69,12 @@ auth_result check_certificate(const std::optional<transport::peer_certificate>& 
     case storage::auth_type::x509_thumbprint:
       if (iequals(cert->thumbprint, id.primary)
           || (!id.secondary.empty() && iequals(cert->thumbprint, id.secondary))) {
-        return {0, "", who};
+        return {0, "", who, 0};
       }
       return refused(5, "certificate thumbprint does not match");
     case storage::auth_type::x509_ca:
       if (cert->chain_verified && cert->subject_cn == who.device_id) {
-        return {0, "", who};
+        return {0, "", who, 0};
       }
       return refused(5, "certificate not issued by the trusted CA for this device");
   }

@@ -19,6 +19,9 @@ struct auth_result {
   std::uint8_t connack_code = 5; ///< 0 accepted; 2 bad client id; 4 bad credentials; 5 refused
   std::string reason;            ///< for logs and edgehub_client_connect_failed_total{reason}
   iothub::client_identity who;
+  /// SAS: the token's expiry (seconds since the epoch), when the session must end (IoT Hub
+  /// closes it then; the SDKs reconnect with a new token before). 0: no expiry (X.509).
+  std::int64_t expires_s = 0;
 };
 
 struct auth_settings {
@@ -32,7 +35,8 @@ struct auth_settings {
 /// enabled; then a SAS token in the password (primary or secondary key; a device-level token
 /// also for its modules, signed with the device's keys) or, without a password, a TLS client
 /// certificate matching the identity's thumbprint or chained to the CA for X.509 CA identities.
-/// Pure apart from the HMAC; any thread may call it.
+/// Pure apart from the HMAC; any thread may call it. A live session calls it again with its
+/// CONNECT whenever the identities change: the same rules decide whether it may go on.
 auth_result authenticate(const mqtt::connect& c, const identity_table& identities,
                          const auth_settings& settings,
                          const std::optional<transport::peer_certificate>& cert);

@@ -26,6 +26,9 @@ void publish(registry_state& st) {
     table->emplace(i.id(), std::move(i));
   }
   st.cfg.published->set(std::move(table));
+  if (st.cfg.changed) {
+    caf::anon_send(st.cfg.changed, identities_atom::value);
+  }
 }
 
 identity_reply add(registry_actor* self, const storage::identity_request& req) {
@@ -76,6 +79,33 @@ identity_reply enable(registry_actor* self, const std::string& id, bool enabled)
   return {{}, std::move(changed), 1};
 }
 
+identity_reply rotate(registry_actor* self, const std::string& id, key_slot slot) {
+  auto& st = self->state;
+  const auto* found = st.store->find(id);
+  if (!found) {
+    return {storage::errc::identity_not_found, {}, 0};
+  }
+  if (found->auth != storage::auth_type::sas) {
+    return {std::make_error_code(std::errc::operation_not_supported), {}, 0};
+  }
+  auto changed = *found;
+  if (slot != key_slot::secondary) {
+    changed.primary = st.cfg.new_key();
+  }
+  if (slot != key_slot::primary) {
+    changed.secondary = st.cfg.new_key();
+  }
+  if (auto r = st.store->put(changed); !r) {
+    return {r.error(), {}, 0};
+  }
+  publish(st);
+  spdlog::info("[identity registry {}] {} key rotated", id,
+               slot == key_slot::both      ? "primary and secondary"
+               : slot == key_slot::primary ? "primary"
+                                           : "secondary");
+  return {{}, std::move(changed), 1};
+}
+
 caf::behavior registry_behavior(registry_actor* self, identity_registry_config cfg,
                                 std::shared_ptr<storage::identity_store> loaded) {
   self->state.cfg = std::move(cfg);
@@ -93,6 +123,9 @@ caf::behavior registry_behavior(registry_actor* self, identity_registry_config c
       [=](identity_add_atom, const storage::identity_request& req) { return add(self, req); },
       [=](identity_remove_atom, const std::string& id) { return remove(self, id); },
       [=](identity_enable_atom, const std::string& id, bool on) { return enable(self, id, on); },
+      [=](identity_rotate_atom, const std::string& id, key_slot slot) {
+        return rotate(self, id, slot);
+      },
   };
 }
 

@@ -12,9 +12,9 @@ namespace {
 /// Runs on the connection's strand: buffers partial frames and forwards whole ones.
 class frame_forwarder final : public transport::stream_handler {
 public:
-  frame_forwarder(caf::actor session, std::size_t max_frame)
+  frame_forwarder(caf::actor session, std::shared_ptr<frame_limit> max_frame)
       : session_(std::move(session)),
-        max_frame_(max_frame) {}
+        max_frame_(std::move(max_frame)) {}
 
   void on_data(std::string_view bytes) override {
     if (broken_) {
@@ -32,7 +32,10 @@ public:
         broken_ = true;
         return;
       }
-      auto split = mqtt::split_frame(std::string_view{pending_}.substr(end), max_frame_);
+      // Until CONNECT is accepted the limit is a few KiB: an unauthenticated peer cannot make
+      // this buffer hold a 256 KiB frame.
+      auto split = mqtt::split_frame(std::string_view{pending_}.substr(end),
+                                     max_frame_->load(std::memory_order_relaxed));
       if (!split) {
         forward(end);
         caf::anon_send(session_, frame_error_atom::value, split.error());
@@ -65,7 +68,7 @@ private:
   }
 
   caf::actor session_;
-  std::size_t max_frame_;
+  std::shared_ptr<frame_limit> max_frame_;
   std::string pending_;
   bool broken_ = false;
 };
@@ -74,14 +77,12 @@ private:
 
 result<std::unique_ptr<transport::stream_server>> start_mqtt_listener(
     transport::io_runner& io, caf::actor_system& sys, std::shared_ptr<const hub_services> hub,
-    const std::string& address, const transport::tls_files* tls, std::string& why) {
-  transport::stream_options opts;
-  opts.address = address;
-  opts.tls = tls;
+    transport::stream_options opts, std::string& why) {
   auto accept = [&sys, hub](std::shared_ptr<transport::stream_connection> conn)
       -> std::shared_ptr<transport::stream_handler> {
-    auto session = spawn_mqtt_session(sys, hub, std::move(conn));
-    return std::make_shared<frame_forwarder>(std::move(session), hub->max_frame_bytes);
+    auto limit = std::make_shared<frame_limit>(hub->pre_auth_frame_bytes);
+    auto session = spawn_mqtt_session(sys, hub, std::move(conn), limit);
+    return std::make_shared<frame_forwarder>(std::move(session), std::move(limit));
   };
   return transport::stream_server::start(io, opts, std::move(accept), why);
 }

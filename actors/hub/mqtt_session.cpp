@@ -4,6 +4,7 @@
 #include "actors/hub/authenticator.hpp"
 #include "actors/hub/hub_metrics.hpp"
 #include "actors/hub/session_directory.hpp"
+#include "protocols/common/log_escape.hpp"
 #include "protocols/iothub/topics.hpp"
 #include "protocols/mqtt/decoder.hpp"
 #include "protocols/mqtt/encoder.hpp"
@@ -33,13 +34,20 @@ struct session_state {
   std::shared_ptr<live_count::token> alive;
   std::shared_ptr<const hub_services> hub;
   std::shared_ptr<transport::stream_connection> conn;
+  std::shared_ptr<frame_limit> limit; ///< shared with the I/O side's frame forwarder
   std::optional<mqtt::session> proto;
   iothub::client_identity who;
+  /// The accepted CONNECT (its credentials): checked again when the identities change.
+  std::optional<mqtt::connect> credentials;
+  std::int64_t expires_s = 0; ///< the SAS token's expiry; 0 = none
   bool registered = false;
   bool closing = false;
-  bool paused = false;
-  bool stalled = false; ///< the store refused messages: retrying, socket not read
-  std::string out;      ///< bytes for the socket, flushed once per handler
+  bool paused = false;              ///< the socket is not read (any of the reasons below)
+  bool stalled = false;             ///< the store refused messages: retrying, socket not read
+  bool out_full = false;            ///< the client does not read what it is sent
+  std::size_t out_queued = 0;       ///< bytes queued for the client at the last look
+  std::int64_t out_stuck_since = 0; ///< when the queue last failed to shrink while full
+  std::string out;                  ///< bytes for the socket, flushed once per handler
   std::vector<std::string> subscriptions;
   std::shared_ptr<const hub_routes> routes;                   ///< keeps the attached bindings alive
   std::vector<std::shared_ptr<const hub_routes>> held_routes; ///< earlier ones, still attached
@@ -51,7 +59,8 @@ struct session_state {
   std::uint64_t next_token = 1;
   std::int64_t tick_at = 0;
   prometheus::Counter* received = nullptr; ///< edgehub_messages_received_total, no output
-  std::unordered_map<std::string, prometheus::Counter*> received_by_output;
+  std::unordered_map<std::string, prometheus::Counter*> received_by_output; ///< capped
+  prometheus::Counter* other_output_counter = nullptr; ///< outputs past the cap
   std::string last_output; ///< a module usually sends on one output: no lookup for it
   prometheus::Counter* last_output_counter = nullptr;
   prometheus::Summary* size = nullptr;
@@ -64,6 +73,7 @@ struct session_state {
 using session_actor = caf::stateful_actor<session_state>;
 
 void run(session_actor* self, mqtt::actions& acts);
+void check_output(session_actor* self, std::size_t queued);
 
 std::int64_t now(session_actor* self) {
   return self->state.hub->now_ms();
@@ -87,8 +97,9 @@ void schedule_tick(session_actor* self) {
 void flush(session_actor* self) {
   auto& st = self->state;
   if (!st.out.empty()) {
-    st.conn->send(std::move(st.out));
+    const auto queued = st.conn->send(std::move(st.out));
     st.out.clear();
+    check_output(self, queued);
   }
 }
 
@@ -103,19 +114,43 @@ void finish(session_actor* self) {
   self->quit();
 }
 
+/// Reads the socket only while nothing holds it back: publishes awaiting durability (resumed
+/// at half the limit), the store refusing messages, or a client that does not read its output.
 void set_paused(session_actor* self) {
   auto& st = self->state;
-  if (st.stalled) {
-    return; // the retry resumes reading once the store takes the messages
-  }
   const auto pending = st.proto->pending_in();
-  if (!st.paused && pending >= st.hub->limits.max_pending_in) {
-    st.paused = true;
+  const auto limit = st.hub->limits.max_pending_in;
+  const bool hold =
+      st.stalled || st.out_full || pending >= limit || (st.paused && pending > limit / 2);
+  if (hold == st.paused) {
+    return;
+  }
+  st.paused = hold;
+  if (hold) {
     st.conn->pause_reading();
-  } else if (st.paused && pending <= st.hub->limits.max_pending_in / 2) {
-    st.paused = false;
+  } else {
     st.conn->resume_reading();
   }
+}
+
+/// The output queue is over its bound: input is not read until it drains to half; a client
+/// whose queue does not shrink for `output_stall_ms` is disconnected.
+void check_output(session_actor* self, std::size_t queued) {
+  auto& st = self->state;
+  const auto t = now(self);
+  if (!st.out_full) {
+    if (queued < st.hub->max_output_bytes) {
+      return;
+    }
+    st.out_full = true;
+    st.out_stuck_since = t;
+    self->delayed_send(self, std::chrono::milliseconds(100), out_check_atom::value);
+  } else if (queued <= st.hub->max_output_bytes / 2) {
+    st.out_full = false;
+  } else if (queued < st.out_queued) {
+    st.out_stuck_since = t; // draining, if slowly
+  }
+  st.out_queued = queued;
 }
 
 /// Subscribes this session to input mailbox `b`.
@@ -178,7 +213,8 @@ void on_drained(session_actor* self, storage::queue_handle q) {
   }
 }
 
-void on_subscriptions_changed(session_actor* self) {
+void on_subscriptions_changed(session_actor* self, std::vector<std::string> added,
+                              std::vector<std::string> removed) {
   auto& st = self->state;
   for (const auto& f : st.subscriptions) {
     if (iothub::classify_subscription(f) == iothub::subscription_kind::module_inputs) {
@@ -186,7 +222,54 @@ void on_subscriptions_changed(session_actor* self) {
       attach_inputs(self);
     }
   }
-  self->send(st.hub->directory, subs_atom::value, st.who.id(), st.subscriptions);
+  if (!added.empty() || !removed.empty()) {
+    self->send(st.hub->directory, subs_atom::value, st.who.id(), std::move(added),
+               std::move(removed));
+  }
+}
+
+/// The label a refused CONNECT is counted under: the identity's id when the client id names a
+/// registered one (a bounded set), else "unknown". Never the raw bytes of an unauthenticated
+/// peer: each distinct value would be a permanent series (200 refused connects were +6 MB).
+std::string refused_label(const identity_table& ids, const std::string& client_id) {
+  auto i = ids.find(client_id);
+  return i == ids.end() ? std::string{"unknown"} : i->first;
+}
+
+/// Schedules the end of the session at its token's expiry (IoT Hub closes it then).
+void schedule_expiry(session_actor* self) {
+  auto& st = self->state;
+  if (st.expires_s <= 0) {
+    return;
+  }
+  // A token is valid through its `se` second (expired once `se` is in the past).
+  const auto wait = std::max<std::int64_t>((st.expires_s + 1) * 1000 - now(self), 0) + 5;
+  self->delayed_send(self, std::chrono::milliseconds(wait), expire_atom::value);
+}
+
+/// The identities changed or the token's time is up: the accepted CONNECT must still pass
+/// authentication against the current table and clock, else the session ends (disabled,
+/// removed, re-keyed, expired).
+void recheck_credentials(session_actor* self, bool expiry_timer) {
+  auto& st = self->state;
+  if (!st.credentials || st.closing) {
+    return;
+  }
+  auto ids = st.hub->identities->get();
+  const auth_settings settings{st.hub->hub_hostname, st.hub->hostname, now(self) / 1000};
+  auto result = authenticate(*st.credentials, *ids, settings, st.conn->peer_cert());
+  if (result.connack_code == 0) {
+    if (expiry_timer) {
+      schedule_expiry(self); // woke a little early: look again
+    }
+    return;
+  }
+  spdlog::info("[mqtt {} {}] session ended: {}", st.conn->peer_address(), st.who.id(),
+               result.reason);
+  st.hub->metrics->connect_failed.Add({{"id", st.who.id()}, {"reason", "revoked"}}).Increment();
+  mqtt::actions acts;
+  st.proto->end(mqtt::close_reason::revoked, acts);
+  run(self, acts);
 }
 
 void on_authenticate(session_actor* self, const mqtt::connect& c) {
@@ -196,15 +279,21 @@ void on_authenticate(session_actor* self, const mqtt::connect& c) {
   auto result = authenticate(c, *ids, settings, st.conn->peer_cert());
   mqtt::actions acts;
   if (result.connack_code != 0) {
-    spdlog::info("[mqtt {} {}] connection refused: {}", st.conn->peer_address(), c.client_id,
-                 result.reason);
-    st.hub->metrics->connect_failed.Add({{"id", c.client_id}, {"reason", result.reason}})
+    spdlog::info("[mqtt {} \"{}\"] connection refused: {}", st.conn->peer_address(),
+                 log_escape(c.client_id), result.reason);
+    st.hub->metrics->connect_failed
+        .Add({{"id", refused_label(*ids, c.client_id)}, {"reason", result.reason}})
         .Increment();
     st.proto->refuse(result.connack_code, acts);
     run(self, acts);
     return;
   }
   st.who = result.who;
+  st.credentials = c;
+  st.expires_s = result.expires_s;
+  st.proto->set_filter_policy([who = st.who](std::string_view filter) {
+    return iothub::subscription_allowed(who, filter);
+  });
   const bool clean = c.clean_session;
   self->request(st.hub->directory, std::chrono::seconds(30), register_atom::value, st.who.id(),
                 caf::actor{self}, clean)
@@ -219,10 +308,19 @@ void on_authenticate(session_actor* self, const mqtt::connect& c) {
                          info.present ? ", resumed" : "");
             mqtt::actions a;
             s.proto->accept(info.present, a);
-            s.subscriptions = std::move(info.subscriptions);
+            s.conn->authenticated();
+            s.limit->store(s.hub->max_frame_bytes, std::memory_order_relaxed);
+            const auto stored = info.subscriptions.size();
+            s.subscriptions = s.proto->restore_subscriptions(std::move(info.subscriptions));
+            schedule_expiry(self);
             run(self, a);
             if (!s.subscriptions.empty()) {
-              on_subscriptions_changed(self); // the SDK does not subscribe again
+              // The SDK does not subscribe again; what the rules no longer grant is dropped.
+              on_subscriptions_changed(self, {}, {});
+            }
+            if (s.subscriptions.size() != stored) {
+              spdlog::info("[mqtt {}] {} stored subscriptions no longer granted", s.who.id(),
+                           stored - s.subscriptions.size());
             }
           },
           [=](caf::error&) {
@@ -260,6 +358,7 @@ void store(session_actor* self, append_requests reqs, std::vector<std::uint16_t>
         s.stalled = !retry.empty();
         if (s.stalled) {
           s.conn->pause_reading();
+          s.paused = true;
           self->delayed_send(self, std::chrono::milliseconds(200), retry_atom::value,
                              std::move(retry), std::move(retry_pids));
         }
@@ -277,11 +376,22 @@ void count_received(session_state& st, std::string_view output) {
   }
   if (!st.last_output_counter || output != st.last_output) {
     st.last_output.assign(output);
-    auto& c = st.received_by_output[st.last_output];
-    if (!c) {
-      c = &st.hub->metrics->received.Add({{"id", st.who.id()}, {"route_output", st.last_output}});
+    // Each output name is a series: past the cap, further names share "other" (and are not
+    // remembered, so the map stays bounded too).
+    if (auto found = st.received_by_output.find(st.last_output);
+        found != st.received_by_output.end()) {
+      st.last_output_counter = found->second;
+    } else if (st.received_by_output.size() < st.hub->max_output_series) {
+      st.last_output_counter =
+          &st.hub->metrics->received.Add({{"id", st.who.id()}, {"route_output", st.last_output}});
+      st.received_by_output.emplace(st.last_output, st.last_output_counter);
+    } else {
+      if (!st.other_output_counter) {
+        st.other_output_counter =
+            &st.hub->metrics->received.Add({{"id", st.who.id()}, {"route_output", "other"}});
+      }
+      st.last_output_counter = st.other_output_counter;
     }
-    st.last_output_counter = c;
   }
   st.last_output_counter->Increment();
 }
@@ -309,9 +419,11 @@ void route(session_actor* self, std::vector<mqtt::publish>& batch) {
     count_received(st, msg.get(routing::system_property::output_name).value_or(""));
     if (!telemetry) {
       // Unknown topics are dropped as IoT Edge does; twins and methods come with their issue.
-      st.hub->metrics->dropped
-          .Add({{"reason", topic ? "unsupported" : "unknown_topic"}, {"from", st.who.id()}})
-          .Increment();
+      const char* reason = topic ? "unsupported"
+                           : topic.error() == iothub::errc::too_many_properties
+                               ? "too_many_properties"
+                               : "unknown_topic";
+      st.hub->metrics->dropped.Add({{"reason", reason}, {"from", st.who.id()}}).Increment();
       if (p.qos == 1) {
         st.proto->persisted(p.packet_id, acts);
       }
@@ -331,10 +443,12 @@ void route(session_actor* self, std::vector<mqtt::publish>& batch) {
     }
     if (req.targets.empty()) {
       const auto out_name = msg.get(routing::system_property::output_name).value_or("");
+      // Only output names that have a series of their own label it (see count_received).
+      const bool own = out_name.empty() || st.received_by_output.count(std::string{out_name}) != 0;
       st.hub->metrics->dropped
           .Add({{"reason", "no_route"},
                 {"from", st.who.id()},
-                {"from_route_output", std::string{out_name}}})
+                {"from_route_output", own ? std::string{out_name} : std::string{"other"}}})
           .Increment();
       if (p.qos == 1) {
         st.proto->persisted(p.packet_id, acts);
@@ -358,9 +472,14 @@ void count_sent(session_state& st, const routing::message& msg, const endpoint_b
                 std::int64_t enqueued_ms) {
   const auto device = msg.get(routing::system_property::connection_device_id).value_or("");
   const auto module = msg.get(routing::system_property::connection_module_id).value_or("");
-  const auto output = msg.get(routing::system_property::output_name).value_or("");
+  auto output = msg.get(routing::system_property::output_name).value_or("");
   auto key = std::string{device} + "/" + std::string{module} + "/" + std::string{output} + "|"
              + b.target.input;
+  if (st.sent_series.size() >= 4 * st.hub->max_output_series && !st.sent_series.count(key)) {
+    // Senders' output names are labels too: past the cap they share "other".
+    output = "other";
+    key = std::string{device} + "/" + std::string{module} + "/other|" + b.target.input;
+  }
   auto& series = st.sent_series[key];
   if (!series.first) {
     const auto from =
@@ -411,6 +530,8 @@ void run(session_actor* self, mqtt::actions& acts) {
   auto& st = self->state;
   std::vector<mqtt::publish> batch;
   bool subs_changed = false;
+  std::vector<std::string> added;
+  std::vector<std::string> removed;
   // PUBACKs of one pass go to each mailbox as one message (one actor hop per burst, not per
   // message).
   std::vector<std::pair<caf::actor, std::vector<storage::sequence>>> acked_by;
@@ -423,16 +544,12 @@ void run(session_actor* self, mqtt::actions& acts) {
       batch.push_back(std::move(pub->p));
     } else if (auto* sub = std::get_if<mqtt::subscribe_action>(&a)) {
       for (auto& [filter, qos] : sub->filters) {
-        if (std::find(st.subscriptions.begin(), st.subscriptions.end(), filter)
-            == st.subscriptions.end()) {
-          st.subscriptions.push_back(filter);
-        }
+        added.push_back(filter); // only new, granted filters (the protocol state decides)
       }
       subs_changed = true;
     } else if (auto* unsub = std::get_if<mqtt::unsubscribe_action>(&a)) {
-      for (const auto& f : unsub->filters) {
-        st.subscriptions.erase(std::remove(st.subscriptions.begin(), st.subscriptions.end(), f),
-                               st.subscriptions.end());
+      for (auto& f : unsub->filters) {
+        removed.push_back(std::move(f));
       }
       subs_changed = true;
     } else if (auto* acked = std::get_if<mqtt::acked_action>(&a)) {
@@ -454,8 +571,11 @@ void run(session_actor* self, mqtt::actions& acts) {
   for (auto& [mailbox, seqs] : acked_by) {
     self->send(mailbox, ack_atom::value, std::move(seqs));
   }
-  if (subs_changed && st.registered) {
-    on_subscriptions_changed(self);
+  if (subs_changed) {
+    st.subscriptions = st.proto->subscriptions();
+    if (st.registered) {
+      on_subscriptions_changed(self, std::move(added), std::move(removed));
+    }
   }
   if (!batch.empty() && !st.closing) {
     route(self, batch);
@@ -496,12 +616,18 @@ void on_data(session_actor* self, const std::string& chunk) {
 
 caf::behavior session_behavior(session_actor* self, std::shared_ptr<const hub_services> hub,
                                std::shared_ptr<transport::stream_connection> conn,
+                               std::shared_ptr<frame_limit> limit,
                                std::shared_ptr<live_count::token> alive) {
   auto& st = self->state;
   st.alive = std::move(alive);
   st.hub = std::move(hub);
   st.conn = std::move(conn);
-  st.proto.emplace(st.hub->limits, now(self));
+  st.limit = std::move(limit);
+  // The CONNECT deadline counts from the TCP accept: the TLS handshake is part of it.
+  const auto since_accept = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::steady_clock::now() - st.conn->accepted_at())
+                                .count();
+  st.proto.emplace(st.hub->limits, now(self) - std::max<std::int64_t>(since_accept, 0));
   if (st.hub->sessions) {
     self->join(st.hub->sessions);
   }
@@ -532,6 +658,28 @@ caf::behavior session_behavior(session_actor* self, std::shared_ptr<const hub_se
           store(self, std::move(reqs), std::move(pids));
         }
       },
+      [=](identities_atom) { recheck_credentials(self, false); },
+      [=](expire_atom) { recheck_credentials(self, true); },
+      [=](out_check_atom) {
+        auto& st = self->state;
+        if (st.closing || !st.out_full) {
+          return;
+        }
+        check_output(self, st.conn->send({}));
+        if (st.out_full && now(self) - st.out_stuck_since >= st.hub->output_stall_ms) {
+          spdlog::info("[mqtt {} {}] disconnected: {} bytes unread for {} ms",
+                       st.conn->peer_address(), st.who.id(), st.out_queued,
+                       st.hub->output_stall_ms);
+          mqtt::actions acts;
+          st.proto->end(mqtt::close_reason::output_stalled, acts);
+          run(self, acts);
+          return;
+        }
+        if (st.out_full) {
+          self->delayed_send(self, std::chrono::milliseconds(100), out_check_atom::value);
+        }
+        set_paused(self);
+      },
       [=](tick_atom) {
         self->state.tick_at = 0;
         mqtt::actions acts;
@@ -544,13 +692,15 @@ caf::behavior session_behavior(session_actor* self, std::shared_ptr<const hub_se
 } // namespace
 
 caf::actor spawn_mqtt_session(caf::actor_system& sys, std::shared_ptr<const hub_services> hub,
-                              std::shared_ptr<transport::stream_connection> conn) {
+                              std::shared_ptr<transport::stream_connection> conn,
+                              std::shared_ptr<frame_limit> limit) {
   // Counted before the spawn returns, so a shutdown racing with an accept still waits for it.
   std::shared_ptr<live_count::token> alive;
   if (hub->live) {
     alive = hub->live->enter();
   }
-  return sys.spawn(session_behavior, std::move(hub), std::move(conn), std::move(alive));
+  return sys.spawn(session_behavior, std::move(hub), std::move(conn), std::move(limit),
+                   std::move(alive));
 }
 
 } // namespace outpost::actors

@@ -12,6 +12,7 @@
 #include <caf/fwd.hpp>
 #include <caf/group.hpp>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -31,6 +32,10 @@ using frame_error_atom = caf::atom_constant<caf::atom("frame_err")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 /// Sent to the sessions group when the route table changed: module sessions attach new inputs.
 using routes_atom = caf::atom_constant<caf::atom("routes")>;
+/// A session's SAS token expired: it checks and ends.
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
+/// A session whose client does not read checks its output queue again.
+using out_check_atom = caf::atom_constant<caf::atom("outcheck")>;
 
 /// What every session shares: the hub's actors, snapshots and settings. Immutable.
 struct hub_services {
@@ -47,8 +52,22 @@ struct hub_services {
   std::shared_ptr<hub_metrics> metrics;
   mqtt::session_limits limits;
   std::size_t max_frame_bytes = 256 * 1024 + 4096; ///< 256 KiB messages plus headers
+  /// Before CONNECT is accepted a connection may hold at most one frame of this size (a SAS
+  /// CONNECT is ~600 bytes): an unauthenticated peer costs a few KiB, not 260.
+  std::size_t pre_auth_frame_bytes = 8 * 1024;
+  /// Bytes queued for a client above which its input is no longer read; a client whose queue
+  /// stays above it without draining for `output_stall_ms` is disconnected.
+  std::size_t max_output_bytes = 4u << 20;
+  std::int64_t output_stall_ms = 30000;
+  /// Distinct module output names per client with series of their own; the rest are counted
+  /// under `route_output="other"` (labels a client can multiply are capped).
+  std::size_t max_output_series = 16;
   std::function<std::int64_t()> now_ms;
 };
+
+/// The frame size limit a connection's I/O side enforces: `pre_auth_frame_bytes` until the
+/// session accepts CONNECT, then `max_frame_bytes`. Shared by the session and its forwarder.
+using frame_limit = std::atomic<std::size_t>;
 
 /// Spawns the actor of one MQTT connection. The transport side sends it:
 /// - `(data_atom, std::string)`: whole MQTT frames, in order (split on the I/O thread);
@@ -58,8 +77,11 @@ struct hub_services {
 /// target has the message durably), delivers module inputs from the mailboxes with a window of
 /// QoS 1 messages in flight, and stops reading the socket while too many publishes await
 /// durability (backpressure). It quits when the connection ends.
+/// The session also ends when its identity is disabled, removed or re-keyed (`identities_atom`
+/// on the sessions group: it authenticates its CONNECT again) or its SAS token expires.
 caf::actor spawn_mqtt_session(caf::actor_system& sys, std::shared_ptr<const hub_services> hub,
-                              std::shared_ptr<transport::stream_connection> conn);
+                              std::shared_ptr<transport::stream_connection> conn,
+                              std::shared_ptr<frame_limit> limit);
 
 } // namespace outpost::actors
 

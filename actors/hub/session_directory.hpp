@@ -33,8 +33,9 @@ struct session_info {
 /// - `(register_atom, client_id, session actor, bool clean_session)` -> `session_info`; an
 ///   older live session of the same client id gets `take_over_atom` first. A clean session
 ///   discards what was stored ([MQTT-3.1.2-6]).
-/// - `(subs_atom, client_id, std::vector<std::string> filters)`: the session's current
-///   subscriptions, stored in column `sessions` for a persistent session.
+/// - `(subs_atom, client_id, std::vector<std::string> added, std::vector<std::string> removed)`:
+///   what changed in the session's subscriptions, stored as changes (one key per filter) in
+///   column `sessions` for a persistent session.
 /// - `(unregister_atom, client_id, session actor)`: the connection ended.
 caf::actor spawn_session_directory(caf::actor_system& sys, std::shared_ptr<storage::kv_store> kv,
                                    prometheus::Gauge* connected_clients);

@@ -33,6 +33,8 @@ public:
         return "request id ($rid) is missing or empty";
       case errc::unsupported_twin_operation:
         return "twin operation is not supported";
+      case errc::too_many_properties:
+        return "too many properties in the topic's property bag";
     }
     return "unknown IoT Hub dialect error";
   }

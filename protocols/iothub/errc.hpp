@@ -21,6 +21,7 @@ enum class errc : std::uint8_t {
   bad_property_bag,           ///< a property bag the ProtocolGateway tokenizer refuses (§3.5)
   missing_request_id,         ///< twin GET or method response without a non-empty `$rid` (§3.3)
   unsupported_twin_operation, ///< `$iothub/twin/...` other than GET or PATCH reported (§3.3)
+  too_many_properties,        ///< a property bag with more than `max_bag_properties` pairs
 };
 
 /// The category of `errc`, named "outpost.iothub".

@@ -3,6 +3,8 @@
 #include "protocols/iothub/encoding.hpp"
 
 #include <cstdint>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -68,17 +70,22 @@ std::string unescape_token(std::string_view raw) {
   return percent_decode(without_question_marks);
 }
 
-void set_application_property(routing::message& m, std::string key, std::string value) {
-  for (auto& [k, v] : m.properties) {
-    if (k == key) {
-      v = std::move(value);
-      return;
-    }
+/// Where each application property already is, so a repeated key is found in O(1): a bag of n
+/// keys decodes in O(n), not O(n^2) (16,000 keys once cost 0.43 s of a scheduler thread).
+using property_index = std::unordered_map<std::string, std::size_t>;
+
+void set_application_property(routing::message& m, property_index& index, std::string key,
+                              std::string value) {
+  if (auto i = index.find(key); i != index.end()) {
+    m.properties[i->second].second = std::move(value);
+    return;
   }
+  index.emplace(key, m.properties.size());
   m.properties.emplace_back(std::move(key), std::move(value));
 }
 
-void add_pair(std::string_view raw_key, std::string_view raw_value, routing::message& into) {
+void add_pair(std::string_view raw_key, std::string_view raw_value, routing::message& into,
+              property_index& index) {
   std::string key = unescape_token(raw_key);
   if (key.empty()) {
     return; // only '?' characters: nothing left to name
@@ -87,7 +94,7 @@ void add_pair(std::string_view raw_key, std::string_view raw_value, routing::mes
   if (auto p = inbound_system_property(key)) {
     into.set(*p, std::move(value));
   } else {
-    set_application_property(into, std::move(key), std::move(value));
+    set_application_property(into, index, std::move(key), std::move(value));
   }
 }
 
@@ -95,7 +102,11 @@ void add_pair(std::string_view raw_key, std::string_view raw_value, routing::mes
 /// false on a syntax error; the end of the bag is fed as a final '&'.
 class bag_tokenizer {
 public:
-  bag_tokenizer(std::string_view bag, routing::message& into) : bag_(bag), into_(into) {}
+  bag_tokenizer(std::string_view bag, routing::message& into) : bag_(bag), into_(into) {
+    for (std::size_t i = 0; i < into_.properties.size(); ++i) {
+      index_.emplace(into_.properties[i].first, i);
+    }
+  }
 
   bool run() {
     for (pos_ = 0; pos_ <= bag_.size(); ++pos_) {
@@ -137,8 +148,8 @@ private:
       state_ = state::value;
       start_ = pos_ + 1;
     } else if (c == '&') {
-      add_pair(bag_.substr(start_, pos_ - start_), {}, into_);
       state_ = state::ready_for_key;
+      return add(bag_.substr(start_, pos_ - start_), {});
     }
     return true;
   }
@@ -148,14 +159,31 @@ private:
       return false; // a raw '=' inside a value
     }
     if (c == '&') {
-      add_pair(key_, bag_.substr(start_, pos_ - start_), into_);
       state_ = state::ready_for_key;
+      return add(key_, bag_.substr(start_, pos_ - start_));
     }
     return true;
   }
 
+  /// One more pair; false past `max_bag_properties`.
+  bool add(std::string_view key, std::string_view value) {
+    if (++pairs_ > max_bag_properties) {
+      too_many_ = true;
+      return false;
+    }
+    add_pair(key, value, into_, index_);
+    return true;
+  }
+
+public:
+  bool too_many() const noexcept { return too_many_; }
+
+private:
   std::string_view bag_;
   routing::message& into_;
+  property_index index_;
+  std::size_t pairs_ = 0;
+  bool too_many_ = false;
   state state_ = state::ready_for_key;
   std::size_t pos_ = 0;
   std::size_t start_ = 0;
@@ -163,15 +191,6 @@ private:
 };
 
 using wire_pairs = std::vector<std::pair<std::string_view, std::string_view>>;
-
-bool contains_key(const wire_pairs& pairs, std::string_view key) {
-  for (const auto& p : pairs) {
-    if (p.first == key) {
-      return true;
-    }
-  }
-  return false;
-}
 
 template <std::size_t N>
 void add_system_pairs(const routing::message& m, const wire_name (&names)[N], wire_pairs& out) {
@@ -200,8 +219,9 @@ result<void> decode_property_bag(std::string_view bag, routing::message& into) {
   if (bag.empty()) {
     return ok();
   }
-  if (!bag_tokenizer{bag, into}.run()) {
-    return errc::bad_property_bag;
+  bag_tokenizer tokens{bag, into};
+  if (!tokens.run()) {
+    return tokens.too_many() ? errc::too_many_properties : errc::bad_property_bag;
   }
   return ok();
 }
@@ -214,8 +234,17 @@ std::string encode_property_bag(const routing::message& m, bool outbound_to_modu
     add_system_pairs(m, sender_names, sender);
   }
   wire_pairs pairs = system;
+  // Names already written: system and sender keys, then each application name once (a set,
+  // so a message with many properties encodes in linear time).
+  std::unordered_set<std::string_view> written;
+  for (const auto& p : system) {
+    written.insert(p.first);
+  }
+  for (const auto& p : sender) {
+    written.insert(p.first);
+  }
   for (const auto& [k, v] : m.properties) {
-    if (!contains_key(pairs, k) && !contains_key(sender, k)) {
+    if (written.insert(k).second) {
       pairs.emplace_back(k, v);
     }
   }

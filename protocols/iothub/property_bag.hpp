@@ -4,6 +4,7 @@
 #include "protocols/iothub/errc.hpp"
 #include "routing/model/message.hpp"
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +16,11 @@ namespace outpost::iothub {
 /// application properties (the hub stamps the real ones from the authenticated client).
 std::optional<routing::system_property> inbound_system_property(std::string_view key) noexcept;
 
+/// At most this many key/value pairs in one bag (repeats included); more is
+/// `errc::too_many_properties`. IoT Hub caps a message's properties by size (its whole message
+/// is 256 KiB); a count bound keeps one publish from costing more than a few microseconds.
+inline constexpr std::size_t max_bag_properties = 256;
+
 /// Decodes a topic property bag `k1=v1&k2&k3=v3` into `into` (facts §3.5, the tokenizer of
 /// ProtocolGateway's UrlEncodedDictionarySerializer that edgeHub uses): keys and values are
 /// percent-decoded (`$` raw or `%24`, `+` stays `+`), `?` characters are removed before
@@ -22,8 +28,9 @@ std::optional<routing::system_property> inbound_system_property(std::string_view
 /// repeated key wins (keeping the first one's position), system keys go to
 /// `into.system_properties`, all others to `into.properties` in arrival order. One trailing
 /// `/` is allowed. Errors (`errc::bad_property_bag`): an empty key (`=v`, `&&`, a leading or
-/// trailing `&`), a raw `=` inside a value, a `/` before the end. `into` may then hold the
-/// pairs before the error.
+/// trailing `&`), a raw `=` inside a value, a `/` before the end; `errc::too_many_properties` past
+/// `max_bag_properties` pairs. `into` may then hold the pairs before the error. Linear in the
+/// bag's length.
 result<void> decode_property_bag(std::string_view bag, routing::message& into);
 
 /// The bag edgeHub puts after an outbound topic (facts §3.5 direction "out", azure-sdk-wire.md

@@ -44,6 +44,9 @@ result<std::string> twin_request_id(std::string_view query) {
   std::string request_id;
   for (const std::string_view part : detail::split(query, '&')) {
     const std::string_view key = part.substr(0, part.find('='));
+    if (keys.size() >= max_bag_properties) {
+      return errc::too_many_properties; // bounds the repeat check below (quadratic in keys)
+    }
     for (const std::string_view seen : keys) {
       if (seen == key) {
         return errc::bad_property_bag;
@@ -200,6 +203,46 @@ subscription_kind classify_subscription(std::string_view filter) noexcept {
   }
   return is_module_messages_filter(filter) ? subscription_kind::module_inputs
                                            : subscription_kind::unknown;
+}
+
+bool subscription_allowed(const client_identity& who, std::string_view filter) noexcept {
+  switch (classify_subscription(filter)) {
+    case subscription_kind::methods:
+    case subscription_kind::twin_desired:
+    case subscription_kind::twin_response:
+      return true; // per-connection namespaces: nothing of another identity is reachable there
+    case subscription_kind::c2d: {
+      if (who.is_module()) {
+        return false; // IoT Hub has no C2D for modules
+      }
+      constexpr std::string_view prefix = "devices/";
+      constexpr std::string_view suffix = "/messages/devicebound/#";
+      return filter.size() == prefix.size() + who.device_id.size() + suffix.size()
+             && detail::starts_with(filter, prefix)
+             && filter.substr(prefix.size(), who.device_id.size()) == who.device_id
+             && detail::ends_with(filter, suffix);
+    }
+    case subscription_kind::module_inputs: {
+      if (!who.is_module()) {
+        return false;
+      }
+      // "devices/{d}/modules/{m}/" then "#", "inputs/#" or "inputs/<name>/#".
+      std::string_view rest = filter;
+      for (const std::string_view part :
+           {std::string_view{"devices/"}, std::string_view{who.device_id},
+            std::string_view{"/modules/"}, std::string_view{who.module_id},
+            std::string_view{"/"}}) {
+        if (!detail::starts_with(rest, part)) {
+          return false;
+        }
+        rest.remove_prefix(part.size());
+      }
+      return rest.find('+') == std::string_view::npos && rest.find('#') == rest.size() - 1;
+    }
+    case subscription_kind::unknown:
+      break;
+  }
+  return false;
 }
 
 std::string module_input_topic(const client_identity& target, std::string_view input,

@@ -57,6 +57,15 @@ enum class subscription_kind : std::uint8_t {
 /// desired, C2D, twin response, module messages, else unknown (facts §3.4).
 subscription_kind classify_subscription(std::string_view filter) noexcept;
 
+/// Whether `who` may subscribe to `filter` (granted, else SUBACK 0x80): only topics IoT Hub
+/// ever publishes to that identity, with its own ids spelled out (no wildcard in their place):
+/// methods (`$iothub/methods/POST/...`), desired properties
+/// (`$iothub/twin/PATCH/properties/desired/...`), twin responses (`$iothub/twin/res/#`), C2D for
+/// a device (`devices/{d}/messages/devicebound/#`), inputs for a module (a module-messages
+/// filter under `devices/{d}/modules/{m}/`, e.g. `.../#` or `.../inputs/#`). A bare `#`,
+/// another identity's topics and unknown filters are refused.
+bool subscription_allowed(const client_identity& who, std::string_view filter) noexcept;
+
 /// `devices/{d}/modules/{m}/inputs/{input}/` + bag (with `$.cdid`/`$.cmid` of the original
 /// sender): the topic of a message delivered to a module input (facts §3.4). Always ends the
 /// input segment with '/', even with an empty bag (the SDK drops topics without it).

@@ -2,6 +2,7 @@
 
 #include "protocols/mqtt/errc.hpp"
 
+#include <algorithm>
 #include <limits>
 
 namespace outpost::mqtt {
@@ -78,7 +79,10 @@ void session::on_connect(connect&& c, actions& out) {
   }
   client_id_ = c.client_id;
   clean_session_ = c.clean_session;
-  keepalive_ms_ = static_cast<std::int64_t>(c.keepalive) * 1000;
+  const auto keepalive_s = c.keepalive == 0 || c.keepalive > limits_.max_keepalive_s
+                               ? limits_.max_keepalive_s
+                               : c.keepalive;
+  keepalive_ms_ = static_cast<std::int64_t>(keepalive_s) * 1000;
   state_ = state::authenticating;
   out.push_back(authenticate_action{std::move(c)});
 }
@@ -159,19 +163,58 @@ void session::on_puback(const puback& p, actions& out) {
   inflight_out_.erase(i);
 }
 
+const std::vector<std::string>& session::restore_subscriptions(std::vector<std::string> filters) {
+  subscriptions_.clear();
+  for (auto& f : filters) {
+    if (subscriptions_.size() < limits_.max_subscriptions && (!policy_ || policy_(f))
+        && std::find(subscriptions_.begin(), subscriptions_.end(), f) == subscriptions_.end()) {
+      subscriptions_.push_back(std::move(f));
+    }
+  }
+  return subscriptions_;
+}
+
 void session::on_subscribe(subscribe&& s, actions& out) {
   suback ack{s.packet_id, {}};
+  subscribe_action added;
   for (auto& [filter, qos] : s.filters) {
-    qos = qos > 1 ? 1 : qos; // IoT Hub grants at most QoS 1
-    ack.return_codes.push_back(qos);
+    constexpr std::uint8_t failure = 0x80; // §3.9.3
+    if (policy_ && !policy_(filter)) {
+      ack.return_codes.push_back(failure);
+      continue;
+    }
+    const auto granted = static_cast<std::uint8_t>(qos > 1 ? 1 : qos); // IoT Hub: at most QoS 1
+    if (std::find(subscriptions_.begin(), subscriptions_.end(), filter) != subscriptions_.end()) {
+      ack.return_codes.push_back(granted); // a repeat replaces it ([MQTT-3.8.4-3]): no change
+      continue;
+    }
+    if (subscriptions_.size() >= limits_.max_subscriptions) {
+      ack.return_codes.push_back(failure);
+      continue;
+    }
+    subscriptions_.push_back(filter);
+    ack.return_codes.push_back(granted);
+    added.filters.emplace_back(std::move(filter), granted);
   }
-  out.push_back(subscribe_action{std::move(s.filters)});
+  if (!added.filters.empty()) {
+    out.push_back(std::move(added));
+  }
   out.push_back(send_action{std::move(ack)});
 }
 
 void session::on_unsubscribe(unsubscribe&& u, actions& out) {
   const auto id = u.packet_id;
-  out.push_back(unsubscribe_action{std::move(u.filters)});
+  unsubscribe_action removed;
+  for (auto& f : u.filters) {
+    auto i = std::find(subscriptions_.begin(), subscriptions_.end(), f);
+    if (i != subscriptions_.end()) {
+      subscriptions_.erase(i);
+      removed.filters.push_back(std::move(f));
+    }
+  }
+  if (!removed.filters.empty()) {
+    out.push_back(std::move(removed));
+  }
   out.push_back(send_action{unsuback{id}});
 }
 
@@ -181,8 +224,7 @@ void session::on_tick(std::int64_t now_ms, actions& out) {
   }
   if (state_ != state::connected && now_ms - created_ms_ >= limits_.connect_timeout_ms) {
     close(close_reason::connect_timeout, false, out);
-  } else if (state_ == state::connected && keepalive_ms_ > 0
-             && now_ms - last_packet_ms_ >= keepalive_ms_ * 3 / 2) {
+  } else if (state_ == state::connected && now_ms - last_packet_ms_ >= keepalive_ms_ * 3 / 2) {
     close(close_reason::keepalive_timeout, true, out); // [MQTT-3.1.2-24]
   }
 }
@@ -193,7 +235,7 @@ std::int64_t session::next_deadline() const noexcept {
     case state::authenticating:
       return created_ms_ + limits_.connect_timeout_ms;
     case state::connected:
-      return keepalive_ms_ > 0 ? last_packet_ms_ + keepalive_ms_ * 3 / 2 : never;
+      return last_packet_ms_ + keepalive_ms_ * 3 / 2;
     case state::closed:
       break;
   }
@@ -202,6 +244,10 @@ std::int64_t session::next_deadline() const noexcept {
 
 void session::take_over(actions& out) {
   close(close_reason::taken_over, false, out);
+}
+
+void session::end(close_reason why, actions& out) {
+  close(why, false, out);
 }
 
 void session::close(close_reason why, bool will, actions& out) {

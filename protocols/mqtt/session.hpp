@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <string>
 #include <system_error>
@@ -14,10 +15,20 @@ namespace outpost::mqtt {
 
 /// Per-connection protocol limits.
 struct session_limits {
-  std::size_t max_inflight_out = 64;       ///< unacknowledged QoS 1 publishes to the client
-  std::size_t max_pending_in = 64;         ///< inbound QoS 1 publishes not yet acknowledged
-  std::int64_t connect_timeout_ms = 60000; ///< CONNECT must arrive within (IoT Edge: 60 s)
+  std::size_t max_inflight_out = 64; ///< unacknowledged QoS 1 publishes to the client
+  std::size_t max_pending_in = 64;   ///< inbound QoS 1 publishes not yet acknowledged
+  /// CONNECT must arrive within this (ARCHITECTURE §7: 10 s, TLS handshake included; IoT
+  /// Edge's ConnectArrivalTimeout is 60 s).
+  std::int64_t connect_timeout_ms = 10000;
+  /// A keepalive of 0 (none) or above this is served as this (IoT Edge's MaxKeepAliveTimeout,
+  /// 600 s): a silent client is found within 1.5 x 600 s whatever it asked for.
+  std::uint16_t max_keepalive_s = 600;
+  /// Topic filters one session may hold; more get SUBACK 0x80.
+  std::size_t max_subscriptions = 50;
 };
+
+/// Whether a topic filter may be granted to this session's client (SUBACK 0x80 otherwise).
+using filter_policy = std::function<bool(std::string_view filter)>;
 
 /// Why the session wants the network connection closed.
 enum class close_reason : std::uint8_t {
@@ -28,6 +39,8 @@ enum class close_reason : std::uint8_t {
   client_disconnect,  ///< DISCONNECT received
   qos2_not_supported, ///< IoT Hub semantics: a QoS 2 PUBLISH closes the connection
   taken_over,         ///< another connection with the same client id
+  revoked,            ///< the identity was disabled, removed or re-keyed, or its token expired
+  output_stalled,     ///< the client did not read what was sent to it for too long
 };
 
 /// Send this packet to the client.
@@ -42,10 +55,12 @@ struct authenticate_action {
 struct publish_action {
   publish p;
 };
-/// The client subscribed; the SUBACK is already among the actions.
+/// The client subscribed to filters it did not hold yet (only those, only granted ones); the
+/// SUBACK is already among the actions.
 struct subscribe_action {
   std::vector<std::pair<std::string, std::uint8_t>> filters;
 };
+/// The client unsubscribed from filters it held (only those).
 struct unsubscribe_action {
   std::vector<std::string> filters;
 };
@@ -91,6 +106,16 @@ public:
   void on_tick(std::int64_t now_ms, actions& out);
   /// Another connection took the client id over.
   void take_over(actions& out);
+  /// The server ends the session (credentials revoked or expired, output stalled): close.
+  void end(close_reason why, actions& out);
+
+  /// Who decides which filters are granted (default: all). Set before CONNECT completes.
+  void set_filter_policy(filter_policy policy) { policy_ = std::move(policy); }
+  /// The filters of a resumed persistent session (§3.1.2.4); those the policy refuses or
+  /// beyond `max_subscriptions` are dropped. Returns what is kept.
+  const std::vector<std::string>& restore_subscriptions(std::vector<std::string> filters);
+  /// The filters held now, in subscription order.
+  const std::vector<std::string>& subscriptions() const noexcept { return subscriptions_; }
 
   state current() const noexcept { return state_; }
   const std::string& client_id() const noexcept { return client_id_; }
@@ -123,6 +148,8 @@ private:
   /// Outbound packet id -> caller's token.
   std::map<std::uint16_t, std::uint64_t> inflight_out_;
   std::uint16_t last_packet_id_ = 0;
+  filter_policy policy_;
+  std::vector<std::string> subscriptions_;
 };
 
 } // namespace outpost::mqtt

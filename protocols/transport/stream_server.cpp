@@ -392,6 +392,7 @@ public:
         handshake_timeout_(options.handshake_timeout),
         close_timeout_(options.close_timeout),
         max_connections_(options.max_connections),
+        max_unauthenticated_(options.max_unauthenticated_per_source),
         acceptor_(asio::make_strand(context)),
         retry_timer_(acceptor_.get_executor()) {}
 
@@ -497,6 +498,16 @@ public:
   std::chrono::seconds handshake_timeout() const { return handshake_timeout_; }
   std::chrono::seconds close_timeout() const { return close_timeout_; }
 
+  /// A connection from `source` is authenticated or closed: it stops counting. Once per
+  /// connection (the connection keeps a flag).
+  void release_unauthenticated(const std::string& source) {
+    std::lock_guard<std::mutex> lock{mutex_};
+    auto i = unauthenticated_.find(source);
+    if (i != unauthenticated_.end() && --i->second == 0) {
+      unauthenticated_.erase(i);
+    }
+  }
+
 private:
   void accept_locked() {
     acceptor_.async_accept(
@@ -507,6 +518,16 @@ private:
   }
 
   void on_accept(boost::system::error_code ec, tcp::socket socket);
+
+  void uncount_locked(const std::string& source) {
+    if (source.empty()) {
+      return;
+    }
+    auto i = unauthenticated_.find(source);
+    if (i != unauthenticated_.end() && --i->second == 0) {
+      unauthenticated_.erase(i);
+    }
+  }
 
   void retry_accept_locked() {
     retry_timer_.expires_after(accept_retry_delay);
@@ -524,7 +545,8 @@ private:
   const std::chrono::seconds handshake_timeout_;
   const std::chrono::seconds close_timeout_;
   const std::size_t max_connections_;
-  std::string bound_address_; // set by listen(), constant afterwards
+  const std::size_t max_unauthenticated_; // per source address; 0 = no limit
+  std::string bound_address_;             // set by listen(), constant afterwards
 
   std::mutex mutex_;
   std::condition_variable drained_; // signalled when the registry becomes empty
@@ -533,6 +555,8 @@ private:
   bool stopped_ = false;
   std::uint64_t next_id_ = 1;
   std::unordered_map<std::uint64_t, std::weak_ptr<session_base>> sessions_;
+  /// Source address -> connections from it not yet authenticated (only with a limit).
+  std::unordered_map<std::string, std::size_t> unauthenticated_;
 };
 
 /// One connection over `Stream` (plain_stream or tls_stream). Everything marked "strand" is
@@ -547,15 +571,20 @@ class stream_session final : public session_base,
                              public std::enable_shared_from_this<stream_session<Stream>> {
 public:
   stream_session(std::uint64_t id, std::string peer_address, tcp::socket socket, ssl_st* ssl,
-                 std::shared_ptr<stream_listener> listener)
+                 std::shared_ptr<stream_listener> listener, std::string counted_source)
       : id_(id),
         peer_address_(std::move(peer_address)),
+        accepted_at_(std::chrono::steady_clock::now()),
+        counted_source_(std::move(counted_source)),
         executor_(socket.get_executor()),
         stream_(std::move(socket), ssl),
         timer_(executor_),
         listener_(std::move(listener)) {}
 
-  ~stream_session() override { listener_->forget(id_); }
+  ~stream_session() override {
+    authenticated();
+    listener_->forget(id_);
+  }
 
   stream_session(const stream_session&) = delete;
   stream_session& operator=(const stream_session&) = delete;
@@ -595,6 +624,14 @@ public:
   }
 
   void pause_reading() override { paused_.store(true, std::memory_order_relaxed); }
+
+  void authenticated() override {
+    if (!counted_source_.empty() && !released_.exchange(true)) {
+      listener_->release_unauthenticated(counted_source_);
+    }
+  }
+
+  std::chrono::steady_clock::time_point accepted_at() const override { return accepted_at_; }
 
   void resume_reading() override {
     paused_.store(false, std::memory_order_relaxed);
@@ -845,6 +882,7 @@ private:
     }
     out_ = write_queue{};
     queued_bytes_.store(0, std::memory_order_relaxed);
+    authenticated(); // closed: it no longer counts against its source's limit
     if (auto handler = std::move(handler_)) {
       try {
         handler->on_closed(ec);
@@ -874,6 +912,8 @@ private:
   // Constant after construction (peer_cert_: before accept_fn sees the connection).
   const std::uint64_t id_;
   const std::string peer_address_;
+  const std::chrono::steady_clock::time_point accepted_at_;
+  const std::string counted_source_;     // "" when not counted (no per-source limit)
   const asio::any_io_executor executor_; // the connection's strand
   std::optional<peer_certificate> peer_cert_;
 
@@ -894,7 +934,8 @@ private:
   bool sends_closed_ = false;        // close() or finish(): sends are dropped (mutex_)
   std::atomic<std::size_t> queued_bytes_{0};
   std::atomic<bool> paused_{false};
-  std::atomic<bool> closing_{false}; // no more on_data
+  std::atomic<bool> closing_{false};  // no more on_data
+  std::atomic<bool> released_{false}; // counted_source_ released (authenticated or closed)
 };
 
 void stream_listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
@@ -929,21 +970,36 @@ void stream_listener::on_accept(boost::system::error_code ec, tcp::socket socket
     if (option_ec) {
       return; // already reset by the peer
     }
+    // Unauthenticated peers may not pile up connections from one address (each holds a TLS
+    // state and a few KiB until it authenticates or times out).
+    std::string source;
+    if (max_unauthenticated_ != 0) {
+      source = remote.address().to_string();
+      auto& n = unauthenticated_[source];
+      if (n >= max_unauthenticated_) {
+        return; // over the limit: the socket closes as it goes out of scope
+      }
+      ++n;
+    }
     const std::uint64_t id = next_id_++;
     try {
       if (tls_) {
         ssl_st* ssl = tls_->new_connection(socket.native_handle());
         if (!ssl) {
+          uncount_locked(source);
           return;
         }
         accepted = std::make_shared<stream_session<tls_stream>>(
-            id, format_endpoint(remote), std::move(socket), ssl, shared_from_this());
+            id, format_endpoint(remote), std::move(socket), ssl, shared_from_this(), source);
       } else {
         accepted = std::make_shared<stream_session<plain_stream>>(
-            id, format_endpoint(remote), std::move(socket), nullptr, shared_from_this());
+            id, format_endpoint(remote), std::move(socket), nullptr, shared_from_this(), source);
       }
       sessions_.emplace(id, accepted);
     } catch (const std::bad_alloc&) {
+      if (!accepted) {
+        uncount_locked(source);
+      }
       return; // the session (if built) is released below, outside the lock
     }
   }

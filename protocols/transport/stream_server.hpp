@@ -78,6 +78,14 @@ public:
   /// `on_data` after this returns (unless one is running now); `on_closed` follows, with no
   /// error, or `close_timeout` if the flush did not finish. Idempotent.
   virtual void close(bool flush = true) = 0;
+
+  /// The protocol layer authenticated the peer: the connection no longer counts against
+  /// `stream_options::max_unauthenticated_per_source`. Idempotent.
+  virtual void authenticated() = 0;
+
+  /// When the TCP connection was accepted (before any TLS handshake), so the protocol layer
+  /// can bound the whole time to authenticate, handshake included.
+  virtual std::chrono::steady_clock::time_point accepted_at() const = 0;
 };
 
 /// The protocol layer's side of one connection. Called on the connection's strand: never
@@ -119,6 +127,9 @@ struct stream_options {
   /// Above this many open connections (including those in their handshake) new ones are
   /// closed as soon as they are accepted.
   std::size_t max_connections = 100000;
+  /// Connections from one source address (IP, any port) not yet `authenticated()`: above this
+  /// many, new ones from that address are closed as soon as they are accepted. 0 = no limit.
+  std::size_t max_unauthenticated_per_source = 0;
 };
 
 /// A TCP or TLS listener for the byte-stream protocols (MQTT on 8883/1883, AMQP on 5671),

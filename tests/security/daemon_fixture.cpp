@@ -133,6 +133,16 @@ std::unique_ptr<mqtt_test_client> daemon_fixture::connected(const std::string& c
   return c;
 }
 
+int daemon_fixture::connected_code(const std::string& client_id) {
+  mqtt_test_client c{mqtt_};
+  c.send(hello(client_id, token(client_id)));
+  auto ack = c.receive(5s);
+  if (!ack || !std::holds_alternative<mqtt::connack>(*ack)) {
+    return 255;
+  }
+  return std::get<mqtt::connack>(*ack).return_code;
+}
+
 std::string daemon_fixture::scrape(const std::string& path) {
   auto r = transport::http_get(metrics_, path);
   return r ? r->body : std::string{};

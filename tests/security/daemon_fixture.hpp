@@ -49,6 +49,8 @@ protected:
   /// A client connected on the plain MQTT listener, CONNACK 0 checked.
   std::unique_ptr<mqtt_test_client> connected(const std::string& client_id, bool clean = true,
                                               std::int64_t expiry_offset_s = 3600);
+  /// The CONNACK code a fresh connection for `client_id` with a current token gets (255: none).
+  int connected_code(const std::string& client_id);
   /// GET of the metrics endpoint's /metrics body ("" on failure).
   std::string scrape(const std::string& path = "/metrics");
   /// VmRSS of the daemon in KiB.

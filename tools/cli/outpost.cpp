@@ -88,6 +88,9 @@ struct identity_cli {
   CLI::App* remove = nullptr;
   CLI::App* enable = nullptr;
   CLI::App* disable = nullptr;
+  CLI::App* rotate = nullptr;
+  bool rotate_primary = false;
+  bool rotate_secondary = false;
   std::string id;
   std::string auth = "sas";
   std::string primary;
@@ -114,7 +117,12 @@ void add_identity_commands(CLI::App& app, identity_cli& c) {
   c.remove = c.cmd->add_subcommand("remove", "remove an identity (a device with its modules)");
   c.enable = c.cmd->add_subcommand("enable", "allow an identity to connect");
   c.disable = c.cmd->add_subcommand("disable", "refuse an identity's connections");
-  for (auto* sub : {c.show, c.remove, c.enable, c.disable}) {
+  c.rotate = c.cmd->add_subcommand(
+      "rotate", "new SAS key(s) (both unless one is named); sessions using an old key end");
+  auto* primary = c.rotate->add_flag("--primary", c.rotate_primary, "replace the primary key");
+  c.rotate->add_flag("--secondary", c.rotate_secondary, "replace the secondary key")
+      ->excludes(primary);
+  for (auto* sub : {c.show, c.remove, c.enable, c.disable, c.rotate}) {
     sub->add_option("ID", c.id, "identity id")->required();
   }
 }
@@ -157,6 +165,15 @@ int run_identity(const daemon_config& cfg, const identity_cli& c) {
     } else {
       std::cout << j->dump(2) << "\n";
     }
+    return exit_ok;
+  }
+  if (c.rotate->parsed()) {
+    const char* which = c.rotate_primary ? "primary" : c.rotate_secondary ? "secondary" : "both";
+    auto j = admin(cfg, "POST", id_path(c.id), nlohmann::json{{"rotate", which}}.dump());
+    if (!j) {
+      return exit_failure;
+    }
+    std::cout << j->value("connectionString", j->value("id", "")) << "\n";
     return exit_ok;
   }
   if (c.remove->parsed()) {

@@ -261,3 +261,29 @@ TEST(IothubPropertyBag, RoundTripsAwkwardText) {
 
 } // namespace
 } // namespace outpost::iothub
+
+namespace outpost::iothub {
+namespace {
+
+TEST(IothubPropertyBag, RefusesMoreThanTheMaximumNumberOfPairs) {
+  std::string bag;
+  for (std::size_t i = 0; i < max_bag_properties; ++i) {
+    bag += (i ? "&k" : "k") + std::to_string(i) + "=v";
+  }
+  routing::message ok_msg;
+  ASSERT_TRUE(decode_property_bag(bag, ok_msg));
+  EXPECT_EQ(ok_msg.properties.size(), max_bag_properties);
+  routing::message too_many;
+  auto r = decode_property_bag(bag + "&one=more", too_many);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::too_many_properties);
+  routing::message repeats; // repeats count too: each costs a decode
+  std::string same;
+  for (std::size_t i = 0; i <= max_bag_properties; ++i) {
+    same += i ? "&a=1" : "a=1";
+  }
+  EXPECT_FALSE(decode_property_bag(same, repeats));
+}
+
+} // namespace
+} // namespace outpost::iothub

@@ -333,3 +333,39 @@ TEST(IothubOutboundTopic, BuildsTheCapturedTwinAndMethodTopics) {
 
 } // namespace
 } // namespace outpost::iothub
+
+namespace outpost::iothub {
+namespace {
+
+TEST(IothubSubscription, GrantsOnlyTopicsOfTheIdentityItself) {
+  const client_identity dev{"dev1", ""};
+  const client_identity mod{"edge1", "modA"};
+  for (const auto* f : {"$iothub/methods/POST/#", "$iothub/twin/res/#",
+                        "$iothub/twin/PATCH/properties/desired/#"}) {
+    EXPECT_TRUE(subscription_allowed(dev, f)) << f;
+    EXPECT_TRUE(subscription_allowed(mod, f)) << f;
+  }
+  EXPECT_TRUE(subscription_allowed(dev, "devices/dev1/messages/devicebound/#"));
+  EXPECT_TRUE(subscription_allowed(mod, "devices/edge1/modules/modA/#"));
+  EXPECT_TRUE(subscription_allowed(mod, "devices/edge1/modules/modA/inputs/#"));
+  const std::pair<const client_identity*, const char*> refused[] = {
+      {&dev, "#"},
+      {&dev, "devices/#"},
+      {&dev, "devices/+/messages/devicebound/#"},
+      {&dev, "devices/dev2/messages/devicebound/#"},
+      {&dev, "devices/dev11/messages/devicebound/#"},
+      {&dev, "devices/edge1/modules/modA/#"},
+      {&mod, "devices/edge1/messages/devicebound/#"},
+      {&mod, "devices/edge1/modules/modB/#"},
+      {&mod, "devices/edge1/modules/+/#"},
+      {&mod, "devices/edge1/modules/modA/+/#"},
+      {&mod, "devices/edge1/modules/modAB/#"},
+      {&mod, "some/other/topic"},
+  };
+  for (const auto& [who, f] : refused) {
+    EXPECT_FALSE(subscription_allowed(*who, f)) << who->id() << " " << f;
+  }
+}
+
+} // namespace
+} // namespace outpost::iothub

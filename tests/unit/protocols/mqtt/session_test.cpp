@@ -261,3 +261,74 @@ TEST(MqttSession, TakeOverClosesTheOldConnection) {
 
 } // namespace
 } // namespace outpost::mqtt
+
+namespace outpost::mqtt {
+namespace {
+
+TEST(MqttSession, KeepaliveZeroOrAboveTheMaximumIsServedAsTenMinutes) { // IoT Edge: 600 s
+  for (const std::uint16_t asked : {std::uint16_t{0}, std::uint16_t{601}, std::uint16_t{65535}}) {
+    auto s = connected(asked);
+    EXPECT_EQ(s.next_deadline(), t0 + 900000) << asked;
+    actions out;
+    s.on_tick(t0 + 900000, out);
+    ASSERT_NE(find<close_action>(out), nullptr) << asked;
+    EXPECT_EQ(find<close_action>(out)->why, close_reason::keepalive_timeout);
+  }
+  EXPECT_EQ(connected(600).next_deadline(), t0 + 900000);
+}
+
+TEST(MqttSession, RefusedFiltersGetSubackFailureAndNoAction) {
+  session s{{}, t0};
+  s.set_filter_policy([](std::string_view f) { return f != "#"; });
+  actions out;
+  s.on_packet(hello(), t0, out);
+  s.accept(false, out);
+  out.clear();
+  s.on_packet(subscribe{5, {{"#", 1}, {"$iothub/twin/res/#", 0}}}, t0, out);
+  EXPECT_EQ(sent<suback>(out)[0], (suback{5, {0x80, 0}}));
+  ASSERT_NE(find<subscribe_action>(out), nullptr);
+  ASSERT_EQ(find<subscribe_action>(out)->filters.size(), 1u);
+  EXPECT_EQ(find<subscribe_action>(out)->filters[0].first, "$iothub/twin/res/#");
+  EXPECT_EQ(s.subscriptions(), std::vector<std::string>{"$iothub/twin/res/#"});
+}
+
+TEST(MqttSession, SubscriptionsAreCappedAndRepeatsChangeNothing) {
+  session_limits limits;
+  limits.max_subscriptions = 2;
+  auto s = connected(60, limits);
+  actions out;
+  s.on_packet(subscribe{1, {{"a", 1}, {"b", 1}, {"c", 1}}}, t0, out);
+  EXPECT_EQ(sent<suback>(out)[0], (suback{1, {1, 1, 0x80}}));
+  out.clear();
+  s.on_packet(subscribe{2, {{"a", 0}}}, t0, out);
+  EXPECT_EQ(sent<suback>(out)[0], (suback{2, {0}}));
+  EXPECT_EQ(find<subscribe_action>(out), nullptr) << "a repeat is not a change";
+  out.clear();
+  s.on_packet(unsubscribe{3, {"a", "zzz"}}, t0, out);
+  ASSERT_NE(find<unsubscribe_action>(out), nullptr);
+  EXPECT_EQ(find<unsubscribe_action>(out)->filters, std::vector<std::string>{"a"});
+  out.clear();
+  s.on_packet(subscribe{4, {{"c", 1}}}, t0, out);
+  EXPECT_EQ(sent<suback>(out)[0], (suback{4, {1}}));
+}
+
+TEST(MqttSession, RestoredSubscriptionsAreFilteredByThePolicyAndTheCap) {
+  session_limits limits;
+  limits.max_subscriptions = 2;
+  session s{limits, t0};
+  s.set_filter_policy([](std::string_view f) { return f != "#"; });
+  const auto kept = s.restore_subscriptions({"#", "a", "a", "b", "c"});
+  EXPECT_EQ(kept, (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(MqttSession, EndClosesWithTheGivenReason) {
+  auto s = connected();
+  actions out;
+  s.end(close_reason::revoked, out);
+  ASSERT_NE(find<close_action>(out), nullptr);
+  EXPECT_EQ(find<close_action>(out)->why, close_reason::revoked);
+  EXPECT_FALSE(find<close_action>(out)->publish_will);
+}
+
+} // namespace
+} // namespace outpost::mqtt
