@@ -296,6 +296,13 @@ bool confine(agent_state& st, const sv::module_spec& m, sv::spawn_spec& s, modul
     who = *u;
   } else if (st.cfg.confine) {
     auto a = st.uids.find(m.name);
+    if (a != st.uids.end() && sv::system_id_taken(a->second)) {
+      // A user or group with this id appeared since: never share it, take another one.
+      spdlog::warn("[agent] uid {} of module {} now belongs to the system: reallocating", a->second,
+                   m.name);
+      st.uids.erase(a);
+      a = st.uids.end();
+    }
     if (a == st.uids.end()) {
       auto uid =
           sv::allocate_module_uid(m.name, st.cfg.uid_min, st.cfg.uid_max, [&](std::uint32_t u) {

@@ -555,6 +555,13 @@ result<pid_t> process_host::impl::do_spawn(const spawn_spec& spec, exit_fn on_ex
   auto log = std::make_unique<log_writer>(spec.log_path, limits);
 
   std::unique_lock<std::mutex> lock{mutex}; // the child is registered before it is polled
+  if (stopping) {                           // nobody would kill or reap it
+    lock.unlock();
+    close_child_ends();
+    ::close(p[0]);
+    ::close(r[0]);
+    return fail("cannot start " + spec.path, ECANCELED);
+  }
   const pid_t pid = ::fork();
   if (pid == 0) {
     child_main(plan);

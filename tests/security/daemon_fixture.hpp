@@ -65,9 +65,9 @@ protected:
   std::string manifest_;      ///< written to manifest.json and named in [agent] when not empty
   /// Prepended to outpostd's command line, e.g. {"setpriv", "--reuid=65534", ...}.
   std::vector<std::string> daemon_prefix_;
-  std::string mqtt_;          ///< plain MQTT "127.0.0.1:port"
-  std::string mqtt_tls_;      ///< TLS MQTT "127.0.0.1:port"
-  std::string metrics_;       ///< "127.0.0.1:port"
+  std::string mqtt_;     ///< plain MQTT "127.0.0.1:port"
+  std::string mqtt_tls_; ///< TLS MQTT "127.0.0.1:port"
+  std::string metrics_;  ///< "127.0.0.1:port"
   std::map<std::string, std::string> keys_;
   std::unique_ptr<process> daemon_;
 };
