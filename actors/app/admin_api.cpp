@@ -226,7 +226,7 @@ bool secure_admin_dir(const std::string& dir, const std::string& group, std::str
       return false;
     }
     gid = static_cast<gid_t>(g);
-    mode = 0750;
+    mode = 02750; // setgid: the socket made inside gets the group too (0660: members connect)
   }
   if (::chown(dir.c_str(), ::geteuid(), gid) != 0 || ::chmod(dir.c_str(), mode) != 0) {
     why = "cannot restrict " + dir + ": " + std::strerror(errno);

@@ -44,8 +44,8 @@ transport::http_handler admin_routes(caf::actor_system& sys, caf::actor registry
 std::string connection_string(const storage::identity& i, const daemon_config& cfg);
 
 /// Makes `dir` (the admin socket's folder) enterable by outpostd and `group` only: 0700 owned
-/// by outpostd, or 0750 with that group. False with `why` when it cannot (unknown group, a
-/// folder owned by someone else).
+/// by outpostd, or 02750 with that group (setgid: the 0660 socket made in it is the group's). False
+/// with `why` when it cannot (unknown group, a folder owned by someone else).
 bool secure_admin_dir(const std::string& dir, const std::string& group, std::string& why);
 
 } // namespace outpost::app

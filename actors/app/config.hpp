@@ -33,7 +33,7 @@ struct daemon_config {
     /// The local admin API (unix socket) the CLI uses; "" = `<storage.dir>/run/admin/admin.sock`.
     std::string admin_socket;
     /// A group whose members may use the admin socket besides root and outpostd's user ("" =
-    /// none): it gets the socket's folder (0750) and the socket (0660).
+    /// none): it gets the socket's folder (02750) and the socket (0660).
     std::string admin_group;
     std::string mqtt_tls = "0.0.0.0:8883"; ///< MQTT over TLS; "" = off
     std::string mqtt;                      ///< plain MQTT, for local tests only; "" = off

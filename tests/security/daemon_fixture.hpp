@@ -62,6 +62,7 @@ protected:
   std::string device_id_ = "edge1";
   std::string storage_extra_; ///< lines in [storage]
   std::string config_extra_;  ///< appended sections
+  std::string listen_extra_;  ///< lines in [listen]
   std::string manifest_;      ///< written to manifest.json and named in [agent] when not empty
   /// Prepended to outpostd's command line, e.g. {"setpriv", "--reuid=65534", ...}.
   std::vector<std::string> daemon_prefix_;

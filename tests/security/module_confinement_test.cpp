@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -536,6 +537,59 @@ TEST_F(ModuleConfinement, NonRootDaemonSaysModulesAreNotConfinedAndStillTellsThe
   EXPECT_NE(check.out.find("\u2717 WARNING: modules are NOT confined: outpostd is not root"),
             std::string::npos)
       << check.out;
+}
+
+/// In a child running as `uid` with the given supplementary groups: GET /identities on the
+/// admin socket. The HTTP status, or -errno when it cannot connect.
+int admin_get_as(const std::string& socket_path, uid_t uid, std::vector<gid_t> groups) {
+  int p[2];
+  if (::pipe(p) != 0) {
+    return -1000;
+  }
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::close(p[0]);
+    int result = -1000;
+    if (::setgroups(groups.size(), groups.data()) == 0 && ::setresgid(uid, uid, uid) == 0
+        && ::setresuid(uid, uid, uid) == 0) {
+      const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+      sockaddr_un addr{};
+      addr.sun_family = AF_UNIX;
+      std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket_path.c_str());
+      if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        result = -errno;
+      } else {
+        const char req[] = "GET /identities HTTP/1.0\r\n\r\n";
+        [[maybe_unused]] auto n = ::write(fd, req, sizeof req - 1);
+        char buf[64] = {};
+        result = ::read(fd, buf, sizeof buf - 1) > 12 ? std::atoi(buf + 9) : -1001;
+      }
+    }
+    [[maybe_unused]] auto n = ::write(p[1], &result, sizeof result);
+    ::_exit(0);
+  }
+  ::close(p[1]);
+  int result = -1002;
+  [[maybe_unused]] auto n = ::read(p[0], &result, sizeof result);
+  ::close(p[0]);
+  ::waitpid(child, nullptr, 0);
+  return result;
+}
+
+TEST_F(ModuleConfinement, LocalUserOutsideTheAdminGroupCannotReadKeys) {
+  if (!root()) {
+    GTEST_SKIP() << "needs root to act as other users";
+  }
+  listen_extra_ = "admin_group = \"nogroup\"\n";
+  start();
+  add_identity("device", "victim");
+  const auto sock = (data_ / "run" / "admin" / "admin.sock").string();
+  struct stat st {};
+  ASSERT_EQ(::stat(fs::path{sock}.parent_path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 02750u);
+  EXPECT_EQ(st.st_gid, 65534u);
+  EXPECT_EQ(admin_get_as(sock, 65001, {}), -EACCES) << "a user outside the admin group";
+  EXPECT_EQ(admin_get_as(sock, 65001, {65534}), 200) << "a member of the admin group";
 }
 
 } // namespace
