@@ -14,18 +14,54 @@ const path = require('node:path');
 const { withOutpost, waitFor, sleep, unixHttp } = require('./lib/outpost');
 
 const PROBE_C = `
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 static volatile sig_atomic_t stop = 0;
 static void on_term(int s) { (void)s; stop = 1; }
+/* HTTP over a unix socket: the status, or -errno when it cannot connect. */
+static int call(const char* path, const char* req) {
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un a;
+  memset(&a, 0, sizeof a);
+  a.sun_family = AF_UNIX;
+  strncpy(a.sun_path, path, sizeof a.sun_path - 1);
+  if (connect(fd, (struct sockaddr*)&a, sizeof a) != 0) { int e = errno; close(fd); return -e; }
+  if (write(fd, req, strlen(req)) < 0) { close(fd); return -1; }
+  char buf[64] = {0};
+  int n = (int)read(fd, buf, sizeof buf - 1);
+  close(fd);
+  return n > 12 ? atoi(buf + 9) : -1;
+}
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
   signal(SIGTERM, on_term);
   const char* id = getenv("IOTEDGE_MODULEID");
   const char* hi = getenv("GREETING");
   printf("probe %s %s\\n", id ? id : "-", hi ? hi : "-");
+  /* The workload API knows the container by its cgroup: it signs for its own module. */
+  const char* uri = getenv("IOTEDGE_WORKLOADURI");
+  const char* gen = getenv("IOTEDGE_MODULEGENERATIONID");
+  const char* admin = getenv("ADMIN_SOCKET");
+  if (uri && gen && id && strncmp(uri, "unix://", 7) == 0) {
+    char req[512];
+    const char* body = "{\\"keyId\\":\\"primary\\",\\"algo\\":\\"HMACSHA256\\",\\"data\\":\\"eA==\\"}";
+    snprintf(req, sizeof req, "POST /modules/%s/genid/%s/sign?api-version=2018-06-28 HTTP/1.0\\r\\n"
+             "Content-Type: application/json\\r\\nContent-Length: %zu\\r\\n\\r\\n%s", id, gen, strlen(body), body);
+    int status = 0;
+    for (int i = 0; i < 50; ++i) { /* the agent publishes the container's pid right after start */
+      status = call(uri + 7, req);
+      if (status != 404) break;
+      usleep(100000);
+    }
+    printf("probe sign %d\\n", status);
+  }
+  if (admin) printf("probe admin %d\\n", call(admin, "GET /identities HTTP/1.0\\r\\n\\r\\n"));
   while (!stop) pause();
   printf("probe got TERM\\n");
   return 0;
@@ -94,13 +130,14 @@ test('docker modules: deploy, start, stop and remove a container through podman\
       const imageId = (await docker(podman, 'GET', '/images/localhost/probe:1/json')).body.Id;
       assert.ok(imageId, 'the imported image');
       const digest = imageId.startsWith('sha256:') ? imageId : `sha256:${imageId}`;
+      let adminSocket = '';
       const module = (extra = {}) => ({
         version: '1.0',
         type: 'docker',
         status: 'running',
         restartPolicy: 'always',
         imagePullPolicy: 'never',
-        env: { GREETING: { value: 'hello' } },
+        env: { GREETING: { value: 'hello' }, ADMIN_SOCKET: { value: adminSocket } },
         ...extra,
         settings: {
           image: 'localhost/probe:1',
@@ -111,6 +148,7 @@ test('docker modules: deploy, start, stop and remove a container through podman\
       });
       await withOutpost({ name: 'agent-docker', agent: { container_engine: `unix://${podman.sock}`, stop_grace_secs: 3 } },
         async (op) => {
+          adminSocket = path.join(op.dataDir, 'run', 'admin', 'admin.sock');
           const list = async () => (await op.modules()).probe;
           op.writeManifest(op.routes, { modules: { probe: module() } });
           await waitFor(async () => (await list())?.runtimeStatus === 'running',
@@ -126,6 +164,13 @@ test('docker modules: deploy, start, stop and remove a container through podman\
           assert.equal((await list()).pid, c.State.Pid, 'the container\'s pid (workload API caller check)');
           await waitFor(async () => /probe probe hello/.test(await op.cliOk(['logs', 'probe'])),
             { timeoutMs: 10000, message: '`outpost logs` shows the container\'s output' });
+          // Inside the container: the workload API signs for the module (known by its cgroup);
+          // the admin socket is not there (only the workload socket's folder is mounted).
+          await waitFor(async () => /probe admin /.test(await op.cliOk(['logs', 'probe'])),
+            { timeoutMs: 10000, message: 'the probe tried the workload and admin sockets' });
+          const probeLog = await op.cliOk(['logs', 'probe']);
+          assert.match(probeLog, /probe sign 200/, probeLog);
+          assert.match(probeLog, /probe admin -2\b/, `ENOENT for the admin socket: ${probeLog}`);
           assert.match(await op.cliOk(['list']), /^probe\s+running\s+Up .*localhost\/probe:1$/m);
 
           // Stopped by its desired status: the container stops (SIGTERM).
