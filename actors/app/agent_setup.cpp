@@ -135,6 +135,7 @@ void agent_runtime::stop() {
   }
   caf::anon_send_exit(agent, caf::exit_reason::user_shutdown);
   agent = nullptr;
+  supervisor::remove_empty_cgroups(cgroup_dir); // a populated one stays (rmdir refuses)
 }
 
 std::unique_ptr<agent_runtime> start_agent(const daemon_config& cfg, agent_deps deps,
@@ -200,6 +201,7 @@ std::unique_ptr<agent_runtime> start_agent(const daemon_config& cfg, agent_deps 
   ac.uid_max = cfg.agent.module_uid_max;
   std::string cgroup_note;
   ac.cgroup_dir = ac.confine ? module_cgroup_dir(cfg, cgroup_note) : std::string{};
+  rt->cgroup_dir = ac.cgroup_dir;
   if (!ac.confine) {
     cgroup_note = "no cgroups (outpostd is not root)";
   }

@@ -46,6 +46,7 @@ public:
   std::shared_ptr<supervisor::process_host> host;
   caf::actor_system* sys = nullptr;
   std::chrono::milliseconds stop_timeout{15'000};
+  std::string cgroup_dir; ///< the modules' cgroups, removed (when empty) after the stop
 };
 
 struct agent_deps {
@@ -65,7 +66,7 @@ struct agent_deps {
 std::unique_ptr<agent_runtime> start_agent(const daemon_config& cfg, agent_deps deps,
                                            std::string& why);
 
-/// `[listen] workload_socket`, or `<storage.dir>/run/workload.sock`.
+/// `[listen] workload_socket`, or `<storage.dir>/run/workload/workload.sock`.
 std::string workload_socket_path(const daemon_config& cfg);
 
 } // namespace outpost::app

@@ -151,6 +151,19 @@ std::string prepare_cgroup(const std::string& dir) {
   return {};
 }
 
+void remove_empty_cgroups(const std::string& dir) {
+  if (dir.empty()) {
+    return;
+  }
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator{dir, ec}) {
+    if (e.is_directory()) {
+      ::rmdir(e.path().c_str());
+    }
+  }
+  ::rmdir(dir.c_str());
+}
+
 std::string prepare_private_dir(const std::string& dir, const module_credentials& who) {
   std::error_code ec;
   fs::create_directories(dir, ec);

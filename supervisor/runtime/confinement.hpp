@@ -40,6 +40,9 @@ std::string cgroup2_mount();
 /// it can, else why not.
 std::string prepare_cgroup(const std::string& dir);
 
+/// Removes the empty cgroups below `dir`, then `dir` itself (rmdir: a populated cgroup stays).
+void remove_empty_cgroups(const std::string& dir);
+
 /// Makes `dir` a module's private folder: created, owned by `who`, mode 0700. "" or why not.
 std::string prepare_private_dir(const std::string& dir, const module_credentials& who);
 
