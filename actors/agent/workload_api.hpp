@@ -29,9 +29,13 @@ struct workload_config {
 ///   `{"ciphertext"}` and `/decrypt` the reverse (AES-256-GCM, key per module and generation)
 /// - `POST /modules/{m}/genid/{g}/certificate/server` `{"commonName", "expiration"}` -> 201
 ///   `{"privateKey": {"type": "key", "bytes": PEM}, "certificate": PEM chain, "expiration"}`,
-///   issued by the edge CA.
-/// A module route answers only the process of that module or one of its children (the socket
-/// peer's pid, SO_PEERCRED): 403 otherwise; 404 for an unknown module or generation id.
+///   issued by the edge CA, for the module's own name only (`<m>` or `<m>.<domain>`; the
+///   gateway's host name only for edgeHub): 403 with the reason otherwise.
+/// A module route answers only that module (SO_PEERCRED at connect): a process module by its
+/// uid (when the uid is not the module's alone, e.g. outpostd is not root, the caller must
+/// also be in the module's session, which no other process can join, or descend from it);
+/// a container by its cgroup (the caller's /proc/<pid>/cgroup is the container's). Never by
+/// process group. 403 otherwise; 404 for an unknown module or generation id.
 /// Errors are `{"message": "..."}`.
 transport::http_handler workload_routes(workload_config cfg);
 

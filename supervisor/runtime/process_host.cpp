@@ -260,10 +260,10 @@ const char* stage_name(int stage) {
   if (p.cwd && ::chdir(p.cwd) != 0) {
     child_fail(stage_chdir);
   }
+  // outpostd blocks SIGTERM/SIGINT for its signal thread: the module must not inherit that.
   sigset_t none;
   sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none,
-                nullptr); // outpostd blocks SIGTERM/SIGINT for its signal thread
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
   if (p.exec_fd >= 0) {
     ::syscall(SYS_execveat, 3, "", p.argv.data(), p.envp.data(), AT_EMPTY_PATH);
   } else {
