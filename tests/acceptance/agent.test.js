@@ -359,7 +359,8 @@ test('logs, restart and the agent\'s direct methods; the last good deployment su
       assert.match(logs.body.payload[0].logs, / up\n$/);
       const restart = await op.admin('POST', '/methods/RestartModule', { schemaVersion: '1.0', id: 'polite' });
       assert.deepEqual(restart.body, { status: 200, payload: null });
-      await waitFor(async () => /got TERM/.test(await op.cliOk(['logs', 'polite'])),
+      // The second "got TERM", and the new process's " up" after it (its trap is set then).
+      await waitFor(async () => /got TERM\n.*got TERM\n.* up\n/s.test(await op.cliOk(['logs', 'polite'])),
         { timeoutMs: 10000, message: 'RestartModule stopped polite with SIGTERM' });
       await waitModule(op, 'polite', (m) => m.runtimeStatus === 'running', 'running again');
 
