@@ -413,11 +413,11 @@ TEST_F(ModuleConfinement, LeftoversOfAKilledDaemonAreEndedBeforeModulesStart) {
   }
   manifest_ = manifest_of({{"one", process_module(probe_, {"escape", "sleep"})}});
   start();
+  wait_probe("one", "sleeping"); // the agent has published its view by then
   if (modules()["confinement"].value("description", "").find("cgroups under")
       == std::string::npos) {
     GTEST_SKIP() << "no writable cgroup v2 here: " << modules()["confinement"].dump();
   }
-  wait_probe("one", "sleeping");
   pid_t escaped = 0;
   std::ifstream{data_ / "home" / "one" / "escaped.pid"} >> escaped;
   ASSERT_GT(escaped, 0);
