@@ -214,6 +214,12 @@ std::unique_ptr<agent_runtime> start_agent(const daemon_config& cfg, agent_deps 
                   "including the store's keys; own session and no_new_privs only, "
                 + cgroup_note;
   spdlog::info("[agent] confinement: {}", ac.confinement);
+  { // known from the start, before the agent's first report (`outpost check`)
+    auto initial = std::make_shared<actors::agent_view_data>(*rt->view->get());
+    initial->confined = ac.confine;
+    initial->confinement = ac.confinement;
+    rt->view->set(std::move(initial));
+  }
   ac.device_id = cfg.device_id;
   ac.iothub_hostname = cfg.iothub_hostname.empty() ? cfg.hostname : cfg.iothub_hostname;
   ac.gateway_hostname = gateway_hostname(cfg, deps.ports);
