@@ -83,6 +83,8 @@ struct daemon_config {
 
   struct runtime_section {
     std::uint32_t threads = 0; ///< actor scheduler threads; 0 = number of cores
+    /// I/O threads (sockets, TLS, HTTP); 0 = number of cores. HTTP handlers never run on them.
+    std::uint32_t io_threads = 0;
     /// CAF's scheduler policy: "sharing" (one queue, idle workers block: no polling) or
     /// "stealing" (per-worker queues, idle workers poll before they sleep).
     std::string scheduler = "stealing";

@@ -133,7 +133,9 @@ struct core_actors {
 /// Starts the HTTP surfaces and the hub, writes ports.json, waits for SIGTERM/SIGINT, then
 /// closes everything it started. Returns the exit code.
 int serve(const daemon_config& cfg, caf::actor_system& sys, core_actors core) {
-  transport::io_runner io{1};
+  transport::io_runner io{cfg.runtime.io_threads
+                              ? cfg.runtime.io_threads
+                              : std::max(1u, std::thread::hardware_concurrency())};
   std::vector<std::pair<std::string, std::string>> ports;
   std::string why;
   auto hub = start_hub(

@@ -47,9 +47,9 @@ void daemon_fixture::start() {
   write_file(cfg_, text);
   std::error_code ec;
   fs::remove(data_ / "run" / "ports.json", ec);
-  daemon_ = std::make_unique<process>(
-      std::vector<std::string>{bin_path("outpostd"), "--config", cfg_.string()},
-      dir_ / "outpostd.stderr");
+  auto argv = launcher_;
+  argv.insert(argv.end(), {bin_path("outpostd"), "--config", cfg_.string()});
+  daemon_ = std::make_unique<process>(argv, dir_ / "outpostd.stderr");
   auto ports = wait_for_file(data_ / "run" / "ports.json", 20s);
   ASSERT_TRUE(ports) << daemon_->stderr_text();
   mqtt_ = json_string(*ports, "mqtt").value_or("");

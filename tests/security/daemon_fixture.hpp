@@ -63,9 +63,11 @@ protected:
   std::string storage_extra_; ///< lines in [storage]
   std::string config_extra_;  ///< appended sections
   std::string manifest_;      ///< written to manifest.json and named in [agent] when not empty
-  std::string mqtt_;          ///< plain MQTT "127.0.0.1:port"
-  std::string mqtt_tls_;      ///< TLS MQTT "127.0.0.1:port"
-  std::string metrics_;       ///< "127.0.0.1:port"
+  /// Put before outpostd's argv (e.g. `prlimit --nofile=300:300 --`); the daemon keeps the pid.
+  std::vector<std::string> launcher_;
+  std::string mqtt_;     ///< plain MQTT "127.0.0.1:port"
+  std::string mqtt_tls_; ///< TLS MQTT "127.0.0.1:port"
+  std::string metrics_;  ///< "127.0.0.1:port"
   std::map<std::string, std::string> keys_;
   std::unique_ptr<process> daemon_;
 };

@@ -9,8 +9,6 @@
 #include <fstream>
 #include <thread>
 
-#include <sys/resource.h>
-
 namespace outpost::test {
 namespace {
 
@@ -124,26 +122,13 @@ class ConnectionLimit : public daemon_fixture {
 protected:
   void SetUp() override {
     daemon_fixture::SetUp();
-    // The daemon inherits a hard fd limit of 300: max_connections defaults to 150.
-    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved_), 0);
-    rlimit low{300, 300};
-    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+    // The daemon runs with a hard fd limit of 300: max_connections defaults to 150.
+    launcher_ = {"/usr/bin/prlimit", "--nofile=300:300", "--"};
     start();
-    ::setrlimit(RLIMIT_NOFILE, &saved_); // raising a lowered hard limit needs root (we are)
   }
-  void TearDown() override {
-    ::setrlimit(RLIMIT_NOFILE, &saved_);
-    daemon_fixture::TearDown();
-  }
-  rlimit saved_{};
 };
 
 TEST_F(ConnectionLimit, MaxConnectionsDefaultsFromTheFdLimitAndExtraOnesAreRefusedNotFatal) {
-  rlimit now{};
-  ::getrlimit(RLIMIT_NOFILE, &now);
-  if (now.rlim_max < 1000) {
-    GTEST_SKIP() << "needs to restore a high fd limit in the test (root)";
-  }
   std::vector<std::unique_ptr<mqtt_test_client>> conns;
   for (int i = 0; i < 200; ++i) {
     conns.push_back(std::make_unique<mqtt_test_client>(mqtt_));
