@@ -39,9 +39,12 @@ void daemon_fixture::start() {
                      + data_.string() + "\"\n" + storage_extra_
                      + "\n[listen]\nmetrics = \"127.0.0.1:0\"\nmqtt_tls = \"127.0.0.1:0\"\n"
                        "mqtt = \"127.0.0.1:0\"\n";
+  if (!manifest_.empty() || !agent_extra_.empty()) {
+    text += "[agent]\n" + agent_extra_ + "\n";
+  }
   if (!manifest_.empty()) {
     write_file(dir_ / "manifest.json", manifest_);
-    text += "[agent]\nmanifest = \"" + (dir_ / "manifest.json").string() + "\"\n";
+    text += "manifest = \"" + (dir_ / "manifest.json").string() + "\"\n";
   }
   text += config_extra_;
   write_file(cfg_, text);

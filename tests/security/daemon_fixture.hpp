@@ -61,6 +61,7 @@ protected:
   std::filesystem::path data_; ///< storage.dir
   std::string device_id_ = "edge1";
   std::string storage_extra_; ///< lines in [storage]
+  std::string agent_extra_;   ///< lines in [agent]
   std::string config_extra_;  ///< appended sections
   std::string manifest_;      ///< written to manifest.json and named in [agent] when not empty
   /// Put before outpostd's argv (e.g. `prlimit --nofile=300:300 --`); the daemon keeps the pid.
