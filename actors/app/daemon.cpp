@@ -62,7 +62,9 @@ std::shared_ptr<storage::kv_store> open_engine(const daemon_config& cfg, std::ui
   storage::rocksdb_options o;
   o.path = path.string();
   o.sync = cfg.storage.mode == durability::fsync;
-  o.log = [](std::string_view line) { spdlog::warn("[rocksdb] {}", line); };
+  o.log = [](std::string_view line) {
+    spdlog::warn("[rocksdb] {}", line);
+  };
   for (;;) {
     std::string why;
     auto kv = storage::rocksdb_kv_store::open(o, why);
@@ -70,9 +72,10 @@ std::shared_ptr<storage::kv_store> open_engine(const daemon_config& cfg, std::ui
       const auto& plan = (*kv)->plan();
       if (quota == 0) {
         quota = plan.auto_quota_bytes;
-        spdlog::info("[storage] quota {} bytes: (filesystem {} - reserve {} - headroom {}) / 2 "
-                     "(storage.max_size_bytes = 0)",
-                     quota, plan.filesystem_bytes, plan.reserve_bytes, plan.headroom_bytes);
+        spdlog::info(
+            "[storage] quota {} bytes: (filesystem {} - reserve {} - headroom {}) / 2 "
+            "(storage.max_size_bytes = 0)",
+            quota, plan.filesystem_bytes, plan.reserve_bytes, plan.headroom_bytes);
       }
       return std::shared_ptr<storage::kv_store>{std::move(*kv)};
     }
@@ -81,9 +84,10 @@ std::shared_ptr<storage::kv_store> open_engine(const daemon_config& cfg, std::ui
       return nullptr;
     }
     // Not a crash loop: wait here for space (or SIGTERM); `outpost check` shows the disk.
-    spdlog::error("[storage] the disk under {} is full, cannot open the store ({}): retrying "
-                  "in 5 s",
-                  path.string(), why);
+    spdlog::error(
+        "[storage] the disk under {} is full, cannot open the store ({}): retrying "
+        "in 5 s",
+        path.string(), why);
     if (stop_requested_within(std::chrono::seconds(5))) {
       stopped = true;
       return nullptr;
@@ -109,8 +113,10 @@ bool write_ports(const fs::path& file,
     }
   }
   // Addresses only: readable by the CLI of any user, as before the umask of 077.
-  fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read
-                           | fs::perms::others_read, ec);
+  fs::permissions(tmp,
+                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read
+                      | fs::perms::others_read,
+                  ec);
   fs::rename(tmp, file, ec);
   return !ec;
 }

@@ -10,9 +10,9 @@ namespace outpost::app {
 ///
 /// | path | mode | why |
 /// |---|---|---|
-/// | `<storage.dir>` | 0711 | modules under other uids reach `run/workload/` by name, list nothing |
-/// | `<storage.dir>/run` | 0711 | the same |
-/// | `<storage.dir>/db`, `<storage.dir>/certs` | 0700, files 0600 | every identity key, the workload master key, private keys |
+/// | `<storage.dir>` | 0711 | modules under other uids reach `run/workload/` by name, list nothing
+/// | | `<storage.dir>/run` | 0711 | the same | | `<storage.dir>/db`, `<storage.dir>/certs` | 0700,
+/// files 0600 | every identity key, the workload master key, private keys |
 ///
 /// outpostd's umask is 077, so everything else it creates is 0700/0600 unless chmod'ed.
 struct loose_path {

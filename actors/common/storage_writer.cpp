@@ -182,9 +182,10 @@ void check_space(writer_state& st) {
   st.space = st.cfg.kv->check_space();
   if (st.space.disk_full != was_full) {
     if (st.space.disk_full) {
-      spdlog::error("[storage writer] the disk under the store is full ({} bytes free): "
-                    "appends are refused, publishers are not acknowledged",
-                    st.space.free_bytes);
+      spdlog::error(
+          "[storage writer] the disk under the store is full ({} bytes free): "
+          "appends are refused, publishers are not acknowledged",
+          st.space.free_bytes);
     } else {
       spdlog::info("[storage writer] disk space is back ({} bytes free): appends resume",
                    st.space.free_bytes);

@@ -372,9 +372,9 @@ struct key_and_cert {
 };
 
 /// Writes the key and then the certificate, both 0600 (the certificate is public, but it lives
-/// beside keys in a private folder, and whoever needs it gets it from outpostd). The key goes first: a crash between
-/// the two leaves a certificate that does not match its key, which the next run detects and
-/// re-issues, never a certificate whose key is lost.
+/// beside keys in a private folder, and whoever needs it gets it from outpostd). The key goes
+/// first: a crash between the two leaves a certificate that does not match its key, which the next
+/// run detects and re-issues, never a certificate whose key is lost.
 result<void> write_pair(const key_and_cert& pair, const std::string& cert_path,
                         const std::string& key_path, std::string& why) {
   const auto key_pem = to_pem(pair.key.get());

@@ -24,6 +24,12 @@
 
 namespace outpost::storage {
 
+/// What a reopen needs: the options and column families the database was opened with.
+struct rocksdb_kv_store::engine {
+  rocksdb::DBOptions options;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+};
+
 namespace {
 
 std::error_code to_error(const rocksdb::Status& s) {
@@ -51,7 +57,8 @@ public:
     if (n < 0) {
       return;
     }
-    std::string_view text{line, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof line - 1)};
+    std::string_view text{line,
+                          std::min<std::size_t>(static_cast<std::size_t>(n), sizeof line - 1)};
     while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
       text.remove_suffix(1);
     }
@@ -151,7 +158,8 @@ result<std::unique_ptr<rocksdb_kv_store>> rocksdb_kv_store::open(const rocksdb_o
   db.info_log = std::make_shared<forward_logger>(
       [raw = store.get()](std::string_view line) { raw->say(std::string{line}); });
   db.max_total_wal_size = store->plan_.max_wal_bytes;
-  db.max_manifest_file_size = std::max<std::uint64_t>(store->plan_.write_buffer_bytes * 8, 1u << 20);
+  db.max_manifest_file_size =
+      std::max<std::uint64_t>(store->plan_.write_buffer_bytes * 8, 1u << 20);
   // Reused WAL files are overwritten inside their existing size, so a synced commit flushes
   // data only, not the file's growing size through the file system's journal.
   db.recycle_log_file_num = 4;
@@ -175,32 +183,50 @@ result<std::unique_ptr<rocksdb_kv_store>> rocksdb_kv_store::open(const rocksdb_o
     descriptors.emplace_back(n, column_options(cache, store->plan_));
   }
 
-  rocksdb::DB* raw = nullptr;
-  auto s = rocksdb::DB::Open(db, o.path, descriptors, &store->all_handles_, &raw);
-  if (!s.ok()) {
+  store->engine_ = std::make_unique<engine>();
+  store->engine_->options = std::move(db);
+  store->engine_->descriptors = std::move(descriptors);
+  if (auto s = store->open_db(); !s.ok()) {
     why = s.ToString();
     return s.IsNoSpace() ? errc::disk_full : errc::open_failed;
-  }
-  store->db_ = raw;
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    for (std::size_t c = 0; c < column_count; ++c) {
-      if (names[i] == column_name(static_cast<column>(c))) {
-        store->cfs_[c] = store->all_handles_[i];
-      }
-    }
   }
   store->check_space();
   return store;
 }
 
-rocksdb_kv_store::~rocksdb_kv_store() {
+rocksdb::Status rocksdb_kv_store::open_db() {
+  rocksdb::DB* raw = nullptr;
+  all_handles_.clear();
+  auto s = rocksdb::DB::Open(engine_->options, path_, engine_->descriptors, &all_handles_, &raw);
+  if (!s.ok()) {
+    return s;
+  }
+  db_ = raw;
+  for (std::size_t i = 0; i < engine_->descriptors.size(); ++i) {
+    for (std::size_t c = 0; c < column_count; ++c) {
+      if (engine_->descriptors[i].name == column_name(static_cast<column>(c))) {
+        cfs_[c] = all_handles_[i];
+      }
+    }
+  }
+  return s;
+}
+
+void rocksdb_kv_store::close_db() {
   if (db_) {
     for (auto* h : all_handles_) {
       db_->DestroyColumnFamilyHandle(h);
     }
-    db_->Close();
+    all_handles_.clear();
+    cfs_ = {};
+    db_->Close(); // after ENOSPC it reports the WAL's error; nothing to do about it here
     delete db_;
+    db_ = nullptr;
   }
+}
+
+rocksdb_kv_store::~rocksdb_kv_store() {
+  close_db();
   if (reserve_fd_ >= 0) {
     ::close(reserve_fd_); // the reserve stays allocated for the next start
   }
@@ -231,9 +257,19 @@ result<void> rocksdb_kv_store::write(const write_batch& batch, write_mode mode) 
   } else {
     written_since_check_.fetch_add(wb.GetDataSize(), std::memory_order_relaxed);
   }
-  rocksdb::WriteOptions wo;
-  wo.sync = sync_ && mode == write_mode::durable;
-  auto s = db_->Write(wo, &wb);
+  rocksdb::Status s;
+  {
+    std::shared_lock<std::shared_mutex> lock{db_mu_};
+    // After ENOSPC not even lazy writes: RocksDB 7.8 may keep the WAL writer that failed
+    // (when the WAL was still empty), and the next append to it aborts. Only a reopen
+    // (check_space) gives a fresh one.
+    if (!db_ || no_space_flag_.load(std::memory_order_relaxed)) {
+      return errc::disk_full;
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = sync_ && mode == write_mode::durable;
+    s = db_->Write(wo, &wb);
+  }
   if (!s.ok()) {
     if (s.IsNoSpace()) {
       on_no_space();
@@ -280,16 +316,27 @@ space_report rocksdb_kv_store::check_locked() {
         + std::to_string(plan_.reserve_bytes) + "-byte reserve, refusing appends");
     free = free_now();
   }
-  if (no_space_ && free >= plan_.write_buffer_bytes
+  if (no_space_ && free >= headroom
       && std::chrono::steady_clock::now() - last_resume_ >= std::chrono::seconds(1)) {
+    // Reopened rather than DB::Resume(): Resume keeps a WAL writer that failed when the
+    // WAL was still empty, and librocksdb 7.8 aborts on the next append to it. The reopen
+    // replays the WAL (a torn last record is dropped: it was never acknowledged).
     last_resume_ = std::chrono::steady_clock::now();
-    auto s = db_->Resume();
+    std::unique_lock<std::shared_mutex> lock{db_mu_};
+    close_db();
+    auto s = open_db();
     if (s.ok()) {
       no_space_ = false;
-      say("space is back (" + std::to_string(free) + " bytes free): writes resumed");
+      no_space_flag_.store(false, std::memory_order_relaxed);
+      say("space is back (" + std::to_string(free) + " bytes free): store reopened, writes resume");
+    } else {
+      say("reopening after a full disk failed, retrying: " + s.ToString());
     }
+    lock.unlock();
+    free = free_now();
   }
-  if (use_reserve_ && !reserve_held_ && !no_space_ && free >= plan_.reserve_bytes + headroom * 3 / 2) {
+  if (use_reserve_ && !reserve_held_ && !no_space_
+      && free >= plan_.reserve_bytes + headroom * 3 / 2) {
     if (hold_reserve()) {
       free = free_now();
     }
@@ -306,12 +353,13 @@ space_report rocksdb_kv_store::check_locked() {
   r.disk_full = full;
   r.free_bytes = free;
   r.reserve_bytes = reserve_held_ ? plan_.reserve_bytes : 0;
-  r.disk_bytes = db_ ? disk_bytes() : 0;
+  r.disk_bytes = disk_bytes();
   return r;
 }
 
 void rocksdb_kv_store::on_no_space() {
   std::lock_guard<std::mutex> lock{space_mu_};
+  no_space_flag_.store(true, std::memory_order_relaxed);
   if (!no_space_) {
     no_space_ = true;
     last_resume_ = std::chrono::steady_clock::now();
@@ -344,6 +392,10 @@ void rocksdb_kv_store::release_reserve() {
 }
 
 result<std::optional<std::string>> rocksdb_kv_store::get(column c, std::string_view key) {
+  std::shared_lock<std::shared_mutex> lock{db_mu_};
+  if (!db_) {
+    return errc::disk_full; // closed for a reopen that has not succeeded yet
+  }
   std::string value;
   auto s = db_->Get(rocksdb::ReadOptions{}, cf(c), slice(key), &value);
   if (s.IsNotFound()) {
@@ -357,6 +409,10 @@ result<std::optional<std::string>> rocksdb_kv_store::get(column c, std::string_v
 
 result<void> rocksdb_kv_store::scan(column c, std::string_view begin, std::string_view end,
                                     const visitor& visit) {
+  std::shared_lock<std::shared_mutex> lock{db_mu_};
+  if (!db_) {
+    return errc::disk_full;
+  }
   rocksdb::ReadOptions ro;
   rocksdb::Slice upper = slice(end);
   if (!end.empty()) {
@@ -378,6 +434,10 @@ result<void> rocksdb_kv_store::scan(column c, std::string_view begin, std::strin
 
 result<std::optional<std::string>> rocksdb_kv_store::last_key(column c, std::string_view begin,
                                                               std::string_view end) {
+  std::shared_lock<std::shared_mutex> lock{db_mu_};
+  if (!db_) {
+    return errc::disk_full;
+  }
   rocksdb::ReadOptions ro;
   rocksdb::Slice lower = slice(begin);
   rocksdb::Slice upper = slice(end);
@@ -397,7 +457,11 @@ result<std::optional<std::string>> rocksdb_kv_store::last_key(column c, std::str
 }
 
 std::uint64_t rocksdb_kv_store::disk_bytes() const {
+  std::shared_lock<std::shared_mutex> lock{db_mu_};
   std::uint64_t total = 0;
+  if (!db_) {
+    return total;
+  }
   for (std::size_t c = 0; c < column_count; ++c) {
     std::uint64_t v = 0;
     if (db_->GetIntProperty(cfs_[c], "rocksdb.total-sst-files-size", &v)) {

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,7 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class Status;
 } // namespace rocksdb
 
 namespace outpost::storage {
@@ -64,7 +66,12 @@ public:
   const space_plan& plan() const noexcept { return plan_; }
 
 private:
+  struct engine;
+
   explicit rocksdb_kv_store(const rocksdb_options& o);
+  /// Opens `db_` with `engine_`'s options (at start, and to recover from ENOSPC).
+  ::rocksdb::Status open_db();
+  void close_db();
   ::rocksdb::ColumnFamilyHandle* cf(column c) const { return cfs_[static_cast<std::size_t>(c)]; }
   /// Looks at the disk when enough was written or enough time passed since the last look.
   void maybe_check(std::uint64_t bytes);
@@ -75,6 +82,10 @@ private:
   void say(const std::string& line) const;
 
   bool sync_;
+  std::unique_ptr<engine> engine_;
+  /// Shared by every read and write, exclusive for the reopen after ENOSPC (which swaps
+  /// `db_` and the handles). Never taken while waiting for `space_mu_`.
+  mutable std::shared_mutex db_mu_;
   std::string path_;
   std::string reserve_path_;
   int reserve_fd_ = -1; ///< open and flock'ed while this store is open
@@ -83,7 +94,8 @@ private:
   space_plan plan_;
   std::mutex space_mu_; ///< guards the space state below but `full_` and the counters
   bool reserve_held_ = false;
-  bool no_space_ = false; ///< RocksDB reported ENOSPC: stopped until Resume()
+  bool no_space_ = false;                  ///< RocksDB reported ENOSPC: stopped until reopened
+  std::atomic<bool> no_space_flag_{false}; ///< `no_space_` for writers, without `space_mu_`
   std::chrono::steady_clock::time_point last_resume_{};
   std::uint64_t free_bytes_ = 0;
   std::atomic<bool> full_{false};

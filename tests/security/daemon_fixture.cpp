@@ -87,7 +87,8 @@ std::string daemon_fixture::add_identity(const std::string& type, const std::str
   while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) {
     key.pop_back();
   }
-  const auto full = type == "module" && id.find('/') == std::string::npos ? device_id_ + "/" + id : id;
+  const auto full =
+      type == "module" && id.find('/') == std::string::npos ? device_id_ + "/" + id : id;
   keys_[full] = key;
   return key;
 }

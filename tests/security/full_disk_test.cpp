@@ -9,8 +9,10 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <set>
 #include <string>
@@ -92,12 +94,14 @@ struct consumer {
   std::unique_ptr<mqtt_test_client> client;
   std::set<std::string> received;
 
-  void pump(std::chrono::milliseconds timeout) {
+  /// Reads one packet; true if there was one.
+  bool pump(std::chrono::milliseconds timeout) {
     auto p = client->receive(timeout);
     if (auto* pub = p ? std::get_if<mqtt::publish>(&*p) : nullptr) {
       received.insert(pub->payload);
       client->send(mqtt::puback{pub->packet_id});
     }
+    return p.has_value();
   }
 };
 
@@ -115,6 +119,9 @@ protected:
   }
 
   void TearDown() override {
+    if (daemon_ && std::getenv("FULL_DISK_LOG")) {
+      std::cerr << daemon_->stderr_text();
+    }
     if (daemon_) {
       daemon_->signal(SIGTERM);
       EXPECT_EQ(daemon_->wait(10s).value_or(-1), 0) << daemon_->stderr_text();
@@ -187,8 +194,10 @@ protected:
       return true;
     };
     while (!all_in() && clock_type::now() < deadline) {
-      mod.pump(20ms);
-      dev.pump(20ms);
+      while (mod.pump(5ms)) {
+      }
+      while (dev.pump(5ms)) {
+      }
     }
     EXPECT_TRUE(dev.in_flight.empty()) << dev.in_flight.size() << " publishes never acknowledged";
     std::size_t lost = 0;

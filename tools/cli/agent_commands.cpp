@@ -213,8 +213,7 @@ void check_data_modes(const app::daemon_config& cfg, checker& c) {
 }
 
 /// The store's own view (/healthz): full (quota) or disk full means no PUBACKs.
-void check_store(const std::string& metrics_address, const app::daemon_config& cfg,
-                 checker& c) {
+void check_store(const std::string& metrics_address, const app::daemon_config& cfg, checker& c) {
   auto health = transport::http_get(metrics_address, "/healthz");
   if (!health) {
     c.fail("store: /healthz does not answer", "see outpostd's log for [storage]");
@@ -230,8 +229,8 @@ void check_store(const std::string& metrics_address, const app::daemon_config& c
                + " bytes free): publishers are not acknowledged",
            "free space on that filesystem; outpostd resumes by itself when space returns");
   } else if (status == "full") {
-    c.fail("store: full (" + std::to_string(j.value("store_used_bytes", std::uint64_t{0}))
-               + " of " + std::to_string(j.value("store_quota_bytes", std::uint64_t{0}))
+    c.fail("store: full (" + std::to_string(j.value("store_used_bytes", std::uint64_t{0})) + " of "
+               + std::to_string(j.value("store_quota_bytes", std::uint64_t{0}))
                + " bytes): publishers are not acknowledged",
            "let modules consume their backlog, or raise [storage] max_size_bytes");
   } else {
