@@ -8,11 +8,10 @@ namespace outpost::app {
 /// The modes of `<storage.dir>` (ARCHITECTURE.md §7, "Secrets at rest"), shared by outpostd
 /// (which sets them) and `outpost check` (which flags what is looser):
 ///
-/// | path | mode | why |
-/// |---|---|---|
-/// | `<storage.dir>` | 0711 | modules under other uids reach `run/workload/` by name, list nothing
-/// | | `<storage.dir>/run` | 0711 | the same | | `<storage.dir>/db`, `<storage.dir>/certs` | 0700,
-/// files 0600 | every identity key, the workload master key, private keys |
+/// - `<storage.dir>` 0711: modules under other uids reach `run/workload/` by name, list nothing;
+/// - `<storage.dir>/run` 0711: the same;
+/// - `<storage.dir>/db` and `<storage.dir>/certs` 0700, every file below them 0600: identity
+///   keys, the workload master key, private keys.
 ///
 /// outpostd's umask is 077, so everything else it creates is 0700/0600 unless chmod'ed.
 struct loose_path {
