@@ -221,6 +221,8 @@ TEST_F(FullDisk, FullStoreFilesystemWithholdsAcksAndDaemonStaysUp) {
   EXPECT_FALSE(dev.in_flight.empty());
   EXPECT_TRUE(alive()) << daemon_->stderr_text();
   EXPECT_TRUE(metrics_show("outpost_store_full 1")) << scrape();
+  // The automatic quota: (24 MiB - 2 x 1.5 MiB reserve and headroom) / 2.
+  EXPECT_TRUE(metrics_show("outpost_store_quota_bytes 11010048")) << scrape();
   auto check = cli({"check"});
   EXPECT_EQ(check.code, 1);
   EXPECT_NE(check.out.find("\u2717 store: "), std::string::npos) << check.out;

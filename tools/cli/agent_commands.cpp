@@ -188,6 +188,10 @@ std::string octal(unsigned mode) {
 
 /// Secrets at rest: <storage.dir> 0711, run/ 0711, db/ and certs/ 0700 with files 0600.
 void check_data_modes(const app::daemon_config& cfg, checker& c) {
+  std::error_code ec;
+  if (!fs::exists(cfg.storage.dir, ec)) {
+    return; // nothing stored yet (check_disk says so)
+  }
   const auto loose = app::loose_data_paths(cfg.storage.dir);
   std::size_t files = 0;
   for (const auto& l : loose) {
