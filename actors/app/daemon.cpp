@@ -70,6 +70,13 @@ std::shared_ptr<storage::kv_store> open_engine(const daemon_config& cfg, std::ui
     auto kv = storage::rocksdb_kv_store::open(o, why);
     if (kv) {
       const auto& plan = (*kv)->plan();
+      if (quota > plan.auto_quota_bytes) {
+        spdlog::warn(
+            "[storage] max_size_bytes {} is more than half of the filesystem's {} bytes: "
+            "RocksDB's amplification may reach the headroom first (appends are refused "
+            "then, see storage/README.md)",
+            quota, plan.filesystem_bytes);
+      }
       if (quota == 0) {
         quota = plan.auto_quota_bytes;
         spdlog::info(

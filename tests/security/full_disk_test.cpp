@@ -325,5 +325,26 @@ TEST_F(FullDisk, RestartOnAFullDiskDoesNotAbort) {
   EXPECT_TRUE(alive());
 }
 
+TEST_F(FullDisk, StartOnADiskWithoutAByteLeftWaitsForSpaceInsteadOfCrashing) {
+  start_with_identities();
+  stop();
+  // Not even the reserve is left: RocksDB cannot write the files an open needs.
+  fs::remove(data_ / "db" / "outpost.reserve");
+  fill("filler1");
+  std::thread space_returns{[&] {
+    std::this_thread::sleep_for(3s);
+    fs::remove(data_ / "filler1");
+  }};
+  start(); // comes up once the filler is gone, without a restart
+  space_returns.join();
+  ASSERT_TRUE(alive()) << daemon_->stderr_text();
+  EXPECT_NE(daemon_->stderr_text().find("is full, cannot open the store"), std::string::npos)
+      << daemon_->stderr_text();
+  auto dev = device();
+  auto mod = module();
+  EXPECT_FALSE(dev.publish_until_stalled(16, 2048, 3s, 50));
+  drain_everything(dev, mod);
+}
+
 } // namespace
 } // namespace outpost::test
