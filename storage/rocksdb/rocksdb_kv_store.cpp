@@ -260,15 +260,20 @@ result<void> rocksdb_kv_store::write(const write_batch& batch, write_mode mode) 
   rocksdb::Status s;
   {
     std::shared_lock<std::shared_mutex> lock{db_mu_};
-    // After ENOSPC not even lazy writes: RocksDB 7.8 may keep the WAL writer that failed
-    // (when the WAL was still empty), and the next append to it aborts. Only a reopen
-    // (check_space) gives a fresh one.
+    // One write at a time, so the write after an ENOSPC already sees it: after ENOSPC not
+    // even lazy writes go in, since RocksDB 7.8 may keep the WAL writer that failed (when the
+    // WAL was still empty) and the next append to it aborts. Only a reopen (check_space) gives
+    // a fresh one. (The writer actor commits groups itself; other writers are rare.)
+    std::lock_guard<std::mutex> one{write_mu_};
     if (!db_ || no_space_flag_.load(std::memory_order_relaxed)) {
       return errc::disk_full;
     }
     rocksdb::WriteOptions wo;
     wo.sync = sync_ && mode == write_mode::durable;
     s = db_->Write(wo, &wb);
+    if (s.IsNoSpace()) {
+      no_space_flag_.store(true, std::memory_order_relaxed);
+    }
   }
   if (!s.ok()) {
     if (s.IsNoSpace()) {

@@ -86,6 +86,7 @@ private:
   /// Shared by every read and write, exclusive for the reopen after ENOSPC (which swaps
   /// `db_` and the handles). Never taken while waiting for `space_mu_`.
   mutable std::shared_mutex db_mu_;
+  std::mutex write_mu_; ///< one `DB::Write` at a time (see write())
   std::string path_;
   std::string reserve_path_;
   int reserve_fd_ = -1; ///< open and flock'ed while this store is open
