@@ -72,10 +72,9 @@ std::shared_ptr<storage::kv_store> open_engine(const daemon_config& cfg, std::ui
       const auto& plan = (*kv)->plan();
       if (quota > plan.auto_quota_bytes) {
         spdlog::warn(
-            "[storage] max_size_bytes {} is more than half of the filesystem's {} bytes: "
-            "RocksDB's amplification may reach the headroom first (appends are refused "
-            "then, see storage/README.md)",
-            quota, plan.filesystem_bytes);
+            "[storage] max_size_bytes {} is above the automatic quota {} of this {}-byte "
+            "filesystem: the disk's headroom may refuse appends first (storage/README.md)",
+            quota, plan.auto_quota_bytes, plan.filesystem_bytes);
       }
       if (quota == 0) {
         quota = plan.auto_quota_bytes;

@@ -119,7 +119,8 @@ protected:
   }
 
   void TearDown() override {
-    if (daemon_ && std::getenv("FULL_DISK_LOG")) {
+    if (daemon_ && std::getenv("FULL_DISK_LOG")) { // the daemon's log even when passing
+
       std::cerr << daemon_->stderr_text();
     }
     if (daemon_) {
