@@ -23,7 +23,9 @@ struct daemon_config {
   struct storage_section {
     std::string dir = "/var/lib/outpost";
     durability mode = durability::fsync;
-    std::uint64_t max_size_bytes = 0; ///< 0 = unlimited
+    /// 0 = automatic: half the filesystem after the store's reserve and headroom
+    /// (storage/rocksdb/space_plan.hpp); durability "memory": unlimited.
+    std::uint64_t max_size_bytes = 0;
     std::uint32_t cleanup_interval_ms = 200;
     std::uint32_t cleanup_budget = 10000; ///< entries scanned per cleanup step
   } storage;
