@@ -23,6 +23,14 @@ constexpr const char* manifest = R"json({"modulesContent": {"$edgeHub": {"proper
   "routes": {"toB": "FROM /messages/* WHERE NOT IS_DEFINED($connectionModuleId) INTO BrokeredEndpoint(\"/modules/modB/inputs/in1\")"},
   "storeAndForwardConfiguration": {"timeToLiveSecs": 7200}}}}})json";
 
+/// RSS bounds are for release builds: ASan's quarantine keeps freed memory resident (up to
+/// 256 MiB), so under sanitizers they are loosened to what only unbounded growth exceeds.
+#ifdef __SANITIZE_ADDRESS__
+constexpr std::int64_t rss_slack_kib = 300 * 1024;
+#else
+constexpr std::int64_t rss_slack_kib = 0;
+#endif
+
 /// CPU seconds (user + system) the process has used.
 double cpu_seconds(pid_t pid) {
   std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
@@ -130,7 +138,8 @@ TEST_F(ClientAbuse, TwoThousandFiltersAreCappedAndCostNeitherDiskNorMemory) {
     }
   }
   EXPECT_EQ(granted, 50u) << "at most 50 filters per session";
-  EXPECT_LT(daemon_rss_kib() - rss_before, 8 * 1024) << "KiB of RSS for 2,000 filters";
+  EXPECT_LT(daemon_rss_kib() - rss_before, 8 * 1024 + rss_slack_kib)
+      << "KiB of RSS for 2,000 filters";
   EXPECT_LT(folder_bytes(data_) - disk_before, 4u << 20) << "bytes on disk for 2,000 filters";
   // The granted ones survive a reconnect of the persistent session (stored as changes).
   dev.reset();
@@ -170,7 +179,8 @@ TEST_F(ClientAbuseTuned, ClientThatNeverReadsStopsBeingReadThenIsDisconnected) {
   EXPECT_NE(daemon_->stderr_text().find("edge1/modB] disconnected:"), std::string::npos)
       << "a client whose output never drains is disconnected";
   mod.reset();
-  EXPECT_LT(rss, 200 * 1024) << "KiB RSS with a 48 MB backlog for a client that does not read";
+  EXPECT_LT(rss, 200 * 1024 + rss_slack_kib)
+      << "KiB RSS with a 48 MB backlog for a client that does not read";
   // Nothing was lost: the backlog waits in the mailbox for the next connection.
   auto back = connected("edge1/modB");
   std::size_t delivered = 0;
