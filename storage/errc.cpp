@@ -29,6 +29,8 @@ public:
         return "identity already exists";
       case errc::identity_not_found:
         return "identity not found";
+      case errc::disk_full:
+        return "the disk under the store is full";
     }
     return "unknown storage error";
   }

@@ -16,6 +16,7 @@ enum class errc : std::uint8_t {
   invalid_identity,   ///< an identity id or its authentication settings are not valid
   identity_exists,    ///< adding an identity that is already registered
   identity_not_found, ///< naming an identity (or a module's device) that is not registered
+  disk_full,          ///< the filesystem under the store is (nearly) full: retry later
 };
 
 const std::error_category& storage_category() noexcept;

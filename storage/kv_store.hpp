@@ -64,6 +64,16 @@ enum class write_mode : std::uint8_t {
   lazy,    ///< never synced by itself; a later durable write covers it (WAL order)
 };
 
+/// What an engine knows about the space under it, for backpressure and reports.
+struct space_report {
+  /// Durable writes are refused with `errc::disk_full` (the filesystem is below its headroom,
+  /// or the engine ran out of space) until space returns.
+  bool disk_full = false;
+  std::uint64_t free_bytes = 0;    ///< free on the filesystem (not counting the reserve)
+  std::uint64_t reserve_bytes = 0; ///< space held back now for the engine's emergencies
+  std::uint64_t disk_bytes = 0;    ///< the engine's own files
+};
+
 /// The ordered key-value engine under the message store (RocksDB or memory).
 ///
 /// Implementations are thread-safe: the storage writer and the identity registry share one
@@ -83,6 +93,9 @@ public:
   /// The greatest key in [begin, end), if any (used to find queue tails on open).
   virtual result<std::optional<std::string>> last_key(column c, std::string_view begin,
                                                       std::string_view end) = 0;
+  /// Looks at the disk again (and lets an engine that ran out of space resume when space is
+  /// back); called periodically by the storage writer. Engines without a disk: all zero.
+  virtual space_report check_space() { return {}; }
 };
 
 } // namespace outpost::storage

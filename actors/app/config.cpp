@@ -140,6 +140,7 @@ std::map<std::string, setter> schema(daemon_config& c) {
       {"hub.output_stall_secs", int_key(c.hub.output_stall_secs, 1, 3600)},
       {"log.level", string_key(c.log.level, check_level)},
       {"runtime.threads", int_key(c.runtime.threads, 0, 256)},
+      {"runtime.io_threads", int_key(c.runtime.io_threads, 0, 256)},
       {"runtime.scheduler", string_key(c.runtime.scheduler,
                                        [](const std::string& v, const std::string& key) {
                                          if (v != "sharing" && v != "stealing") {

@@ -23,7 +23,9 @@ struct daemon_config {
   struct storage_section {
     std::string dir = "/var/lib/outpost";
     durability mode = durability::fsync;
-    std::uint64_t max_size_bytes = 0; ///< 0 = unlimited
+    /// 0 = automatic: half the filesystem after the store's reserve and headroom
+    /// (storage/rocksdb/space_plan.hpp); durability "memory": unlimited.
+    std::uint64_t max_size_bytes = 0;
     std::uint32_t cleanup_interval_ms = 200;
     std::uint32_t cleanup_budget = 10000; ///< entries scanned per cleanup step
   } storage;
@@ -94,6 +96,8 @@ struct daemon_config {
 
   struct runtime_section {
     std::uint32_t threads = 0; ///< actor scheduler threads; 0 = number of cores
+    /// I/O threads (sockets, TLS, HTTP); 0 = number of cores. HTTP handlers never run on them.
+    std::uint32_t io_threads = 0;
     /// CAF's scheduler policy: "sharing" (one queue, idle workers block: no polling) or
     /// "stealing" (per-worker queues, idle workers poll before they sleep).
     std::string scheduler = "stealing";

@@ -3,6 +3,7 @@
 #include "actors/app/admin_api.hpp"
 #include "actors/app/agent_setup.hpp"
 #include "actors/app/build_info.hpp"
+#include "actors/app/data_dir.hpp"
 #include "actors/app/hub_setup.hpp"
 #include "actors/common/messages.hpp"
 #include "actors/common/process_metrics.hpp"
@@ -12,6 +13,7 @@
 #include "protocols/iothub/encoding.hpp"
 #include "protocols/transport/crypto.hpp"
 #include "protocols/transport/http_server.hpp"
+#include "storage/errc.hpp"
 #include "storage/memory_kv_store.hpp"
 #include "storage/rocksdb/rocksdb_kv_store.hpp"
 
@@ -39,20 +41,66 @@ std::int64_t wall_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-/// Opens the configured engine; nullptr (after logging why) when it cannot.
-std::shared_ptr<storage::kv_store> open_engine(const daemon_config& cfg) {
+/// Waits up to `timeout` for SIGTERM/SIGINT (blocked in every thread); true if one came.
+bool stop_requested_within(std::chrono::seconds timeout) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  timespec ts{static_cast<time_t>(timeout.count()), 0};
+  return ::sigtimedwait(&set, nullptr, &ts) > 0;
+}
+
+/// Opens the configured engine; nullptr (after logging why) when it cannot, or when asked to
+/// stop while waiting for disk space (`stopped`). `quota` gets storage.max_size_bytes, or its
+/// automatic value from the filesystem when that is 0 (storage/README.md, "Disk space").
+std::shared_ptr<storage::kv_store> open_engine(const daemon_config& cfg, std::uint64_t& quota,
+                                               bool& stopped) {
+  quota = cfg.storage.max_size_bytes;
   if (cfg.storage.mode == durability::memory) {
     return std::make_shared<storage::memory_kv_store>();
   }
   const auto path = fs::path{cfg.storage.dir} / "db";
-  std::string why;
-  auto kv =
-      storage::rocksdb_kv_store::open({path.string(), cfg.storage.mode == durability::fsync}, why);
-  if (!kv) {
-    spdlog::critical("[storage] cannot open RocksDB at {}: {}", path.string(), why);
-    return nullptr;
+  storage::rocksdb_options o;
+  o.path = path.string();
+  o.sync = cfg.storage.mode == durability::fsync;
+  o.log = [](std::string_view line) {
+    spdlog::warn("[rocksdb] {}", line);
+  };
+  for (;;) {
+    std::string why;
+    auto kv = storage::rocksdb_kv_store::open(o, why);
+    if (kv) {
+      const auto& plan = (*kv)->plan();
+      if (quota > plan.auto_quota_bytes) {
+        spdlog::warn(
+            "[storage] max_size_bytes {} is above the automatic quota {} of this {}-byte "
+            "filesystem: the disk's headroom may refuse appends first (storage/README.md)",
+            quota, plan.auto_quota_bytes, plan.filesystem_bytes);
+      }
+      if (quota == 0) {
+        quota = plan.auto_quota_bytes;
+        spdlog::info(
+            "[storage] quota {} bytes: (filesystem {} - reserve {} - headroom {}) / 2 "
+            "(storage.max_size_bytes = 0)",
+            quota, plan.filesystem_bytes, plan.reserve_bytes, plan.headroom_bytes);
+      }
+      return std::shared_ptr<storage::kv_store>{std::move(*kv)};
+    }
+    if (kv.error() != storage::errc::disk_full) {
+      spdlog::critical("[storage] cannot open RocksDB at {}: {}", path.string(), why);
+      return nullptr;
+    }
+    // Not a crash loop: wait here for space (or SIGTERM); `outpost check` shows the disk.
+    spdlog::error(
+        "[storage] the disk under {} is full, cannot open the store ({}): retrying "
+        "in 5 s",
+        path.string(), why);
+    if (stop_requested_within(std::chrono::seconds(5))) {
+      stopped = true;
+      return nullptr;
+    }
   }
-  return std::shared_ptr<storage::kv_store>{std::move(*kv)};
 }
 
 /// Writes `{"<listen key>": "host:port", ...}` atomically (write, then rename).
@@ -72,6 +120,11 @@ bool write_ports(const fs::path& file,
       return false;
     }
   }
+  // Addresses only: readable by the CLI of any user, as before the umask of 077.
+  fs::permissions(tmp,
+                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read
+                      | fs::perms::others_read,
+                  ec);
   fs::rename(tmp, file, ec);
   return !ec;
 }
@@ -99,8 +152,13 @@ transport::http_handler http_routes(caf::actor_system& sys, caf::actor writer,
       self->request(writer, std::chrono::seconds(2), actors::stats_atom::value)
           .receive(
               [&](actors::store_report& r) {
-                res = {200, "application/json",
-                       "{\"status\":\"ok\",\"store_used_bytes\":" + std::to_string(r.used_bytes)
+                // 503 while publishers are not acknowledged for want of space.
+                const std::string status = r.disk_full ? "disk_full" : r.full ? "full" : "ok";
+                res = {status == "ok" ? 200u : 503u, "application/json",
+                       "{\"status\":\"" + status
+                           + "\",\"store_used_bytes\":" + std::to_string(r.used_bytes)
+                           + ",\"store_quota_bytes\":" + std::to_string(r.max_size_bytes)
+                           + ",\"disk_free_bytes\":" + std::to_string(r.disk_free_bytes)
                            + ",\"queues\":" + std::to_string(r.queues.size()) + "}\n"};
               },
               [&](caf::error&) {});
@@ -133,7 +191,9 @@ struct core_actors {
 /// Starts the HTTP surfaces and the hub, writes ports.json, waits for SIGTERM/SIGINT, then
 /// closes everything it started. Returns the exit code.
 int serve(const daemon_config& cfg, caf::actor_system& sys, core_actors core) {
-  transport::io_runner io{1};
+  transport::io_runner io{cfg.runtime.io_threads
+                              ? cfg.runtime.io_threads
+                              : std::max(1u, std::thread::hardware_concurrency())};
   std::vector<std::pair<std::string, std::string>> ports;
   std::string why;
   auto hub = start_hub(
@@ -215,15 +275,21 @@ int run_daemon(const daemon_config& cfg) {
   raise_fd_limit();
   spdlog::info("[outpostd {}] starting version {} ({}), durability {}, storage {}", cfg.device_id,
                build_version(), build_commit(), to_string(cfg.storage.mode), cfg.storage.dir);
-  std::error_code ec;
-  fs::create_directories(cfg.storage.dir, ec);
-  if (ec) {
-    spdlog::critical("[storage] cannot create {}: {}", cfg.storage.dir, ec.message());
+  std::vector<app::loose_path> tightened;
+  std::string why;
+  if (!secure_data_dir(cfg.storage.dir, tightened, why)) {
+    spdlog::critical("[storage] cannot create or secure {}: {}", cfg.storage.dir, why);
     return exit_failure;
   }
-  auto kv = open_engine(cfg);
+  for (const auto& t : tightened) { // left by an older version, or by hand
+    spdlog::warn("[storage] {} was {:o}, readable beyond outpostd: now at most {:o}", t.path,
+                 t.mode, t.wanted);
+  }
+  std::uint64_t quota = 0;
+  bool stopped = false;
+  auto kv = open_engine(cfg, quota, stopped);
   if (!kv) {
-    return exit_failure;
+    return stopped ? exit_ok : exit_failure;
   }
 
   auto registry = std::make_shared<prometheus::Registry>();
@@ -244,7 +310,7 @@ int run_daemon(const daemon_config& cfg) {
 
   actors::storage_writer_config wcfg;
   wcfg.kv = kv;
-  wcfg.max_size_bytes = cfg.storage.max_size_bytes;
+  wcfg.max_size_bytes = quota;
   wcfg.now_ms = wall_ms;
   wcfg.cleanup_interval = std::chrono::milliseconds{cfg.storage.cleanup_interval_ms};
   wcfg.cleanup_budget = cfg.storage.cleanup_budget;

@@ -11,6 +11,8 @@
 #include <csignal>
 #include <iostream>
 
+#include <sys/stat.h>
+
 namespace {
 
 void setup_logging(const std::string& level) {
@@ -25,6 +27,9 @@ void setup_logging(const std::string& level) {
 
 int main(int argc, char** argv) {
   using namespace outpost::app;
+  // Before anything is created: the store holds every identity key and the workload master
+  // key, so nothing outpostd writes is readable by others unless it says so (chmod).
+  ::umask(077);
   // Block the shutdown signals before any thread exists; run_daemon sigwaits for them.
   sigset_t set;
   sigemptyset(&set);

@@ -62,6 +62,10 @@ struct store_report {
   std::vector<queue_report> queues;
   std::uint64_t used_bytes = 0;
   std::uint64_t max_size_bytes = 0;
+  bool full = false;      ///< appends are refused (quota or disk) until space frees
+  bool disk_full = false; ///< the filesystem under the store is full (kv_store::check_space)
+  std::uint64_t disk_free_bytes = 0;
+  std::uint64_t reserve_bytes = 0;
 };
 
 using append_requests = std::vector<storage::append_request>;

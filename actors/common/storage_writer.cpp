@@ -2,6 +2,7 @@
 
 #include "actors/common/messages.hpp"
 #include "actors/common/store_metrics.hpp"
+#include "storage/errc.hpp"
 #include "storage/message_store.hpp"
 
 #include <caf/all.hpp>
@@ -24,6 +25,13 @@ struct writer_state {
   /// The mailbox of each queue: told what became durable, in commit order. Weak, so a
   /// mailbox and its writer never keep each other alive.
   std::unordered_map<storage::queue_handle, caf::actor_addr> listeners;
+  /// The disk as the engine last saw it (every cleanup tick and report).
+  storage::space_report space;
+  /// Appends are being refused for want of space (quota or disk) since the last success;
+  /// cleared by a successful append, or once acks or expiry freed bytes and the disk is fine.
+  bool refusing = false;
+  bool refused_for_disk = false;
+  std::uint64_t used_at_refusal = 0;
 
   static inline const char* name = "storage_writer";
 };
@@ -77,6 +85,7 @@ void commit_appends(writer_actor* self) {
   notify_listeners(st, results, now);
   std::size_t i = 0;
   std::size_t failed = 0;
+  std::error_code why;
   for (auto& [promise, n] : st.promises) {
     append_outcomes out(n);
     for (auto& o : out) {
@@ -86,14 +95,24 @@ void commit_appends(writer_actor* self) {
       } else {
         o.error = r.error();
         o.rejected = std::move(st.pending[i - 1]);
+        why = o.error;
         ++failed;
       }
     }
     promise.deliver(std::move(out));
   }
-  if (failed > 0) {
+  const bool for_space = why == storage::errc::quota_exceeded || why == storage::errc::disk_full;
+  if (failed > 0 && !(for_space && st.refusing)) {
+    // Once per episode: publishers retry every 200 ms while the store is full.
     spdlog::warn("[storage writer] {} of {} appends refused: {}", failed, results.size(),
-                 results.empty() ? "" : results.back().error().message());
+                 why.message());
+  }
+  if (failed < results.size()) {
+    st.refusing = false;
+  } else if (for_space) {
+    st.refusing = true;
+    st.refused_for_disk = why == storage::errc::disk_full;
+    st.used_at_refusal = st.store->used_bytes();
   }
   if (auto* m = st.cfg.metrics.get()) {
     m->commits.Increment();
@@ -104,11 +123,23 @@ void commit_appends(writer_actor* self) {
   st.promises.clear();
 }
 
+/// Logs a failed write once per disk-full episode (a full disk must not fill the log too).
+bool quiet(writer_state& st, std::error_code ec) {
+  if (ec != storage::errc::disk_full) {
+    return false;
+  }
+  const bool known = st.space.disk_full;
+  st.space.disk_full = true;
+  return known;
+}
+
 void commit_acks(writer_actor* self) {
   auto& st = self->state;
   if (auto r = st.store->ack(st.acks); !r) {
-    spdlog::error("[storage writer] ack of {} queues failed: {}", st.acks.size(),
-                  r.error().message());
+    if (!quiet(st, r.error())) {
+      spdlog::error("[storage writer] ack of {} queues failed: {}", st.acks.size(),
+                    r.error().message());
+    }
   } else if (auto* m = st.cfg.metrics.get()) {
     m->acks.Increment();
   }
@@ -138,13 +169,42 @@ void publish_metrics(writer_actor* self) {
   }
   m->used_bytes.Set(static_cast<double>(st.store->used_bytes()));
   m->quota_bytes.Set(static_cast<double>(st.store->limits().max_size_bytes));
+  m->full.Set(st.refusing ? 1 : 0);
+  m->disk_full.Set(st.space.disk_full ? 1 : 0);
+  m->disk_free_bytes.Set(static_cast<double>(st.space.free_bytes));
+  m->reserve_bytes.Set(static_cast<double>(st.space.reserve_bytes));
+}
+
+/// Asks the engine about the disk (which also lets it resume after ENOSPC) and ends a
+/// refusal episode that freed space has ended.
+void check_space(writer_state& st) {
+  const bool was_full = st.space.disk_full;
+  st.space = st.cfg.kv->check_space();
+  if (st.space.disk_full != was_full) {
+    if (st.space.disk_full) {
+      spdlog::error(
+          "[storage writer] the disk under the store is full ({} bytes free): "
+          "appends are refused, publishers are not acknowledged",
+          st.space.free_bytes);
+    } else {
+      spdlog::info("[storage writer] disk space is back ({} bytes free): appends resume",
+                   st.space.free_bytes);
+    }
+  }
+  if (st.refusing && !st.space.disk_full
+      && (st.refused_for_disk || st.store->used_bytes() < st.used_at_refusal)) {
+    st.refusing = false;
+  }
 }
 
 void cleanup(writer_actor* self) {
   auto& st = self->state;
+  check_space(st);
   auto r = st.store->cleanup_step(st.cfg.now_ms(), st.cfg.cleanup_budget);
   if (!r) {
-    spdlog::error("[storage writer] TTL cleanup failed: {}", r.error().message());
+    if (!quiet(st, r.error())) {
+      spdlog::error("[storage writer] TTL cleanup failed: {}", r.error().message());
+    }
   } else if (r->expired > 0) {
     const auto names = st.store->queues();
     for (const auto& [q, n] : r->expired_per_queue) {
@@ -165,7 +225,9 @@ void drop_expired(writer_actor* self, storage::queue_handle q,
   auto& st = self->state;
   auto r = st.store->drop_expired(q, seqs, st.cfg.now_ms());
   if (!r) {
-    spdlog::error("[storage writer] dropping expired entries failed: {}", r.error().message());
+    if (!quiet(st, r.error())) {
+      spdlog::error("[storage writer] dropping expired entries failed: {}", r.error().message());
+    }
     return;
   }
   if (*r > 0) {
@@ -183,6 +245,11 @@ store_report report(writer_state& st) {
   }
   rep.used_bytes = st.store->used_bytes();
   rep.max_size_bytes = st.store->limits().max_size_bytes;
+  check_space(st);
+  rep.full = st.refusing;
+  rep.disk_full = st.space.disk_full;
+  rep.disk_free_bytes = st.space.free_bytes;
+  rep.reserve_bytes = st.space.reserve_bytes;
   return rep;
 }
 

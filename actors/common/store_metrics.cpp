@@ -22,8 +22,22 @@ store_metrics::store_metrics(prometheus::Registry& r)
                         "Bytes the message store accounts against its quota")
                      .Add({})),
       quota_bytes(family(prometheus::BuildGauge(), r, "outpost_store_quota_bytes",
-                         "storage.max_size_bytes (0 = unlimited)")
+                         "The store's quota in bytes (storage.max_size_bytes or its automatic "
+                         "value; 0 = unlimited)")
                       .Add({})),
+      full(family(prometheus::BuildGauge(), r, "outpost_store_full",
+                  "1 while appends are refused (quota or disk full): publishers get no PUBACK")
+               .Add({})),
+      disk_full(family(prometheus::BuildGauge(), r, "outpost_store_disk_full",
+                       "1 while the filesystem under the store is below its headroom or out of "
+                       "space")
+                    .Add({})),
+      disk_free_bytes(family(prometheus::BuildGauge(), r, "outpost_store_disk_free_bytes",
+                             "Free bytes on the store's filesystem, besides the reserve")
+                          .Add({})),
+      reserve_bytes(family(prometheus::BuildGauge(), r, "outpost_store_reserve_bytes",
+                           "Bytes held in the store's reserve file (0 once released)")
+                        .Add({})),
       appends(family(prometheus::BuildCounter(), r, "outpost_store_appends_total",
                      "Messages appended durably to the store")
                   .Add({})),

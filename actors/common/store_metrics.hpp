@@ -27,6 +27,10 @@ struct store_metrics {
   prometheus::Family<prometheus::Counter>& dropped_family;
   prometheus::Gauge& used_bytes;
   prometheus::Gauge& quota_bytes;
+  prometheus::Gauge& full;
+  prometheus::Gauge& disk_full;
+  prometheus::Gauge& disk_free_bytes;
+  prometheus::Gauge& reserve_bytes;
   prometheus::Counter& appends;
   prometheus::Counter& append_failures;
   prometheus::Counter& commits;

@@ -371,9 +371,10 @@ struct key_and_cert {
   x509_ptr cert;
 };
 
-/// Writes the key (0600) and then the certificate (0644). The key goes first: a crash between
-/// the two leaves a certificate that does not match its key, which the next run detects and
-/// re-issues, never a certificate whose key is lost.
+/// Writes the key and then the certificate, both 0600 (the certificate is public, but it lives
+/// beside keys in a private folder, and whoever needs it gets it from outpostd). The key goes
+/// first: a crash between the two leaves a certificate that does not match its key, which the next
+/// run detects and re-issues, never a certificate whose key is lost.
 result<void> write_pair(const key_and_cert& pair, const std::string& cert_path,
                         const std::string& key_path, std::string& why) {
   const auto key_pem = to_pem(pair.key.get());
@@ -384,7 +385,7 @@ result<void> write_pair(const key_and_cert& pair, const std::string& cert_path,
   if (auto written = write_file_atomic(key_path, *key_pem, 0600, why); !written) {
     return written;
   }
-  return write_file_atomic(cert_path, *cert_pem, 0644, why);
+  return write_file_atomic(cert_path, *cert_pem, 0600, why);
 }
 
 // ---- hostnames ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/error.hpp>
@@ -212,7 +213,22 @@ public:
     return stopped_;
   }
 
-  /// Runs the handler unless the server is stopped (then nullopt). Exceptions become 500.
+  /// Runs the handler unless the server is stopped (then nullopt), then `then` with the
+  /// response, both before the call counts as finished: `stop()` waits for both, so `then`
+  /// may still post to the I/O runner. Exceptions become 500.
+  template <class Then>
+  void invoke_then(const http_request& request, Then&& then) {
+    auto response = invoke(request);
+    then(std::move(response));
+    {
+      std::lock_guard<std::mutex> lock{mutex_};
+      --in_flight_;
+    }
+    idle_.notify_all();
+  }
+
+private:
+  /// The handler call of `invoke_then`; leaves `in_flight_` raised when it ran.
   std::optional<http_response> invoke(const http_request& request) {
     {
       std::lock_guard<std::mutex> lock{mutex_};
@@ -231,11 +247,6 @@ public:
       response = plain_response(500, "internal server error\n");
     }
     running_handler_of = outer;
-    {
-      std::lock_guard<std::mutex> lock{mutex_};
-      --in_flight_;
-    }
-    idle_.notify_all();
     return response;
   }
 
@@ -358,11 +369,19 @@ private:
                          peer_.uid,
                          peer_.gid};
     parser_.reset();
-    auto response = server_->invoke(request);
-    if (!response) {
-      return close_now(); // stopped meanwhile
-    }
-    send(std::move(*response), version, keep_alive, head);
+    // The handler runs on the handler pool; the answer comes back to this connection's strand.
+    asio::post(server_->handlers(), [self = this->shared_from_this(), request = std::move(request),
+                                     version, keep_alive, head]() mutable {
+      self->server_->invoke_then(request, [&](std::optional<http_response> response) {
+        asio::post(self->stream_.get_executor(),
+                   [self, response = std::move(response), version, keep_alive, head]() mutable {
+                     if (!response) {
+                       return self->close_now(); // stopped meanwhile
+                     }
+                     self->send(std::move(*response), version, keep_alive, head);
+                   });
+      });
+    });
   }
 
   void send(http_response response, unsigned version, bool keep_alive, bool head) {
@@ -471,9 +490,10 @@ public:
   using session = http_session<Protocol>;
   static constexpr bool is_tcp = std::is_same_v<Protocol, tcp>;
 
-  http_listener(asio::io_context& context, http_handler handler)
+  http_listener(asio::io_context& context, asio::thread_pool& handlers, http_handler handler)
       : http_server_state(std::move(handler)),
         context_(context),
+        handlers_(handlers),
         acceptor_(asio::make_strand(context)),
         retry_timer_(acceptor_.get_executor()) {}
 
@@ -547,6 +567,9 @@ public:
     wait_for_handlers();
   }
 
+  /// Where this server's handlers run (the runner's handler pool).
+  asio::thread_pool& handlers() { return handlers_; }
+
   /// Called by a session's destructor.
   void forget(const session* s) {
     std::lock_guard<std::mutex> lock{mutex_};
@@ -601,6 +624,7 @@ private:
   }
 
   asio::io_context& context_;
+  asio::thread_pool& handlers_;
   typename Protocol::acceptor acceptor_;
   asio::steady_timer retry_timer_;
   socket_file file_; // claimed only by unix socket listeners
@@ -614,8 +638,8 @@ result<std::shared_ptr<http_server_state>> start_listener(
     io_runner& io, const typename Protocol::endpoint& endpoint, http_handler handler,
     unsigned mode) {
   try {
-    auto listener = std::make_shared<http_listener<Protocol>>(io_runner_access::context(io),
-                                                              std::move(handler));
+    auto listener = std::make_shared<http_listener<Protocol>>(
+        io_runner_access::context(io), io_runner_access::handlers(io), std::move(handler));
     if (auto listening = listener->listen(endpoint, mode); !listening) {
       return listening.error();
     }

@@ -35,9 +35,11 @@ struct http_response {
   std::string body;
 };
 
-/// Called once per request on an I/O thread of the server's `io_runner`, possibly on several
-/// threads at once (one connection at a time each). It should answer quickly: it holds up the
-/// connection it serves and an I/O thread. An exception it throws becomes a 500 response.
+/// Called once per request on a thread of the servers' shared handler pool (4 threads), never on
+/// an I/O thread of the `io_runner`, possibly on several threads at once (one request per
+/// connection at a time). It may block (ask an actor, wait for a module) without stalling any
+/// socket; while all pool threads are busy, further requests wait. An exception it throws
+/// becomes a 500 response.
 using http_handler = std::function<http_response(const http_request&)>;
 
 /// A small HTTP/1.1 server (keep-alive, no TLS) over TCP or a unix domain socket, for the

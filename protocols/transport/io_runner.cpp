@@ -6,10 +6,11 @@
 
 namespace outpost::transport {
 
-io_runner::io_runner(std::size_t threads) {
+io_runner::io_runner(std::size_t threads, std::size_t handler_threads) {
   const auto n = std::max<std::size_t>(threads, 1);
   // A hint of 1 lets Asio drop internal locking; only safe when a single thread runs the loop.
   impl_ = std::make_unique<impl>(n == 1 ? 1 : static_cast<int>(n));
+  impl_->handlers.emplace(std::max<std::size_t>(handler_threads, 1));
   impl_->work.emplace(impl_->context.get_executor());
   impl_->thread_count = n;
   impl_->threads.reserve(n);
@@ -38,6 +39,8 @@ void io_runner::stop() {
     return;
   }
   impl_->stopped = true;
+  // Handlers first: one still running may post its answer to the loop below.
+  impl_->handlers->join();
   impl_->work.reset();
   impl_->context.stop();
   const auto self = std::this_thread::get_id();

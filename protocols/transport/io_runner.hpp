@@ -10,7 +10,7 @@ struct io_runner_access;
 } // namespace detail
 
 /// A pool of threads running one I/O event loop, shared by the servers and clients of this
-/// library (http_server, later TCP/TLS/WebSocket listeners).
+/// library (http_server, stream_server), plus the pool the HTTP handlers run on.
 ///
 /// Owns the event loop and its threads; the threads start in the constructor and run until
 /// `stop()`. Objects started on a runner (e.g. `http_server`) must be destroyed before the runner.
@@ -18,8 +18,10 @@ struct io_runner_access;
 /// threads (a thread cannot join itself); all other members are thread-safe.
 class io_runner {
 public:
-  /// Starts `threads` threads (at least one) running the event loop.
-  explicit io_runner(std::size_t threads = 1);
+  /// Starts `threads` threads (at least one) running the event loop, and a separate pool of
+  /// `handler_threads` (at least one) on which the HTTP servers call their handlers, so a
+  /// handler that blocks never holds an I/O thread.
+  explicit io_runner(std::size_t threads = 1, std::size_t handler_threads = 4);
   ~io_runner();
 
   io_runner(const io_runner&) = delete;

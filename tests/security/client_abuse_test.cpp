@@ -23,6 +23,14 @@ constexpr const char* manifest = R"json({"modulesContent": {"$edgeHub": {"proper
   "routes": {"toB": "FROM /messages/* WHERE NOT IS_DEFINED($connectionModuleId) INTO BrokeredEndpoint(\"/modules/modB/inputs/in1\")"},
   "storeAndForwardConfiguration": {"timeToLiveSecs": 7200}}}}})json";
 
+/// RSS bounds are for release builds: ASan's quarantine keeps freed memory resident (up to
+/// 256 MiB), so under sanitizers they are loosened to what only unbounded growth exceeds.
+#ifdef __SANITIZE_ADDRESS__
+constexpr std::int64_t rss_slack_kib = 300 * 1024;
+#else
+constexpr std::int64_t rss_slack_kib = 0;
+#endif
+
 /// CPU seconds (user + system) the process has used.
 double cpu_seconds(pid_t pid) {
   std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
@@ -58,14 +66,15 @@ protected:
   void SetUp() override {
     daemon_fixture::SetUp();
     manifest_ = manifest;
-    config_extra_ =
-        "[hub]\nmax_output_bytes = 1048576\noutput_stall_secs = 2\n"
-        "max_keepalive_secs = 2\n";
+    config_extra_ = tuning();
     start();
     add_identity("device", "dev1");
     add_identity("device", "dev2");
     add_identity("module", "modB");
   }
+
+  /// Extra [hub] settings (shorter bounds, so a test waits seconds, not minutes).
+  virtual std::string tuning() const { return {}; }
 
   std::vector<std::uint8_t> suback_codes(mqtt_test_client& c, std::uint16_t id,
                                          std::vector<std::string> filters) {
@@ -129,7 +138,8 @@ TEST_F(ClientAbuse, TwoThousandFiltersAreCappedAndCostNeitherDiskNorMemory) {
     }
   }
   EXPECT_EQ(granted, 50u) << "at most 50 filters per session";
-  EXPECT_LT(daemon_rss_kib() - rss_before, 8 * 1024) << "KiB of RSS for 2,000 filters";
+  EXPECT_LT(daemon_rss_kib() - rss_before, 8 * 1024 + rss_slack_kib)
+      << "KiB of RSS for 2,000 filters";
   EXPECT_LT(folder_bytes(data_) - disk_before, 4u << 20) << "bytes on disk for 2,000 filters";
   // The granted ones survive a reconnect of the persistent session (stored as changes).
   dev.reset();
@@ -139,7 +149,15 @@ TEST_F(ClientAbuse, TwoThousandFiltersAreCappedAndCostNeitherDiskNorMemory) {
       << "the 50 stored filters were restored, so a 51st is refused";
 }
 
-TEST_F(ClientAbuse, ClientThatNeverReadsStopsBeingReadThenIsDisconnected) {
+/// A 1 MiB output bound, 2 s of stall and a 2 s keepalive ceiling instead of 4 MiB, 30 s, 600 s.
+class ClientAbuseTuned : public ClientAbuse {
+protected:
+  std::string tuning() const override {
+    return "[hub]\nmax_output_bytes = 1048576\noutput_stall_secs = 2\nmax_keepalive_secs = 2\n";
+  }
+};
+
+TEST_F(ClientAbuseTuned, ClientThatNeverReadsStopsBeingReadThenIsDisconnected) {
   auto mod = connected("edge1/modB");
   EXPECT_EQ(suback_codes(*mod, 1, {"devices/edge1/modules/modB/#"}),
             (std::vector<std::uint8_t>{1}));
@@ -161,7 +179,8 @@ TEST_F(ClientAbuse, ClientThatNeverReadsStopsBeingReadThenIsDisconnected) {
   EXPECT_NE(daemon_->stderr_text().find("edge1/modB] disconnected:"), std::string::npos)
       << "a client whose output never drains is disconnected";
   mod.reset();
-  EXPECT_LT(rss, 200 * 1024) << "KiB RSS with a 48 MB backlog for a client that does not read";
+  EXPECT_LT(rss, 200 * 1024 + rss_slack_kib)
+      << "KiB RSS with a 48 MB backlog for a client that does not read";
   // Nothing was lost: the backlog waits in the mailbox for the next connection.
   auto back = connected("edge1/modB");
   std::size_t delivered = 0;
@@ -178,7 +197,7 @@ TEST_F(ClientAbuse, ClientThatNeverReadsStopsBeingReadThenIsDisconnected) {
   EXPECT_EQ(delivered, 240u);
 }
 
-TEST_F(ClientAbuse, KeepaliveZeroIsServedAsTheMaximum) {
+TEST_F(ClientAbuseTuned, KeepaliveZeroIsServedAsTheMaximum) {
   // max_keepalive_secs = 2 here (600 by default): a client asking for no keepalive and saying
   // nothing is closed after 1.5 x 2 s instead of holding its connection forever.
   mqtt_test_client c{mqtt_};

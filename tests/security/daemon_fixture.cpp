@@ -40,15 +40,18 @@ void daemon_fixture::start() {
                      + "\n[listen]\nmetrics = \"127.0.0.1:0\"\nmqtt_tls = \"127.0.0.1:0\"\n"
                        "mqtt = \"127.0.0.1:0\"\n"
                      + listen_extra_;
+  if (!manifest_.empty() || !agent_extra_.empty()) {
+    text += "[agent]\n" + agent_extra_ + "\n";
+  }
   if (!manifest_.empty()) {
     write_file(dir_ / "manifest.json", manifest_);
-    text += "[agent]\nmanifest = \"" + (dir_ / "manifest.json").string() + "\"\n";
+    text += "manifest = \"" + (dir_ / "manifest.json").string() + "\"\n";
   }
   text += config_extra_;
   write_file(cfg_, text);
   std::error_code ec;
   fs::remove(data_ / "run" / "ports.json", ec);
-  auto argv = daemon_prefix_;
+  auto argv = launcher_;
   argv.insert(argv.end(), {bin_path("outpostd"), "--config", cfg_.string()});
   daemon_ = std::make_unique<process>(argv, dir_ / "outpostd.stderr");
   auto ports = wait_for_file(data_ / "run" / "ports.json", 20s);

@@ -61,11 +61,12 @@ protected:
   std::filesystem::path data_; ///< storage.dir
   std::string device_id_ = "edge1";
   std::string storage_extra_; ///< lines in [storage]
+  std::string agent_extra_;   ///< lines in [agent]
   std::string config_extra_;  ///< appended sections
   std::string listen_extra_;  ///< lines in [listen]
   std::string manifest_;      ///< written to manifest.json and named in [agent] when not empty
-  /// Prepended to outpostd's command line, e.g. {"setpriv", "--reuid=65534", ...}.
-  std::vector<std::string> daemon_prefix_;
+  /// Put before outpostd's argv (e.g. `prlimit --nofile=300:300 --`); the daemon keeps the pid.
+  std::vector<std::string> launcher_;
   std::string mqtt_;     ///< plain MQTT "127.0.0.1:port"
   std::string mqtt_tls_; ///< TLS MQTT "127.0.0.1:port"
   std::string metrics_;  ///< "127.0.0.1:port"

@@ -470,7 +470,7 @@ TEST_F(ModuleConfinement, DockerModuleDoesNotGetTheAdminSocket) {
         return {204, "application/json", ""};
       });
   ASSERT_TRUE(engine);
-  config_extra_ = "container_engine = \"unix://" + engine_socket + "\"\n";
+  agent_extra_ = "container_engine = \"unix://" + engine_socket + "\"\n";
   json docker = {{"version", "1.0"},
                  {"type", "docker"},
                  {"status", "running"},
@@ -518,7 +518,7 @@ TEST_F(ModuleConfinement, NonRootDaemonSaysModulesAreNotConfinedAndStillTellsThe
   // outpostd as uid 65534 (nobody): it cannot switch users, so modules run as nobody too.
   fs::create_directories(data_);
   ASSERT_EQ(::chown(data_.c_str(), 65534, 65534), 0);
-  daemon_prefix_ = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+  launcher_ = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
   const auto target = dir_ / "target";
   manifest_ = manifest_of({{"victim", process_module(probe_, {"status", "sleep"})},
                            {"attacker", process_module(probe_, {"attack", target.string()})}});

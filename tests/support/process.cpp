@@ -1,5 +1,6 @@
 #include "tests/support/process.hpp"
 
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -26,6 +27,11 @@ fs::path make_temp_dir(const std::string& tag) {
 }
 
 std::string bin_path(const std::string& name) {
+  // OUTPOST_TEST_BIN_DIR runs the same tests against other binaries (e.g. an older commit's,
+  // to see a security test fail where the attack still works).
+  if (const char* dir = std::getenv("OUTPOST_TEST_BIN_DIR"); dir && *dir) {
+    return std::string{dir} + "/" + name;
+  }
   return std::string{OUTPOST_BIN_DIR} + "/" + name;
 }
 

@@ -14,7 +14,7 @@ namespace outpost::test {
 /// post-mortem when a test fails).
 std::filesystem::path make_temp_dir(const std::string& tag);
 
-/// Path of a binary built by this tree (build/bin/<name>).
+/// Path of a binary built by this tree (build/bin/<name>), or in $OUTPOST_TEST_BIN_DIR if set.
 std::string bin_path(const std::string& name);
 
 /// A child process with stdout on a pipe and stderr in a file, for integration tests that

@@ -40,7 +40,8 @@ PURE_FORBIDDEN = (
 )
 # CAF-free libraries of actors/app that tools (the CLI) may use: the configuration file
 # and the build's version, shared so `outpost` reads outpostd's config exactly as it does.
-TOOL_VISIBLE_ACTOR_HEADERS = ("actors/app/config.hpp", "actors/app/build_info.hpp")
+TOOL_VISIBLE_ACTOR_HEADERS = ("actors/app/config.hpp", "actors/app/build_info.hpp",
+                              "actors/app/data_dir.hpp")
 PROTON_RULE = ("only protocols/amqp may use Qpid Proton", lambda h: h.startswith("proton/"))
 
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')

@@ -1,5 +1,6 @@
 #include "tools/cli/agent_commands.hpp"
 
+#include "actors/app/data_dir.hpp"
 #include "protocols/iothub/encoding.hpp"
 #include "protocols/transport/certificates.hpp"
 #include "protocols/transport/http_client.hpp"
@@ -185,6 +186,69 @@ void check_disk(const app::daemon_config& cfg, checker& c) {
   }
 }
 
+std::string octal(unsigned mode) {
+  std::ostringstream o;
+  o << std::oct << std::setw(4) << std::setfill('0') << mode;
+  return o.str();
+}
+
+/// Secrets at rest: <storage.dir> 0711, run/ 0711, db/ and certs/ 0700 with files 0600.
+void check_data_modes(const app::daemon_config& cfg, checker& c) {
+  std::error_code ec;
+  if (!fs::exists(cfg.storage.dir, ec)) {
+    return; // nothing stored yet (check_disk says so)
+  }
+  const auto loose = app::loose_data_paths(cfg.storage.dir);
+  std::size_t files = 0;
+  for (const auto& l : loose) {
+    if (l.folder) {
+      c.fail("permissions: " + l.path + " is " + octal(l.mode) + ", open to other users",
+             "chmod " + octal(l.wanted).substr(1) + " " + l.path
+                 + " (outpostd also tightens it at its next start)");
+    } else if (files++ == 0) {
+      std::size_t n = 0;
+      for (const auto& f : loose) {
+        n += f.folder ? 0 : 1;
+      }
+      c.fail("permissions: " + l.path + " is " + octal(l.mode) + ", readable by other users"
+                 + (n > 1 ? " (and " + std::to_string(n - 1) + " more files)" : ""),
+             "chmod -R go-rwx " + (fs::path{cfg.storage.dir} / "db").string() + " "
+                 + (fs::path{cfg.storage.dir} / "certs").string()
+                 + " (outpostd also tightens them at its next start)");
+    }
+  }
+  if (loose.empty()) {
+    c.pass("permissions: " + cfg.storage.dir + " 0711, db/ and certs/ private (0700, files 0600)");
+  }
+}
+
+/// The store's own view (/healthz): full (quota) or disk full means no PUBACKs.
+void check_store(const std::string& metrics_address, const app::daemon_config& cfg, checker& c) {
+  auto health = transport::http_get(metrics_address, "/healthz");
+  if (!health) {
+    c.fail("store: /healthz does not answer", "see outpostd's log for [storage]");
+    return;
+  }
+  auto j = json::parse(health->body, nullptr, false);
+  const auto status = j.is_object() ? j.value("status", "") : "";
+  if (health->status == 200) {
+    c.pass("store: " + health->body.substr(0, health->body.find('\n')));
+  } else if (status == "disk_full") {
+    c.fail("store: the disk under " + cfg.storage.dir + " is full ("
+               + std::to_string(j.value("disk_free_bytes", std::uint64_t{0}))
+               + " bytes free): publishers are not acknowledged",
+           "free space on that filesystem; outpostd resumes by itself when space returns");
+  } else if (status == "full") {
+    c.fail("store: full (" + std::to_string(j.value("store_used_bytes", std::uint64_t{0})) + " of "
+               + std::to_string(j.value("store_quota_bytes", std::uint64_t{0}))
+               + " bytes): publishers are not acknowledged",
+           "let modules consume their backlog, or raise [storage] max_size_bytes");
+  } else {
+    c.fail("store: /healthz answers " + std::to_string(health->status),
+           "see outpostd's log for [storage]");
+  }
+}
+
 } // namespace
 
 int run_list(const app::daemon_config& cfg) {
@@ -324,6 +388,7 @@ int run_check(const app::daemon_config& cfg, const std::string& config_path) {
   c.pass("configuration " + config_path);
   check_certificates(cfg, c);
   check_disk(cfg, c);
+  check_data_modes(cfg, c);
   auto hub = admin_call(cfg, "GET", "/status/edgehub");
   if (!hub || hub->status != 200) {
     c.fail("outpostd is not answering on " + app::admin_socket_path(cfg),
@@ -347,12 +412,7 @@ int run_check(const app::daemon_config& cfg, const std::string& config_path) {
       }
     }
     if (ports.contains("metrics")) {
-      auto health = transport::http_get(ports["metrics"].get<std::string>(), "/healthz");
-      if (health && health->status == 200) {
-        c.pass("store: " + health->body.substr(0, health->body.find('\n')));
-      } else {
-        c.fail("store: /healthz does not answer 200", "see outpostd's log for [storage]");
-      }
+      check_store(ports["metrics"].get<std::string>(), cfg, c);
     }
   }
   auto agent = cfg.agent.manifest.empty() ? std::nullopt : admin_json(cfg, "GET", "/modules");

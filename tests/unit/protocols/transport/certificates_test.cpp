@@ -203,8 +203,8 @@ TEST_F(CertificatesTest, EnsureEdgeCaCreatesCaAndServerCertWithPrivateModes) {
   EXPECT_EQ(mode_of(dir_), 0700u);
   EXPECT_EQ(mode_of(files.key), 0600u);
   EXPECT_EQ(mode_of(dir_ + "/edge-ca.key.pem"), 0600u);
-  EXPECT_EQ(mode_of(files.cert), 0644u);
-  EXPECT_EQ(mode_of(files.ca), 0644u);
+  EXPECT_EQ(mode_of(files.cert), 0600u);
+  EXPECT_EQ(mode_of(files.ca), 0600u);
 
   auto ca = load_cert(files.ca);
   auto server = load_cert(files.cert);

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -930,6 +931,43 @@ TEST(HttpCall, ConnectionRefusedOverTcpIsAnError) {
   auto reply = http_call(address, "GET", "/");
   ASSERT_FALSE(reply);
   EXPECT_EQ(reply.error(), std::errc::connection_refused) << reply.error().message();
+}
+
+} // namespace
+} // namespace outpost::transport
+
+namespace outpost::transport {
+namespace {
+
+// Issue 8 §9: handlers used to run on the I/O thread, so a /healthz waiting 2 s, an admin
+// request waiting 10 s or an agent method waiting 30 s stalled every socket of the runner.
+TEST(HttpServerHandlers, ABlockedHandlerDoesNotHoldTheOnlyIoThread) {
+  io_runner io{1}; // the worst case: one I/O thread for everything
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  auto slow = http_server::start(io, "127.0.0.1:0", [released](const http_request&) {
+    released.wait_for(std::chrono::seconds(10));
+    return http_response{200, "text/plain", "slow"};
+  });
+  ASSERT_TRUE(slow);
+  auto fast = http_server::start(io, "127.0.0.1:0", [](const http_request&) {
+    return http_response{200, "text/plain", "fast"};
+  });
+  ASSERT_TRUE(fast);
+  test_client blocked{port_of((*slow)->bound_address())};
+  ASSERT_TRUE(blocked.send(get("/wait")));
+  const auto start = std::chrono::steady_clock::now();
+  test_client other{port_of((*fast)->bound_address())};
+  ASSERT_TRUE(other.send(get("/now")));
+  const auto answer = other.read_response();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->body, "fast");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5))
+      << "the other server waited for the blocked handler";
+  release.set_value();
+  const auto late = blocked.read_response();
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->body, "slow");
 }
 
 } // namespace
