@@ -137,6 +137,13 @@ result<caf::actor> spawn_identity_registry(caf::actor_system& sys, identity_regi
     return store.error();
   }
   auto loaded = std::make_shared<storage::identity_store>(std::move(*store));
+  // Published before the actor runs: the hub may accept a CONNECT as soon as this returns, and
+  // must not find an empty table (a detached actor starts on its own thread, a moment later).
+  auto table = std::make_shared<identity_table>();
+  for (auto& i : loaded->list()) {
+    table->emplace(i.id(), std::move(i));
+  }
+  cfg.published->set(std::move(table));
   return sys.spawn<caf::detached>(registry_behavior, std::move(cfg), std::move(loaded));
 }
 
