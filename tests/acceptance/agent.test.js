@@ -122,7 +122,9 @@ test('quickstart: the agent runs the two SDK modules; readings flow to the filte
       await op.start();
       for (const name of ['filter', 'tempSensor']) {
         const m = await waitModule(op, name, (x) => x.runtimeStatus === 'running', 'running after the restart');
-        assert.ok(m.lastStartMs - t0 < 1000, `${name} started ${m.lastStartMs - t0} ms after outpostd`);
+        // < 1 s is the product's promise; a sanitizer build starts several times slower.
+        const limitMs = process.env.OUTPOST_SANITIZED ? 3000 : 1000;
+        assert.ok(m.lastStartMs - t0 < limitMs, `${name} started ${m.lastStartMs - t0} ms after outpostd`);
         console.log(`${name} running again ${m.lastStartMs - t0} ms after outpostd was started`);
       }
       assert.equal((await op.modules()).filter.restartCount, 1, 'restart counters survive the restart');
