@@ -173,6 +173,7 @@ EOF
 op_pid=""
 op_plain=""
 op_tls=""
+op_admin=""
 
 start_outpost() {
   rm -f "$op_dir/data/run/ports.json"
@@ -186,6 +187,7 @@ start_outpost() {
   done
   op_plain="$(jq -r '.mqtt' "$op_dir/data/run/ports.json" | sed 's/.*://')"
   op_tls="$(jq -r '.mqtt_tls' "$op_dir/data/run/ports.json" | sed 's/.*://')"
+  op_admin="$(jq -r '.admin_socket' "$op_dir/data/run/ports.json")"
 }
 
 stop_outpost() {
@@ -198,7 +200,7 @@ stop_outpost() {
 # create_identities FILE PREFIX COUNT: devices PREFIX1..PREFIXCOUNT through the admin API (one
 # curl process, one request per identity); appends `id primaryKey` lines to FILE.
 create_identities() {
-  local file="$1" prefix="$2" count="$3" sock="$op_dir/data/run/admin/admin.sock" cfg="$work/curl.cfg"
+  local file="$1" prefix="$2" count="$3" sock="$op_admin" cfg="$work/curl.cfg"
   : >"$cfg"
   for i in $(seq 1 "$count"); do
     [ "$i" -gt 1 ] && echo next >>"$cfg"
@@ -347,7 +349,7 @@ log "work dir $work; load average $load_before; other users busy $busy_before of
 start_outpost
 : >"$op_dir/keys.txt"
 create_identities "$op_dir/keys.txt" d "$PUBLISHERS"
-curl -sS --unix-socket "$op_dir/data/run/admin/admin.sock" -X POST \
+curl -sS --unix-socket "$op_admin" -X POST \
   -H 'Content-Type: application/json' -d '{"id":"sink","type":"module"}' \
   http://localhost/identities | jq -r '"\(.id) \(.primaryKey)"' >>"$op_dir/keys.txt"
 "$outpost" --config "$op_dir/config.toml" ca >"$op_dir/ca.pem"
