@@ -9,7 +9,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/error.hpp>
@@ -490,7 +489,7 @@ public:
   using session = http_session<Protocol>;
   static constexpr bool is_tcp = std::is_same_v<Protocol, tcp>;
 
-  http_listener(asio::io_context& context, asio::thread_pool& handlers, http_handler handler)
+  http_listener(asio::io_context& context, asio::io_context& handlers, http_handler handler)
       : http_server_state(std::move(handler)),
         context_(context),
         handlers_(handlers),
@@ -568,7 +567,7 @@ public:
   }
 
   /// Where this server's handlers run (the runner's handler pool).
-  asio::thread_pool& handlers() { return handlers_; }
+  asio::io_context& handlers() { return handlers_; }
 
   /// Called by a session's destructor.
   void forget(const session* s) {
@@ -624,7 +623,7 @@ private:
   }
 
   asio::io_context& context_;
-  asio::thread_pool& handlers_;
+  asio::io_context& handlers_;
   typename Protocol::acceptor acceptor_;
   asio::steady_timer retry_timer_;
   socket_file file_; // claimed only by unix socket listeners

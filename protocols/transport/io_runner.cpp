@@ -4,13 +4,30 @@
 
 #include <algorithm>
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 namespace outpost::transport {
 
 io_runner::io_runner(std::size_t threads, std::size_t handler_threads) {
   const auto n = std::max<std::size_t>(threads, 1);
   // A hint of 1 lets Asio drop internal locking; only safe when a single thread runs the loop.
   impl_ = std::make_unique<impl>(n == 1 ? 1 : static_cast<int>(n));
-  impl_->handlers.emplace(std::max<std::size_t>(handler_threads, 1));
+  impl_->handlers_work.emplace(impl_->handlers.get_executor());
+  for (std::size_t i = 0; i < std::max<std::size_t>(handler_threads, 1); ++i) {
+    impl_->handler_threads.emplace_back([ctx = &impl_->handlers] {
+      // Lower priority than the I/O and actor threads (Linux: nice applies per thread).
+      ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
+      for (;;) {
+        try {
+          ctx->run();
+          return;
+        } catch (...) {
+        }
+      }
+    });
+  }
   impl_->work.emplace(impl_->context.get_executor());
   impl_->thread_count = n;
   impl_->threads.reserve(n);
@@ -39,8 +56,16 @@ void io_runner::stop() {
     return;
   }
   impl_->stopped = true;
-  // Handlers first: one still running may post its answer to the loop below.
-  impl_->handlers->join();
+  // Handlers first (what is queued still runs): one may post its answer to the loop below.
+  impl_->handlers_work.reset();
+  for (auto& t : impl_->handler_threads) {
+    if (t.get_id() == std::this_thread::get_id()) {
+      t.detach();
+    } else if (t.joinable()) {
+      t.join();
+    }
+  }
+  impl_->handler_threads.clear();
   impl_->work.reset();
   impl_->context.stop();
   const auto self = std::this_thread::get_id();

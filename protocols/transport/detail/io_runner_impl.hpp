@@ -7,7 +7,6 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include <mutex>
 #include <optional>
@@ -25,9 +24,14 @@ struct io_runner::impl {
   std::vector<std::thread> threads;
   std::size_t thread_count = 0;
   /// Where the HTTP servers' handlers run: never on `threads`, so a handler that blocks or
-  /// works long stalls no socket. Joined by `stop()`, so thread-local state of whatever the
-  /// handlers used (CAF's scoped actors) is gone before the runner's owner tears down.
-  std::optional<boost::asio::thread_pool> handlers;
+  /// works long stalls no socket. Its threads run at nice +10, so a 6 MB scrape takes the CPU
+  /// the broker leaves over rather than competing with it. Joined by `stop()`, so thread-local
+  /// state of whatever the handlers used (CAF's scoped actors) is gone before the runner's
+  /// owner tears down.
+  boost::asio::io_context handlers;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
+      handlers_work;
+  std::vector<std::thread> handler_threads;
   std::mutex stop_mutex;
   bool stopped = false;
 };
@@ -37,7 +41,7 @@ namespace detail {
 /// The one way for this library's .cpp files to reach the runner's `io_context`.
 struct io_runner_access {
   static boost::asio::io_context& context(io_runner& io) { return io.impl_->context; }
-  static boost::asio::thread_pool& handlers(io_runner& io) { return *io.impl_->handlers; }
+  static boost::asio::io_context& handlers(io_runner& io) { return io.impl_->handlers; }
 };
 
 } // namespace detail
