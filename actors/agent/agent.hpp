@@ -1,7 +1,7 @@
 #pragma once
 
-#include "actors/agent/agent_view.hpp"
-#include "actors/hub/identity_registry.hpp"
+#include "actors/workload/agent_view.hpp"
+#include "actors/workload/identity_registry.hpp"
 #include "supervisor/planner/restart.hpp"
 
 #include <caf/actor.hpp>

@@ -2,9 +2,9 @@
 
 #include "actors/app/agent_admin.hpp"
 #include "actors/app/config.hpp"
-#include "actors/hub/identity_registry.hpp"
 #include "actors/hub/monitor_feed.hpp"
 #include "actors/hub/route_watcher.hpp"
+#include "actors/workload/identity_registry.hpp"
 #include "protocols/transport/http_server.hpp"
 
 #include <caf/actor.hpp>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/agent/agent_view.hpp"
+#include "actors/workload/agent_view.hpp"
 #include "protocols/transport/http_server.hpp"
 
 #include <caf/actor.hpp>

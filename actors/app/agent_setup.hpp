@@ -1,8 +1,8 @@
 #pragma once
 
-#include "actors/agent/agent_view.hpp"
 #include "actors/app/config.hpp"
-#include "actors/hub/identity_registry.hpp"
+#include "actors/workload/agent_view.hpp"
+#include "actors/workload/identity_registry.hpp"
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>

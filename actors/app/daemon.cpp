@@ -9,7 +9,7 @@
 #include "actors/common/process_metrics.hpp"
 #include "actors/common/storage_writer.hpp"
 #include "actors/common/store_metrics.hpp"
-#include "actors/hub/identity_registry.hpp"
+#include "actors/workload/identity_registry.hpp"
 #include "protocols/iothub/encoding.hpp"
 #include "protocols/transport/crypto.hpp"
 #include "protocols/transport/http_server.hpp"

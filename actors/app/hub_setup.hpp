@@ -1,9 +1,9 @@
 #pragma once
 
 #include "actors/app/config.hpp"
-#include "actors/hub/identity_registry.hpp"
 #include "actors/hub/monitor_feed.hpp"
 #include "actors/hub/route_watcher.hpp"
+#include "actors/workload/identity_registry.hpp"
 #include "protocols/transport/certificates.hpp"
 
 #include <caf/actor.hpp>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/hub/identity_registry.hpp"
+#include "actors/workload/identity_registry.hpp"
 #include "protocols/iothub/identity.hpp"
 #include "protocols/mqtt/packets.hpp"
 

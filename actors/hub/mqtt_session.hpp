@@ -2,8 +2,8 @@
 
 #include "actors/common/live_count.hpp"
 #include "actors/hub/hub_routes.hpp"
-#include "actors/hub/identity_registry.hpp"
 #include "actors/hub/monitor_feed.hpp"
+#include "actors/workload/identity_registry.hpp"
 #include "protocols/mqtt/session.hpp"
 
 #include <caf/actor.hpp>

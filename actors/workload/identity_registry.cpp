@@ -1,4 +1,4 @@
-#include "actors/hub/identity_registry.hpp"
+#include "actors/workload/identity_registry.hpp"
 
 #include "storage/errc.hpp"
 

@@ -1,4 +1,4 @@
-#include "actors/agent/workload_api.hpp"
+#include "actors/workload/workload_api.hpp"
 
 #include "protocols/iothub/encoding.hpp"
 #include "protocols/transport/certificates.hpp"
