@@ -19,9 +19,7 @@
 
 #include <deque>
 #include <filesystem>
-#include <fstream>
 #include <regex>
-#include <sstream>
 
 #include <unistd.h>
 
@@ -45,8 +43,6 @@ struct module_extra {
 
 struct agent_state {
   agent_config cfg;
-  std::optional<std::string> applied; ///< manifest text last looked at
-  bool looked = false;
   std::optional<sv::deployment> desired; ///< the deployment in force
   sv::deployment_status status{sv::deployment_code::unknown, "waiting for a deployment"};
   std::int64_t desired_version = 0;
@@ -150,61 +146,48 @@ void publish(agent_actor* self) {
   st.cfg.view->set(std::move(data));
 }
 
-/// Applies manifest text (nullopt: unreadable): a valid deployment replaces the one in force
-/// and is kept in the store; anything else only changes the status, the modules keep running.
-void apply_manifest(agent_actor* self, const std::optional<std::string>& text) {
+/// Applies one read of the deployment (validated by the deployment source): a valid
+/// deployment replaces the one in force and is kept in the store; anything else only changes
+/// the status, the modules keep running. An unreadable manifest at start falls back on the
+/// last good deployment in the store.
+void apply_deployment(agent_actor* self, const agent_deployment& d) {
   auto& st = self->state;
-  std::optional<std::string> doc = text;
-  if (!doc && !st.desired && st.cfg.kv) {
-    if (auto saved = st.cfg.kv->get(storage::column::agent, "deployment"); saved && *saved) {
-      spdlog::warn("[agent] cannot read {}: using the last good deployment from the store",
-                   st.cfg.manifest_path);
-      doc = **saved;
+  const sv::parse_result* parsed = &d.parsed;
+  sv::parse_result saved_parsed;
+  if (!d.text) {
+    std::optional<std::string> saved;
+    if (!st.desired && st.cfg.kv) {
+      if (auto v = st.cfg.kv->get(storage::column::agent, "deployment"); v && *v) {
+        saved = **v;
+      }
     }
+    if (!saved) {
+      st.status = {sv::deployment_code::empty,
+                   "This device has an empty configuration for the edge agent. Please set a "
+                   "deployment manifest. (cannot read "
+                       + st.cfg.manifest_path + ")"};
+      spdlog::error("[agent] {}", st.status.description);
+      return;
+    }
+    spdlog::warn("[agent] cannot read {}: using the last good deployment from the store",
+                 st.cfg.manifest_path);
+    saved_parsed = sv::parse_deployment(*saved);
+    parsed = &saved_parsed;
   }
-  if (!doc) {
-    st.status = {sv::deployment_code::empty,
-                 "This device has an empty configuration for the edge agent. Please set a "
-                 "deployment manifest. (cannot read "
-                     + st.cfg.manifest_path + ")"};
-    spdlog::error("[agent] {}", st.status.description);
+  if (!parsed->value) {
+    st.status = parsed->status;
+    spdlog::error("[agent] deployment rejected ({}): {}", static_cast<int>(parsed->status.code),
+                  parsed->status.description);
     return;
   }
-  auto parsed = sv::parse_deployment(*doc);
-  if (!parsed.value) {
-    st.status = parsed.status;
-    spdlog::error("[agent] deployment rejected ({}): {}", static_cast<int>(parsed.status.code),
-                  parsed.status.description);
-    return;
-  }
-  st.desired_version = parsed.value->version ? *parsed.value->version : st.desired_version + 1;
-  st.desired = std::move(parsed.value);
+  st.desired_version = parsed->value->version ? *parsed->value->version : st.desired_version + 1;
+  st.desired = *parsed->value;
   st.status = {sv::deployment_code::ok, ""};
-  if (text) {
-    store_put(st, "deployment", *text, storage::write_mode::durable);
+  if (d.text) {
+    store_put(st, "deployment", *d.text, storage::write_mode::durable);
   }
   spdlog::info("[agent] deployment version {}: {} modules", st.desired_version,
                st.desired->modules.size());
-}
-
-void look_at_manifest(agent_actor* self) {
-  auto& st = self->state;
-  if (st.cfg.manifest_path.empty()) {
-    return;
-  }
-  std::optional<std::string> text;
-  if (std::ifstream in{st.cfg.manifest_path}) {
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
-  }
-  if (st.looked && text == st.applied) {
-    return;
-  }
-  st.looked = true;
-  st.applied = text;
-  apply_manifest(self, text);
-  publish(self);
 }
 
 /// IoT Edge's ModuleState: restart counters survive a daemon restart (column `agent`,
@@ -755,7 +738,10 @@ void end_previous_run(agent_state& st) {
 caf::behavior agent_behavior(agent_actor* self, agent_config cfg) {
   self->state.cfg = std::move(cfg);
   end_previous_run(self->state);
-  look_at_manifest(self);
+  if (self->state.cfg.initial) {
+    apply_deployment(self, *self->state.cfg.initial);
+    self->state.cfg.initial.reset();
+  }
   reconcile(self);
   publish(self);
   self->delayed_send(self, self->state.cfg.interval, tick_agent_atom::value);
@@ -765,12 +751,19 @@ caf::behavior agent_behavior(agent_actor* self, agent_config cfg) {
         if (st.shutting_down) {
           return;
         }
-        look_at_manifest(self);
         reconcile(self); // back-off restarts and counters fall due with time
         if (!st.busy) {
           publish(self);
         }
         self->delayed_send(self, st.cfg.interval, tick_agent_atom::value);
+      },
+      [=](deployment_atom, const agent_deployment& d) {
+        if (self->state.shutting_down) {
+          return;
+        }
+        apply_deployment(self, d);
+        publish(self);
+        reconcile(self);
       },
       [=](const module_exit& e) { on_exit_of(self, e); },
       [=](restart_atom, const std::string& module) { return restart_module(self, module); },

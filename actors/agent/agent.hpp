@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/agent/agent_messages.hpp"
 #include "actors/workload/agent_view.hpp"
 #include "actors/workload/identity_registry.hpp"
 #include "supervisor/planner/restart.hpp"
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace outpost::storage {
@@ -24,7 +26,10 @@ namespace outpost::actors {
 struct agent_metrics;
 
 struct agent_config {
-  std::string manifest_path;    ///< `[agent] manifest`, looked at every `interval`
+  std::string manifest_path; ///< `[agent] manifest`: named in the status and the log
+  /// The deployment read at start-up, applied before the first report; later reads arrive
+  /// as `(deployment_atom, agent_deployment)` from the deployment source.
+  std::optional<agent_deployment> initial;
   std::string modules_dir;      ///< <storage>/modules: each module's folder and log
   std::string device_id;        ///< IOTEDGE_DEVICEID
   std::string iothub_hostname;  ///< IOTEDGE_IOTHUBHOSTNAME
@@ -36,7 +41,7 @@ struct agent_config {
   std::shared_ptr<identity_snapshot> identity_table;
   supervisor::restart_settings restart;
   std::chrono::milliseconds stop_grace{10'000}; ///< SIGTERM, then SIGKILL after this
-  std::chrono::milliseconds interval{1'000};
+  std::chrono::milliseconds interval{1'000};    ///< restart back-off and counters fall due
   std::shared_ptr<supervisor::process_host> host;
   std::shared_ptr<agent_view> view;       ///< published after every change
   std::shared_ptr<agent_metrics> metrics; ///< optional
@@ -54,11 +59,12 @@ struct agent_config {
   std::string commit;
 };
 
-/// Spawns the edge agent: reads the `$edgeAgent` desired properties of the manifest file
-/// (re-read when it changes; the last good one is kept in the store so the device boots
-/// offline), plans desired vs. current modules with IoT Edge's planner and restart policy,
-/// carries the commands out one by one in startupOrder through one actor per module, creates
-/// each module's identity, and publishes the `$edgeAgent` reported properties. Also:
+/// Spawns the edge agent: carries out the `$edgeAgent` desired properties the deployment
+/// source hands it (`(deployment_atom, agent_deployment)`, on every change; the last good one
+/// is kept in the store so the device boots offline), plans desired vs. current modules with IoT
+/// Edge's planner and restart policy, carries the commands out one by one in startupOrder through
+/// one actor per module, creates each module's identity, and publishes the `$edgeAgent` reported
+/// properties. Also:
 /// - `(restart_atom, std::string module)` -> `method_reply` (restart regardless of policy)
 /// - `(method_atom, std::string name, std::string payload_json)` -> `method_reply`: the agent's
 ///   direct methods `ping`, `RestartModule`, `GetModuleLogs` with IoT Edge's payloads

@@ -2,8 +2,8 @@
 
 #include "actors/app/agent_admin.hpp"
 #include "actors/app/config.hpp"
+#include "actors/hub/edgehub_desired.hpp"
 #include "actors/hub/monitor_feed.hpp"
-#include "actors/hub/route_watcher.hpp"
 #include "actors/workload/identity_registry.hpp"
 #include "protocols/transport/http_server.hpp"
 

@@ -189,6 +189,7 @@ std::unique_ptr<agent_runtime> start_agent(const daemon_config& cfg, agent_deps 
 
   actors::agent_config ac;
   ac.manifest_path = cfg.agent.manifest;
+  ac.initial = std::move(deps.deployment);
   ac.modules_dir = fs::absolute(cfg.storage.dir + "/modules").lexically_normal().string();
   set_mode(ac.modules_dir, 0700); // module logs: outpostd only
   ac.homes_dir = fs::absolute(cfg.storage.dir + "/home").lexically_normal().string();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/agent/agent_messages.hpp"
 #include "actors/app/config.hpp"
 #include "actors/workload/agent_view.hpp"
 #include "actors/workload/identity_registry.hpp"
@@ -8,6 +9,7 @@
 #include <caf/fwd.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -59,6 +61,8 @@ struct agent_deps {
   std::string ca_cert_file; ///< the edge CA: trust bundle, issuer of module server certs
   std::string ca_key_file;
   std::vector<std::pair<std::string, std::string>>& ports; ///< reads mqtt_tls, adds its own
+  /// The `$edgeAgent` section of the deployment read at start-up; nullopt without a manifest.
+  std::optional<actors::agent_deployment> deployment;
 };
 
 /// Starts the workload API on `[listen] workload_socket` and the agent on `[agent] manifest`.

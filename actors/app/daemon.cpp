@@ -4,6 +4,7 @@
 #include "actors/app/agent_setup.hpp"
 #include "actors/app/build_info.hpp"
 #include "actors/app/data_dir.hpp"
+#include "actors/app/deployment_source.hpp"
 #include "actors/app/hub_setup.hpp"
 #include "actors/common/messages.hpp"
 #include "actors/common/process_metrics.hpp"
@@ -196,23 +197,46 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, core_actors core) {
                               : std::max(1u, std::thread::hardware_concurrency())};
   std::vector<std::pair<std::string, std::string>> ports;
   std::string why;
-  auto hub = start_hub(
-      cfg, {sys, io, core.writer, core.kv, core.identities, core.sessions, *core.registry, ports},
-      why);
+  // The deployment is read once here and handed to both; afterwards the deployment source is
+  // its only reader.
+  std::optional<deployment_read> deployment;
+  if (!cfg.agent.manifest.empty()) {
+    deployment = read_deployment(cfg.agent.manifest, 1);
+  }
+  auto hub = start_hub(cfg,
+                       {sys, io, core.writer, core.kv, core.identities, core.sessions,
+                        *core.registry, ports, deployment ? &deployment->hub : nullptr},
+                       why);
   if (!hub) {
     spdlog::critical("[hub] {}", why);
     return exit_failure;
   }
   const auto ca_key = (fs::path{hub->tls().ca}.parent_path() / "edge-ca.key.pem").string();
-  auto agent = start_agent(cfg,
-                           {sys, io, core.kv, core.id_registry, core.identities, *core.registry,
-                            hub->tls().ca, ca_key, ports},
-                           why);
+  auto agent = start_agent(
+      cfg,
+      {sys, io, core.kv, core.id_registry, core.identities, *core.registry, hub->tls().ca, ca_key,
+       ports, deployment ? std::optional{deployment->agent} : std::nullopt},
+      why);
   core.kv.reset(); // the writer, the registry, the directory and the agent own the engine now
   if (!agent) {
     spdlog::critical("[agent] {}", why);
     return exit_failure;
   }
+  caf::actor source;
+  if (deployment) {
+    source = spawn_deployment_source(
+        sys,
+        {cfg.agent.manifest, std::chrono::milliseconds{1000}, agent->agent, hub->deployment_sink()},
+        *deployment);
+  }
+  struct stop_source { // every return below ends it
+    caf::actor& a;
+    ~stop_source() {
+      if (a) {
+        caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+      }
+    }
+  } source_guard{source};
   std::unique_ptr<transport::http_server> http;
   if (!cfg.listen.metrics.empty()) {
     auto s = transport::http_server::start(io, cfg.listen.metrics,
@@ -254,6 +278,10 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, core_actors core) {
   spdlog::info("[outpostd {}] {} received, shutting down", cfg.device_id,
                sig == SIGTERM ? "SIGTERM" : "SIGINT");
   fs::remove(ports_file, ec);
+  if (source) { // no deployment change while shutting down
+    caf::anon_send_exit(source, caf::exit_reason::user_shutdown);
+    source = nullptr;
+  }
   agent->stop(); // modules first: they are clients of the hub
   return exit_ok;
 } // servers stop, then the hub, then the I/O threads (reverse order of construction)

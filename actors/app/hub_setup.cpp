@@ -3,7 +3,6 @@
 #include "actors/hub/hub_metrics.hpp"
 #include "actors/hub/mqtt_listener.hpp"
 #include "actors/hub/route_loader.hpp"
-#include "actors/hub/route_watcher.hpp"
 #include "actors/hub/session_directory.hpp"
 
 #include <caf/all.hpp>
@@ -21,7 +20,8 @@ struct hub_runtime::parts {
   std::shared_ptr<actors::routes_snapshot> routes;
   caf::actor directory;
   caf::group sessions;
-  caf::actor watcher; ///< of the manifest file (none without one)
+  caf::actor_system* sys = nullptr;
+  actors::edgehub_config edgehub; ///< where a deployment's `$edgeHub` section goes
   std::shared_ptr<actors::monitor_feed> monitor = std::make_shared<actors::monitor_feed>();
   std::shared_ptr<actors::edgehub_status_snapshot> status =
       std::make_shared<actors::edgehub_status_snapshot>();
@@ -47,15 +47,18 @@ std::shared_ptr<actors::monitor_feed> hub_runtime::monitor() const {
   return parts_->monitor;
 }
 
+std::function<bool(const actors::edgehub_deployment&)> hub_runtime::deployment_sink() const {
+  return [sys = parts_->sys, cfg = parts_->edgehub](const actors::edgehub_deployment& d) {
+    return actors::apply_edgehub(*sys, cfg, d);
+  };
+}
+
 void hub_runtime::stop() {
   if (!parts_) {
     return;
   }
   for (auto& l : parts_->listeners) {
     l->stop();
-  }
-  if (parts_->watcher) {
-    caf::anon_send_exit(parts_->watcher, caf::exit_reason::user_shutdown);
   }
   // Sessions, mailboxes and the directory hold each other; exits break every cycle.
   caf::anon_send(parts_->sessions, actors::closed_atom::value);
@@ -115,24 +118,20 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
   auto metrics = std::make_shared<actors::hub_metrics>(deps.registry);
   p->routes = std::make_shared<actors::routes_snapshot>();
   p->sessions = deps.sessions;
-  actors::route_watcher_config watch;
-  watch.writer = deps.writer;
-  watch.manifest_path = cfg.agent.manifest;
-  watch.edge_device_id = cfg.device_id;
-  watch.delivery_window = cfg.hub.delivery_window;
-  watch.routes = p->routes;
-  watch.status = p->status;
-  watch.sessions = p->sessions;
-  std::optional<std::string> manifest;
-  if (!cfg.agent.manifest.empty()) {
-    // A bad manifest leaves the hub running without routes and says so in its status (400);
-    // the watcher applies the file once it is fixed.
-    manifest = actors::read_manifest(cfg.agent.manifest);
-    if (!actors::apply_manifest(deps.sys, watch, manifest)) {
-      why = p->status->get()->description;
-      return nullptr;
-    }
-    p->watcher = actors::spawn_route_watcher(deps.sys, watch, std::move(manifest));
+  p->sys = &deps.sys;
+  auto& edgehub = p->edgehub;
+  edgehub.writer = deps.writer;
+  edgehub.manifest_path = cfg.agent.manifest;
+  edgehub.edge_device_id = cfg.device_id;
+  edgehub.delivery_window = cfg.hub.delivery_window;
+  edgehub.routes = p->routes;
+  edgehub.status = p->status;
+  edgehub.sessions = p->sessions;
+  // A bad manifest leaves the hub running without routes and says so in its status (400);
+  // the deployment source hands it the file once it is fixed.
+  if (deps.deployment && !actors::apply_edgehub(deps.sys, edgehub, *deps.deployment)) {
+    why = p->status->get()->description;
+    return nullptr;
   }
   p->directory = actors::spawn_session_directory(deps.sys, deps.kv, &metrics->connected_clients);
 

@@ -1,8 +1,8 @@
 #pragma once
 
 #include "actors/app/config.hpp"
+#include "actors/hub/edgehub_desired.hpp"
 #include "actors/hub/monitor_feed.hpp"
-#include "actors/hub/route_watcher.hpp"
 #include "actors/workload/identity_registry.hpp"
 #include "protocols/transport/certificates.hpp"
 
@@ -10,6 +10,7 @@
 #include <caf/fwd.hpp>
 #include <caf/group.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -41,6 +42,9 @@ public:
   std::shared_ptr<actors::edgehub_status_snapshot> status() const;
   /// What `outpost monitor` polls (admin API `GET /monitor`).
   std::shared_ptr<actors::monitor_feed> monitor() const;
+  /// Applies a later read of the deployment's `$edgeHub` section (blocks on the storage
+  /// writer; for the deployment source). Holds no reference to this object.
+  std::function<bool(const actors::edgehub_deployment&)> deployment_sink() const;
 
 private:
   std::unique_ptr<parts> parts_;
@@ -58,11 +62,13 @@ struct hub_deps {
   prometheus::Registry& registry;
   /// Listen keys and bound addresses, for ports.json.
   std::vector<std::pair<std::string, std::string>>& ports;
+  /// The `$edgeHub` section of the deployment read at start-up; null without a manifest.
+  const actors::edgehub_deployment* deployment = nullptr;
 };
 
 /// Builds the hub from the configuration: TLS files (or the quickstart edge CA), the routes of
-/// the deployment manifest bound to persistent mailboxes, the session directory and the MQTT
-/// listeners. On failure `why` says what and which key.
+/// the deployment read at start-up bound to persistent mailboxes, the session directory and the
+/// MQTT listeners. On failure `why` says what and which key.
 std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, std::string& why);
 
 } // namespace outpost::app

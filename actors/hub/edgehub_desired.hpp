@@ -7,9 +7,7 @@
 #include <caf/fwd.hpp>
 #include <caf/group.hpp>
 
-#include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,32 +30,37 @@ using edgehub_status_snapshot = snapshot<edgehub_status>;
 /// "routes", "manifest"}`.
 std::string edgehub_reported_json(const edgehub_status& s);
 
-struct route_watcher_config {
+/// The `$edgeHub` desired properties of one read of the deployment, validated by the
+/// deployment source (actors/app/deployment_source): the hub only applies them.
+struct edgehub_deployment {
+  bool readable = false; ///< false: the manifest could not be read
+  /// The compiled routes; null when `error` says why they are rejected (or nothing was read).
+  std::shared_ptr<const routing::route_table> routes;
+  std::string error;                           ///< the route or JSON error, with its position
+  std::optional<std::int64_t> desired_version; ///< `$version`, when present
+  std::string schema_version;
+};
+
+/// Validates the `$edgeHub` section of manifest text `text` (nullopt: the file cannot be read):
+/// compiles the routes and reads the versions. Pure; called once per read by the source.
+edgehub_deployment edgehub_deployment_of(const std::optional<std::string>& text);
+
+/// Where the hub's routes and status live; what applying a deployment needs.
+struct edgehub_config {
   caf::actor writer;
-  std::string manifest_path; ///< `[agent] manifest`; empty: no routes, nothing to watch
+  std::string manifest_path; ///< `[agent] manifest`, for the status and the log
   std::string edge_device_id;
   std::uint32_t delivery_window = 64;
   std::shared_ptr<routes_snapshot> routes;         ///< swapped whole when new routes apply
   std::shared_ptr<edgehub_status_snapshot> status; ///< set after every attempt
   caf::group sessions;                             ///< told `routes_atom` after a swap
-  std::chrono::milliseconds interval{1000};        ///< how often the file is looked at
 };
 
-/// Applies the `$edgeHub` routes of manifest text `text` (nullopt: the file cannot be read):
-/// compiles them; on success opens their queues (reusing the mailboxes of the routes in force,
-/// so nothing in flight is lost or sent twice), swaps the routes snapshot and tells the
-/// sessions; on failure records status 400 with the message and keeps the previous routes.
+/// Applies `d`: on valid routes opens their queues (reusing the mailboxes of the routes in
+/// force, so nothing in flight is lost or sent twice), swaps the routes snapshot and tells the
+/// sessions; otherwise records status 400 with the reason and keeps the previous routes.
 /// Blocks on the storage writer: call it at start-up or from a detached actor only. Returns
-/// false when the queues could not be opened (status 500).
-bool apply_manifest(caf::actor_system& sys, const route_watcher_config& cfg,
-                    const std::optional<std::string>& text);
-
-/// Reads the manifest file; nullopt when it cannot be read.
-std::optional<std::string> read_manifest(const std::string& path);
-
-/// Spawns the detached actor that looks at the manifest file every `interval` and applies it
-/// when its content differs from `applied` (live reconfiguration, no restart).
-caf::actor spawn_route_watcher(caf::actor_system& sys, route_watcher_config cfg,
-                               std::optional<std::string> applied);
+/// false when the queues could not be opened (status 500; the caller retries).
+bool apply_edgehub(caf::actor_system& sys, const edgehub_config& cfg, const edgehub_deployment& d);
 
 } // namespace outpost::actors
