@@ -136,8 +136,13 @@ result<identity> make_identity(const identity_request& req, const identity_store
   return i;
 }
 
-result<identity_store> identity_store::open(kv_store& kv) {
-  identity_store s{kv};
+result<identity_store> identity_store::open(kv_store& kv, batch_writer write) {
+  if (!write) {
+    write = [&kv](const write_batch& b) {
+      return kv.write(b, write_mode::durable);
+    };
+  }
+  identity_store s{std::move(write)};
   std::error_code err;
   auto r = kv.scan(column::identities, {}, {}, [&](std::string_view k, std::string_view v) {
     auto i = decode_identity(v);
@@ -160,7 +165,7 @@ result<identity_store> identity_store::open(kv_store& kv) {
 result<void> identity_store::put(const identity& i) {
   write_batch b;
   b.put(column::identities, i.id(), encode_identity(i));
-  if (auto r = kv_->write(b, write_mode::durable); !r) {
+  if (auto r = write_(b); !r) {
     return r;
   }
   by_id_.insert_or_assign(i.id(), i);
@@ -184,7 +189,7 @@ result<std::size_t> identity_store::remove(std::string_view id) {
   for (const auto& g : gone) {
     b.erase(column::identities, g);
   }
-  if (auto r = kv_->write(b, write_mode::durable); !r) {
+  if (auto r = write_(b); !r) {
     return r.error();
   }
   for (const auto& g : gone) {

@@ -4,6 +4,7 @@
 #include "storage/kv_store.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -61,7 +62,12 @@ result<identity> make_identity(const identity_request& req, const class identity
 /// change written durably before it is visible. Thread-compatible; owned by the registry actor.
 class identity_store {
 public:
-  static result<identity_store> open(kv_store& kv);
+  /// Writes one batch durably. In outpostd: through the storage writer, the engine's only
+  /// writer; by default (tools, tests) straight to the engine.
+  using batch_writer = std::function<result<void>(const write_batch&)>;
+
+  /// Loads column `identities` from `kv`; changes go through `write` (default: `kv`).
+  static result<identity_store> open(kv_store& kv, batch_writer write = {});
 
   /// Adds or replaces `i` (durable write).
   result<void> put(const identity& i);
@@ -72,9 +78,9 @@ public:
   std::vector<identity> list() const;
 
 private:
-  explicit identity_store(kv_store& kv) : kv_(&kv) {}
+  explicit identity_store(batch_writer write) : write_(std::move(write)) {}
 
-  kv_store* kv_;
+  batch_writer write_;
   std::map<std::string, identity, std::less<>> by_id_;
 };
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,6 +51,16 @@ public:
     ops_.push_back({kind::erase_range, c, std::move(begin), std::move(end)});
   }
 
+  /// Appends the operations of `other`, in order.
+  void append(write_batch&& other) {
+    if (ops_.empty()) {
+      ops_ = std::move(other.ops_);
+    } else {
+      std::move(other.ops_.begin(), other.ops_.end(), std::back_inserter(ops_));
+    }
+    other.ops_.clear();
+  }
+
   const std::vector<op>& ops() const noexcept { return ops_; }
   bool empty() const noexcept { return ops_.empty(); }
   void clear() noexcept { ops_.clear(); }
@@ -76,8 +87,8 @@ struct space_report {
 
 /// The ordered key-value engine under the message store (RocksDB or memory).
 ///
-/// Implementations are thread-safe: the storage writer and the identity registry share one
-/// engine (RocksDB is; the memory engine locks). Each owner keeps to its own columns.
+/// Implementations are thread-safe (RocksDB is; the memory engine locks): the storage writer
+/// is the only writer, while start-up code reads what the agent and the registry load.
 class kv_store {
 public:
   using visitor = std::function<bool(std::string_view key, std::string_view value)>;

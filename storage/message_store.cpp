@@ -12,18 +12,6 @@ namespace {
 
 constexpr std::int64_t no_expiry = std::numeric_limits<std::int64_t>::max();
 
-std::string be32_value(std::uint32_t v) {
-  std::string s;
-  put_be32(s, v);
-  return s;
-}
-
-std::string be64_value(std::uint64_t v) {
-  std::string s;
-  put_be64(s, v);
-  return s;
-}
-
 } // namespace
 
 /// One write batch plus the in-memory changes it implies, applied only after the batch is
@@ -78,7 +66,7 @@ public:
     } else if (n == 2) {
       batch.erase(column::refs, key);
     } else {
-      batch.put(column::refs, key, be32_value(n - 1));
+      batch.put(column::refs, key, records::encode_refcount(n - 1));
     }
     refs_[id] = n - 1;
   }
@@ -159,17 +147,19 @@ const message_store::queue_state* message_store::find(queue_handle q) const {
 result<void> message_store::load() {
   std::error_code err;
   auto r = kv_->scan(column::queues, {}, {}, [&](std::string_view k, std::string_view v) {
-    if (k.size() < 5 || k[k.size() - 5] != '\0' || v.size() != 4 || get_be32(v) == 0) {
+    const auto name = records::decode_queue_name_key(k);
+    const auto handle = records::decode_queue_handle(v);
+    if (!name || !handle) {
       err = errc::corrupt_record;
       return false;
     }
-    const auto q = get_be32(v);
+    const auto q = *handle;
     if (queues_.size() < q) {
       queues_.resize(q);
     }
     auto& qs = queues_[q - 1];
     qs.registered = true;
-    qs.name = {std::string{k.substr(0, k.size() - 5)}, get_be32(k, k.size() - 4)};
+    qs.name = {std::string{name->endpoint}, name->priority};
     return true;
   });
   if (!r || err) {
@@ -183,23 +173,26 @@ result<void> message_store::load() {
     }
   }
   r = kv_->scan(column::refs, {}, {}, [&](std::string_view k, std::string_view v) {
-    if (k.size() != 8 || v.size() != 4) {
+    const auto id = records::decode_id_key(k);
+    const auto n = records::decode_refcount(v);
+    if (!id || !n) {
       err = errc::corrupt_record;
       return false;
     }
-    shared_refs_[get_be64(k)] = get_be32(v);
+    shared_refs_[*id] = *n;
     return true;
   });
   if (!r || err) {
     return r ? err : r.error();
   }
   r = kv_->scan(column::messages, {}, {}, [&](std::string_view k, std::string_view v) {
-    if (k.size() != 8) {
+    const auto id = records::decode_id_key(k);
+    if (!id) {
       err = errc::corrupt_record;
       return false;
     }
     used_bytes_ += k.size() + v.size();
-    next_id_ = std::max(next_id_, get_be64(k) + 1);
+    next_id_ = std::max(next_id_, *id + 1);
     return true;
   });
   if (!r || err) {
@@ -215,10 +208,11 @@ result<void> message_store::load_queue(queue_handle q) {
     return cp.error();
   }
   if (*cp) {
-    if ((*cp)->size() != 8) {
+    const auto seq = records::decode_checkpoint(**cp);
+    if (!seq) {
       return errc::corrupt_record;
     }
-    qs.stats.checkpoint = get_be64(**cp);
+    qs.stats.checkpoint = *seq;
   }
   qs.stats.next = qs.stats.checkpoint + 1;
   std::error_code err;
@@ -258,7 +252,8 @@ result<queue_handle> message_store::open_queue(const queue_name& name) {
   }
   const auto q = static_cast<queue_handle>(queues_.size() + 1);
   write_batch b;
-  b.put(column::queues, records::queue_name_key(name.endpoint, name.priority), be32_value(q));
+  b.put(column::queues, records::queue_name_key(name.endpoint, name.priority),
+        records::encode_queue_handle(q));
   if (auto r = kv_->write(b, write_mode::durable); !r) {
     return r.error();
   }
@@ -301,7 +296,7 @@ std::vector<result<append_result>> message_store::append(
       const auto key = records::id_key(res.id);
       const auto n = static_cast<std::uint32_t>(req.targets.size());
       t.batch.put(column::messages, key, records::encode_body(req.body));
-      t.batch.put(column::refs, key, be32_value(n));
+      t.batch.put(column::refs, key, records::encode_refcount(n));
       t.set_refs(res.id, n);
     }
     const auto size = static_cast<std::uint32_t>(req.body.size());
@@ -375,7 +370,7 @@ result<std::vector<stored_entry>> message_store::read(queue_handle q, sequence f
       err = body.error();
       return false;
     }
-    auto bytes = *body ? records::decode_body(**body) : std::nullopt;
+    auto bytes = *body ? records::decode_body(**body, e->body_size) : std::nullopt;
     if (!bytes) {
       err = errc::corrupt_record;
       return false;
@@ -473,7 +468,8 @@ result<void> message_store::ack(const std::vector<ack_request>& requests) {
     if (!r || err) {
       return r ? err : r.error();
     }
-    t.batch.put(column::checkpoints, records::queue_handle_key(req.queue), be64_value(up_to));
+    t.batch.put(column::checkpoints, records::queue_handle_key(req.queue),
+                records::encode_checkpoint(up_to));
     t.delta(req.queue).checkpoint = up_to;
   }
   if (t.batch.empty()) {

@@ -53,6 +53,61 @@ inline std::string queue_name_key(std::string_view endpoint, std::uint32_t prior
   return k;
 }
 
+/// A `queues` key's parts; nullopt when it is not one.
+struct queue_name_parts {
+  std::string_view endpoint;
+  std::uint32_t priority = 0;
+};
+inline std::optional<queue_name_parts> decode_queue_name_key(std::string_view k) {
+  if (k.size() < 5 || k[k.size() - 5] != '\0') {
+    return std::nullopt;
+  }
+  return queue_name_parts{k.substr(0, k.size() - 5), get_be32(k, k.size() - 4)};
+}
+
+/// queues value: be32 queue handle (never 0).
+inline std::string encode_queue_handle(std::uint32_t queue) {
+  return queue_handle_key(queue);
+}
+inline std::optional<std::uint32_t> decode_queue_handle(std::string_view v) {
+  if (v.size() != 4 || get_be32(v) == 0) {
+    return std::nullopt;
+  }
+  return get_be32(v);
+}
+
+/// refs value: be32 reference count of a body shared by 2+ queues.
+inline std::string encode_refcount(std::uint32_t n) {
+  std::string v;
+  put_be32(v, n);
+  return v;
+}
+inline std::optional<std::uint32_t> decode_refcount(std::string_view v) {
+  if (v.size() != 4) {
+    return std::nullopt;
+  }
+  return get_be32(v);
+}
+
+/// checkpoints value: be64 highest acknowledged sequence.
+inline std::string encode_checkpoint(std::uint64_t seq) {
+  return id_key(seq);
+}
+inline std::optional<std::uint64_t> decode_checkpoint(std::string_view v) {
+  if (v.size() != 8) {
+    return std::nullopt;
+  }
+  return get_be64(v);
+}
+
+/// A `messages` or `refs` key (be64 message id); nullopt when it is not one.
+inline std::optional<std::uint64_t> decode_id_key(std::string_view k) {
+  if (k.size() != 8) {
+    return std::nullopt;
+  }
+  return get_be64(k);
+}
+
 struct entry_value {
   std::uint64_t id = 0;
   std::int64_t enqueued_ms = 0;
@@ -135,6 +190,15 @@ inline std::optional<std::string_view> decode_body(std::string_view v) {
     return std::nullopt;
   }
   return v.substr(1);
+}
+
+/// A body whose entry says it has `size` bytes: a value of any other length is corrupt (the
+/// value itself carries no length; the entry's `body_size` is the check).
+inline std::optional<std::string_view> decode_body(std::string_view v, std::uint32_t size) {
+  if (v.size() != 1 + std::size_t{size}) {
+    return std::nullopt;
+  }
+  return decode_body(v);
 }
 
 inline bool expired(const entry_value& e, std::int64_t now_ms) {

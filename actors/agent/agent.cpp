@@ -4,8 +4,9 @@
 #include "actors/agent/agent_metrics.hpp"
 #include "actors/agent/docker_module_actor.hpp"
 #include "actors/agent/module_actor.hpp"
+#include "actors/common/messages.hpp"
+#include "storage/agent_store.hpp"
 #include "storage/errc.hpp"
-#include "storage/kv_store.hpp"
 #include "supervisor/model/deployment.hpp"
 #include "supervisor/planner/agent_report.hpp"
 #include "supervisor/planner/planner.hpp"
@@ -81,15 +82,11 @@ std::string log_path(const agent_state& st, const std::string& name) {
   return module_dir(st, name) + "/" + name + ".log";
 }
 
-void store_put(agent_state& st, const std::string& key, const std::string& value,
-               storage::write_mode mode) {
-  if (!st.cfg.kv) {
-    return;
-  }
-  storage::write_batch b;
-  b.put(storage::column::agent, key, value);
-  if (auto r = st.cfg.kv->write(b, mode); !r) {
-    spdlog::error("[agent] cannot store {}: {}", key, r.error().message());
+/// Hands a change of column `agent` to the storage writer (the engine's only writer). No reply
+/// is awaited: the writer logs a failure, and the agent keeps what it stored in memory.
+void store(agent_state& st, storage::write_batch b, bool durable) {
+  if (st.cfg.writer) {
+    caf::anon_send(st.cfg.writer, records_atom::value, std::move(b), durable);
   }
 }
 
@@ -138,7 +135,7 @@ void publish(agent_actor* self) {
   data->confinement = st.cfg.confinement;
   const auto previous = st.cfg.view->get();
   if (previous->reported_json != data->reported_json) {
-    store_put(st, "reported", data->reported_json, storage::write_mode::lazy);
+    store(st, storage::agent_batches::reported(data->reported_json), false);
   }
   if (st.cfg.metrics) {
     st.cfg.metrics->observe(*data, now(self));
@@ -156,10 +153,8 @@ void apply_deployment(agent_actor* self, const agent_deployment& d) {
   sv::parse_result saved_parsed;
   if (!d.text) {
     std::optional<std::string> saved;
-    if (!st.desired && st.cfg.kv) {
-      if (auto v = st.cfg.kv->get(storage::column::agent, "deployment"); v && *v) {
-        saved = **v;
-      }
+    if (!st.desired) {
+      saved = st.cfg.stored.deployment;
     }
     if (!saved) {
       st.status = {sv::deployment_code::empty,
@@ -184,7 +179,7 @@ void apply_deployment(agent_actor* self, const agent_deployment& d) {
   st.desired = *parsed->value;
   st.status = {sv::deployment_code::ok, ""};
   if (d.text) {
-    store_put(st, "deployment", *d.text, storage::write_mode::durable);
+    store(st, storage::agent_batches::deployment(*d.text), true);
   }
   spdlog::info("[agent] deployment version {}: {} modules", st.desired_version,
                st.desired->modules.size());
@@ -198,23 +193,16 @@ void save_restart_state(agent_state& st, const std::string& name) {
     return;
   }
   const auto& rt = c->second.runtime;
-  store_put(st, "state/" + name,
-            json{{"restartCount", rt.restart_count}, {"lastRestartMs", rt.last_restart_ms}}.dump(),
-            storage::write_mode::lazy);
+  const storage::restart_record r{rt.restart_count, rt.last_restart_ms};
+  st.cfg.stored.restarts[name] = r;
+  store(st, storage::agent_batches::restart(name, r), false);
 }
 
 void load_restart_state(agent_state& st, sv::current_module& m) {
-  if (!st.cfg.kv) {
-    return;
-  }
-  auto v = st.cfg.kv->get(storage::column::agent, "state/" + m.spec.name);
-  if (!v || !*v) {
-    return;
-  }
-  auto j = json::parse(**v, nullptr, false);
-  if (j.is_object()) {
-    m.runtime.restart_count = j.value("restartCount", 0u);
-    m.runtime.last_restart_ms = j.value("lastRestartMs", std::int64_t{0});
+  auto r = st.cfg.stored.restarts.find(m.spec.name);
+  if (r != st.cfg.stored.restarts.end()) {
+    m.runtime.restart_count = r->second.restart_count;
+    m.runtime.last_restart_ms = r->second.last_restart_ms;
   }
 }
 
@@ -301,7 +289,7 @@ bool confine(agent_state& st, const sv::module_spec& m, sv::spawn_spec& s, modul
         return false;
       }
       a = st.uids.emplace(m.name, *uid).first;
-      store_put(st, "uid/" + m.name, std::to_string(*uid), storage::write_mode::durable);
+      store(st, storage::agent_batches::uid(m.name, *uid), true);
       spdlog::info("[agent] module {} runs as uid/gid {}", m.name, *uid);
     }
     who = {a->second, a->second};
@@ -519,10 +507,9 @@ void do_remove(agent_actor* self, const std::string& name) {
 
 void finish_remove(agent_actor* self, const std::string& name, bool recreated) {
   auto& st = self->state;
-  if (!recreated && st.cfg.kv) {
-    storage::write_batch b;
-    b.erase(storage::column::agent, "state/" + name);
-    (void)st.cfg.kv->write(b, storage::write_mode::lazy);
+  if (!recreated) {
+    st.cfg.stored.restarts.erase(name);
+    store(st, storage::agent_batches::forget_restart(name), false);
   }
   if (!recreated) { // gone from the deployment: its identity goes too (IoT Edge does)
     self->request(st.cfg.identities, std::chrono::seconds(30), identity_remove_atom::value,
@@ -721,18 +708,7 @@ void end_previous_run(agent_state& st) {
   for (const auto& what : sv::end_leftovers(st.cfg.run_dir, st.cfg.cgroup_dir)) {
     spdlog::warn("[agent] ended a module left running by a previous outpostd: {}", what);
   }
-  if (!st.cfg.kv) {
-    return;
-  }
-  (void)st.cfg.kv->scan(storage::column::agent, "uid/", "uid0",
-                        [&](std::string_view key, std::string_view value) {
-                          try {
-                            st.uids[std::string{key.substr(4)}] =
-                                static_cast<std::uint32_t>(std::stoul(std::string{value}));
-                          } catch (const std::exception&) {
-                          }
-                          return true;
-                        });
+  st.uids = st.cfg.stored.uids;
 }
 
 caf::behavior agent_behavior(agent_actor* self, agent_config cfg) {
@@ -814,7 +790,10 @@ caf::behavior agent_behavior(agent_actor* self, agent_config cfg) {
 } // namespace
 
 caf::actor spawn_agent(caf::actor_system& sys, agent_config cfg) {
-  return sys.spawn(agent_behavior, std::move(cfg));
+  // Detached: the agent prepares module folders and cgroups, records what runs, ends a dead
+  // predecessor's leftovers and reads module logs (GetModuleLogs): file-system work that must
+  // not hold a thread of the shared scheduler.
+  return sys.spawn<caf::detached>(agent_behavior, std::move(cfg));
 }
 
 } // namespace outpost::actors

@@ -3,6 +3,7 @@
 #include "actors/agent/agent_messages.hpp"
 #include "actors/workload/agent_view.hpp"
 #include "actors/workload/identity_registry.hpp"
+#include "storage/agent_store.hpp"
 #include "supervisor/planner/restart.hpp"
 
 #include <caf/actor.hpp>
@@ -14,9 +15,6 @@
 #include <optional>
 #include <string>
 
-namespace outpost::storage {
-class kv_store;
-}
 namespace outpost::supervisor {
 class process_host;
 }
@@ -36,8 +34,11 @@ struct agent_config {
   std::string gateway_hostname; ///< IOTEDGE_GATEWAYHOSTNAME: where the hub is, [:port]
   std::string workload_uri;     ///< IOTEDGE_WORKLOADURI, "unix:///.../workload.sock"
   std::string container_engine; ///< Docker Engine API socket for `docker` modules; "" = none
-  std::shared_ptr<storage::kv_store> kv; ///< column `agent`: last good deployment, report
-  caf::actor identities;                 ///< the identity registry
+  /// Column `agent` as it was at start-up (last good deployment, restart counters, uids);
+  /// kept up to date in memory, every change handed to `writer`.
+  storage::agent_record_set stored;
+  caf::actor writer;     ///< the storage writer
+  caf::actor identities; ///< the identity registry
   std::shared_ptr<identity_snapshot> identity_table;
   supervisor::restart_settings restart;
   std::chrono::milliseconds stop_grace{10'000}; ///< SIGTERM, then SIGKILL after this

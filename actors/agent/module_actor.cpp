@@ -97,7 +97,8 @@ caf::behavior module_behavior(module_actor* self, module_actor_config cfg) {
 } // namespace
 
 caf::actor spawn_module_actor(caf::actor_system& sys, module_actor_config cfg) {
-  return sys.spawn(module_behavior, std::move(cfg));
+  // Detached: starting a process hashes the executable, forks and execs; stopping waits.
+  return sys.spawn<caf::detached>(module_behavior, std::move(cfg));
 }
 
 } // namespace outpost::actors

@@ -4,9 +4,11 @@
 #include "actors/agent/agent_messages.hpp"
 #include "actors/agent/agent_metrics.hpp"
 #include "actors/app/build_info.hpp"
+#include "actors/common/messages.hpp"
 #include "actors/workload/workload_api.hpp"
 #include "protocols/transport/crypto.hpp"
 #include "protocols/transport/http_server.hpp"
+#include "storage/agent_store.hpp"
 #include "storage/kv_store.hpp"
 #include "supervisor/runtime/confinement.hpp"
 #include "supervisor/runtime/process_host.hpp"
@@ -32,17 +34,26 @@ std::int64_t wall_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-/// The key encrypt/decrypt derive their per-module keys from: made once, kept in the store.
-std::string master_key(storage::kv_store& kv) {
-  if (auto k = kv.get(storage::column::agent, "master_key"); k && *k && (*k)->size() == 32) {
-    return **k;
+/// The key encrypt/decrypt derive their per-module keys from: made once, kept in the store
+/// (written by the storage writer; start-up waits for it).
+std::string master_key(caf::actor_system& sys, const caf::actor& writer,
+                       const storage::agent_record_set& stored) {
+  if (stored.master_key) {
+    return *stored.master_key;
   }
-  auto key = transport::random_bytes(32);
-  storage::write_batch b;
-  b.put(storage::column::agent, "master_key", key);
-  if (auto w = kv.write(b, storage::write_mode::durable); !w) {
-    spdlog::error("[workload] cannot store the encryption key: {}", w.error().message());
-  }
+  auto key = transport::random_bytes(storage::agent_records::master_key_size);
+  caf::scoped_actor self{sys};
+  self->request(writer, std::chrono::seconds(30), actors::records_atom::value,
+                storage::agent_batches::master_key(key), true)
+      .receive(
+          [](actors::records_reply& r) {
+            if (r.error) {
+              spdlog::error("[workload] cannot store the encryption key: {}", r.error.message());
+            }
+          },
+          [](caf::error& err) {
+            spdlog::error("[workload] cannot store the encryption key: {}", to_string(err));
+          });
   return key;
 }
 
@@ -174,8 +185,16 @@ std::unique_ptr<agent_runtime> start_agent(const daemon_config& cfg, agent_deps 
       traversable(d.string());
     }
   }
-  actors::workload_config wl{cfg.device_id,    deps.identities,      rt->view,    deps.ca_cert_file,
-                             deps.ca_key_file, master_key(*deps.kv), cfg.hostname};
+  // Column `agent` is read once, here; from now on the agent keeps it and the writer writes it.
+  auto stored = storage::load_agent_records(*deps.kv);
+  if (!stored) {
+    why = "cannot read the agent's state from the store: " + stored.error().message();
+    return nullptr;
+  }
+  actors::workload_config wl{cfg.device_id,    deps.identities,
+                             rt->view,         deps.ca_cert_file,
+                             deps.ca_key_file, master_key(deps.sys, deps.writer, *stored),
+                             cfg.hostname};
   auto server = transport::http_server::start_local(deps.io, socket,
                                                     actors::workload_routes(std::move(wl)), 0666);
   if (!server) {
@@ -226,7 +245,8 @@ std::unique_ptr<agent_runtime> start_agent(const daemon_config& cfg, agent_deps 
   ac.gateway_hostname = gateway_hostname(cfg, deps.ports);
   ac.workload_uri = "unix://" + fs::absolute(socket).lexically_normal().string();
   ac.container_engine = cfg.agent.container_engine;
-  ac.kv = deps.kv;
+  ac.stored = std::move(*stored);
+  ac.writer = deps.writer;
   ac.identities = deps.id_registry;
   ac.identity_table = deps.identities;
   ac.restart.max_restarts = cfg.agent.max_restarts;

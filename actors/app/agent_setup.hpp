@@ -54,7 +54,8 @@ public:
 struct agent_deps {
   caf::actor_system& sys;
   transport::io_runner& io;
-  std::shared_ptr<storage::kv_store> kv;
+  std::shared_ptr<storage::kv_store> kv; ///< read once at start (column `agent`)
+  caf::actor writer;                     ///< writes every change of column `agent`
   caf::actor id_registry;
   std::shared_ptr<actors::identity_snapshot> identities;
   prometheus::Registry& registry;

@@ -204,8 +204,8 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, core_actors core) {
     deployment = read_deployment(cfg.agent.manifest, 1);
   }
   auto hub = start_hub(cfg,
-                       {sys, io, core.writer, core.kv, core.identities, core.sessions,
-                        *core.registry, ports, deployment ? &deployment->hub : nullptr},
+                       {sys, io, core.writer, core.identities, core.sessions, *core.registry, ports,
+                        deployment ? &deployment->hub : nullptr},
                        why);
   if (!hub) {
     spdlog::critical("[hub] {}", why);
@@ -214,10 +214,10 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, core_actors core) {
   const auto ca_key = (fs::path{hub->tls().ca}.parent_path() / "edge-ca.key.pem").string();
   auto agent = start_agent(
       cfg,
-      {sys, io, core.kv, core.id_registry, core.identities, *core.registry, hub->tls().ca, ca_key,
-       ports, deployment ? std::optional{deployment->agent} : std::nullopt},
+      {sys, io, core.kv, core.writer, core.id_registry, core.identities, *core.registry,
+       hub->tls().ca, ca_key, ports, deployment ? std::optional{deployment->agent} : std::nullopt},
       why);
-  core.kv.reset(); // the writer, the registry, the directory and the agent own the engine now
+  core.kv.reset(); // read at start-up only; the writer owns the engine now
   if (!agent) {
     spdlog::critical("[agent] {}", why);
     return exit_failure;
@@ -351,7 +351,7 @@ int run_daemon(const daemon_config& cfg) {
   auto identities = std::make_shared<actors::identity_snapshot>();
   auto sessions = sys.groups().anonymous();
   auto id_registry = actors::spawn_identity_registry(
-      sys, {kv, identities, cfg.device_id,
+      sys, {kv, *writer, identities, cfg.device_id,
             [] { return iothub::base64_encode(transport::random_bytes(32)); }, wall_ms, sessions});
   if (!id_registry) {
     spdlog::critical("[identities] cannot load the identity registry: {}",

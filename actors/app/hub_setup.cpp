@@ -133,7 +133,8 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
     why = p->status->get()->description;
     return nullptr;
   }
-  p->directory = actors::spawn_session_directory(deps.sys, deps.kv, &metrics->connected_clients);
+  p->directory =
+      actors::spawn_session_directory(deps.sys, deps.writer, &metrics->connected_clients);
 
   auto hub = std::make_shared<actors::hub_services>();
   hub->writer = deps.writer;

@@ -19,9 +19,6 @@
 namespace prometheus {
 class Registry;
 }
-namespace outpost::storage {
-class kv_store;
-}
 namespace outpost::transport {
 class io_runner;
 }
@@ -53,8 +50,7 @@ private:
 struct hub_deps {
   caf::actor_system& sys;
   transport::io_runner& io;
-  caf::actor writer;
-  std::shared_ptr<storage::kv_store> kv; ///< for persistent MQTT sessions
+  caf::actor writer; ///< the store's owner: messages and persistent MQTT sessions
   std::shared_ptr<actors::identity_snapshot> identities;
   /// Every session joins it: the identity registry tells it about changes, the hub's stop
   /// ends them all.

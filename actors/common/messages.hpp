@@ -1,6 +1,8 @@
 #pragma once
 
+#include "storage/kv_store.hpp"
 #include "storage/message_store.hpp"
+#include "storage/session_store.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
@@ -29,6 +31,19 @@ using unsub_atom = caf::atom_constant<caf::atom("unsub")>;
 using drained_atom = caf::atom_constant<caf::atom("drained")>;
 /// Mailbox -> writer: entries it found expired before delivery (the writer deletes and counts).
 using expired_atom = caf::atom_constant<caf::atom("expired")>;
+
+/// -> writer: a batch of records (identities, the agent's state, ...) built by a typed store
+/// of storage/, committed in the writer's next pass; answered with `records_reply` once written
+/// (synced when `durable`).
+using records_atom = caf::atom_constant<caf::atom("records")>;
+/// -> writer: a client connects; answered with its `storage::stored_session`.
+using session_restore_atom = caf::atom_constant<caf::atom("sessload")>;
+/// -> writer: a persistent session's subscriptions changed (no reply; durable).
+using session_subs_atom = caf::atom_constant<caf::atom("sesssubs")>;
+
+struct records_reply {
+  std::error_code error;
+};
 
 /// The answer to one append request: `error` is empty when `value` is valid.
 struct append_outcome {
@@ -84,3 +99,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<outpost::storage::sequence>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::actors::read_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::actors::open_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::actors::store_report)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::actors::records_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::storage::write_batch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(outpost::storage::stored_session)

@@ -4,6 +4,7 @@
 #include "actors/common/store_metrics.hpp"
 #include "storage/errc.hpp"
 #include "storage/message_store.hpp"
+#include "storage/session_store.hpp"
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -21,6 +22,12 @@ struct writer_state {
   append_requests pending; ///< requests of this pass, in arrival order
   std::vector<std::pair<caf::response_promise, std::size_t>> promises;
   ack_requests acks;
+  /// Records of the typed stores (identities, agent, sessions) for this pass, written before
+  /// the appends: one write (and at most one sync) however many arrived.
+  storage::write_batch records;
+  bool records_durable = false;
+  std::vector<caf::response_promise> record_promises;
+  std::optional<storage::session_store> sessions;
   bool flush_scheduled = false;
   /// The mailbox of each queue: told what became durable, in commit order. Weak, so a
   /// mailbox and its writer never keep each other alive.
@@ -146,8 +153,34 @@ void commit_acks(writer_actor* self) {
   st.acks.clear();
 }
 
-/// Commits what this pass collected: appends (durable), then acknowledgements (lazy).
+/// Writes the typed stores' records of this pass and answers their callers.
+void commit_records(writer_actor* self) {
+  auto& st = self->state;
+  if (st.records.empty() && st.record_promises.empty()) {
+    return;
+  }
+  std::error_code error;
+  if (!st.records.empty()) {
+    const auto mode = st.records_durable ? storage::write_mode::durable : storage::write_mode::lazy;
+    if (auto r = st.cfg.kv->write(st.records, mode); !r) {
+      error = r.error();
+      if (!quiet(st, error)) {
+        spdlog::error("[storage writer] {} record changes failed: {}", st.records.ops().size(),
+                      error.message());
+      }
+    }
+  }
+  st.records.clear();
+  st.records_durable = false;
+  for (auto& p : st.record_promises) {
+    p.deliver(records_reply{error});
+  }
+  st.record_promises.clear();
+}
+
+/// Commits what this pass collected: records, appends (durable), then acknowledgements (lazy).
 void commit_pass(writer_actor* self) {
+  commit_records(self);
   if (!self->state.pending.empty()) {
     commit_appends(self);
   }
@@ -258,6 +291,7 @@ caf::behavior writer_behavior(writer_actor* self, storage_writer_config cfg,
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.store.emplace(std::move(*loaded));
+  st.sessions.emplace(*st.cfg.kv);
   if (st.cfg.cleanup_interval.count() > 0) {
     self->delayed_send(self, st.cfg.cleanup_interval, cleanup_atom::value);
   }
@@ -300,6 +334,35 @@ caf::behavior writer_behavior(writer_actor* self, storage_writer_config cfg,
       },
       [=](subscribe_atom, storage::queue_handle q, const caf::actor& mailbox) {
         self->state.listeners[q] = mailbox.address();
+      },
+      [=](records_atom, storage::write_batch& b, bool durable) {
+        auto& s = self->state;
+        s.records.append(std::move(b));
+        s.records_durable = s.records_durable || durable;
+        s.record_promises.push_back(self->make_response_promise());
+        schedule_flush(self);
+      },
+      [=](session_restore_atom, const std::string& client_id, bool clean) {
+        auto& s = self->state;
+        commit_records(self); // the session's reads see every earlier change
+        bool durable = false;
+        auto info = s.sessions->restore(client_id, clean, s.records, durable);
+        s.records_durable = s.records_durable || durable;
+        if (!s.records.empty()) {
+          schedule_flush(self);
+        }
+        if (info.discarded) {
+          spdlog::warn("[session directory {}] stored session unreadable, starting clean",
+                       client_id);
+        }
+        return info;
+      },
+      [=](session_subs_atom, const std::string& client_id, const std::vector<std::string>& added,
+          const std::vector<std::string>& removed) {
+        auto& s = self->state;
+        storage::session_store::change(client_id, added, removed, s.records);
+        s.records_durable = true;
+        schedule_flush(self);
       },
       [=](stats_atom) {
         commit_pass(self);

@@ -43,6 +43,13 @@ struct storage_writer_config {
 /// - `(stats_atom)` -> `store_report`
 /// - `(subscribe_atom, queue_handle, caf::actor mailbox)`: after every commit, the mailbox of
 ///   a queue gets `(durable_atom, entries)` with what became durable, in sequence order.
+/// - `(records_atom, storage::write_batch, bool durable)` -> `records_reply`: the records of
+///   the typed stores of storage/ (identities, the agent's state, ...), written in the next
+///   pass before the appends, all of a pass in one write; answered once written.
+/// - `(session_restore_atom, client_id, bool clean)` -> `storage::stored_session` and
+///   `(session_subs_atom, client_id, added, removed)`: the persistent MQTT sessions
+///   (`storage::session_store`, owned by the writer).
+/// The writer is the engine's only writer: nothing else calls `kv_store::write`.
 /// Loads the store from `cfg.kv` first; an unreadable store is an error, not an actor.
 result<caf::actor> spawn_storage_writer(caf::actor_system& sys, storage_writer_config cfg);
 

@@ -1,5 +1,6 @@
 #include "actors/workload/identity_registry.hpp"
 
+#include "actors/common/messages.hpp"
 #include "storage/errc.hpp"
 
 #include <caf/all.hpp>
@@ -132,7 +133,18 @@ caf::behavior registry_behavior(registry_actor* self, identity_registry_config c
 } // namespace
 
 result<caf::actor> spawn_identity_registry(caf::actor_system& sys, identity_registry_config cfg) {
-  auto store = storage::identity_store::open(*cfg.kv);
+  // Every change is written by the storage writer; the registry waits for it (its own thread).
+  auto write = [&sys, writer = cfg.writer](const storage::write_batch& b) -> result<void> {
+    caf::scoped_actor self{sys};
+    std::error_code error = storage::errc::io_error;
+    self->request(writer, caf::infinite, records_atom::value, b, true)
+        .receive([&](records_reply& r) { error = r.error; }, [](caf::error&) {});
+    if (error) {
+      return error;
+    }
+    return ok();
+  };
+  auto store = storage::identity_store::open(*cfg.kv, std::move(write));
   if (!store) {
     return store.error();
   }

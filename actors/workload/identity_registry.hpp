@@ -42,7 +42,8 @@ struct identity_reply {
 };
 
 struct identity_registry_config {
-  std::shared_ptr<storage::kv_store> kv;        ///< shared with the storage writer
+  std::shared_ptr<storage::kv_store> kv;        ///< read once, to load the identities
+  caf::actor writer;                            ///< writes every change (the engine's owner)
   std::shared_ptr<identity_snapshot> published; ///< where readers find the current table
   std::string edge_device_id;                   ///< owner of bare module ids
   std::function<std::string()> new_key;         ///< a fresh base64 key (CSPRNG)
@@ -50,7 +51,8 @@ struct identity_registry_config {
   caf::group changed; ///< gets `identities_atom` after each change (the hub's sessions group)
 };
 
-/// Spawns the identity registry (detached: every change is a synced write). Loads the
+/// Spawns the identity registry (detached: it waits for the storage writer to make every
+/// change durable). Loads the
 /// identities, registers the edge device itself on first start, publishes the first
 /// snapshot, then:
 /// - `(identity_add_atom, storage::identity_request)` -> `identity_reply`

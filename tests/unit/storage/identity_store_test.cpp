@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "golden.hpp"
+
 namespace outpost::storage {
 namespace {
 
@@ -52,6 +54,43 @@ TEST(IdentityStore, RecordsHaveAStableEncoding) {
     EXPECT_FALSE(decode_identity(bytes.substr(0, n))) << n;
   }
   EXPECT_EQ(decode_identity(bytes + "x").error(), errc::corrupt_record);
+}
+
+TEST(IdentityStore, GoldenBytes) {
+  identity i{"d", "m", auth_type::sas, "p", "s", true, 0x0102030405060708};
+  const auto v = encode_identity(i);
+  EXPECT_EQ(golden::hex(v),
+            "01"               // format version
+            "00"               // auth: sas
+            "01"               // enabled
+            "0102030405060708" // created ms
+            "00000001"
+            "64" // device
+            "00000001"
+            "6d" // module
+            "00000001"
+            "70" // primary
+            "00000001"
+            "73"); // secondary
+  EXPECT_EQ(decode_identity(v).value(), i);
+  for (std::size_t n = 0; n < v.size(); ++n) {
+    EXPECT_FALSE(decode_identity(v.substr(0, n))) << n;
+  }
+}
+
+TEST(IdentityStore, ChangesGoThroughTheGivenWriter) {
+  memory_kv_store kv;
+  std::vector<write_batch> seen;
+  auto s = identity_store::open(kv, [&](const write_batch& b) -> result<void> {
+    seen.push_back(b);
+    return errc::disk_full;
+  });
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->put(device("dev1")).error(), errc::disk_full);
+  EXPECT_EQ(s->find("dev1"), nullptr) << "a change the writer refused is not visible";
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].ops()[0].key, "dev1");
+  EXPECT_FALSE(*kv.get(column::identities, "dev1")) << "nothing written behind the writer";
 }
 
 TEST(IdentityStore, ValidatesIotHubIdentityIds) {
