@@ -30,13 +30,7 @@ using drained_atom = caf::atom_constant<caf::atom("drained")>;
 /// Mailbox -> writer: entries it found expired before delivery (the writer deletes and counts).
 using expired_atom = caf::atom_constant<caf::atom("expired")>;
 
-/// The answer to one append request: `error` is empty when `value` is valid.
-struct append_outcome {
-  std::error_code error;
-  storage::append_result value;
-  /// On error, the request as it was sent, so the caller can retry without keeping a copy.
-  storage::append_request rejected;
-};
+using storage::append_outcome;
 
 /// What a read from the store returns; `next` is the queue's next sequence at read time,
 /// so a mailbox knows the read saw everything that was durable then.
