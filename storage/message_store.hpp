@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <system_error>
 #include <unordered_map>
 #include <vector>
 
@@ -40,6 +41,14 @@ struct append_request {
 struct append_result {
   message_id id = 0;
   std::vector<sequence> seqs; ///< parallel to `append_request::targets`
+};
+
+/// The answer to one append request: `error` is empty when `value` is valid.
+struct append_outcome {
+  std::error_code error;
+  append_result value;
+  /// On error, the request as it was sent, so the caller can retry without keeping a copy.
+  append_request rejected;
 };
 
 struct ack_request {

@@ -62,8 +62,8 @@ void hub_runtime::stop() {
   }
   // Sessions, mailboxes and the directory hold each other; exits break every cycle.
   caf::anon_send(parts_->sessions, actors::closed_atom::value);
-  for (const auto& [key, b] : parts_->routes->get()->bindings) {
-    caf::anon_send_exit(b.mailbox, caf::exit_reason::user_shutdown);
+  for (const auto& b : parts_->routes->get()->bindings()) {
+    caf::anon_send_exit(actors::mailbox_of(b), caf::exit_reason::user_shutdown);
   }
   caf::anon_send_exit(parts_->directory, caf::exit_reason::user_shutdown);
   // Sessions hold sockets and timers of the I/O runner, which the caller destroys next.

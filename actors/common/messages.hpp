@@ -45,13 +45,7 @@ struct records_reply {
   std::error_code error;
 };
 
-/// The answer to one append request: `error` is empty when `value` is valid.
-struct append_outcome {
-  std::error_code error;
-  storage::append_result value;
-  /// On error, the request as it was sent, so the caller can retry without keeping a copy.
-  storage::append_request rejected;
-};
+using storage::append_outcome;
 
 /// What a read from the store returns; `next` is the queue's next sequence at read time,
 /// so a mailbox knows the read saw everything that was durable then.

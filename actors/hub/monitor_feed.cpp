@@ -16,8 +16,8 @@ std::string endpoint_text(const routing::endpoint& e) {
 
 } // namespace
 
-void monitor_feed::record(const routing::message& m,
-                          const std::vector<routing::route_target>& targets, std::int64_t now_ms) {
+void monitor_feed::record(const routing::message& m, const std::vector<hub::bound_target>& targets,
+                          std::int64_t now_ms) {
   json app = json::object();
   for (const auto& [k, v] : m.properties) {
     app[k] = v;
@@ -28,7 +28,7 @@ void monitor_feed::record(const routing::message& m,
   }
   json endpoints = json::array();
   for (const auto& t : targets) {
-    endpoints.push_back(endpoint_text(t.target));
+    endpoints.push_back(endpoint_text(t.to->target));
   }
   const auto type = m.get(routing::system_property::content_type).value_or("");
   json payload = type == "application/json" ? json::parse(m.body, nullptr, false) : json{};

@@ -1,7 +1,7 @@
 #pragma once
 
+#include "protocols/hub/bound_routes.hpp"
 #include "routing/model/message.hpp"
-#include "routing/router/route_table.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -26,7 +26,7 @@ public:
   }
 
   /// Records one message with the endpoints it was routed to (empty: no route matched).
-  void record(const routing::message& m, const std::vector<routing::route_target>& targets,
+  void record(const routing::message& m, const std::vector<hub::bound_target>& targets,
               std::int64_t now_ms);
 
   /// Events after sequence `after` (at most `max`), as a JSON array text, and the last

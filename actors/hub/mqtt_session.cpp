@@ -5,6 +5,7 @@
 #include "actors/hub/hub_metrics.hpp"
 #include "actors/hub/session_directory.hpp"
 #include "protocols/common/log_escape.hpp"
+#include "protocols/hub/hub_session.hpp"
 #include "protocols/iothub/topics.hpp"
 #include "protocols/mqtt/decoder.hpp"
 #include "protocols/mqtt/encoder.hpp"
@@ -23,10 +24,18 @@ namespace outpost::actors {
 
 namespace {
 
-/// A module-input message handed to the client and not yet acknowledged.
-struct delivery {
-  caf::actor mailbox;
-  storage::sequence seq = 0;
+struct session_state;
+
+/// What the core decides, counted under IoT Edge's metric names. Labels come from the
+/// authenticated identity and from names it chose, capped (see `count_received`).
+struct session_metrics : hub::session_observer {
+  session_state* st = nullptr;
+  void received(const routing::message& m, std::size_t body_bytes) override;
+  void dropped(hub::drop_reason why, const routing::message& m) override;
+  void delivered(const routing::message& m, const hub::binding& from,
+                 std::int64_t enqueued_ms) override;
+  void routed(const routing::message& m, const std::vector<hub::bound_target>& targets) override;
+  void store_refused(std::error_code ec) override;
 };
 
 struct session_state {
@@ -35,28 +44,19 @@ struct session_state {
   std::shared_ptr<const hub_services> hub;
   std::shared_ptr<transport::stream_connection> conn;
   std::shared_ptr<frame_limit> limit; ///< shared with the I/O side's frame forwarder
-  std::optional<mqtt::session> proto;
+  std::optional<mqtt::session> proto; ///< MQTT 3.1.1: packets, packet ids, keepalive
+  session_metrics metrics;
+  std::optional<hub::hub_session> core; ///< the hub's side: routing, storage, delivery
   iothub::client_identity who;
   /// The accepted CONNECT (its credentials): checked again when the identities change.
   std::optional<mqtt::connect> credentials;
   std::int64_t expires_s = 0; ///< the SAS token's expiry; 0 = none
   bool registered = false;
   bool closing = false;
-  bool paused = false;              ///< the socket is not read (any of the reasons below)
-  bool stalled = false;             ///< the store refused messages: retrying, socket not read
-  bool out_full = false;            ///< the client does not read what it is sent
-  std::size_t out_queued = 0;       ///< bytes queued for the client at the last look
-  std::int64_t out_stuck_since = 0; ///< when the queue last failed to shrink while full
-  std::string out;                  ///< bytes for the socket, flushed once per handler
+  bool paused = false;    ///< the socket is not read (backpressure: see hub_session::reading)
+  bool monitored = false; ///< `outpost monitor` is watching during this pass
+  std::string out;        ///< bytes for the socket, flushed once per pass
   std::vector<std::string> subscriptions;
-  std::shared_ptr<const hub_routes> routes;                   ///< keeps the attached bindings alive
-  std::vector<std::shared_ptr<const hub_routes>> held_routes; ///< earlier ones, still attached
-  bool inputs_wanted = false; ///< the module subscribed to its inputs
-  std::unordered_map<storage::queue_handle, const endpoint_binding*> inputs; ///< subscribed
-  /// Per input endpoint: lower-priority mailboxes waiting for the higher one to drain.
-  std::map<std::string, std::vector<const endpoint_binding*>> waiting_inputs;
-  std::unordered_map<std::uint64_t, delivery> inflight;
-  std::uint64_t next_token = 1;
   std::int64_t tick_at = 0;
   prometheus::Counter* received = nullptr; ///< edgehub_messages_received_total, no output
   std::unordered_map<std::string, prometheus::Counter*> received_by_output; ///< capped
@@ -72,19 +72,18 @@ struct session_state {
 
 using session_actor = caf::stateful_actor<session_state>;
 
-void run(session_actor* self, mqtt::actions& acts);
-void check_output(session_actor* self, std::size_t queued);
+void pump(session_actor* self, mqtt::actions macts, hub::actions hacts = {});
 
 std::int64_t now(session_actor* self) {
   return self->state.hub->now_ms();
 }
 
 /// Keeps one timer per session. Deadlines only move later as packets arrive, so a pending
-/// timer is left alone; when it fires, `on_tick` checks the real deadline and the next timer is
-/// set from there (a timer per packet cost ~8% CPU and held memory for 1.5 x keepalive).
+/// timer is left alone; when it fires, the tick checks the real deadlines and the next timer
+/// is set from there (a timer per packet cost ~8% CPU and held memory for 1.5 x keepalive).
 void schedule_tick(session_actor* self) {
   auto& st = self->state;
-  const auto deadline = st.proto->next_deadline();
+  const auto deadline = std::min(st.proto->next_deadline(), st.core->next_deadline());
   if (st.closing || deadline == std::numeric_limits<std::int64_t>::max()
       || (st.tick_at != 0 && st.tick_at <= deadline)) {
     return;
@@ -94,17 +93,9 @@ void schedule_tick(session_actor* self) {
   self->delayed_send(self, std::chrono::milliseconds(wait), tick_atom::value);
 }
 
-void flush(session_actor* self) {
-  auto& st = self->state;
-  if (!st.out.empty()) {
-    const auto queued = st.conn->send(std::move(st.out));
-    st.out.clear();
-    check_output(self, queued);
-  }
-}
-
 void finish(session_actor* self) {
   auto& st = self->state;
+  st.core->close();
   if (st.registered) {
     self->send(st.hub->directory, unregister_atom::value, st.who.id(), caf::actor{self});
     st.hub->metrics->disconnect.Add({{"id", st.who.id()}}).Increment();
@@ -114,14 +105,11 @@ void finish(session_actor* self) {
   self->quit();
 }
 
-/// Reads the socket only while nothing holds it back: publishes awaiting durability (resumed
-/// at half the limit), the store refusing messages, or a client that does not read its output.
+/// Reads the socket only while the core sees no reason to hold it back: messages awaiting
+/// durability, the store refusing messages, or a client that does not read its output.
 void set_paused(session_actor* self) {
   auto& st = self->state;
-  const auto pending = st.proto->pending_in();
-  const auto limit = st.hub->limits.max_pending_in;
-  const bool hold =
-      st.stalled || st.out_full || pending >= limit || (st.paused && pending > limit / 2);
+  const bool hold = !st.core->reading();
   if (hold == st.paused) {
     return;
   }
@@ -133,241 +121,8 @@ void set_paused(session_actor* self) {
   }
 }
 
-/// The output queue is over its bound: input is not read until it drains to half; a client
-/// whose queue does not shrink for `output_stall_ms` is disconnected.
-void check_output(session_actor* self, std::size_t queued) {
-  auto& st = self->state;
-  const auto t = now(self);
-  if (!st.out_full) {
-    if (queued < st.hub->max_output_bytes) {
-      return;
-    }
-    st.out_full = true;
-    st.out_stuck_since = t;
-    self->delayed_send(self, std::chrono::milliseconds(100), out_check_atom::value);
-  } else if (queued <= st.hub->max_output_bytes / 2) {
-    st.out_full = false;
-  } else if (queued < st.out_queued) {
-    st.out_stuck_since = t; // draining, if slowly
-  }
-  st.out_queued = queued;
-}
+// -- metrics ---------------------------------------------------------------------------------
 
-/// Subscribes this session to input mailbox `b`.
-void subscribe_input(session_actor* self, const endpoint_binding* b) {
-  self->state.inputs.emplace(b->queue, b);
-  self->send(b->mailbox, subscribe_atom::value, caf::actor{self});
-}
-
-/// Attaches this module client to the input mailboxes of the current routes. Of the priority
-/// queues of one input, only the highest-priority one is subscribed at first; the next one
-/// follows when that one reports its backlog drained, so a backlog arrives in priority order
-/// (IoT Edge: "restart from the highest priority"). Mailboxes already attached stay attached:
-/// messages stored under a removed route are still delivered.
-void attach_inputs(session_actor* self) {
-  auto& st = self->state;
-  if (!st.who.is_module() || !st.inputs_wanted) {
-    return;
-  }
-  auto current = st.hub->routes->get();
-  if (current == st.routes) {
-    return;
-  }
-  if (st.routes) {
-    st.held_routes.push_back(std::move(st.routes)); // pointers in `inputs` point into it
-  }
-  st.routes = std::move(current);
-  std::map<std::string, std::vector<const endpoint_binding*>> by_input;
-  for (const auto* b : st.routes->inputs_of(st.who.id())) {
-    if (!st.inputs.count(b->queue)) {
-      by_input[b->endpoint_id].push_back(b); // bindings are ordered by (endpoint, priority)
-    }
-  }
-  for (auto& [endpoint, bindings] : by_input) {
-    const bool started = std::any_of(st.inputs.begin(), st.inputs.end(), [&](const auto& i) {
-      return i.second->endpoint_id == endpoint;
-    });
-    if (started) { // new queues of an input already flowing (a route change): no backlog order
-      for (const auto* b : bindings) {
-        subscribe_input(self, b);
-      }
-      continue;
-    }
-    subscribe_input(self, bindings.front());
-    st.waiting_inputs[endpoint].assign(bindings.begin() + 1, bindings.end());
-  }
-}
-
-/// A mailbox sent its backlog: the next lower priority of the same input may start.
-void on_drained(session_actor* self, storage::queue_handle q) {
-  auto& st = self->state;
-  auto i = st.inputs.find(q);
-  if (i == st.inputs.end()) {
-    return;
-  }
-  auto w = st.waiting_inputs.find(i->second->endpoint_id);
-  if (w != st.waiting_inputs.end() && !w->second.empty()) {
-    const auto* next = w->second.front();
-    w->second.erase(w->second.begin());
-    subscribe_input(self, next);
-  }
-}
-
-void on_subscriptions_changed(session_actor* self, std::vector<std::string> added,
-                              std::vector<std::string> removed) {
-  auto& st = self->state;
-  for (const auto& f : st.subscriptions) {
-    if (iothub::classify_subscription(f) == iothub::subscription_kind::module_inputs) {
-      st.inputs_wanted = true;
-      attach_inputs(self);
-    }
-  }
-  if (!added.empty() || !removed.empty()) {
-    self->send(st.hub->directory, subs_atom::value, st.who.id(), std::move(added),
-               std::move(removed));
-  }
-}
-
-/// The label a refused CONNECT is counted under: the identity's id when the client id names a
-/// registered one (a bounded set), else "unknown". Never the raw bytes of an unauthenticated
-/// peer: each distinct value would be a permanent series (200 refused connects were +6 MB).
-std::string refused_label(const identity_table& ids, const std::string& client_id) {
-  auto i = ids.find(client_id);
-  return i == ids.end() ? std::string{"unknown"} : i->first;
-}
-
-/// Schedules the end of the session at its token's expiry (IoT Hub closes it then).
-void schedule_expiry(session_actor* self) {
-  auto& st = self->state;
-  if (st.expires_s <= 0) {
-    return;
-  }
-  // A token is valid through its `se` second (expired once `se` is in the past).
-  const auto wait = std::max<std::int64_t>((st.expires_s + 1) * 1000 - now(self), 0) + 5;
-  self->delayed_send(self, std::chrono::milliseconds(wait), expire_atom::value);
-}
-
-/// The identities changed or the token's time is up: the accepted CONNECT must still pass
-/// authentication against the current table and clock, else the session ends (disabled,
-/// removed, re-keyed, expired).
-void recheck_credentials(session_actor* self, bool expiry_timer) {
-  auto& st = self->state;
-  if (!st.credentials || st.closing) {
-    return;
-  }
-  auto ids = st.hub->identities->get();
-  const auth_settings settings{st.hub->hub_hostname, st.hub->hostname, now(self) / 1000};
-  auto result = authenticate(*st.credentials, *ids, settings, st.conn->peer_cert());
-  if (result.connack_code == 0) {
-    if (expiry_timer) {
-      schedule_expiry(self); // woke a little early: look again
-    }
-    return;
-  }
-  spdlog::info("[mqtt {} {}] session ended: {}", st.conn->peer_address(), st.who.id(),
-               result.reason);
-  st.hub->metrics->connect_failed.Add({{"id", st.who.id()}, {"reason", "revoked"}}).Increment();
-  mqtt::actions acts;
-  st.proto->end(mqtt::close_reason::revoked, acts);
-  run(self, acts);
-}
-
-void on_authenticate(session_actor* self, const mqtt::connect& c) {
-  auto& st = self->state;
-  auto ids = st.hub->identities->get();
-  const auth_settings settings{st.hub->hub_hostname, st.hub->hostname, now(self) / 1000};
-  auto result = authenticate(c, *ids, settings, st.conn->peer_cert());
-  mqtt::actions acts;
-  if (result.connack_code != 0) {
-    spdlog::info("[mqtt {} \"{}\"] connection refused: {}", st.conn->peer_address(),
-                 log_escape(c.client_id), result.reason);
-    st.hub->metrics->connect_failed
-        .Add({{"id", refused_label(*ids, c.client_id)}, {"reason", result.reason}})
-        .Increment();
-    st.proto->refuse(result.connack_code, acts);
-    run(self, acts);
-    return;
-  }
-  st.who = result.who;
-  st.credentials = c;
-  st.expires_s = result.expires_s;
-  st.proto->set_filter_policy([who = st.who](std::string_view filter) {
-    return iothub::subscription_allowed(who, filter);
-  });
-  const bool clean = c.clean_session;
-  self->request(st.hub->directory, std::chrono::seconds(30), register_atom::value, st.who.id(),
-                caf::actor{self}, clean)
-      .then(
-          [=](session_info& info) {
-            auto& s = self->state;
-            s.registered = true;
-            s.received = &s.hub->metrics->received.Add({{"id", s.who.id()}, {"route_output", ""}});
-            s.hub->metrics->connect_success.Add({{"id", s.who.id()}}).Increment();
-            spdlog::info("[mqtt {} {}] connected ({} session{})", s.conn->peer_address(),
-                         s.who.id(), clean ? "clean" : "persistent",
-                         info.present ? ", resumed" : "");
-            mqtt::actions a;
-            s.proto->accept(info.present, a);
-            s.conn->authenticated();
-            s.limit->store(s.hub->max_frame_bytes, std::memory_order_relaxed);
-            const auto stored = info.subscriptions.size();
-            s.subscriptions = s.proto->restore_subscriptions(std::move(info.subscriptions));
-            schedule_expiry(self);
-            run(self, a);
-            if (!s.subscriptions.empty()) {
-              // The SDK does not subscribe again; what the rules no longer grant is dropped.
-              on_subscriptions_changed(self, {}, {});
-            }
-            if (s.subscriptions.size() != stored) {
-              spdlog::info("[mqtt {}] {} stored subscriptions no longer granted", s.who.id(),
-                           stored - s.subscriptions.size());
-            }
-          },
-          [=](caf::error&) {
-            mqtt::actions a;
-            self->state.proto->refuse(3, a); // server unavailable
-            run(self, a);
-          });
-}
-
-/// Appends routed messages; PUBACKs follow durability. What the store refuses (quota, disk
-/// full) is retried while the socket is not read: backpressure, never loss, never a PUBACK
-/// for a message that is not stored.
-void store(session_actor* self, append_requests reqs, std::vector<std::uint16_t> pids) {
-  auto& st = self->state;
-  self->request(st.hub->writer, caf::infinite, append_atom::value, std::move(reqs))
-      .then([=](append_outcomes& outs) {
-        auto& s = self->state;
-        mqtt::actions a;
-        append_requests retry;
-        std::vector<std::uint16_t> retry_pids;
-        for (std::size_t i = 0; i < outs.size(); ++i) {
-          if (outs[i].error) {
-            if (!s.stalled) {
-              spdlog::warn("[mqtt {}] store refused a message ({}): not reading until it fits",
-                           s.who.id(), outs[i].error.message());
-              s.hub->metrics->unack.Add({{"reason", "storage_failure"}, {"from", s.who.id()}})
-                  .Increment();
-            }
-            retry.push_back(std::move(outs[i].rejected));
-            retry_pids.push_back(pids[i]);
-          } else if (pids[i] != 0) {
-            s.proto->persisted(pids[i], a);
-          }
-        }
-        s.stalled = !retry.empty();
-        if (s.stalled) {
-          s.conn->pause_reading();
-          s.paused = true;
-          self->delayed_send(self, std::chrono::milliseconds(200), retry_atom::value,
-                             std::move(retry), std::move(retry_pids));
-        }
-        run(self, a);
-      });
-}
-
-/// Routes one batch of publishes into the mailboxes with one storage request; PUBACKs go out
-/// once the writer says every target has them durably.
 /// edgehub_messages_received_total{id, route_output}: one series per module output used.
 void count_received(session_state& st, std::string_view output) {
   if (output.empty()) {
@@ -396,152 +151,232 @@ void count_received(session_state& st, std::string_view output) {
   st.last_output_counter->Increment();
 }
 
-void route(session_actor* self, std::vector<mqtt::publish>& batch) {
-  auto& st = self->state;
-  auto routes = st.hub->routes->get();
-  append_requests reqs;
-  std::vector<std::uint16_t> pids;
-  std::vector<routing::route_target> targets;
-  mqtt::actions acts;
-  const auto batch_ms = now(self);
-  const bool monitored = st.hub->monitor && st.hub->monitor->active(batch_ms);
-  for (auto& p : batch) {
-    if (!st.size) {
-      // Created on the first publish: a summary holds ~20 KiB, too much for idle connections.
-      st.size =
-          &st.hub->metrics->message_size.Add({{"id", st.who.id()}}, hub_metrics::quantiles(),
-                                             hub_metrics::window, hub_metrics::window_buckets);
-    }
-    st.size->Observe(static_cast<double>(p.payload.size()));
-    routing::message msg;
-    auto topic = iothub::parse_publish_topic(p.topic, st.who, msg);
-    const bool telemetry = topic && topic->kind == iothub::inbound_kind::telemetry;
-    count_received(st, msg.get(routing::system_property::output_name).value_or(""));
-    if (!telemetry) {
-      // Unknown topics are dropped as IoT Edge does; twins and methods come with their issue.
-      const char* reason = topic ? "unsupported"
-                           : topic.error() == iothub::errc::too_many_properties
-                               ? "too_many_properties"
-                               : "unknown_topic";
-      st.hub->metrics->dropped.Add({{"reason", reason}, {"from", st.who.id()}}).Increment();
-      if (p.qos == 1) {
-        st.proto->persisted(p.packet_id, acts);
-      }
-      continue;
-    }
-    msg.body = std::move(p.payload);
-    targets.clear();
-    routes->table->match(msg, targets);
-    if (monitored) {
-      st.hub->monitor->record(msg, targets, batch_ms);
-    }
-    storage::append_request req;
-    for (const auto& t : targets) {
-      if (const auto* b = routes->find(t.target.id(st.hub->edge_device_id), t.priority)) {
-        req.targets.push_back({b->queue, t.ttl_secs < 0 ? -1 : t.ttl_secs * 1000});
-      }
-    }
-    if (req.targets.empty()) {
-      const auto out_name = msg.get(routing::system_property::output_name).value_or("");
-      // Only output names that have a series of their own label it (see count_received).
-      const bool own = out_name.empty() || st.received_by_output.count(std::string{out_name}) != 0;
-      st.hub->metrics->dropped
-          .Add({{"reason", "no_route"},
-                {"from", st.who.id()},
-                {"from_route_output", own ? std::string{out_name} : std::string{"other"}}})
-          .Increment();
-      if (p.qos == 1) {
-        st.proto->persisted(p.packet_id, acts);
-      }
-      continue;
-    }
-    req.body = routing::encode(msg);
-    reqs.push_back(std::move(req));
-    pids.push_back(p.qos == 1 ? p.packet_id : 0);
+void session_metrics::received(const routing::message& m, std::size_t body_bytes) {
+  if (!st->size) {
+    // Created on the first publish: a summary holds ~20 KiB, too much for idle connections.
+    st->size =
+        &st->hub->metrics->message_size.Add({{"id", st->who.id()}}, hub_metrics::quantiles(),
+                                            hub_metrics::window, hub_metrics::window_buckets);
   }
-  run(self, acts);
-  if (reqs.empty()) {
+  st->size->Observe(static_cast<double>(body_bytes));
+  count_received(*st, m.get(routing::system_property::output_name).value_or(""));
+}
+
+void session_metrics::dropped(hub::drop_reason why, const routing::message& m) {
+  if (why == hub::drop_reason::undecodable) {
+    spdlog::error("[mqtt {}] undecodable stored message dropped", st->who.id());
     return;
   }
-  store(self, std::move(reqs), std::move(pids));
+  if (why != hub::drop_reason::no_route) {
+    st->hub->metrics->dropped.Add({{"reason", hub::to_string(why)}, {"from", st->who.id()}})
+        .Increment();
+    return;
+  }
+  const auto out_name = m.get(routing::system_property::output_name).value_or("");
+  // Only output names that have a series of their own label it (see count_received).
+  const bool own = out_name.empty() || st->received_by_output.count(std::string{out_name}) != 0;
+  st->hub->metrics->dropped
+      .Add({{"reason", "no_route"},
+            {"from", st->who.id()},
+            {"from_route_output", own ? std::string{out_name} : std::string{"other"}}})
+      .Increment();
 }
 
 /// edgehub_messages_sent_total and edgehub_message_process_duration_seconds, with the series
 /// of each (sender, input) looked up once per session.
-void count_sent(session_state& st, const routing::message& msg, const endpoint_binding& b,
-                std::int64_t enqueued_ms) {
+void session_metrics::delivered(const routing::message& msg, const hub::binding& b,
+                                std::int64_t enqueued_ms) {
   const auto device = msg.get(routing::system_property::connection_device_id).value_or("");
   const auto module = msg.get(routing::system_property::connection_module_id).value_or("");
   auto output = msg.get(routing::system_property::output_name).value_or("");
   auto key = std::string{device} + "/" + std::string{module} + "/" + std::string{output} + "|"
              + b.target.input;
-  if (st.sent_series.size() >= 4 * st.hub->max_output_series && !st.sent_series.count(key)) {
+  if (st->sent_series.size() >= 4 * st->hub->max_output_series && !st->sent_series.count(key)) {
     // Senders' output names are labels too: past the cap they share "other".
     output = "other";
     key = std::string{device} + "/" + std::string{module} + "/other|" + b.target.input;
   }
-  auto& series = st.sent_series[key];
+  auto& series = st->sent_series[key];
   if (!series.first) {
     const auto from =
         module.empty() ? std::string{device} : std::string{device} + "/" + std::string{module};
     const auto priority = std::to_string(b.priority);
-    series.first = &st.hub->metrics->sent.Add({{"from", from},
-                                               {"to", st.who.id()},
-                                               {"from_route_output", std::string{output}},
-                                               {"to_route_input", b.target.input},
-                                               {"priority", priority}});
-    series.second = &st.hub->metrics->process_duration.Add(
-        {{"from", from}, {"to", st.who.id()}, {"priority", priority}}, hub_metrics::quantiles(),
+    series.first = &st->hub->metrics->sent.Add({{"from", from},
+                                                {"to", st->who.id()},
+                                                {"from_route_output", std::string{output}},
+                                                {"to_route_input", b.target.input},
+                                                {"priority", priority}});
+    series.second = &st->hub->metrics->process_duration.Add(
+        {{"from", from}, {"to", st->who.id()}, {"priority", priority}}, hub_metrics::quantiles(),
         hub_metrics::window, hub_metrics::window_buckets);
   }
   series.first->Increment();
   if (enqueued_ms > 0) {
-    series.second->Observe(static_cast<double>(st.hub->now_ms() - enqueued_ms) / 1000.0);
+    series.second->Observe(static_cast<double>(st->hub->now_ms() - enqueued_ms) / 1000.0);
   }
 }
 
-void deliver(session_actor* self, storage::queue_handle q, entries& es) {
-  auto& st = self->state;
-  auto binding = st.inputs.find(q);
-  if (binding == st.inputs.end() || st.closing) {
-    return; // not ours (any more): the mailbox redelivers once we are gone
+void session_metrics::routed(const routing::message& m,
+                             const std::vector<hub::bound_target>& targets) {
+  if (st->monitored) {
+    st->hub->monitor->record(m, targets, st->hub->now_ms());
   }
+}
+
+void session_metrics::store_refused(std::error_code ec) {
+  spdlog::warn("[mqtt {}] store refused a message ({}): not reading until it fits", st->who.id(),
+               ec.message());
+  st->hub->metrics->unack.Add({{"reason", "storage_failure"}, {"from", st->who.id()}}).Increment();
+}
+
+// -- authentication --------------------------------------------------------------------------
+
+/// The label a refused CONNECT is counted under: the identity's id when the client id names a
+/// registered one (a bounded set), else "unknown". Never the raw bytes of an unauthenticated
+/// peer: each distinct value would be a permanent series (200 refused connects were +6 MB).
+std::string refused_label(const identity_table& ids, const std::string& client_id) {
+  auto i = ids.find(client_id);
+  return i == ids.end() ? std::string{"unknown"} : i->first;
+}
+
+/// The identities changed or the token's time is up: the accepted CONNECT must still pass
+/// authentication against the current table and clock, else the session ends (disabled,
+/// removed, re-keyed, expired).
+void recheck_credentials(session_actor* self, bool expiry_timer) {
+  auto& st = self->state;
+  if (!st.credentials || st.closing) {
+    return;
+  }
+  auto ids = st.hub->identities->get();
+  const auto t = now(self);
+  const auth_settings settings{st.hub->hub_hostname, st.hub->hostname, t / 1000};
+  auto result = authenticate(*st.credentials, *ids, settings, st.conn->peer_cert());
+  if (result.connack_code == 0) {
+    if (expiry_timer && (st.expires_s + 1) * 1000 > t) {
+      st.core->set_expiry(st.expires_s); // woke a little early: look again
+    }
+    return;
+  }
+  spdlog::info("[mqtt {} {}] session ended: {}", st.conn->peer_address(), st.who.id(),
+               result.reason);
+  st.hub->metrics->connect_failed.Add({{"id", st.who.id()}, {"reason", "revoked"}}).Increment();
   mqtt::actions acts;
-  for (auto& e : es) {
-    auto msg = routing::decode(e.body);
-    if (!msg) {
-      spdlog::error("[mqtt {}] undecodable stored message {} dropped", st.who.id(), e.id);
-      self->send(binding->second->mailbox, ack_atom::value, std::vector<storage::sequence>{e.seq});
-      continue;
-    }
-    const auto topic = iothub::module_input_topic(st.who, binding->second->target.input, *msg);
-    const auto token = st.next_token++;
-    if (!st.proto->publish_out(topic, std::move(msg->body), token, acts)) {
-      break; // window full: unacknowledged entries come again after a reconnect
-    }
-    st.inflight.emplace(token, delivery{binding->second->mailbox, e.seq});
-    count_sent(st, *msg, *binding->second, e.enqueued_ms);
-  }
-  run(self, acts);
+  st.proto->end(mqtt::close_reason::revoked, acts);
+  pump(self, std::move(acts));
 }
 
-/// Carries out what the protocol state machine asked for.
-void run(session_actor* self, mqtt::actions& acts) {
+void on_subscriptions_changed(session_actor* self, std::vector<std::string> added,
+                              std::vector<std::string> removed, hub::actions& hacts) {
   auto& st = self->state;
-  std::vector<mqtt::publish> batch;
+  for (const auto& f : st.subscriptions) {
+    if (iothub::classify_subscription(f) == iothub::subscription_kind::module_inputs) {
+      st.core->want_inputs(st.hub->routes->get(), hacts);
+    }
+  }
+  if (!added.empty() || !removed.empty()) {
+    self->send(st.hub->directory, subs_atom::value, st.who.id(), std::move(added),
+               std::move(removed));
+  }
+}
+
+void on_authenticate(session_actor* self, const mqtt::connect& c) {
+  auto& st = self->state;
+  auto ids = st.hub->identities->get();
+  const auth_settings settings{st.hub->hub_hostname, st.hub->hostname, now(self) / 1000};
+  auto result = authenticate(c, *ids, settings, st.conn->peer_cert());
+  mqtt::actions acts;
+  if (result.connack_code != 0) {
+    spdlog::info("[mqtt {} \"{}\"] connection refused: {}", st.conn->peer_address(),
+                 log_escape(c.client_id), result.reason);
+    st.hub->metrics->connect_failed
+        .Add({{"id", refused_label(*ids, c.client_id)}, {"reason", result.reason}})
+        .Increment();
+    st.proto->refuse(result.connack_code, acts);
+    pump(self, std::move(acts));
+    return;
+  }
+  st.who = result.who;
+  st.credentials = c;
+  st.expires_s = result.expires_s;
+  st.proto->set_filter_policy([who = st.who](std::string_view filter) {
+    return iothub::subscription_allowed(who, filter);
+  });
+  const bool clean = c.clean_session;
+  self->request(st.hub->directory, std::chrono::seconds(30), register_atom::value, st.who.id(),
+                caf::actor{self}, clean)
+      .then(
+          [=](session_info& info) {
+            auto& s = self->state;
+            s.registered = true;
+            s.received = &s.hub->metrics->received.Add({{"id", s.who.id()}, {"route_output", ""}});
+            s.hub->metrics->connect_success.Add({{"id", s.who.id()}}).Increment();
+            spdlog::info("[mqtt {} {}] connected ({} session{})", s.conn->peer_address(),
+                         s.who.id(), clean ? "clean" : "persistent",
+                         info.present ? ", resumed" : "");
+            s.core->open(s.who, s.expires_s);
+            mqtt::actions a;
+            s.proto->accept(info.present, a);
+            s.conn->authenticated();
+            s.limit->store(s.hub->max_frame_bytes, std::memory_order_relaxed);
+            const auto stored = info.subscriptions.size();
+            s.subscriptions = s.proto->restore_subscriptions(std::move(info.subscriptions));
+            hub::actions h;
+            if (!s.subscriptions.empty()) {
+              // The SDK does not subscribe again; what the rules no longer grant is dropped.
+              on_subscriptions_changed(self, {}, {}, h);
+            }
+            if (s.subscriptions.size() != stored) {
+              spdlog::info("[mqtt {}] {} stored subscriptions no longer granted", s.who.id(),
+                           stored - s.subscriptions.size());
+            }
+            pump(self, std::move(a), std::move(h));
+          },
+          [=](caf::error&) {
+            mqtt::actions a;
+            self->state.proto->refuse(3, a); // server unavailable
+            pump(self, std::move(a));
+          });
+}
+
+// -- carrying out actions ----------------------------------------------------------------------
+
+/// Hands one batch to the storage writer; the core hears the outcome (PUBACKs follow
+/// durability; what the store refuses is retried by the core while the socket is not read).
+void store(session_actor* self, hub::append_action a) {
+  auto& st = self->state;
+  self->request(st.hub->writer, caf::infinite, append_atom::value, std::move(a.requests))
+      .then([=, batch = a.batch](append_outcomes& outs) {
+        hub::actions h;
+        self->state.core->on_stored(batch, std::move(outs), now(self), h);
+        pump(self, {}, std::move(h));
+      });
+}
+
+/// Carries out what the MQTT state machine asked for; hub operations go to the core.
+void carry_mqtt(session_actor* self, mqtt::actions& acts, hub::actions& hacts) {
+  auto& st = self->state;
+  std::shared_ptr<const hub_routes> routes; // taken once per pass, when a publish needs it
   bool subs_changed = false;
   std::vector<std::string> added;
   std::vector<std::string> removed;
-  // PUBACKs of one pass go to each mailbox as one message (one actor hop per burst, not per
-  // message).
-  std::vector<std::pair<caf::actor, std::vector<storage::sequence>>> acked_by;
   for (auto& a : acts) {
     if (auto* send = std::get_if<mqtt::send_action>(&a)) {
       mqtt::encode(send->p, st.out);
+    } else if (auto* pub = std::get_if<mqtt::publish_action>(&a)) {
+      if (st.closing) {
+        continue;
+      }
+      if (!routes) {
+        routes = st.hub->routes->get();
+        st.monitored = st.hub->monitor && st.hub->monitor->active(now(self));
+      }
+      // QoS 1 packet ids are never 0: the id is the core's acknowledgement tag.
+      st.core->on_publish(pub->p.topic, std::move(pub->p.payload),
+                          pub->p.qos == 1 ? pub->p.packet_id : 0, *routes, hacts);
+    } else if (auto* acked = std::get_if<mqtt::acked_action>(&a)) {
+      st.core->on_delivered(acked->token, hacts);
     } else if (auto* auth = std::get_if<mqtt::authenticate_action>(&a)) {
       on_authenticate(self, auth->c);
-    } else if (auto* pub = std::get_if<mqtt::publish_action>(&a)) {
-      batch.push_back(std::move(pub->p));
     } else if (auto* sub = std::get_if<mqtt::subscribe_action>(&a)) {
       for (auto& [filter, qos] : sub->filters) {
         added.push_back(filter); // only new, granted filters (the protocol state decides)
@@ -552,35 +387,67 @@ void run(session_actor* self, mqtt::actions& acts) {
         removed.push_back(std::move(f));
       }
       subs_changed = true;
-    } else if (auto* acked = std::get_if<mqtt::acked_action>(&a)) {
-      if (auto d = st.inflight.find(acked->token); d != st.inflight.end()) {
-        auto to = std::find_if(acked_by.begin(), acked_by.end(),
-                               [&](const auto& m) { return m.first == d->second.mailbox; });
-        if (to == acked_by.end()) {
-          acked_by.emplace_back(d->second.mailbox, std::vector<storage::sequence>{});
-          to = std::prev(acked_by.end());
-        }
-        to->second.push_back(d->second.seq);
-        st.inflight.erase(d);
-      }
     } else if (auto* close = std::get_if<mqtt::close_action>(&a)) {
       st.closing = true;
       spdlog::debug("[mqtt {}] closing ({})", st.who.id(), static_cast<int>(close->why));
     }
   }
-  for (auto& [mailbox, seqs] : acked_by) {
-    self->send(mailbox, ack_atom::value, std::move(seqs));
-  }
   if (subs_changed) {
     st.subscriptions = st.proto->subscriptions();
     if (st.registered) {
-      on_subscriptions_changed(self, std::move(added), std::move(removed));
+      on_subscriptions_changed(self, std::move(added), std::move(removed), hacts);
     }
   }
-  if (!batch.empty() && !st.closing) {
-    route(self, batch);
+}
+
+/// Carries out what the core asked for; answers to the client go to the MQTT state machine.
+void carry_hub(session_actor* self, hub::actions& hacts, mqtt::actions& macts) {
+  auto& st = self->state;
+  for (auto& a : hacts) {
+    if (auto* ack = std::get_if<hub::ack_action>(&a)) {
+      st.proto->persisted(static_cast<std::uint16_t>(ack->tag), macts);
+    } else if (auto* append = std::get_if<hub::append_action>(&a)) {
+      store(self, std::move(*append));
+    } else if (auto* d = std::get_if<hub::deliver_action>(&a)) {
+      const auto topic = iothub::module_input_topic(st.who, d->from->target.input, d->msg);
+      st.proto->publish_out(topic, std::move(d->msg.body), d->token, macts);
+    } else if (auto* release = std::get_if<hub::release_action>(&a)) {
+      self->send(mailbox_of(*release->mailbox), ack_atom::value, std::move(release->seqs));
+    } else if (auto* attach = std::get_if<hub::attach_action>(&a)) {
+      self->send(mailbox_of(*attach->mailbox), subscribe_atom::value, caf::actor{self});
+    } else if (std::get_if<hub::reauthenticate_action>(&a)) {
+      recheck_credentials(self, true);
+    } else if (auto* end = std::get_if<hub::end_action>(&a)) {
+      spdlog::info("[mqtt {} {}] disconnected: output unread for {} ms", st.conn->peer_address(),
+                   st.who.id(), st.hub->output_stall_ms);
+      (void)end;
+      st.proto->end(mqtt::close_reason::output_stalled, macts);
+    }
   }
-  flush(self);
+}
+
+/// Runs both state machines until neither has anything left to do, then sends what the pass
+/// produced with one write and decides whether the socket is read.
+void pump(session_actor* self, mqtt::actions macts, hub::actions hacts) {
+  auto& st = self->state;
+  while (!macts.empty() || !hacts.empty() || !st.out.empty()) {
+    if (!macts.empty()) {
+      mqtt::actions m = std::move(macts);
+      macts.clear();
+      carry_mqtt(self, m, hacts);
+    }
+    st.core->flush(hacts);
+    if (!hacts.empty()) {
+      hub::actions h = std::move(hacts);
+      hacts.clear();
+      carry_hub(self, h, macts);
+    }
+    if (macts.empty() && !st.out.empty()) {
+      const auto queued = st.conn->send(std::move(st.out));
+      st.out.clear();
+      st.core->on_output(queued, now(self), hacts);
+    }
+  }
   if (st.closing) {
     finish(self);
     return;
@@ -611,7 +478,17 @@ void on_data(session_actor* self, const std::string& chunk) {
     }
     st.proto->on_packet(std::move(*pkt), t, acts);
   }
-  run(self, acts);
+  pump(self, std::move(acts));
+}
+
+hub::session_settings core_settings(const hub_services& hub) {
+  hub::session_settings s;
+  s.edge_device_id = hub.edge_device_id;
+  s.max_pending_in = hub.limits.max_pending_in;
+  s.max_inflight_out = hub.limits.max_inflight_out;
+  s.max_output_bytes = hub.max_output_bytes;
+  s.output_stall_ms = hub.output_stall_ms;
+  return s;
 }
 
 caf::behavior session_behavior(session_actor* self, std::shared_ptr<const hub_services> hub,
@@ -628,6 +505,8 @@ caf::behavior session_behavior(session_actor* self, std::shared_ptr<const hub_se
                                 std::chrono::steady_clock::now() - st.conn->accepted_at())
                                 .count();
   st.proto.emplace(st.hub->limits, now(self) - std::max<std::int64_t>(since_accept, 0));
+  st.metrics.st = &st;
+  st.core.emplace(core_settings(*st.hub), &st.metrics);
   if (st.hub->sessions) {
     self->join(st.hub->sessions);
   }
@@ -637,7 +516,7 @@ caf::behavior session_behavior(session_actor* self, std::shared_ptr<const hub_se
       [=](frame_error_atom, std::error_code ec) {
         mqtt::actions acts;
         self->state.proto->on_decode_error(ec, acts);
-        run(self, acts);
+        pump(self, std::move(acts));
       },
       [=](closed_atom) {
         self->state.closing = true;
@@ -645,46 +524,39 @@ caf::behavior session_behavior(session_actor* self, std::shared_ptr<const hub_se
       },
       [=](take_over_atom) {
         self->state.registered = false; // the directory already points at the new session
+        self->state.core->close();
         mqtt::actions acts;
         self->state.proto->take_over(acts);
-        run(self, acts);
+        pump(self, std::move(acts));
       },
-      [=](deliver_atom, storage::queue_handle q, entries& es) { deliver(self, q, es); },
-      [=](drained_atom, storage::queue_handle q) { on_drained(self, q); },
-      [=](routes_atom) { attach_inputs(self); },
-      [=](retry_atom, append_requests& reqs, std::vector<std::uint16_t>& pids) {
-        if (!self->state.closing) {
-          self->state.paused = true; // resumed by set_paused once the backlog drains
-          store(self, std::move(reqs), std::move(pids));
-        }
+      [=](deliver_atom, storage::queue_handle q, entries& es) {
+        hub::actions h;
+        self->state.core->on_entries(q, std::move(es), h);
+        pump(self, {}, std::move(h));
+      },
+      [=](drained_atom, storage::queue_handle q) {
+        hub::actions h;
+        self->state.core->on_drained(q, h);
+        pump(self, {}, std::move(h));
+      },
+      [=](routes_atom) {
+        hub::actions h;
+        self->state.core->on_routes(self->state.hub->routes->get(), h);
+        pump(self, {}, std::move(h));
       },
       [=](identities_atom) { recheck_credentials(self, false); },
-      [=](expire_atom) { recheck_credentials(self, true); },
-      [=](out_check_atom) {
-        auto& st = self->state;
-        if (st.closing || !st.out_full) {
-          return;
-        }
-        check_output(self, st.conn->send({}));
-        if (st.out_full && now(self) - st.out_stuck_since >= st.hub->output_stall_ms) {
-          spdlog::info("[mqtt {} {}] disconnected: {} bytes unread for {} ms",
-                       st.conn->peer_address(), st.who.id(), st.out_queued,
-                       st.hub->output_stall_ms);
-          mqtt::actions acts;
-          st.proto->end(mqtt::close_reason::output_stalled, acts);
-          run(self, acts);
-          return;
-        }
-        if (st.out_full) {
-          self->delayed_send(self, std::chrono::milliseconds(100), out_check_atom::value);
-        }
-        set_paused(self);
-      },
       [=](tick_atom) {
-        self->state.tick_at = 0;
-        mqtt::actions acts;
-        self->state.proto->on_tick(now(self), acts);
-        run(self, acts);
+        auto& s = self->state;
+        s.tick_at = 0;
+        const auto t = now(self);
+        mqtt::actions m;
+        s.proto->on_tick(t, m);
+        hub::actions h;
+        if (s.core->output_full()) {
+          s.core->on_output(s.conn->send({}), t, h);
+        }
+        s.core->on_tick(t, h);
+        pump(self, std::move(m), std::move(h));
       },
   };
 }

@@ -29,13 +29,8 @@ using data_atom = caf::atom_constant<caf::atom("data")>;
 using closed_atom = caf::atom_constant<caf::atom("closed")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using frame_error_atom = caf::atom_constant<caf::atom("frame_err")>;
-using retry_atom = caf::atom_constant<caf::atom("retry")>;
 /// Sent to the sessions group when the route table changed: module sessions attach new inputs.
 using routes_atom = caf::atom_constant<caf::atom("routes")>;
-/// A session's SAS token expired: it checks and ends.
-using expire_atom = caf::atom_constant<caf::atom("expire")>;
-/// A session whose client does not read checks its output queue again.
-using out_check_atom = caf::atom_constant<caf::atom("outcheck")>;
 
 /// What every session shares: the hub's actors, snapshots and settings. Immutable.
 struct hub_services {
@@ -69,7 +64,9 @@ struct hub_services {
 /// session accepts CONNECT, then `max_frame_bytes`. Shared by the session and its forwarder.
 using frame_limit = std::atomic<std::size_t>;
 
-/// Spawns the actor of one MQTT connection. The transport side sends it:
+/// Spawns the actor of one MQTT connection: glue between the MQTT state machine
+/// (`mqtt::session`) and the hub's protocol-independent session core (`hub::hub_session`). The
+/// transport side sends it:
 /// - `(data_atom, std::string)`: whole MQTT frames, in order (split on the I/O thread);
 /// - `(frame_error_atom, std::error_code)`: the byte stream broke the framing rules;
 /// - `(closed_atom)`: the socket is gone.
@@ -86,4 +83,3 @@ caf::actor spawn_mqtt_session(caf::actor_system& sys, std::shared_ptr<const hub_
 } // namespace outpost::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::error_code)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<std::uint16_t>)

@@ -22,33 +22,33 @@ result<std::shared_ptr<const hub_routes>> bind_routes(
     caf::actor_system& sys, const caf::actor& writer,
     std::shared_ptr<const routing::route_table> table, const std::string& edge_device_id,
     std::uint32_t delivery_window, const hub_routes* previous) {
-  auto routes = std::make_shared<hub_routes>();
-  routes->table = table;
   caf::scoped_actor self{sys};
-  for (std::size_t i = 0; i < table->size(); ++i) {
-    const auto& r = table->route(i);
-    const auto id = r.sink.id(edge_device_id);
-    if (routes->bindings.count({id, r.priority})) {
-      continue;
-    }
-    if (const auto* old = previous ? previous->find(id, r.priority) : nullptr) {
-      routes->bindings.emplace(std::make_pair(id, r.priority), *old);
-      continue;
-    }
-    std::error_code err;
-    storage::queue_handle q = 0;
-    self->request(writer, std::chrono::seconds(30), open_atom::value,
-                  storage::queue_name{id, r.priority})
-        .receive([&](open_reply& rep) { err = rep.error, q = rep.queue; },
-                 [&](caf::error&) { err = std::make_error_code(std::errc::timed_out); });
-    if (err) {
-      return err;
-    }
-    endpoint_binding b{r.sink, id, r.priority, q, {}};
-    b.mailbox = spawn_mailbox(sys, {writer, q, delivery_window, 4096, wall_ms});
-    routes->bindings.emplace(std::make_pair(id, r.priority), std::move(b));
+  auto bound = hub_routes::bind(
+      std::move(table), edge_device_id,
+      [&](const std::string& id, std::uint32_t priority,
+          const routing::endpoint&) -> result<hub::binding> {
+        if (const auto* old = previous ? previous->find(id, priority) : nullptr) {
+          return *old; // the same queue and mailbox: nothing in flight is lost or sent twice
+        }
+        std::error_code err;
+        storage::queue_handle q = 0;
+        self->request(writer, std::chrono::seconds(30), open_atom::value,
+                      storage::queue_name{id, priority})
+            .receive([&](open_reply& rep) { err = rep.error, q = rep.queue; },
+                     [&](caf::error&) { err = std::make_error_code(std::errc::timed_out); });
+        if (err) {
+          return err;
+        }
+        hub::binding b;
+        b.queue = q;
+        b.handle = std::make_shared<const caf::actor>(
+            spawn_mailbox(sys, {writer, q, delivery_window, 4096, wall_ms}));
+        return b;
+      });
+  if (!bound) {
+    return bound.error();
   }
-  return std::shared_ptr<const hub_routes>{std::move(routes)};
+  return std::shared_ptr<const hub_routes>{std::make_shared<hub_routes>(std::move(*bound))};
 }
 
 } // namespace outpost::actors

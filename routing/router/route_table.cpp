@@ -64,7 +64,13 @@ std::variant<route_table, route_error> route_table::compile(
     // Route TTL 0 inherits the global one; negative means forever (facts §1.3, §5.4).
     const std::int64_t ttl = spec.ttl_secs != 0 ? spec.ttl_secs : table->default_ttl_secs;
     info.ttl_secs = ttl < 0 ? ttl_forever : ttl;
-    table->routes.push_back({std::move(info), std::move(r.source), std::move(r.cond)});
+    std::uint32_t sink = 0;
+    while (sink < table->routes.size() && table->routes[sink].info.sink != info.sink) {
+      ++sink;
+    }
+    sink = sink < table->routes.size() ? table->routes[sink].sink
+                                       : static_cast<std::uint32_t>(table->routes.size());
+    table->routes.push_back({std::move(info), std::move(r.source), std::move(r.cond), sink});
   }
   return route_table(std::move(table));
 }
@@ -75,41 +81,47 @@ void route_table::match(const message& m, std::vector<route_target>& out) const 
 
 void route_table::match(const message& m, std::vector<route_target>& out,
                         evaluation_scratch& scratch) const {
-  std::size_t n = 0;
-  if (!impl_->routes.empty()) {
-    const message_source source = source_of(m);
-    eval_context ctx(m, scratch); // the body is parsed at most once, on first use
-    for (const auto& r : impl_->routes) {
-      if (!r.source.matches(source) || !r.cond.matches(ctx)) {
-        continue;
-      }
-      std::size_t j = 0;
-      while (j < n && out[j].target != r.info.sink) {
-        ++j;
-      }
-      if (j < n) {
-        // One copy per endpoint, with the highest priority (lowest number) and its TTL.
-        if (r.info.priority < out[j].priority) {
-          out[j].priority = r.info.priority;
-          out[j].ttl_secs = r.info.ttl_secs;
-          out[j].route = r.info.name;
-        }
-        continue;
-      }
-      if (n == out.size()) {
-        out.emplace_back();
-      }
-      route_target& t = out[n++];
-      // Assignments reuse the capacity of strings left in `out` by a previous call.
-      t.target.what = r.info.sink.what;
-      t.target.module = r.info.sink.module;
-      t.target.input = r.info.sink.input;
-      t.priority = r.info.priority;
-      t.ttl_secs = r.info.ttl_secs;
-      t.route = r.info.name;
+  thread_local std::vector<std::uint32_t> winners;
+  match_routes(m, winners, scratch);
+  out.resize(winners.size());
+  for (std::size_t i = 0; i < winners.size(); ++i) {
+    const auto& info = impl_->routes[winners[i]].info;
+    route_target& t = out[i];
+    // Assignments reuse the capacity of strings left in `out` by a previous call.
+    t.target.what = info.sink.what;
+    t.target.module = info.sink.module;
+    t.target.input = info.sink.input;
+    t.priority = info.priority;
+    t.ttl_secs = info.ttl_secs;
+    t.route = info.name;
+  }
+}
+
+void route_table::match_routes(const message& m, std::vector<std::uint32_t>& out,
+                               evaluation_scratch& scratch) const {
+  out.clear();
+  if (impl_->routes.empty()) {
+    return;
+  }
+  const message_source source = source_of(m);
+  eval_context ctx(m, scratch); // the body is parsed at most once, on first use
+  const auto& routes = impl_->routes;
+  for (std::uint32_t i = 0; i < routes.size(); ++i) {
+    const auto& r = routes[i];
+    if (!r.source.matches(source) || !r.cond.matches(ctx)) {
+      continue;
+    }
+    std::size_t j = 0;
+    while (j < out.size() && routes[out[j]].sink != r.sink) {
+      ++j;
+    }
+    if (j == out.size()) {
+      out.push_back(i);
+    } else if (r.info.priority < routes[out[j]].info.priority) {
+      // One copy per endpoint, with the highest priority (lowest number) and its TTL.
+      out[j] = i;
     }
   }
-  out.resize(n);
 }
 
 std::size_t route_table::size() const noexcept {

@@ -76,6 +76,11 @@ public:
   void match(const message& m, std::vector<route_target>& out) const;
   /// The same with an explicit scratch.
   void match(const message& m, std::vector<route_target>& out, evaluation_scratch& scratch) const;
+  /// The same decision as `match`, as the indexes (`route(i)`) of the deciding routes, one per
+  /// endpoint, in first-match order: the hot path of a hub whose bindings are resolved per
+  /// route index once (no strings copied or compared). Overwrites `out`.
+  void match_routes(const message& m, std::vector<std::uint32_t>& out,
+                    evaluation_scratch& scratch) const;
 
   std::size_t size() const noexcept;
   bool empty() const noexcept { return size() == 0; }

@@ -12,6 +12,7 @@
 #   NICE=-10 DELIVERY_WINDOW=64 MAX_PENDING_IN=64 THREADS=0 DRAIN_TIMEOUT=30 KEEP=0 (1 = keep
 #   the work dir) MOSQUITTO=/usr/sbin/mosquitto SKIP_IDLE=0 IDLE_MOSQUITTO=1
 #   SCHEDULER=stealing ([runtime] scheduler) DURABILITY=fsync (os: to see what fsync costs)
+#   UNAUTH_PER_SOURCE=1000000 ([hub] max_unauthenticated_per_source: all devices are 127.0.0.1)
 #   BROKERS="outpost mosquitto" TESTS="throughput latency"
 # Raw results: one JSON line per test in <work dir>/results.jsonl (printed at the end).
 set -euo pipefail
@@ -42,6 +43,7 @@ SKIP_IDLE="${SKIP_IDLE:-0}"
 IDLE_MOSQUITTO="${IDLE_MOSQUITTO:-1}"
 SCHEDULER="${SCHEDULER:-stealing}"
 DURABILITY="${DURABILITY:-fsync}"
+UNAUTH_PER_SOURCE="${UNAUTH_PER_SOURCE:-1000000}"
 BROKERS="${BROKERS:-outpost mosquitto}"
 TESTS="${TESTS:-throughput latency}"
 
@@ -164,6 +166,10 @@ manifest = "$op_dir/manifest.json"
 [hub]
 delivery_window = $DELIVERY_WINDOW
 max_pending_in = $MAX_PENDING_IN
+# Every simulated device connects from 127.0.0.1: the per-address limit on connections that
+# have not authenticated yet (256 by default, a defence for real networks) would refuse a
+# storm of 1,000 devices from one address.
+max_unauthenticated_per_source = $UNAUTH_PER_SOURCE
 [log]
 level = "warn"
 [runtime]

@@ -17,6 +17,9 @@ struct route_table::impl {
     route_info info;
     source_filter source;
     condition cond;
+    /// Dense number of `info.sink`: routes to one endpoint share it, so matching compares
+    /// integers instead of endpoint strings.
+    std::uint32_t sink = 0;
   };
 
   std::vector<entry> routes;

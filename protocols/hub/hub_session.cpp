@@ -1,0 +1,351 @@
+#include "protocols/hub/hub_session.hpp"
+
+#include "protocols/iothub/topics.hpp"
+
+#include <algorithm>
+
+namespace outpost::hub {
+
+const char* to_string(drop_reason r) noexcept {
+  switch (r) {
+    case drop_reason::unknown_topic:
+      return "unknown_topic";
+    case drop_reason::unsupported:
+      return "unsupported";
+    case drop_reason::too_many_properties:
+      return "too_many_properties";
+    case drop_reason::no_route:
+      return "no_route";
+    case drop_reason::undecodable:
+      return "undecodable";
+  }
+  return "unknown";
+}
+
+void session_observer::received(const routing::message&, std::size_t) {}
+void session_observer::dropped(drop_reason, const routing::message&) {}
+void session_observer::delivered(const routing::message&, const binding&, std::int64_t) {}
+void session_observer::routed(const routing::message&, const std::vector<bound_target>&) {}
+void session_observer::store_refused(std::error_code) {}
+
+hub_session::hub_session(session_settings settings, session_observer* observer)
+    : settings_(std::move(settings)),
+      observer_(observer ? observer : &null_observer_) {}
+
+void hub_session::open(iothub::client_identity who, std::int64_t expires_s) {
+  who_ = std::move(who);
+  expires_s_ = expires_s;
+  open_ = true;
+}
+
+// -- inbound -------------------------------------------------------------------------------
+
+void hub_session::on_publish(std::string_view topic, std::string body, std::uint64_t tag,
+                             const bound_routes& routes, actions& out) {
+  if (!open_) {
+    return;
+  }
+  routing::message msg;
+  auto parsed = iothub::parse_publish_topic(topic, who_, msg);
+  observer_->received(msg, body.size());
+  if (!parsed) {
+    drop(parsed.error() == iothub::errc::too_many_properties ? drop_reason::too_many_properties
+                                                             : drop_reason::unknown_topic,
+         msg, tag, out);
+    return;
+  }
+  if (parsed->kind != iothub::inbound_kind::telemetry) {
+    // Twins and methods come with their issue; until then they are dropped as IoT Edge drops
+    // what it does not serve.
+    drop(drop_reason::unsupported, msg, tag, out);
+    return;
+  }
+  msg.body = std::move(body);
+  route(std::move(msg), tag, routes, out);
+}
+
+void hub_session::on_telemetry(routing::message msg, std::uint64_t tag, const bound_routes& routes,
+                               actions& out) {
+  if (!open_) {
+    return;
+  }
+  msg.set(routing::system_property::connection_device_id, who_.device_id);
+  if (who_.is_module()) {
+    msg.set(routing::system_property::connection_module_id, who_.module_id);
+  }
+  observer_->received(msg, msg.body.size());
+  route(std::move(msg), tag, routes, out);
+}
+
+void hub_session::route(routing::message msg, std::uint64_t tag, const bound_routes& routes,
+                        actions& out) {
+  routes.match(msg, targets_);
+  observer_->routed(msg, targets_);
+  if (targets_.empty()) {
+    drop(drop_reason::no_route, msg, tag, out);
+    return;
+  }
+  storage::append_request req;
+  req.targets.reserve(targets_.size());
+  for (const auto& t : targets_) {
+    req.targets.push_back({t.to->queue, t.ttl_ms});
+  }
+  req.body = routing::encode(msg);
+  batch_.push_back(std::move(req));
+  batch_index_.push_back(track(tag));
+}
+
+/// Gives an inbound message its place in the acknowledgement order; 0 when it needs none.
+std::uint64_t hub_session::track(std::uint64_t tag) {
+  if (tag == 0) {
+    return 0;
+  }
+  pending_in_.push_back({tag, false});
+  return in_base_ + pending_in_.size() - 1;
+}
+
+/// Inbound message `index` is done: acknowledges the done prefix, in arrival order.
+void hub_session::done(std::uint64_t index, actions& out) {
+  if (index < in_base_ || index - in_base_ >= pending_in_.size()) {
+    return; // none wanted (0), or already acknowledged
+  }
+  pending_in_[index - in_base_].done = true;
+  while (!pending_in_.empty() && pending_in_.front().done) {
+    if (open_) {
+      out.push_back(ack_action{pending_in_.front().tag});
+    }
+    pending_in_.pop_front();
+    ++in_base_;
+  }
+}
+
+void hub_session::drop(drop_reason why, const routing::message& m, std::uint64_t tag,
+                       actions& out) {
+  observer_->dropped(why, m);
+  done(track(tag), out);
+}
+
+void hub_session::flush(actions& out) {
+  if (!batch_.empty()) {
+    const auto id = next_batch_++;
+    stores_.emplace(id, std::move(batch_index_));
+    out.push_back(append_action{id, std::move(batch_)});
+    batch_.clear();
+    batch_index_.clear();
+  }
+  for (auto& [mailbox, seqs] : releases_) {
+    out.push_back(release_action{mailbox, std::move(seqs)});
+  }
+  releases_.clear();
+}
+
+void hub_session::on_stored(std::uint64_t batch, std::vector<storage::append_outcome> outcomes,
+                            std::int64_t now_ms, actions& out) {
+  auto found = stores_.find(batch);
+  if (found == stores_.end()) {
+    return;
+  }
+  const auto indexes = std::move(found->second);
+  stores_.erase(found);
+  if (batch == retry_batch_) {
+    retry_batch_ = 0;
+  }
+  for (std::size_t i = 0; i < outcomes.size() && i < indexes.size(); ++i) {
+    if (!outcomes[i].error) {
+      done(indexes[i], out);
+      continue;
+    }
+    // Refused (quota, full disk): never acknowledged, offered again while input is not read.
+    if (!refused_reported_) {
+      refused_reported_ = true;
+      observer_->store_refused(outcomes[i].error);
+    }
+    retry_.push_back(std::move(outcomes[i].rejected));
+    retry_index_.push_back(indexes[i]);
+  }
+  if (!retry_.empty() && retry_batch_ == 0 && retry_at_ == 0) {
+    retry_at_ = now_ms + settings_.store_retry_ms;
+  }
+  if (!stalled()) {
+    refused_reported_ = false;
+  }
+}
+
+// -- outbound ------------------------------------------------------------------------------
+
+void hub_session::want_inputs(std::shared_ptr<const bound_routes> routes, actions& out) {
+  inputs_wanted_ = true;
+  on_routes(std::move(routes), out);
+}
+
+void hub_session::on_routes(std::shared_ptr<const bound_routes> routes, actions& out) {
+  if (!open_ || !who_.is_module() || !inputs_wanted_ || !routes || routes == routes_) {
+    return;
+  }
+  if (routes_) {
+    // Pointers in `inputs_` and in deliveries point into it. Route changes are operator
+    // actions, so the few snapshots held per session are not worth reclaiming.
+    held_.push_back(std::move(routes_));
+  }
+  routes_ = std::move(routes);
+  std::map<std::string, std::vector<const binding*>> by_input;
+  for (const auto* b : routes_->inputs_of(who_.id())) {
+    if (!inputs_.count(b->queue)) {
+      by_input[b->endpoint_id].push_back(b); // ordered by (endpoint, priority)
+    }
+  }
+  for (auto& [endpoint, bindings] : by_input) {
+    const bool started = std::any_of(inputs_.begin(), inputs_.end(), [&](const auto& i) {
+      return i.second->endpoint_id == endpoint;
+    });
+    if (started) { // new queues of an input already flowing (a route change): no backlog order
+      for (const auto* b : bindings) {
+        attach(b, out);
+      }
+      continue;
+    }
+    // Of the priority queues of one input only the highest starts; the next follows when it
+    // has drained its backlog, so a backlog arrives in priority order (IoT Edge: "restart from
+    // the highest priority").
+    attach(bindings.front(), out);
+    waiting_inputs_[endpoint].assign(bindings.begin() + 1, bindings.end());
+  }
+}
+
+void hub_session::attach(const binding* b, actions& out) {
+  inputs_.emplace(b->queue, b);
+  out.push_back(attach_action{b});
+}
+
+void hub_session::on_drained(storage::queue_handle queue, actions& out) {
+  auto i = inputs_.find(queue);
+  if (!open_ || i == inputs_.end()) {
+    return;
+  }
+  auto w = waiting_inputs_.find(i->second->endpoint_id);
+  if (w != waiting_inputs_.end() && !w->second.empty()) {
+    const auto* next = w->second.front();
+    w->second.pop_front();
+    attach(next, out);
+  }
+}
+
+void hub_session::on_entries(storage::queue_handle queue,
+                             std::vector<storage::stored_entry> entries, actions& out) {
+  auto from = inputs_.find(queue);
+  if (!open_ || from == inputs_.end()) {
+    return; // not ours (any more): the mailbox redelivers once this session is gone
+  }
+  for (auto& e : entries) {
+    deliver(from->second, std::move(e), out);
+  }
+}
+
+void hub_session::deliver(const binding* from, storage::stored_entry e, actions& out) {
+  if (inflight_.size() >= settings_.max_inflight_out || !waiting_out_.empty()) {
+    waiting_out_.push_back({from, std::move(e)}); // bounded by the mailboxes' windows
+    return;
+  }
+  auto msg = routing::decode(e.body);
+  if (!msg) {
+    observer_->dropped(drop_reason::undecodable, routing::message{});
+    release(from, e.seq);
+    return;
+  }
+  const auto token = next_token_++;
+  inflight_.emplace(token, delivery{from, e.seq});
+  observer_->delivered(*msg, *from, e.enqueued_ms);
+  out.push_back(deliver_action{token, from, std::move(*msg), e.enqueued_ms});
+}
+
+void hub_session::on_delivered(std::uint64_t token, actions& out) {
+  auto d = inflight_.find(token);
+  if (d == inflight_.end()) {
+    return;
+  }
+  release(d->second.mailbox, d->second.seq);
+  inflight_.erase(d);
+  while (open_ && !waiting_out_.empty() && inflight_.size() < settings_.max_inflight_out) {
+    auto next = std::move(waiting_out_.front());
+    waiting_out_.pop_front();
+    deliver(next.mailbox, std::move(next.entry), out);
+  }
+}
+
+/// Collects the pass's finished entries per mailbox: one message per mailbox per burst.
+void hub_session::release(const binding* mailbox, storage::sequence seq) {
+  auto to = std::find_if(releases_.begin(), releases_.end(),
+                         [&](const auto& r) { return r.first == mailbox; });
+  if (to == releases_.end()) {
+    releases_.emplace_back(mailbox, std::vector<storage::sequence>{});
+    to = std::prev(releases_.end());
+  }
+  to->second.push_back(seq);
+}
+
+// -- time and output -----------------------------------------------------------------------
+
+void hub_session::on_output(std::size_t queued_bytes, std::int64_t now_ms, actions& out) {
+  out_checked_at_ = now_ms;
+  if (!out_full_) {
+    if (queued_bytes < settings_.max_output_bytes) {
+      out_queued_ = queued_bytes;
+      return;
+    }
+    out_full_ = true;
+    out_stuck_since_ = now_ms;
+  } else if (queued_bytes <= settings_.max_output_bytes / 2) {
+    out_full_ = false;
+  } else if (queued_bytes < out_queued_) {
+    out_stuck_since_ = now_ms; // draining, if slowly
+  }
+  out_queued_ = queued_bytes;
+  if (out_full_ && open_ && now_ms - out_stuck_since_ >= settings_.output_stall_ms) {
+    out.push_back(end_action{end_reason::output_stalled});
+  }
+}
+
+void hub_session::on_tick(std::int64_t now_ms, actions& out) {
+  if (!open_) {
+    return;
+  }
+  if (!retry_.empty() && retry_batch_ == 0 && now_ms >= retry_at_) {
+    retry_at_ = 0;
+    retry_batch_ = next_batch_++;
+    stores_.emplace(retry_batch_, std::move(retry_index_));
+    out.push_back(append_action{retry_batch_, std::move(retry_)});
+    retry_.clear();
+    retry_index_.clear();
+  }
+  // A token is valid through its `se` second (expired once `se` is in the past).
+  if (expires_s_ > 0 && now_ms >= (expires_s_ + 1) * 1000) {
+    expires_s_ = 0; // `set_expiry` again if the credentials still pass
+    out.push_back(reauthenticate_action{});
+  }
+}
+
+std::int64_t hub_session::next_deadline() const noexcept {
+  auto next = std::numeric_limits<std::int64_t>::max();
+  if (!open_) {
+    return next;
+  }
+  if (!retry_.empty() && retry_batch_ == 0) {
+    next = std::min(next, retry_at_);
+  }
+  if (out_full_) {
+    next = std::min(next, out_checked_at_ + settings_.output_check_ms);
+  }
+  if (expires_s_ > 0) {
+    next = std::min(next, (expires_s_ + 1) * 1000);
+  }
+  return next;
+}
+
+bool hub_session::reading() noexcept {
+  const auto pending = pending_in_.size();
+  const auto limit = settings_.max_pending_in;
+  paused_ = stalled() || out_full_ || pending >= limit || (paused_ && pending > limit / 2);
+  return !paused_;
+}
+
+} // namespace outpost::hub
