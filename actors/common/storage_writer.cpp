@@ -11,6 +11,7 @@
 
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace outpost::actors {
 
@@ -28,6 +29,9 @@ struct writer_state {
   bool records_durable = false;
   std::vector<caf::response_promise> record_promises;
   std::optional<storage::session_store> sessions;
+  /// Clients whose session changes are in `records`: only their restore must commit first
+  /// (another client's reads cannot see them), so a connect storm does not sync per connect.
+  std::unordered_set<std::string> session_changes;
   bool flush_scheduled = false;
   /// The mailbox of each queue: told what became durable, in commit order. Weak, so a
   /// mailbox and its writer never keep each other alive.
@@ -172,6 +176,7 @@ void commit_records(writer_actor* self) {
   }
   st.records.clear();
   st.records_durable = false;
+  st.session_changes.clear();
   for (auto& p : st.record_promises) {
     p.deliver(records_reply{error});
   }
@@ -344,11 +349,15 @@ caf::behavior writer_behavior(writer_actor* self, storage_writer_config cfg,
       },
       [=](session_restore_atom, const std::string& client_id, bool clean) {
         auto& s = self->state;
-        commit_records(self); // the session's reads see every earlier change
+        if (s.session_changes.count(client_id)) {
+          commit_records(self); // the session's reads see its earlier changes
+        }
         bool durable = false;
+        const auto before = s.records.ops().size();
         auto info = s.sessions->restore(client_id, clean, s.records, durable);
         s.records_durable = s.records_durable || durable;
-        if (!s.records.empty()) {
+        if (s.records.ops().size() != before) {
+          s.session_changes.insert(client_id);
           schedule_flush(self);
         }
         if (info.discarded) {
@@ -362,6 +371,7 @@ caf::behavior writer_behavior(writer_actor* self, storage_writer_config cfg,
         auto& s = self->state;
         storage::session_store::change(client_id, added, removed, s.records);
         s.records_durable = true;
+        s.session_changes.insert(client_id);
         schedule_flush(self);
       },
       [=](stats_atom) {

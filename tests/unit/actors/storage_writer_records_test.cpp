@@ -120,5 +120,23 @@ TEST_F(WriterRecords, PersistentSessionsLiveInTheWriter) {
   EXPECT_FALSE(s.present) << "a clean session discarded what was stored";
 }
 
+TEST_F(WriterRecords, AnotherClientsConnectDoesNotCommitPendingChangesEarly) {
+  restore("d1", false);
+  restore("d2", false);
+  const int durable_before = kv_->durable_writes;
+  const int lazy_before = kv_->lazy_writes;
+  // Queued without running the writer: d1's subscriptions around d2's reconnect, one pass.
+  self_->send(writer_, session_subs_atom::value, std::string{"d1"}, std::vector<std::string>{"a"},
+              std::vector<std::string>{});
+  self_->send(writer_, session_restore_atom::value, std::string{"d2"}, false);
+  self_->send(writer_, session_subs_atom::value, std::string{"d1"}, std::vector<std::string>{"b"},
+              std::vector<std::string>{});
+  sched_.run();
+  self_->receive([](storage::stored_session& s) { EXPECT_TRUE(s.present); });
+  EXPECT_EQ(kv_->durable_writes - durable_before, 1) << "one synced write in the pass";
+  EXPECT_EQ(kv_->lazy_writes, lazy_before) << "no early write for d2's reads";
+  EXPECT_EQ(restore("d1", false).subscriptions, (std::vector<std::string>{"a", "b"}));
+}
+
 } // namespace
 } // namespace outpost::actors
