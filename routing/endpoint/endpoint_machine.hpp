@@ -295,34 +295,41 @@ private:
     if (!consumer_ || failing_) {
       return;
     }
-    bool any_expired = false;
-    while (inflight_.size() < cfg_.window) {
-      if (buffer_.empty()) {
-        if (!synced_ && read_ticket_ == 0) {
-          read_ticket_ = next_ticket_++;
-          out.read = endpoint_read{next_read_, read_max(), read_ticket_};
+    for (bool again = true; again;) {
+      again = false;
+      bool any_expired = false;
+      while (inflight_.size() < cfg_.window) {
+        if (buffer_.empty()) {
+          if (!synced_ && read_ticket_ == 0) {
+            read_ticket_ = next_ticket_++;
+            out.read = endpoint_read{next_read_, read_max(), read_ticket_};
+          }
+          break;
         }
-        break;
-      }
-      auto& e = buffer_.front();
-      const bool gone = expired(e, now_ms);
-      next_read_ = e.seq + 1;
-      inflight_.push_back(slot{e.seq, gone}); // expired: never delivered, counts as done
-      if (gone) {
-        // Reported before any checkpoint passes it: the store deletes and counts it.
-        out.expired.push_back(e.seq);
-        any_expired = true;
-      } else {
-        if (out.deliver.empty()) {
-          out.deliver.reserve(
-              std::min<std::size_t>(cfg_.window - inflight_.size() + 1, buffer_.size()));
+        auto& e = buffer_.front();
+        const bool gone = expired(e, now_ms);
+        next_read_ = e.seq + 1;
+        inflight_.push_back(slot{e.seq, gone}); // expired: never delivered, counts as done
+        if (gone) {
+          // Reported before any checkpoint passes it: the store deletes and counts it.
+          out.expired.push_back(e.seq);
+          any_expired = true;
+        } else {
+          if (out.deliver.empty()) {
+            out.deliver.reserve(
+                std::min<std::size_t>(cfg_.window - inflight_.size() + 1, buffer_.size()));
+          }
+          out.deliver.push_back(std::move(e));
         }
-        out.deliver.push_back(std::move(e));
+        buffer_.pop_front();
       }
-      buffer_.pop_front();
-    }
-    if (any_expired) {
-      advance_checkpoint(out); // expired entries count as done now, not at the next ack
+      if (any_expired) {
+        // Expired entries count as done now, not at the next ack; the room they leave at the
+        // front of the window is used at once (else a window of expired entries would stall).
+        const auto before = inflight_.size();
+        advance_checkpoint(out);
+        again = inflight_.size() < before;
+      }
     }
     if (drain_pending_ && drain_mark_
         && (next_read_ >= *drain_mark_ || (!buffer_.empty() && buffer_.front().seq >= *drain_mark_)
