@@ -197,7 +197,8 @@ void hub_session::on_routes(std::shared_ptr<const bound_routes> routes, actions&
       by_input[b->endpoint_id].push_back(b); // ordered by (endpoint, priority)
     }
   }
-  for (auto& [endpoint, bindings] : by_input) {
+  for (auto& [name, bindings] : by_input) {
+    const std::string& endpoint = name; // (a structured binding cannot be captured in C++17)
     const bool started = std::any_of(inputs_.begin(), inputs_.end(), [&](const auto& i) {
       return i.second->endpoint_id == endpoint;
     });
