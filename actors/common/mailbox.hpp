@@ -1,5 +1,6 @@
 #pragma once
 
+#include "routing/endpoint/retry_policy.hpp"
 #include "storage/message_store.hpp"
 
 #include <caf/actor.hpp>
@@ -15,10 +16,12 @@ struct mailbox_config {
   storage::queue_handle queue = 0;      ///< opened beforehand with `open_atom`
   std::uint32_t window = 64;            ///< entries in flight to the consumer, unacked
   std::size_t buffer_limit = 4096;      ///< durable entries kept in memory for delivery
-  std::function<std::int64_t()> now_ms; ///< wall clock in ms, for TTL
+  std::function<std::int64_t()> now_ms; ///< wall clock in ms, for TTL and retry timers
+  routing::retry_policy retry;          ///< back-off after a nack or a failed store read
 };
 
-/// Spawns the actor of one persistent mailbox (one endpoint x priority queue).
+/// Spawns the actor of one persistent mailbox (one endpoint x priority queue): CAF glue over
+/// `routing::endpoint_machine` (routing/endpoint/README.md), which decides everything below.
 ///
 /// Protocol:
 /// - `(append_atom, std::vector<std::string> bodies, int64 ttl_ms)` -> `append_outcomes`,
@@ -36,6 +39,9 @@ struct mailbox_config {
 ///   contiguous acknowledged prefix becomes the queue's checkpoint in the store.
 /// - Entries found expired when their turn comes are not delivered; the writer hears
 ///   `(expired_atom, queue_handle, seqs)`, deletes them and counts them as TTL drops.
+/// - `(nack_atom, sequence)`: the consumer could not deliver that entry (retryable). Delivery
+///   pauses for the back-off of `retry` (1, 2, 4, ... 60 s), then starts again from the oldest
+///   unacknowledged entry. A failed read from the store backs off the same way.
 /// - `(unsub_atom)` or the consumer going down: unacknowledged entries are delivered again
 ///   to the next consumer (at least once, in order).
 caf::actor spawn_mailbox(caf::actor_system& sys, mailbox_config cfg);

@@ -31,6 +31,8 @@ using unsub_atom = caf::atom_constant<caf::atom("unsub")>;
 using drained_atom = caf::atom_constant<caf::atom("drained")>;
 /// Mailbox -> writer: entries it found expired before delivery (the writer deletes and counts).
 using expired_atom = caf::atom_constant<caf::atom("expired")>;
+/// Consumer -> mailbox: an entry could not be delivered (retryable): redelivery after back-off.
+using nack_atom = caf::atom_constant<caf::atom("nack")>;
 
 /// -> writer: a batch of records (identities, the agent's state, ...) built by a typed store
 /// of storage/, committed in the writer's next pass; answered with `records_reply` once written

@@ -126,6 +126,9 @@ void hub_session::drop(drop_reason why, const routing::message& m, std::uint64_t
 }
 
 void hub_session::flush(actions& out) {
+  if (!open_) {
+    return; // the connection is going: its client resends what was not acknowledged
+  }
   if (!batch_.empty()) {
     const auto id = next_batch_++;
     stores_.emplace(id, std::move(batch_index_));
@@ -194,7 +197,8 @@ void hub_session::on_routes(std::shared_ptr<const bound_routes> routes, actions&
       by_input[b->endpoint_id].push_back(b); // ordered by (endpoint, priority)
     }
   }
-  for (auto& [endpoint, bindings] : by_input) {
+  for (auto& [name, bindings] : by_input) {
+    const std::string& endpoint = name; // (a structured binding cannot be captured in C++17)
     const bool started = std::any_of(inputs_.begin(), inputs_.end(), [&](const auto& i) {
       return i.second->endpoint_id == endpoint;
     });
@@ -213,8 +217,10 @@ void hub_session::on_routes(std::shared_ptr<const bound_routes> routes, actions&
 }
 
 void hub_session::attach(const binding* b, actions& out) {
-  inputs_.emplace(b->queue, b);
-  out.push_back(attach_action{b});
+  // A queue waiting for its turn may have been attached since by a route change.
+  if (inputs_.emplace(b->queue, b).second) {
+    out.push_back(attach_action{b});
+  }
 }
 
 void hub_session::on_drained(storage::queue_handle queue, actions& out) {
@@ -223,10 +229,13 @@ void hub_session::on_drained(storage::queue_handle queue, actions& out) {
     return;
   }
   auto w = waiting_inputs_.find(i->second->endpoint_id);
-  if (w != waiting_inputs_.end() && !w->second.empty()) {
+  while (w != waiting_inputs_.end() && !w->second.empty()) {
     const auto* next = w->second.front();
     w->second.pop_front();
-    attach(next, out);
+    if (!inputs_.count(next->queue)) {
+      attach(next, out);
+      break;
+    }
   }
 }
 
@@ -246,6 +255,10 @@ void hub_session::deliver(const binding* from, storage::stored_entry e, actions&
     waiting_out_.push_back({from, std::move(e)}); // bounded by the mailboxes' windows
     return;
   }
+  send(from, std::move(e), out);
+}
+
+void hub_session::send(const binding* from, storage::stored_entry e, actions& out) {
   auto msg = routing::decode(e.body);
   if (!msg) {
     observer_->dropped(drop_reason::undecodable, routing::message{});
@@ -268,7 +281,7 @@ void hub_session::on_delivered(std::uint64_t token, actions& out) {
   while (open_ && !waiting_out_.empty() && inflight_.size() < settings_.max_inflight_out) {
     auto next = std::move(waiting_out_.front());
     waiting_out_.pop_front();
-    deliver(next.mailbox, std::move(next.entry), out);
+    send(next.mailbox, std::move(next.entry), out); // oldest first: never behind newer ones
   }
 }
 

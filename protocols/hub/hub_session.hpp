@@ -206,6 +206,7 @@ private:
   void attach(const binding* b, actions& out);
   void attach_inputs(actions& out);
   void deliver(const binding* from, storage::stored_entry e, actions& out);
+  void send(const binding* from, storage::stored_entry e, actions& out);
   void release(const binding* mailbox, storage::sequence seq);
 
   session_settings settings_;

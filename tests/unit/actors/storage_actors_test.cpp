@@ -232,6 +232,33 @@ TEST_F(StorageActors, MailboxRedeliversUnackedEntriesToTheNextConsumer) {
   EXPECT_EQ(again[1], (std::pair<sequence, std::string>{3, "c"}));
 }
 
+TEST_F(StorageActors, MailboxRedeliversFromTheOldestUnackedAfterANackAndItsBackOff) {
+  auto q = open_queue("mod/in");
+  auto mb = mailbox(q, 10);
+  append_via(mb, {"a", "b", "c"});
+  self_->send(mb, subscribe_atom::value, caf::actor{self_});
+  sched_.run();
+  ASSERT_EQ(delivered().size(), 3u);
+  EXPECT_TRUE(drained(q));
+  self_->send(mb, nack_atom::value, sequence{2}); // the consumer could not deliver "b"
+  self_->send(mb, ack_atom::value, std::vector<sequence>{1, 3});
+  sched_.run();
+  EXPECT_TRUE(delivered().empty()); // nothing goes out during the back-off
+  ASSERT_TRUE(sched_.has_pending_timeout());
+  sched_.trigger_timeouts();
+  sched_.run();
+  auto again = delivered();
+  ASSERT_EQ(again.size(), 2u); // from the oldest unacknowledged entry, in order
+  EXPECT_EQ(again[0], (std::pair<sequence, std::string>{2, "b"}));
+  EXPECT_EQ(again[1], (std::pair<sequence, std::string>{3, "c"}));
+  EXPECT_FALSE(drained(q)); // once per subscription
+  self_->send(mb, ack_atom::value, std::vector<sequence>{2, 3});
+  sched_.run();
+  self_->send(writer_, stats_atom::value);
+  sched_.run();
+  self_->receive([&](store_report& r) { EXPECT_EQ(r.queues.at(0).stats.checkpoint, 3u); });
+}
+
 TEST_F(StorageActors, MailboxReadsBacklogFromTheStoreAndSkipsExpiredEntries) {
   auto q = open_queue("mod/in");
   // Appended by someone else (the router, or before a restart): only the store has them.

@@ -328,6 +328,31 @@ TEST_F(HubSession, ARouteChangeAttachesNewQueuesOfAFlowingInputAtOnce) {
   EXPECT_TRUE(same.empty());
 }
 
+TEST_F(HubSession, AQueueWaitingForItsTurnThatARouteChangeAttachedIsNotAttachedTwice) {
+  const auto to_in = R"(FROM /messages/* INTO BrokeredEndpoint("/modules/m/inputs/in"))";
+  auto compiled =
+      routing::route_table::compile({{"hi", spec(to_in, 0)}, {"lo", spec(to_in, 3)}}, -1);
+  auto t1 = std::make_shared<routing::route_table>(std::get<routing::route_table>(compiled));
+  auto open_queue = [](const std::string&, std::uint32_t priority, const routing::endpoint&) {
+    return result<binding>{binding{{}, {}, 0, priority + 10, {}}};
+  };
+  auto first = std::make_shared<const bound_routes>(*bound_routes::bind(t1, "edge", open_queue));
+  auto& s = open("edge", "m");
+  actions out;
+  s.want_inputs(first, out);
+  ASSERT_EQ(all_of<attach_action>(out).size(), 1u); // in@0; in@3 waits for it to drain
+  // A new deployment keeps only the low priority route: the input is flowing, so in@3 starts.
+  auto t2 = std::make_shared<routing::route_table>(
+      std::get<routing::route_table>(routing::route_table::compile({{"lo", spec(to_in, 3)}}, -1)));
+  auto second = std::make_shared<const bound_routes>(*bound_routes::bind(t2, "edge", open_queue));
+  actions changed;
+  s.on_routes(second, changed);
+  ASSERT_EQ(all_of<attach_action>(changed).size(), 1u);
+  actions drained;
+  s.on_drained(10, drained);
+  EXPECT_TRUE(drained.empty()) << "in@3 is attached already";
+}
+
 TEST_F(HubSession, DevicesAndModulesThatDidNotAskForInputsAttachNothing) {
   auto routes =
       bind({{"r", spec(R"(FROM /messages/* INTO BrokeredEndpoint("/modules/m/inputs/in"))")}});
@@ -383,6 +408,27 @@ TEST_F(HubSessionDelivery, DeliversWithinItsWindowAndReleasesAcknowledgedEntries
   EXPECT_EQ(released[0].mailbox->queue, queue_);
   EXPECT_EQ(released[0].seqs, (std::vector<storage::sequence>{2, 1}));
   EXPECT_EQ(observer_.delivered_count, 3);
+}
+
+TEST_F(HubSessionDelivery, EntriesWaitingForTheWindowGoOutOldestFirst) {
+  actions out;
+  core_->on_entries(
+      queue_, {entry(1, "1"), entry(2, "2"), entry(3, "3"), entry(4, "4"), entry(5, "5")}, out);
+  std::vector<std::string> order;
+  for (auto& d : all_of<deliver_action>(out)) {
+    order.push_back(d.msg.body);
+  }
+  for (int round = 0; round < 3; ++round) {
+    auto sent = all_of<deliver_action>(out);
+    out.clear();
+    for (const auto& d : sent) {
+      core_->on_delivered(d.token, out);
+    }
+    for (auto& d : all_of<deliver_action>(out)) {
+      order.push_back(d.msg.body);
+    }
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"1", "2", "3", "4", "5"}));
 }
 
 TEST_F(HubSessionDelivery, WhatWasNotAcknowledgedIsDeliveredAgainToTheNextSession) {
