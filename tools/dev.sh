@@ -56,6 +56,7 @@ run() {
 
 checks() {
   "$root/tools/ci/check_format.sh"
+  python3 "$root/tools/ci/check_layers.py" --self-test
   python3 "$root/tools/ci/check_layers.py" "$root"
 }
 
