@@ -194,6 +194,11 @@ def violations_for(path, header, table=None, tolerated=None, used=None):
         if header.startswith("boost/beast") and source != BEAST_ADAPTER:
             yield f"Beast is confined to {BEAST_ADAPTER}, actors, tools and tests"
 
+    if header.startswith("../") or "/../" in header:
+        # The include trees of the build (tools/cmake/README.md) expose folders by their path
+        # from the repository root; a relative path would reach around them.
+        yield "include our headers by their path from the repository root, not ../"
+        return
     if not ours(header):
         return
     target = folder_of(header, table)
@@ -387,6 +392,8 @@ SELF_TEST_CASES = (
     ("pass", "tool includes libraries",
      {"tools/loadgen/net.cpp": '#include "protocols/mqtt/encoder.hpp"\n'
                                '#include "protocols/transport/crypto.hpp"\n'}),
+    ("fail:actors/hub/x.cpp:2:not ../", "relative include reaching around the include trees",
+     {"actors/hub/x.cpp": '#include <vector>\n#include "../app/daemon.hpp"\n'}),
     # Folders the table does not know.
     ("fail:protocols/hub/session.cpp:1:folder not in the layer table", "new folder",
      {"protocols/hub/session.cpp": "#include <vector>\n"}),
