@@ -1,11 +1,11 @@
 #pragma once
 
 #include "actors/app/agent_admin.hpp"
-#include "actors/app/config.hpp"
 #include "actors/hub/identity_registry.hpp"
 #include "actors/hub/monitor_feed.hpp"
 #include "actors/hub/route_watcher.hpp"
 #include "protocols/transport/http_server.hpp"
+#include "supervisor/config/config.hpp"
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>

@@ -4,10 +4,10 @@
 #include "actors/agent/agent_messages.hpp"
 #include "actors/agent/agent_metrics.hpp"
 #include "actors/agent/workload_api.hpp"
-#include "actors/app/build_info.hpp"
 #include "protocols/transport/crypto.hpp"
 #include "protocols/transport/http_server.hpp"
 #include "storage/kv_store.hpp"
+#include "supervisor/config/build_info.hpp"
 #include "supervisor/runtime/confinement.hpp"
 #include "supervisor/runtime/process_host.hpp"
 

@@ -1,8 +1,8 @@
 #pragma once
 
 #include "actors/agent/agent_view.hpp"
-#include "actors/app/config.hpp"
 #include "actors/hub/identity_registry.hpp"
+#include "supervisor/config/config.hpp"
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>

@@ -2,8 +2,6 @@
 
 #include "actors/app/admin_api.hpp"
 #include "actors/app/agent_setup.hpp"
-#include "actors/app/build_info.hpp"
-#include "actors/app/data_dir.hpp"
 #include "actors/app/hub_setup.hpp"
 #include "actors/common/messages.hpp"
 #include "actors/common/process_metrics.hpp"
@@ -16,6 +14,8 @@
 #include "storage/errc.hpp"
 #include "storage/memory_kv_store.hpp"
 #include "storage/rocksdb/rocksdb_kv_store.hpp"
+#include "supervisor/config/build_info.hpp"
+#include "supervisor/config/data_dir.hpp"
 
 #include <caf/all.hpp>
 #include <prometheus/gauge.h>

@@ -1,10 +1,10 @@
 #pragma once
 
-#include "actors/app/config.hpp"
 #include "actors/hub/identity_registry.hpp"
 #include "actors/hub/monitor_feed.hpp"
 #include "actors/hub/route_watcher.hpp"
 #include "protocols/transport/certificates.hpp"
+#include "supervisor/config/config.hpp"
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>

@@ -1,4 +1,4 @@
-#include "actors/app/config.hpp"
+#include "supervisor/config/config.hpp"
 
 #include <toml++/toml.h>
 
