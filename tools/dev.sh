@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Outpost developer entry point: setup | build | run | test | bench | format | check.
+# Outpost developer entry point: setup | build | run | test | bench | format | check, and the CI
+# steps check-headers | fuzz [SECONDS] | test-asan | test-tsan.
 # `run` and `test` do setup and build first, so a fresh Debian 12 needs nothing else.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ apt_packages=(
   libcaf-dev libboost-dev libssl-dev libsimdjson-dev librocksdb-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
   libspdlog-dev libfmt-dev libtomlplusplus-dev clang-format python3
+  clang libclang-rt-dev
   mosquitto mosquitto-clients nodejs podman runc libjemalloc-dev
 )
 
@@ -65,6 +67,16 @@ test_all() {
   ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 600
 }
 
+# Every header of ours compiled alone (twice, for #pragma once) with only its folder's
+# dependencies: the check_headers target (tools/cmake/Outpost.cmake).
+check_headers() {
+  export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
+  cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" \
+    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache ${OUTPOST_CMAKE_ARGS:-} >/dev/null
+  cmake --build "$build_dir" -j "$jobs" --target check_headers
+  echo "headers: ok"
+}
+
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build dir.
 test_sanitized() {
   OUTPOST_BUILD_DIR="${OUTPOST_ASAN_DIR:-$root/build-asan}" OUTPOST_BUILD_TYPE=Debug \
@@ -85,8 +97,11 @@ case "$cmd" in
   test) setup; build; test_all ;;
   test-asan) test_sanitized ;;
   check) checks ;;
+  check-headers) check_headers ;;
+  fuzz) setup; "$root/tools/ci/fuzz_ci.sh" "$@" ;;
   bench) bench "$@" ;;
   format) find "$root"/{actors,protocols,routing,storage,supervisor,tools,tests} \
             -name '*.[ch]pp' -print0 | xargs -0 clang-format -i ;;
-  *) echo "usage: $0 setup|build|run [config]|test|test-asan|check|bench|format" >&2; exit 64 ;;
+  *) echo "usage: $0 setup|build|run [config]|test|test-asan|check|check-headers|fuzz [seconds]|bench|format" >&2
+     exit 64 ;;
 esac
