@@ -84,6 +84,32 @@ test_sanitized() {
     "$0" test
 }
 
+# ThreadSanitizer over the multi-threaded code that is instrumented end to end: the actor tests
+# (CAF's deterministic scheduler), transport (Asio I/O threads, the HTTP handler pool, TLS),
+# the module process host and the store. Not the tests that run CAF's real scheduler:
+# Debian's libcaf_core is not instrumented (tools/ci/README.md, tools/ci/tsan.supp).
+tsan_tests=(actors_unit_tests transport_unit_tests supervisor_runtime_tests storage_unit_tests)
+test_tsan() {
+  local dir="${OUTPOST_TSAN_DIR:-$root/build-tsan}"
+  export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
+  cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DOUTPOST_SANITIZE=thread -DOUTPOST_BENCH=OFF >/dev/null
+  cmake --build "$dir" -j "$jobs" --target "${tsan_tests[@]}"
+  local failed=0
+  for t in "${tsan_tests[@]}"; do
+    # halt_on_error: the first report fails the suite; the RSS test measures memory, which
+    # TSan's shadow memory makes meaningless (it is disabled in normal runs too).
+    if TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$root/tools/ci/tsan.supp" \
+      "$dir/bin/$t" --gtest_brief=1 --gtest_filter='-*IdleConnectionRss*'; then
+      echo "tsan: $t: ok"
+    else
+      echo "tsan: $t: FAILED" >&2
+      failed=$((failed + 1))
+    fi
+  done
+  [ "$failed" -eq 0 ]
+}
+
 bench() {
   "$build_dir/bin/store_append_bench" "$@"
 }
@@ -99,9 +125,10 @@ case "$cmd" in
   check) checks ;;
   check-headers) check_headers ;;
   fuzz) setup; "$root/tools/ci/fuzz_ci.sh" "$@" ;;
+  test-tsan) setup; test_tsan ;;
   bench) bench "$@" ;;
   format) find "$root"/{actors,protocols,routing,storage,supervisor,tools,tests} \
             -name '*.[ch]pp' -print0 | xargs -0 clang-format -i ;;
-  *) echo "usage: $0 setup|build|run [config]|test|test-asan|check|check-headers|fuzz [seconds]|bench|format" >&2
+  *) echo "usage: $0 setup|build|run [config]|test|test-asan|test-tsan|check|check-headers|fuzz [seconds]|bench|format" >&2
      exit 64 ;;
 esac
