@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Outpost developer entry point: setup | build | run | test | bench | format | check.
+# Outpost developer entry point: setup | build | run | test | bench | format | check, and the CI
+# steps check-headers | fuzz [SECONDS] | test-asan | test-tsan.
 # `run` and `test` do setup and build first, so a fresh Debian 12 needs nothing else.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ apt_packages=(
   libcaf-dev libboost-dev libssl-dev libsimdjson-dev librocksdb-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
   libspdlog-dev libfmt-dev libtomlplusplus-dev clang-format python3
+  clang libclang-rt-dev
   mosquitto mosquitto-clients nodejs podman runc libjemalloc-dev
 )
 
@@ -56,6 +58,7 @@ run() {
 
 checks() {
   "$root/tools/ci/check_format.sh"
+  python3 "$root/tools/ci/check_layers.py" --self-test
   python3 "$root/tools/ci/check_layers.py" "$root"
 }
 
@@ -64,11 +67,47 @@ test_all() {
   ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 600
 }
 
+# Every header of ours compiled alone (twice, for #pragma once) with only its folder's
+# dependencies: the check_headers target (tools/cmake/Outpost.cmake).
+check_headers() {
+  export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
+  cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" \
+    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache ${OUTPOST_CMAKE_ARGS:-} >/dev/null
+  cmake --build "$build_dir" -j "$jobs" --target check_headers
+  echo "headers: ok"
+}
+
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build dir.
 test_sanitized() {
   OUTPOST_BUILD_DIR="${OUTPOST_ASAN_DIR:-$root/build-asan}" OUTPOST_BUILD_TYPE=Debug \
     OUTPOST_CMAKE_ARGS="-DOUTPOST_SANITIZE=address,undefined -DOUTPOST_BENCH=OFF" \
     "$0" test
+}
+
+# ThreadSanitizer over the multi-threaded code that is instrumented end to end: the actor tests
+# (CAF's deterministic scheduler), transport (Asio I/O threads, the HTTP handler pool, TLS),
+# the module process host and the store. Not the tests that run CAF's real scheduler:
+# Debian's libcaf_core is not instrumented (tools/ci/README.md, tools/ci/tsan.supp).
+tsan_tests=(actors_unit_tests transport_unit_tests supervisor_runtime_tests storage_unit_tests)
+test_tsan() {
+  local dir="${OUTPOST_TSAN_DIR:-$root/build-tsan}"
+  export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
+  cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DOUTPOST_SANITIZE=thread -DOUTPOST_BENCH=OFF >/dev/null
+  cmake --build "$dir" -j "$jobs" --target "${tsan_tests[@]}"
+  local failed=0
+  for t in "${tsan_tests[@]}"; do
+    # halt_on_error: the first report fails the suite; the RSS test measures memory, which
+    # TSan's shadow memory makes meaningless (it is disabled in normal runs too).
+    if TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$root/tools/ci/tsan.supp" \
+      "$dir/bin/$t" --gtest_brief=1 --gtest_filter='-*IdleConnectionRss*'; then
+      echo "tsan: $t: ok"
+    else
+      echo "tsan: $t: FAILED" >&2
+      failed=$((failed + 1))
+    fi
+  done
+  [ "$failed" -eq 0 ]
 }
 
 bench() {
@@ -84,8 +123,12 @@ case "$cmd" in
   test) setup; build; test_all ;;
   test-asan) test_sanitized ;;
   check) checks ;;
+  check-headers) check_headers ;;
+  fuzz) setup; "$root/tools/ci/fuzz_ci.sh" "$@" ;;
+  test-tsan) setup; test_tsan ;;
   bench) bench "$@" ;;
   format) find "$root"/{actors,protocols,routing,storage,supervisor,tools,tests} \
             -name '*.[ch]pp' -print0 | xargs -0 clang-format -i ;;
-  *) echo "usage: $0 setup|build|run [config]|test|test-asan|check|bench|format" >&2; exit 64 ;;
+  *) echo "usage: $0 setup|build|run [config]|test|test-asan|test-tsan|check|check-headers|fuzz [seconds]|bench|format" >&2
+     exit 64 ;;
 esac

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "actors/app/agent_admin.hpp"
-#include "actors/app/config.hpp"
+#include "supervisor/config/config.hpp"
 #include "actors/hub/edgehub_desired.hpp"
 #include "actors/hub/monitor_feed.hpp"
 #include "actors/workload/identity_registry.hpp"

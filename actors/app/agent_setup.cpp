@@ -3,7 +3,7 @@
 #include "actors/agent/agent.hpp"
 #include "actors/agent/agent_messages.hpp"
 #include "actors/agent/agent_metrics.hpp"
-#include "actors/app/build_info.hpp"
+#include "supervisor/config/build_info.hpp"
 #include "actors/common/messages.hpp"
 #include "actors/workload/workload_api.hpp"
 #include "protocols/transport/crypto.hpp"

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "actors/agent/agent_messages.hpp"
-#include "actors/app/config.hpp"
+#include "supervisor/config/config.hpp"
 #include "actors/workload/agent_view.hpp"
 #include "actors/workload/identity_registry.hpp"
 

@@ -2,8 +2,8 @@
 
 #include "actors/app/admin_api.hpp"
 #include "actors/app/agent_setup.hpp"
-#include "actors/app/build_info.hpp"
-#include "actors/app/data_dir.hpp"
+#include "supervisor/config/build_info.hpp"
+#include "supervisor/config/data_dir.hpp"
 #include "actors/app/deployment_source.hpp"
 #include "actors/app/hub_setup.hpp"
 #include "actors/common/messages.hpp"

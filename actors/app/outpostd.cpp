@@ -1,8 +1,8 @@
 // outpostd: the Outpost daemon (edge hub, edge agent and workload service in one process).
 
-#include "actors/app/build_info.hpp"
-#include "actors/app/config.hpp"
 #include "actors/app/daemon.hpp"
+#include "supervisor/config/build_info.hpp"
+#include "supervisor/config/config.hpp"
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_sinks.h>

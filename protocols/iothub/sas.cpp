@@ -1,5 +1,6 @@
 #include "protocols/iothub/sas.hpp"
 
+#include "protocols/common/decimal.hpp"
 #include "protocols/iothub/detail/text.hpp"
 #include "protocols/iothub/encoding.hpp"
 
@@ -57,17 +58,10 @@ std::optional<sas_fields> split_fields(std::string_view text) {
 
 /// A canonical non-negative decimal number of at most 18 digits.
 std::optional<std::int64_t> parse_expiry(std::string_view text) {
-  if (text.empty() || text.size() > max_expiry_digits || (text.size() > 1 && text[0] == '0')) {
+  if (text.size() > max_expiry_digits || (text.size() > 1 && text[0] == '0')) {
     return std::nullopt;
   }
-  std::int64_t value = 0;
-  for (const char c : text) {
-    if (c < '0' || c > '9') {
-      return std::nullopt;
-    }
-    value = value * 10 + (c - '0');
-  }
-  return value;
+  return parse_decimal<std::int64_t>(text);
 }
 
 bool constant_time_equal(std::string_view a, std::string_view b) noexcept {

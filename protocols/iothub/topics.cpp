@@ -1,5 +1,6 @@
 #include "protocols/iothub/topics.hpp"
 
+#include "protocols/common/decimal.hpp"
 #include "protocols/iothub/detail/text.hpp"
 #include "protocols/iothub/property_bag.hpp"
 
@@ -21,17 +22,14 @@ std::optional<int> parse_int(std::string_view text) {
   if (!text.empty() && (text.front() == '-' || text.front() == '+')) {
     text.remove_prefix(1);
   }
-  if (text.empty() || text.size() > 10) {
+  if (text.size() > 10) {
     return std::nullopt;
   }
-  std::int64_t value = 0;
-  for (const char c : text) {
-    if (c < '0' || c > '9') {
-      return std::nullopt;
-    }
-    value = value * 10 + (c - '0');
+  const auto digits = parse_decimal<std::int64_t>(text);
+  if (!digits) {
+    return std::nullopt;
   }
-  value = negative ? -value : value;
+  const std::int64_t value = negative ? -*digits : *digits;
   if (value < std::numeric_limits<int>::min() || value > std::numeric_limits<int>::max()) {
     return std::nullopt;
   }

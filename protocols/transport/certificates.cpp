@@ -1,6 +1,8 @@
 #include "protocols/transport/certificates.hpp"
 
+#include "protocols/common/error_category.hpp"
 #include "protocols/transport/crypto.hpp"
+#include "protocols/transport/detail/openssl_reason.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -41,23 +43,19 @@ constexpr long renew_before = 30 * seconds_per_day;
 // reject a certificate issued a moment ago as "not yet valid".
 constexpr long backdate = 60 * 60;
 
-class certificate_category_impl final : public std::error_category {
-public:
-  const char* name() const noexcept override { return "outpost.transport.certificate"; }
-  std::string message(int value) const override {
-    switch (static_cast<certificate_errc>(value)) {
-      case certificate_errc::invalid_certificate:
-        return "invalid certificate";
-      case certificate_errc::invalid_key:
-        return "invalid private key";
-      case certificate_errc::key_mismatch:
-        return "private key does not match the certificate";
-      case certificate_errc::crypto_failure:
-        return "cryptographic operation failed";
-    }
-    return "unknown certificate error";
+const char* describe(certificate_errc e) noexcept {
+  switch (e) {
+    case certificate_errc::invalid_certificate:
+      return "invalid certificate";
+    case certificate_errc::invalid_key:
+      return "invalid private key";
+    case certificate_errc::key_mismatch:
+      return "private key does not match the certificate";
+    case certificate_errc::crypto_failure:
+      return "cryptographic operation failed";
   }
-};
+  return nullptr;
+}
 
 struct openssl_free {
   void operator()(X509* p) const noexcept { X509_free(p); }
@@ -74,20 +72,7 @@ using extension_ptr = std::unique_ptr<X509_EXTENSION, openssl_free>;
 using bignum_ptr = std::unique_ptr<BIGNUM, openssl_free>;
 using asn1_time_ptr = std::unique_ptr<ASN1_TIME, openssl_free>;
 
-/// OpenSSL's error queue as text, emptied: the queue is per thread, and a stale entry would be
-/// blamed on the next, unrelated failure on this thread.
-std::string openssl_reason() {
-  std::string text;
-  while (const unsigned long e = ERR_get_error()) {
-    char buffer[256];
-    ERR_error_string_n(e, buffer, sizeof buffer);
-    if (!text.empty()) {
-      text += "; ";
-    }
-    text += buffer;
-  }
-  return text.empty() ? std::string{"no details from OpenSSL"} : text;
-}
+using detail::openssl_reason;
 
 std::error_code fail(certificate_errc e, std::string what, std::string& why) {
   why = std::move(what) + ": " + openssl_reason();
@@ -570,8 +555,9 @@ std::string file_name_for(const std::string& common_name) {
 } // namespace
 
 const std::error_category& certificate_category() noexcept {
-  static const certificate_category_impl category;
-  return category;
+  static const enum_category<certificate_errc> instance{"outpost.transport.certificate", describe,
+                                                        "unknown certificate error"};
+  return instance;
 }
 
 std::error_code make_error_code(certificate_errc e) noexcept {

@@ -1,5 +1,7 @@
 #include "protocols/transport/http_client.hpp"
 
+#include "protocols/common/decimal.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -88,17 +90,14 @@ result<peer> parse_address(const std::string& address) {
   }
   std::string host = address.substr(0, colon);
   const std::string_view port_text = std::string_view{address}.substr(colon + 1);
-  unsigned port = 0;
-  const auto* const last = port_text.data() + port_text.size();
-  const auto [end, err] = std::from_chars(port_text.data(), last, port);
-  if (port_text.empty() || port_text.size() > 5 || err != std::errc{} || end != last
-      || port > 65535) {
+  const auto port = parse_decimal<std::uint16_t>(port_text);
+  if (!port || port_text.size() > 5) {
     return invalid;
   }
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     sockaddr_in6 sa{};
     sa.sin6_family = AF_INET6;
-    sa.sin6_port = htons(static_cast<std::uint16_t>(port));
+    sa.sin6_port = htons(*port);
     if (::inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &sa.sin6_addr) != 1) {
       return invalid;
     }
@@ -109,7 +108,7 @@ result<peer> parse_address(const std::string& address) {
     }
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
-    sa.sin_port = htons(static_cast<std::uint16_t>(port));
+    sa.sin_port = htons(*port);
     if (::inet_pton(AF_INET, host.c_str(), &sa.sin_addr) != 1) {
       return invalid;
     }
@@ -356,15 +355,14 @@ result<response_head> parse_head(std::string_view block) {
     if (iequals(name, "content-type")) {
       head.content_type = std::string{value};
     } else if (iequals(name, "content-length")) {
-      std::uint64_t length = 0;
-      const auto [end, err] = std::from_chars(value.data(), value.data() + value.size(), length);
-      if (value.empty() || err != std::errc{} || end != value.data() + value.size()) {
+      const auto length = parse_decimal<std::uint64_t>(value);
+      if (!length) {
         return bad;
       }
-      if (length > body_limit) {
+      if (*length > body_limit) {
         return make_error(std::errc::message_size);
       }
-      head.content_length = static_cast<std::size_t>(length);
+      head.content_length = static_cast<std::size_t>(*length);
     } else if (iequals(name, "transfer-encoding")) {
       // The last coding decides how the body ends; "chunked" is the only one we decode.
       head.chunked = value.size() >= 7 && iequals(value.substr(value.size() - 7), "chunked");

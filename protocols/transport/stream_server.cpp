@@ -1,5 +1,6 @@
 #include "protocols/transport/stream_server.hpp"
 
+#include "protocols/common/error_category.hpp"
 #include "protocols/transport/detail/io_runner_impl.hpp"
 #include "protocols/transport/detail/tcp_address.hpp"
 
@@ -28,31 +29,28 @@
 namespace outpost::transport {
 namespace {
 
-class stream_category_impl final : public std::error_category {
-public:
-  const char* name() const noexcept override { return "outpost.transport.stream"; }
-  std::string message(int value) const override {
-    switch (static_cast<stream_errc>(value)) {
-      case stream_errc::peer_closed:
-        return "connection closed by the peer";
-      case stream_errc::server_stopped:
-        return "server stopped";
-      case stream_errc::tls_error:
-        return "TLS error";
-      case stream_errc::handler_failed:
-        return "connection handler failed";
-      case stream_errc::close_timeout:
-        return "queued data could not be flushed before the close timeout";
-    }
-    return "unknown stream error";
+const char* describe(stream_errc e) noexcept {
+  switch (e) {
+    case stream_errc::peer_closed:
+      return "connection closed by the peer";
+    case stream_errc::server_stopped:
+      return "server stopped";
+    case stream_errc::tls_error:
+      return "TLS error";
+    case stream_errc::handler_failed:
+      return "connection handler failed";
+    case stream_errc::close_timeout:
+      return "queued data could not be flushed before the close timeout";
   }
-};
+  return nullptr;
+}
 
 } // namespace
 
 const std::error_category& stream_category() noexcept {
-  static const stream_category_impl category;
-  return category;
+  static const enum_category<stream_errc> instance{"outpost.transport.stream", describe,
+                                                   "unknown stream error"};
+  return instance;
 }
 
 std::error_code make_error_code(stream_errc e) noexcept {

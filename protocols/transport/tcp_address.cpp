@@ -1,5 +1,7 @@
 #include "protocols/transport/detail/tcp_address.hpp"
 
+#include "protocols/common/decimal.hpp"
+
 #include <charconv>
 #include <string_view>
 
@@ -26,13 +28,8 @@ result<asio::ip::tcp::endpoint> parse_address(const std::string& address) {
   }
   std::string host = address.substr(0, colon);
   const std::string_view port_text = std::string_view{address}.substr(colon + 1);
-  if (port_text.empty() || port_text.size() > 5) {
-    return invalid;
-  }
-  unsigned port = 0;
-  const auto* const last = port_text.data() + port_text.size();
-  const auto [end, err] = std::from_chars(port_text.data(), last, port);
-  if (err != std::errc{} || end != last || port > 65535) {
+  const auto port = parse_decimal<std::uint16_t>(port_text);
+  if (!port || port_text.size() > 5) {
     return invalid;
   }
   const bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
@@ -56,7 +53,7 @@ result<asio::ip::tcp::endpoint> parse_address(const std::string& address) {
   if (ec) {
     return invalid;
   }
-  return asio::ip::tcp::endpoint{ip, static_cast<unsigned short>(port)};
+  return asio::ip::tcp::endpoint{ip, *port};
 }
 
 std::string format_endpoint(const asio::ip::tcp::endpoint& endpoint) {

@@ -1,6 +1,7 @@
 #include "protocols/transport/tls_context.hpp"
 
 #include "protocols/transport/crypto.hpp"
+#include "protocols/transport/detail/openssl_reason.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -27,18 +28,7 @@ constexpr const char* tls12_ciphers =
 
 constexpr unsigned char session_id_context[] = "outpost";
 
-std::string openssl_reason() {
-  std::string text;
-  while (const unsigned long e = ERR_get_error()) {
-    char buffer[256];
-    ERR_error_string_n(e, buffer, sizeof buffer);
-    if (!text.empty()) {
-      text += "; ";
-    }
-    text += buffer;
-  }
-  return text.empty() ? std::string{"no details from OpenSSL"} : text;
-}
+using detail::openssl_reason;
 
 /// The SSL ex-data slot where the verify callback marks a chain that failed verification.
 int verify_failed_index() {

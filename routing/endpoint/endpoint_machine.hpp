@@ -1,6 +1,6 @@
 #pragma once
 
-#include "routing/endpoint/detail/fifo.hpp"
+#include "routing/endpoint/fifo.hpp"
 #include "routing/endpoint/endpoint_state.hpp"
 #include "routing/endpoint/retry_policy.hpp"
 

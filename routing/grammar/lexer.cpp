@@ -1,5 +1,7 @@
 #include "routing/grammar/lexer.hpp"
 
+#include "routing/grammar/identifier.hpp"
+
 #include <array>
 #include <cstddef>
 #include <string_view>
@@ -178,33 +180,7 @@ constexpr std::size_t comment_rule = ws_rule + 1;
 } // namespace
 
 bool is_id_char(char c) noexcept {
-  switch (c) {
-    case '(':
-    case ')':
-    case '<':
-    case '>':
-    case '@':
-    case ',':
-    case ';':
-    case ':':
-    case '\\':
-    case '"':
-    case '/':
-    case '[':
-    case ']':
-    case '?':
-    case '=':
-    case '{':
-    case '}':
-    case ' ':
-    case '\t':
-    case '\n':
-    case '\r':
-    case '\0':
-      return false;
-    default:
-      return true;
-  }
+  return is_identifier_char(c, identifier_rule::route);
 }
 
 std::vector<token> lex(std::string_view text) {

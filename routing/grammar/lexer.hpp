@@ -68,7 +68,7 @@ std::vector<token> lex(std::string_view text);
 /// A short human name of a token kind ("a string", "'('", "AND", ...).
 std::string_view token_kind_name(token_kind k) noexcept;
 
-/// True if `c` may appear in a bare name (ID in GrammarLexer.g4).
+/// True if `c` may appear in a bare name (ID in GrammarLexer.g4: identifier_rule::route).
 bool is_id_char(char c) noexcept;
 
 } // namespace outpost::routing

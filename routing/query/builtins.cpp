@@ -152,21 +152,6 @@ bool matches(const signature& s, const std::vector<st>& args) noexcept {
   return true;
 }
 
-std::string article(st t) {
-  switch (t) {
-    case st::number:
-      return "a number";
-    case st::string:
-      return "a string";
-    case st::boolean:
-      return "a bool";
-    case st::dynamic:
-      return "a $body value";
-    default:
-      return std::string(static_type_name(t));
-  }
-}
-
 std::string arity_text(const std::vector<signature>& sigs, std::size_t given) {
   std::string counts;
   if (sigs.front().varargs) {
@@ -356,7 +341,7 @@ std::variant<call_typing, call_type_error> type_call(builtin b, const std::vecto
     if (!ok) {
       err.argument = i;
       for (std::size_t k = 0; k < accepted.size(); ++k) {
-        err.expected += (k == 0 ? "" : " or ") + article(accepted[k]);
+        err.expected += (k == 0 ? "" : " or ") + std::string(static_type_article(accepted[k]));
       }
       return err;
     }

@@ -48,21 +48,6 @@ bool same_type_ok(st l, st r) noexcept {
          || (r == st::dynamic && query_value_supported(l));
 }
 
-std::string article(st t) {
-  switch (t) {
-    case st::number:
-      return "a number";
-    case st::string:
-      return "a string";
-    case st::boolean:
-      return "a bool";
-    case st::dynamic:
-      return "a $body value";
-    default:
-      return std::string(static_type_name(t));
-  }
-}
-
 value arithmetic(binary_op op, double l, double r) noexcept {
   switch (op) {
     case binary_op::mul:
@@ -289,7 +274,8 @@ std::string condition_compiler::hint_for(const expr& e, st t, st expected) const
 
 bool condition_compiler::type_error(const expr& blamed, st t, st expected, std::string where) {
   return fail(blamed.begin,
-              "expected " + article(expected) + " " + where + ", found " + describe(blamed, t),
+              "expected " + std::string(static_type_article(expected)) + " " + where + ", found "
+                  + describe(blamed, t),
               errc::type_error, hint_for(blamed, t, expected));
 }
 

@@ -1,36 +1,13 @@
 #include "routing/query/json_path.hpp"
 
+#include "routing/grammar/identifier.hpp"
+
 namespace outpost::routing {
 
 namespace {
 
-bool is_identifier_char(char c) noexcept {
-  switch (c) {
-    case '(':
-    case ')':
-    case '<':
-    case '>':
-    case '@':
-    case ',':
-    case ';':
-    case ':':
-    case '\\':
-    case '"':
-    case '/':
-    case '[':
-    case ']':
-    case '?':
-    case '=':
-    case '{':
-    case '}':
-    case '.':
-    case '\t':
-    case '\n':
-    case '\r':
-      return false;
-    default:
-      return true;
-  }
+bool is_segment_char(char c) noexcept {
+  return is_identifier_char(c, identifier_rule::json_path);
 }
 
 bool all_digits(std::string_view s) noexcept {
@@ -53,7 +30,7 @@ std::optional<std::string> parse_json_path(std::string_view text, json_path& out
   std::size_t i = 0;
   for (;;) {
     const std::size_t start = i;
-    while (i < text.size() && is_identifier_char(text[i])) {
+    while (i < text.size() && is_segment_char(text[i])) {
       ++i;
     }
     const std::string_view key = text.substr(start, i - start);

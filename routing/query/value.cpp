@@ -46,4 +46,19 @@ std::string_view static_type_name(static_type t) noexcept {
   return "?";
 }
 
+std::string_view static_type_article(static_type t) noexcept {
+  switch (t) {
+    case static_type::number:
+      return "a number";
+    case static_type::string:
+      return "a string";
+    case static_type::boolean:
+      return "a bool";
+    case static_type::dynamic:
+      return "a $body value";
+    default:
+      return static_type_name(t);
+  }
+}
+
 } // namespace outpost::routing

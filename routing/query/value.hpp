@@ -41,4 +41,8 @@ enum class static_type : std::uint8_t { undefined, null, boolean, number, string
 /// "undefined", "null", "bool", "number", "string", "$body value".
 std::string_view static_type_name(static_type t) noexcept;
 
+/// The type with its article, as type errors say what they expected: "a number", "a string",
+/// "a bool", "a $body value"; "undefined" and "null" as they are.
+std::string_view static_type_article(static_type t) noexcept;
+
 } // namespace outpost::routing

@@ -1,6 +1,7 @@
 // route_table::from_edgehub_desired: the routing part of the $edgeHub desired properties
 // (iotedge-facts §1.3; IoT Edge's EdgeHubConfigParser, RouteSpecConverter, RouteSpec).
 
+#include "protocols/common/decimal.hpp"
 #include "routing/router/detail/route_table_impl.hpp"
 #include "routing/router/route_table.hpp"
 
@@ -34,12 +35,11 @@ bool supported_schema(std::string_view v, int& minor) {
   }
   std::vector<long> numbers;
   for (const auto p : parts) {
-    long n = 0;
-    const auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), n);
-    if (p.empty() || ec != std::errc{} || ptr != p.data() + p.size() || n < 0) {
+    const auto n = parse_decimal<long>(p);
+    if (!n) {
       return false;
     }
-    numbers.push_back(n);
+    numbers.push_back(*n);
   }
   minor = static_cast<int>(numbers[1]);
   return numbers[0] == 1 && numbers[1] <= 3;

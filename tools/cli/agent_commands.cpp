@@ -1,9 +1,9 @@
 #include "tools/cli/agent_commands.hpp"
 
-#include "actors/app/data_dir.hpp"
 #include "protocols/iothub/encoding.hpp"
 #include "protocols/transport/certificates.hpp"
 #include "protocols/transport/http_client.hpp"
+#include "supervisor/config/data_dir.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/app/config.hpp"
+#include "supervisor/config/config.hpp"
 
 #include <cstddef>
 #include <string>

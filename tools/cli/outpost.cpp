@@ -1,9 +1,9 @@
 // outpost: the command-line tool for an outpostd installation (like `iotedge`).
 // It finds the daemon through its configuration file: <storage.dir>/run/ports.json.
 
-#include "actors/app/build_info.hpp"
-#include "actors/app/config.hpp"
 #include "protocols/transport/http_client.hpp"
+#include "supervisor/config/build_info.hpp"
+#include "supervisor/config/config.hpp"
 #include "tools/cli/agent_commands.hpp"
 #include "tools/cli/route_test.hpp"
 

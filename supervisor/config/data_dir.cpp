@@ -1,4 +1,4 @@
-#include "actors/app/data_dir.hpp"
+#include "supervisor/config/data_dir.hpp"
 
 #include <cerrno>
 #include <cstring>

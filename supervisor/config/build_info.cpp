@@ -1,4 +1,4 @@
-#include "actors/app/build_info.hpp"
+#include "supervisor/config/build_info.hpp"
 
 // Defined for this file only, so a new commit recompiles one file, not the tree.
 #ifndef OUTPOST_VERSION

@@ -1,4 +1,6 @@
-#include "actors/app/config.hpp"
+#include "supervisor/config/config.hpp"
+
+#include "protocols/common/decimal.hpp"
 
 #include <toml++/toml.h>
 
@@ -55,8 +57,7 @@ void check_address(const std::string& v, const std::string& key) {
     bad(key, "expected \"host:port\", got \"" + v + "\"");
   }
   const auto port = v.substr(colon + 1);
-  if (port.find_first_not_of("0123456789") != std::string::npos || port.size() > 5
-      || std::stoul(port) > 65535) {
+  if (port.size() > 5 || !parse_decimal<std::uint16_t>(port)) {
     bad(key, "port must be a number 0-65535, got \"" + port + "\"");
   }
 }
