@@ -1,7 +1,7 @@
 #pragma once
 
-#include "routing/endpoint/fifo.hpp"
 #include "routing/endpoint/endpoint_state.hpp"
+#include "routing/endpoint/fifo.hpp"
 #include "routing/endpoint/retry_policy.hpp"
 
 #include <algorithm>
