@@ -1,11 +1,11 @@
 #pragma once
 
 #include "actors/app/agent_admin.hpp"
-#include "supervisor/config/config.hpp"
 #include "actors/hub/edgehub_desired.hpp"
 #include "actors/hub/monitor_feed.hpp"
 #include "actors/workload/identity_registry.hpp"
 #include "protocols/transport/http_server.hpp"
+#include "supervisor/config/config.hpp"
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>

@@ -1,9 +1,9 @@
 #pragma once
 
 #include "actors/agent/agent_messages.hpp"
-#include "supervisor/config/config.hpp"
 #include "actors/workload/agent_view.hpp"
 #include "actors/workload/identity_registry.hpp"
+#include "supervisor/config/config.hpp"
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>

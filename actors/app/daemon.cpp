@@ -2,8 +2,6 @@
 
 #include "actors/app/admin_api.hpp"
 #include "actors/app/agent_setup.hpp"
-#include "supervisor/config/build_info.hpp"
-#include "supervisor/config/data_dir.hpp"
 #include "actors/app/deployment_source.hpp"
 #include "actors/app/hub_setup.hpp"
 #include "actors/common/messages.hpp"
@@ -17,6 +15,8 @@
 #include "storage/errc.hpp"
 #include "storage/memory_kv_store.hpp"
 #include "storage/rocksdb/rocksdb_kv_store.hpp"
+#include "supervisor/config/build_info.hpp"
+#include "supervisor/config/data_dir.hpp"
 
 #include <caf/all.hpp>
 #include <prometheus/gauge.h>

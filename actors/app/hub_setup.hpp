@@ -1,10 +1,10 @@
 #pragma once
 
-#include "supervisor/config/config.hpp"
 #include "actors/hub/edgehub_desired.hpp"
 #include "actors/hub/monitor_feed.hpp"
 #include "actors/workload/identity_registry.hpp"
 #include "protocols/transport/certificates.hpp"
+#include "supervisor/config/config.hpp"
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
