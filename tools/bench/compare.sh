@@ -9,7 +9,7 @@
 # Builds nothing: expects build/bin/{outpostd,outpost,outpost-loadgen} (or $OUTPOST_BIN_DIR).
 # Knobs (environment): PUBLISHERS=100 PAYLOAD=256 DURATION=10 INFLIGHT=16 WINDOW=1000
 #   LAT_RATE=10000 LAT_MESSAGES=50000 IDLE=10000 IDLE_PARALLEL=64 IDLE_HOLD=3 REPS=3
-#   NICE=-10 DELIVERY_WINDOW=64 MAX_PENDING_IN=64 THREADS=0 DRAIN_TIMEOUT=30 KEEP=0 (1 = keep
+#   NICE=-10 DELIVERY_WINDOW=64 MAX_PENDING_IN=64 THREADS=0 IO_THREADS=0 DRAIN_TIMEOUT=30 KEEP=0 (1 = keep
 #   the work dir) MOSQUITTO=/usr/sbin/mosquitto SKIP_IDLE=0 IDLE_MOSQUITTO=1
 #   SCHEDULER=stealing ([runtime] scheduler) DURABILITY=fsync (os: to see what fsync costs)
 #   UNAUTH_PER_SOURCE=1000000 ([hub] max_unauthenticated_per_source: all devices are 127.0.0.1)
@@ -36,6 +36,7 @@ NICE="${NICE:--10}"
 DELIVERY_WINDOW="${DELIVERY_WINDOW:-64}"
 MAX_PENDING_IN="${MAX_PENDING_IN:-64}"
 THREADS="${THREADS:-0}"
+IO_THREADS="${IO_THREADS:-0}"
 DRAIN_TIMEOUT="${DRAIN_TIMEOUT:-30}"
 KEEP="${KEEP:-0}"
 MOSQUITTO="${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}"
@@ -174,6 +175,7 @@ max_unauthenticated_per_source = $UNAUTH_PER_SOURCE
 level = "warn"
 [runtime]
 threads = $THREADS
+io_threads = $IO_THREADS
 scheduler = "$SCHEDULER"
 EOF
 op_pid=""
@@ -506,7 +508,7 @@ EOF
   echo "Run: \`$0 ${1:-}\` at $started_at on $(uname -srm), $(nproc) CPUs ($(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)),"
   echo "Shared box: other users kept $busy_before (before) and $busy_after (after) of the $(nproc) CPUs busy (/proc/stat over 3 s with none of our processes running); load average before $load_before, after $load_after; broker and generator at nice $NICE."
   echo "Disk: fdatasync of a 300-byte append on the storage volume: $fsync_before before, $fsync_after after (perf-anchors §2: 120-133 µs p50 normally, ≈4 ms during host I/O stalls)."
-  echo "Outpost $("$outpostd" --version 2>/dev/null | head -1 || true) (work tree at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet HEAD -- actors protocols routing storage 2>/dev/null || echo ', daemon sources modified')), durability $DURABILITY, [hub] delivery_window $DELIVERY_WINDOW, max_pending_in $MAX_PENDING_IN, [runtime] threads $THREADS, scheduler $SCHEDULER;"
+  echo "Outpost $("$outpostd" --version 2>/dev/null | head -1 || true) (work tree at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet HEAD -- actors protocols routing storage 2>/dev/null || echo ', daemon sources modified')), durability $DURABILITY, [hub] delivery_window $DELIVERY_WINDOW, max_pending_in $MAX_PENDING_IN, [runtime] threads $THREADS, io_threads $IO_THREADS, scheduler $SCHEDULER;"
   echo "mosquitto $("$MOSQUITTO" -h 2>/dev/null | sed -n 's/^mosquitto version //p') with persistence false, max_queued_messages 0."
   echo "Fan-in: outpost-loadgen $(printf '%s ' "${common[@]}" "${throughput[@]}")(Outpost: device identities d1..d$PUBLISHERS with SAS tokens, subscriber module edge1/sink on its input via the route; mosquitto: anonymous, subscriber on devices/+/messages/events/#)."
   echo "Latency: the same with $(printf '%s ' "${latency[@]}")."
