@@ -50,7 +50,6 @@ struct session_state {
   iothub::client_identity who;
   /// The accepted CONNECT (its credentials): checked again when the identities change.
   std::optional<mqtt::connect> credentials;
-  std::int64_t expires_s = 0; ///< the SAS token's expiry; 0 = none
   bool registered = false;
   bool closing = false;
   bool paused = false;    ///< the socket is not read (backpressure: see hub_session::reading)
@@ -252,8 +251,8 @@ void recheck_credentials(session_actor* self, bool expiry_timer) {
   const auth_settings settings{st.hub->hub_hostname, st.hub->hostname, t / 1000};
   auto result = authenticate(*st.credentials, *ids, settings, st.conn->peer_cert());
   if (result.connack_code == 0) {
-    if (expiry_timer && (st.expires_s + 1) * 1000 > t) {
-      st.core->set_expiry(st.expires_s); // woke a little early: look again
+    if (expiry_timer) {
+      st.core->set_expiry(result.expires_s); // still valid (the clock moved back): look again
     }
     return;
   }
@@ -297,7 +296,6 @@ void on_authenticate(session_actor* self, const mqtt::connect& c) {
   }
   st.who = result.who;
   st.credentials = c;
-  st.expires_s = result.expires_s;
   st.proto->set_filter_policy([who = st.who](std::string_view filter) {
     return iothub::subscription_allowed(who, filter);
   });
@@ -305,7 +303,7 @@ void on_authenticate(session_actor* self, const mqtt::connect& c) {
   self->request(st.hub->directory, std::chrono::seconds(30), register_atom::value, st.who.id(),
                 caf::actor{self}, clean)
       .then(
-          [=](session_info& info) {
+          [=, expires_s = result.expires_s](session_info& info) {
             auto& s = self->state;
             s.registered = true;
             s.received = &s.hub->metrics->received.Add({{"id", s.who.id()}, {"route_output", ""}});
@@ -313,7 +311,7 @@ void on_authenticate(session_actor* self, const mqtt::connect& c) {
             spdlog::info("[mqtt {} {}] connected ({} session{})", s.conn->peer_address(),
                          s.who.id(), clean ? "clean" : "persistent",
                          info.present ? ", resumed" : "");
-            s.core->open(s.who, s.expires_s);
+            s.core->open(s.who, expires_s);
             mqtt::actions a;
             s.proto->accept(info.present, a);
             s.conn->authenticated();
@@ -409,18 +407,17 @@ void carry_hub(session_actor* self, hub::actions& hacts, mqtt::actions& macts) {
     } else if (auto* append = std::get_if<hub::append_action>(&a)) {
       store(self, std::move(*append));
     } else if (auto* d = std::get_if<hub::deliver_action>(&a)) {
-      const auto topic = iothub::module_input_topic(st.who, d->from->target.input, d->msg);
-      st.proto->publish_out(topic, std::move(d->msg.body), d->token, macts);
+      auto topic = iothub::module_input_topic(st.who, d->from->target.input, d->msg);
+      st.proto->publish_out(std::move(topic), std::move(d->msg.body), d->token, macts);
     } else if (auto* release = std::get_if<hub::release_action>(&a)) {
       self->send(mailbox_of(*release->mailbox), ack_atom::value, std::move(release->seqs));
     } else if (auto* attach = std::get_if<hub::attach_action>(&a)) {
       self->send(mailbox_of(*attach->mailbox), subscribe_atom::value, caf::actor{self});
-    } else if (std::get_if<hub::reauthenticate_action>(&a)) {
+    } else if (std::holds_alternative<hub::reauthenticate_action>(a)) {
       recheck_credentials(self, true);
-    } else if (auto* end = std::get_if<hub::end_action>(&a)) {
+    } else if (std::holds_alternative<hub::end_action>(a)) { // output_stalled, its only reason
       spdlog::info("[mqtt {} {}] disconnected: output unread for {} ms", st.conn->peer_address(),
                    st.who.id(), st.hub->output_stall_ms);
-      (void)end;
       st.proto->end(mqtt::close_reason::output_stalled, macts);
     }
   }
