@@ -112,9 +112,7 @@ caf::behavior mailbox_behavior(mailbox_actor* self, mailbox_config cfg) {
   self->send(st.cfg.writer, subscribe_atom::value, st.cfg.queue, caf::actor{self});
   self->set_down_handler([=](const caf::down_msg& down) {
     if (self->state.consumer && down.source == self->state.consumer.address()) {
-      self->state.consumer = nullptr;
-      self->state.fsm.on_consumer_lost(self->state.out);
-      carry_out(self);
+      drop_consumer(self);
     }
   });
   return {
