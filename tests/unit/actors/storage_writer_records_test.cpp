@@ -7,6 +7,7 @@
 #include "storage/agent_store.hpp"
 #include "storage/memory_kv_store.hpp"
 #include "storage/session_store.hpp"
+#include "tests/unit/actors/counting_kv.hpp"
 
 #include <caf/all.hpp>
 #include <gtest/gtest.h>
@@ -14,31 +15,7 @@
 namespace outpost::actors {
 namespace {
 
-/// A memory engine that counts writes by mode.
-class counting_kv final : public storage::kv_store {
-public:
-  result<void> write(const storage::write_batch& b, storage::write_mode mode) override {
-    ++(mode == storage::write_mode::durable ? durable_writes : lazy_writes);
-    return inner_.write(b, mode);
-  }
-  result<std::optional<std::string>> get(storage::column c, std::string_view k) override {
-    return inner_.get(c, k);
-  }
-  result<void> scan(storage::column c, std::string_view b, std::string_view e,
-                    const visitor& v) override {
-    return inner_.scan(c, b, e, v);
-  }
-  result<std::optional<std::string>> last_key(storage::column c, std::string_view b,
-                                              std::string_view e) override {
-    return inner_.last_key(c, b, e);
-  }
-
-  int durable_writes = 0;
-  int lazy_writes = 0;
-
-private:
-  storage::memory_kv_store inner_;
-};
+using testing::counting_kv;
 
 class WriterRecords : public ::testing::Test {
 protected:
