@@ -4,6 +4,7 @@
 #include "actors/app/agent_setup.hpp"
 #include "actors/app/deployment_source.hpp"
 #include "actors/app/hub_setup.hpp"
+#include "actors/app/io_scheduler.hpp"
 #include "actors/common/messages.hpp"
 #include "actors/common/process_metrics.hpp"
 #include "actors/common/storage_writer.hpp"
@@ -191,10 +192,8 @@ struct core_actors {
 
 /// Starts the HTTP surfaces and the hub, writes ports.json, waits for SIGTERM/SIGINT, then
 /// closes everything it started. Returns the exit code.
-int serve(const daemon_config& cfg, caf::actor_system& sys, core_actors core) {
-  transport::io_runner io{cfg.runtime.io_threads
-                              ? cfg.runtime.io_threads
-                              : std::max(1u, std::thread::hardware_concurrency())};
+int serve(const daemon_config& cfg, caf::actor_system& sys, transport::io_runner& io,
+          core_actors core) {
   std::vector<std::pair<std::string, std::string>> ports;
   std::string why;
   // The deployment is read once here and handed to both; afterwards the deployment source is
@@ -284,7 +283,8 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, core_actors core) {
   }
   agent->stop(); // modules first: they are clients of the hub
   return exit_ok;
-} // servers stop, then the hub, then the I/O threads (reverse order of construction)
+} // servers stop, then the hub (reverse order of construction); the I/O threads outlive the
+  // actor system (its actors may run on them)
 
 /// Connections are file descriptors: the soft limit (often 1024) goes up to the hard one.
 void raise_fd_limit() {
@@ -329,11 +329,18 @@ int run_daemon(const daemon_config& cfg) {
       .Set(1);
   auto metrics = std::make_shared<actors::store_metrics>(*registry);
 
+  // Declared before the actor system, so it is destroyed after it: with the "io" scheduler
+  // the actors run on these threads until the system has waited for them.
+  const auto cores = std::max(1u, std::thread::hardware_concurrency());
+  transport::io_runner io{cfg.runtime.io_threads ? cfg.runtime.io_threads : cores};
   caf::actor_system_config sys_cfg;
-  const auto threads =
-      cfg.runtime.threads ? cfg.runtime.threads : std::max(1u, std::thread::hardware_concurrency());
-  sys_cfg.set("scheduler.max-threads", static_cast<std::size_t>(threads));
-  sys_cfg.set("scheduler.policy", caf::atom_from_string(cfg.runtime.scheduler));
+  if (cfg.runtime.scheduler == "io") {
+    actors::use_io_scheduler(sys_cfg, io);
+  } else {
+    sys_cfg.set("scheduler.max-threads",
+                static_cast<std::size_t>(cfg.runtime.threads ? cfg.runtime.threads : cores));
+    sys_cfg.set("scheduler.policy", caf::atom_from_string(cfg.runtime.scheduler));
+  }
   caf::actor_system sys{sys_cfg};
 
   actors::storage_writer_config wcfg;
@@ -359,7 +366,16 @@ int run_daemon(const daemon_config& cfg) {
     caf::anon_send_exit(*writer, caf::exit_reason::user_shutdown);
     return exit_failure;
   }
-  const int code = serve(cfg, sys, {*writer, *id_registry, sessions, kv, identities, registry});
+  const int code = serve(cfg, sys, io, {*writer, *id_registry, sessions, kv, identities, registry});
+  // Threads that spawned actors or used scoped actors hold CAF's logger until they end, and
+  // the actor system's destructor waits for the logger: they end first. With the "io"
+  // scheduler the I/O threads still run the actors until the system has waited for them (its
+  // scheduler releases their references); otherwise they are done now.
+  if (cfg.runtime.scheduler == "io") {
+    io.stop_handlers();
+  } else {
+    io.stop();
+  }
   // Every actor is told to exit; the actor system's destructor then waits for them.
   caf::anon_send_exit(*writer, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(*id_registry, caf::exit_reason::user_shutdown);

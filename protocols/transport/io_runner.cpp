@@ -2,6 +2,9 @@
 
 #include "protocols/transport/detail/io_runner_impl.hpp"
 
+#include <boost/asio/defer.hpp>
+#include <boost/asio/post.hpp>
+
 #include <algorithm>
 
 #include <sys/resource.h>
@@ -50,13 +53,12 @@ io_runner::~io_runner() {
   stop();
 }
 
-void io_runner::stop() {
+void io_runner::stop_handlers() {
   std::lock_guard<std::mutex> guard{impl_->stop_mutex};
-  if (impl_->stopped) {
-    return;
-  }
-  impl_->stopped = true;
-  // Handlers first (what is queued still runs): one may post its answer to the loop below.
+  stop_handlers_locked();
+}
+
+void io_runner::stop_handlers_locked() {
   impl_->handlers_work.reset();
   for (auto& t : impl_->handler_threads) {
     if (t.get_id() == std::this_thread::get_id()) {
@@ -66,6 +68,16 @@ void io_runner::stop() {
     }
   }
   impl_->handler_threads.clear();
+}
+
+void io_runner::stop() {
+  std::lock_guard<std::mutex> guard{impl_->stop_mutex};
+  if (impl_->stopped) {
+    return;
+  }
+  impl_->stopped = true;
+  // Handlers first (what is queued still runs): one may post its answer to the loop below.
+  stop_handlers_locked();
   impl_->work.reset();
   impl_->context.stop();
   const auto self = std::this_thread::get_id();
@@ -82,6 +94,19 @@ void io_runner::stop() {
 
 std::size_t io_runner::thread_count() const noexcept {
   return impl_->thread_count;
+}
+
+void io_runner::execute(std::function<void()> job) {
+  auto& ctx = impl_->context;
+  if (ctx.get_executor().running_in_this_thread()) {
+    boost::asio::defer(ctx, std::move(job));
+  } else {
+    boost::asio::post(ctx, std::move(job));
+  }
+}
+
+bool io_runner::running_in_this_thread() const noexcept {
+  return impl_->context.get_executor().running_in_this_thread();
 }
 
 } // namespace outpost::transport

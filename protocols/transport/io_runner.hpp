@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 
 namespace outpost::transport {
@@ -31,10 +32,28 @@ public:
   /// destroyed, not run, when the runner is destroyed. Idempotent.
   void stop();
 
+  /// Finishes what the HTTP handler pool has queued and joins its threads; the I/O threads run
+  /// on. For an owner whose actor system must go before the I/O threads do: a handler thread
+  /// that used a CAF scoped actor holds the system's logger until it ends, and the system's
+  /// destructor waits for that. Idempotent; `stop()` does it too.
+  void stop_handlers();
+
   /// The number of threads started by the constructor.
   std::size_t thread_count() const noexcept;
 
+  /// Runs `job` on one of the loop's threads, never inline. Called from one of them, the job
+  /// queues behind the handler that is running, on this same thread, and wakes no other thread
+  /// (Asio's continuation): a chain of hand-offs between the code on one I/O thread (socket
+  /// handlers, actors run by `actors/app/io_scheduler`) costs no context switch. From any
+  /// other thread it wakes one. After `stop()` the job is dropped (destroyed, not run).
+  void execute(std::function<void()> job);
+
+  /// Whether the calling thread is one of the loop's threads.
+  bool running_in_this_thread() const noexcept;
+
 private:
+  void stop_handlers_locked();
+
   friend struct detail::io_runner_access;
   struct impl;
   std::unique_ptr<impl> impl_;

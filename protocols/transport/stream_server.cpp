@@ -4,6 +4,7 @@
 #include "protocols/transport/detail/io_runner_impl.hpp"
 #include "protocols/transport/detail/tcp_address.hpp"
 
+#include <boost/asio/defer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -615,8 +616,9 @@ public:
     }
     if (post_writer) {
       // While the writer is scheduled or busy, further sends only append: one wake-up and one
-      // gathered write for however many sends arrive meanwhile.
-      asio::post(executor_, [self = this->shared_from_this()] { self->write_pass(); });
+      // gathered write for however many sends arrive meanwhile. Deferred: a send from code on an
+      // I/O thread (an actor run there) writes on that same thread after it, waking no other.
+      asio::defer(executor_, [self = this->shared_from_this()] { self->write_pass(); });
     }
     return queued;
   }
@@ -633,7 +635,7 @@ public:
 
   void resume_reading() override {
     paused_.store(false, std::memory_order_relaxed);
-    asio::post(executor_, [self = this->shared_from_this()] { self->start_reading(); });
+    asio::defer(executor_, [self = this->shared_from_this()] { self->start_reading(); });
   }
 
   void close(bool flush) override {

@@ -142,13 +142,13 @@ std::map<std::string, setter> schema(daemon_config& c) {
       {"log.level", string_key(c.log.level, check_level)},
       {"runtime.threads", int_key(c.runtime.threads, 0, 256)},
       {"runtime.io_threads", int_key(c.runtime.io_threads, 0, 256)},
-      {"runtime.scheduler", string_key(c.runtime.scheduler,
-                                       [](const std::string& v, const std::string& key) {
-                                         if (v != "sharing" && v != "stealing") {
-                                           bad(key, "expected \"sharing\" or \"stealing\", got \""
-                                                        + v + "\"");
-                                         }
-                                       })},
+      {"runtime.scheduler",
+       string_key(c.runtime.scheduler,
+                  [](const std::string& v, const std::string& key) {
+                    if (v != "io" && v != "sharing" && v != "stealing") {
+                      bad(key, "expected \"io\", \"sharing\" or \"stealing\", got \"" + v + "\"");
+                    }
+                  })},
   };
 }
 

@@ -98,9 +98,11 @@ struct daemon_config {
     std::uint32_t threads = 0; ///< actor scheduler threads; 0 = number of cores
     /// I/O threads (sockets, TLS, HTTP); 0 = number of cores. HTTP handlers never run on them.
     std::uint32_t io_threads = 0;
-    /// CAF's scheduler policy: "sharing" (one queue, idle workers block: no polling) or
-    /// "stealing" (per-worker queues, idle workers poll before they sleep).
-    std::string scheduler = "stealing";
+    /// Where actors run: "io" (on the I/O threads: no hand-off between a socket and its
+    /// session, see actors/app/io_scheduler.hpp; `threads` is then unused), or CAF's own
+    /// workers, "sharing" (one queue, idle workers block: no polling) or "stealing"
+    /// (per-worker queues, idle workers poll before they sleep).
+    std::string scheduler = "io";
   } runtime;
 };
 

@@ -11,7 +11,7 @@
 #   LAT_RATE=10000 LAT_MESSAGES=50000 IDLE=10000 IDLE_PARALLEL=64 IDLE_HOLD=3 REPS=3
 #   NICE=-10 DELIVERY_WINDOW=64 MAX_PENDING_IN=64 THREADS=0 IO_THREADS=0 DRAIN_TIMEOUT=30 KEEP=0 (1 = keep
 #   the work dir) MOSQUITTO=/usr/sbin/mosquitto SKIP_IDLE=0 IDLE_MOSQUITTO=1
-#   SCHEDULER=stealing ([runtime] scheduler) DURABILITY=fsync (os: to see what fsync costs)
+#   SCHEDULER=io ([runtime] scheduler) DURABILITY=fsync (os: to see what fsync costs)
 #   UNAUTH_PER_SOURCE=1000000 ([hub] max_unauthenticated_per_source: all devices are 127.0.0.1)
 #   BROKERS="outpost mosquitto" TESTS="throughput latency"
 # Raw results: one JSON line per test in <work dir>/results.jsonl (printed at the end).
@@ -42,7 +42,7 @@ KEEP="${KEEP:-0}"
 MOSQUITTO="${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}"
 SKIP_IDLE="${SKIP_IDLE:-0}"
 IDLE_MOSQUITTO="${IDLE_MOSQUITTO:-1}"
-SCHEDULER="${SCHEDULER:-stealing}"
+SCHEDULER="${SCHEDULER:-io}"
 DURABILITY="${DURABILITY:-fsync}"
 UNAUTH_PER_SOURCE="${UNAUTH_PER_SOURCE:-1000000}"
 BROKERS="${BROKERS:-outpost mosquitto}"

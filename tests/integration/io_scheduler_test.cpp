@@ -1,0 +1,158 @@
+// The "io" scheduler (actors/app/io_scheduler): CAF actors run on the I/O runner's threads.
+// Real CAF, real Asio threads: actors talk, timers fire, detached actors answer, actors spawned
+// from an I/O thread and scoped actors on other threads do not keep the system from shutting
+// down (two hangs found while building it).
+
+#include "actors/app/io_scheduler.hpp"
+
+#include "protocols/transport/io_runner.hpp"
+
+#include <caf/all.hpp>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
+#include <mutex>
+#include <thread>
+
+namespace {
+
+using namespace std::chrono_literals;
+using ping_atom = caf::atom_constant<caf::atom("ping")>;
+using where_atom = caf::atom_constant<caf::atom("where")>;
+
+/// Fails the whole binary if a shutdown hangs, instead of leaving ctest to time out silently.
+class watchdog {
+public:
+  explicit watchdog(std::chrono::seconds limit)
+      : thread_([this, limit] {
+          std::unique_lock<std::mutex> lock{m_};
+          if (!cv_.wait_for(lock, limit, [this] { return done_; })) {
+            std::fprintf(stderr, "io_scheduler_test: hung for %lld s\n",
+                         static_cast<long long>(limit.count()));
+            std::abort();
+          }
+        }) {}
+  ~watchdog() {
+    {
+      std::lock_guard<std::mutex> lock{m_};
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+caf::behavior echo(caf::event_based_actor*, outpost::transport::io_runner* io) {
+  return {
+      [](ping_atom, int n) { return n + 1; },
+      [io](where_atom) { return io->running_in_this_thread(); },
+  };
+}
+
+TEST(IoScheduler, ActorsRunOnTheIoThreadsAndTalk) {
+  watchdog dog{60s};
+  outpost::transport::io_runner io{2, 1};
+  {
+    caf::actor_system_config cfg;
+    outpost::actors::use_io_scheduler(cfg, io);
+    caf::actor_system sys{cfg};
+    auto a = sys.spawn(echo, &io);
+    // A chain of 10,000 request/response pairs between two scheduled actors.
+    std::promise<int> result;
+    sys.spawn([&](caf::event_based_actor* self) {
+      auto step = std::make_shared<std::function<void(int)>>();
+      *step = [=, &result](int n) {
+        if (n == 10000) {
+          result.set_value(n);
+          self->quit();
+          return;
+        }
+        self->request(a, caf::infinite, ping_atom::value, n).then([=](int m) { (*step)(m); });
+      };
+      (*step)(0);
+    });
+    auto f = result.get_future();
+    ASSERT_EQ(f.wait_for(30s), std::future_status::ready);
+    EXPECT_EQ(f.get(), 10000);
+    caf::scoped_actor self{sys}; // from this (non-I/O) thread
+    bool on_io = false;
+    self->request(a, 5s, where_atom::value).receive([&](bool b) { on_io = b; }, [](caf::error&) {});
+    EXPECT_TRUE(on_io);
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  } // the system shuts down while `io` runs
+}
+
+TEST(IoScheduler, TimersAndDetachedActors) {
+  watchdog dog{60s};
+  outpost::transport::io_runner io{2, 1};
+  {
+    caf::actor_system_config cfg;
+    outpost::actors::use_io_scheduler(cfg, io);
+    caf::actor_system sys{cfg};
+    // A detached actor (blocking work has its own thread) answers a scheduled one; the
+    // scheduled one then waits 50 ms on the clock before it reports.
+    auto worker = sys.spawn<caf::detached>([](caf::event_based_actor*) -> caf::behavior {
+      return {[](ping_atom, int n) {
+        std::this_thread::sleep_for(10ms);
+        return n * 2;
+      }};
+    });
+    std::promise<std::chrono::milliseconds> waited;
+    const auto start = std::chrono::steady_clock::now();
+    sys.spawn([&, worker](caf::event_based_actor* self) -> caf::behavior {
+      self->request(worker, 5s, ping_atom::value, 21).then([=](int n) {
+        EXPECT_EQ(n, 42);
+        self->delayed_send(self, 50ms, where_atom::value);
+      });
+      return {[&, self](where_atom) {
+        waited.set_value(std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - start));
+        self->quit();
+      }};
+    });
+    auto f = waited.get_future();
+    ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+    EXPECT_GE(f.get(), 50ms);
+    caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
+  }
+}
+
+TEST(IoScheduler, ShutsDownAfterSpawnsFromIoThreads) {
+  // CAF keeps the logger referenced from every thread that spawned an actor (or made a scoped
+  // actor), and the system's destructor waits for the logger: an I/O thread that spawned a
+  // session used to hang the shutdown. (Threads that end first, like the scoped actor's here,
+  // release theirs; the daemon ends its HTTP handler threads before the system for this.)
+  watchdog dog{60s};
+  outpost::transport::io_runner io{2, 1};
+  caf::actor_system_config cfg;
+  outpost::actors::use_io_scheduler(cfg, io);
+  auto sys = std::make_unique<caf::actor_system>(cfg);
+  std::promise<caf::actor> spawned;
+  io.execute([&] { spawned.set_value(sys->spawn(echo, &io)); }); // as an accept handler does
+  auto a = spawned.get_future().get();
+  std::thread other{[&] {
+    caf::scoped_actor self{*sys};
+    int got = 0;
+    self->request(a, 5s, ping_atom::value, 1).receive([&](int n) { got = n; }, [](caf::error&) {});
+    EXPECT_EQ(got, 2);
+  }};
+  other.join();
+  caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  a = nullptr;
+  const auto start = std::chrono::steady_clock::now();
+  sys.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 15s);
+}
+
+} // namespace
