@@ -15,7 +15,8 @@ namespace outpost::transport {
 
 io_runner::io_runner(std::size_t threads, std::size_t handler_threads) {
   const auto n = std::max<std::size_t>(threads, 1);
-  // A hint of 1 lets Asio drop internal locking; only safe when a single thread runs the loop.
+  // A hint of 1 tells Asio one thread runs the loop (its posts skip waking anyone); it still
+  // locks, so other threads (the storage writer, timers, HTTP handlers) may post to it.
   impl_ = std::make_unique<impl>(n == 1 ? 1 : static_cast<int>(n));
   impl_->handlers_work.emplace(impl_->handlers.get_executor());
   for (std::size_t i = 0; i < std::max<std::size_t>(handler_threads, 1); ++i) {
