@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/agent/agent_messages.hpp"
+#include "actors/common/writer_interface.hpp"
 #include "actors/workload/agent_view.hpp"
 #include "actors/workload/identity_registry.hpp"
 #include "storage/agent_store.hpp"
@@ -37,7 +38,7 @@ struct agent_config {
   /// Column `agent` as it was at start-up (last good deployment, restart counters, uids);
   /// kept up to date in memory, every change handed to `writer`.
   storage::agent_record_set stored;
-  caf::actor writer;     ///< the storage writer
+  writer_actor writer;   ///< the storage writer
   caf::actor identities; ///< the identity registry
   std::shared_ptr<identity_snapshot> identity_table;
   supervisor::restart_settings restart;

@@ -36,7 +36,7 @@ std::int64_t wall_ms() {
 
 /// The key encrypt/decrypt derive their per-module keys from: made once, kept in the store
 /// (written by the storage writer; start-up waits for it).
-std::string master_key(caf::actor_system& sys, const caf::actor& writer,
+std::string master_key(caf::actor_system& sys, const actors::writer_actor& writer,
                        const storage::agent_record_set& stored) {
   if (stored.master_key) {
     return *stored.master_key;
@@ -186,6 +186,8 @@ std::unique_ptr<agent_runtime> start_agent(const daemon_config& cfg, agent_deps 
     }
   }
   // Column `agent` is read once, here; from now on the agent keeps it and the writer writes it.
+  // daemon.cpp still hands over untyped handles (actors/README.md, "Typed handles").
+  const auto writer = caf::actor_cast<actors::writer_actor>(deps.writer);
   auto stored = storage::load_agent_records(*deps.kv);
   if (!stored) {
     why = "cannot read the agent's state from the store: " + stored.error().message();
@@ -193,7 +195,7 @@ std::unique_ptr<agent_runtime> start_agent(const daemon_config& cfg, agent_deps 
   }
   actors::workload_config wl{cfg.device_id,    deps.identities,
                              rt->view,         deps.ca_cert_file,
-                             deps.ca_key_file, master_key(deps.sys, deps.writer, *stored),
+                             deps.ca_key_file, master_key(deps.sys, writer, *stored),
                              cfg.hostname};
   auto server = transport::http_server::start_local(deps.io, socket,
                                                     actors::workload_routes(std::move(wl)), 0666);
@@ -246,7 +248,7 @@ std::unique_ptr<agent_runtime> start_agent(const daemon_config& cfg, agent_deps 
   ac.workload_uri = "unix://" + fs::absolute(socket).lexically_normal().string();
   ac.container_engine = cfg.agent.container_engine;
   ac.stored = std::move(*stored);
-  ac.writer = deps.writer;
+  ac.writer = writer;
   ac.identities = deps.id_registry;
   ac.identity_table = deps.identities;
   ac.restart.max_restarts = cfg.agent.max_restarts;

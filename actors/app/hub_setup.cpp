@@ -120,7 +120,9 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
   p->sessions = deps.sessions;
   p->sys = &deps.sys;
   auto& edgehub = p->edgehub;
-  edgehub.writer = deps.writer;
+  // daemon.cpp still hands over an untyped handle (actors/README.md, "Typed handles").
+  const auto writer = caf::actor_cast<actors::writer_actor>(deps.writer);
+  edgehub.writer = writer;
   edgehub.manifest_path = cfg.agent.manifest;
   edgehub.edge_device_id = cfg.device_id;
   edgehub.delivery_window = cfg.hub.delivery_window;
@@ -137,7 +139,7 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
       actors::spawn_session_directory(deps.sys, deps.writer, &metrics->connected_clients);
 
   auto hub = std::make_shared<actors::hub_services>();
-  hub->writer = deps.writer;
+  hub->writer = writer;
   hub->directory = p->directory;
   hub->sessions = p->sessions;
   hub->live = p->live;

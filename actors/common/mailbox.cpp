@@ -21,19 +21,22 @@ using machine = routing::endpoint_machine<storage::stored_entry>;
 
 struct mailbox_state {
   mailbox_config cfg;
-  caf::actor consumer;
+  consumer_actor consumer;
   machine fsm;
   machine::actions out; ///< reused from event to event
 
   static inline const char* name = "mailbox";
 };
 
-using mailbox_actor = caf::stateful_actor<mailbox_state>;
+/// The public interface plus the mailbox's own flush and retry timer.
+using mailbox_impl = mailbox_actor::extend<caf::reacts_to<flush_atom>,
+                                           caf::reacts_to<mailbox_retry_atom, std::uint64_t>>;
+using mailbox_pointer = mailbox_impl::stateful_pointer<mailbox_state>;
 
-void start_read(mailbox_actor* self, const routing::endpoint_read& rd);
+void start_read(mailbox_pointer self, const routing::endpoint_read& rd);
 
 /// Carries out what the machine decided, in its order (endpoint_actions).
-void carry_out(mailbox_actor* self) {
+void carry_out(mailbox_pointer self) {
   auto& st = self->state;
   auto& out = st.out;
   if (!out.expired.empty()) {
@@ -67,7 +70,7 @@ void carry_out(mailbox_actor* self) {
   out.clear();
 }
 
-void start_read(mailbox_actor* self, const routing::endpoint_read& rd) {
+void start_read(mailbox_pointer self, const routing::endpoint_read& rd) {
   const auto ticket = rd.ticket;
   self->request(self->state.cfg.writer, caf::infinite, read_atom::value, self->state.cfg.queue,
                 rd.from, rd.max)
@@ -90,17 +93,17 @@ void start_read(mailbox_actor* self, const routing::endpoint_read& rd) {
           });
 }
 
-void drop_consumer(mailbox_actor* self) {
+void drop_consumer(mailbox_pointer self) {
   auto& st = self->state;
   if (st.consumer) {
-    self->demonitor(st.consumer);
+    self->demonitor(st.consumer.address());
     st.consumer = nullptr;
   }
   st.fsm.on_consumer_lost(st.out);
   carry_out(self);
 }
 
-caf::behavior mailbox_behavior(mailbox_actor* self, mailbox_config cfg) {
+mailbox_impl::behavior_type mailbox_behavior(mailbox_pointer self, mailbox_config cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   routing::endpoint_config ec;
@@ -109,7 +112,7 @@ caf::behavior mailbox_behavior(mailbox_actor* self, mailbox_config cfg) {
   ec.read_batch = 64;
   ec.retry = st.cfg.retry;
   st.fsm = machine{ec};
-  self->send(st.cfg.writer, subscribe_atom::value, st.cfg.queue, caf::actor{self});
+  self->send(st.cfg.writer, subscribe_atom::value, st.cfg.queue, durable_listener_actor{self});
   self->set_down_handler([=](const caf::down_msg& down) {
     if (self->state.consumer && down.source == self->state.consumer.address()) {
       drop_consumer(self);
@@ -123,12 +126,13 @@ caf::behavior mailbox_behavior(mailbox_actor* self, mailbox_config cfg) {
         for (auto& b : bodies) {
           reqs.push_back({std::move(b), {{s.cfg.queue, ttl_ms}}});
         }
-        auto rp = self->make_response_promise();
+        auto rp = self->make_response_promise<append_outcomes>();
         self->request(s.cfg.writer, caf::infinite, append_atom::value, std::move(reqs))
             .then(
                 // The writer tells this mailbox what became durable (subscribed at spawn).
                 [=](append_outcomes& outs) mutable { rp.deliver(std::move(outs)); },
                 [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        return rp;
       },
       [=](durable_atom, entries& es) {
         auto& s = self->state;
@@ -140,10 +144,10 @@ caf::behavior mailbox_behavior(mailbox_actor* self, mailbox_config cfg) {
         s.fsm.on_flush(s.out);
         carry_out(self);
       },
-      [=](subscribe_atom, const caf::actor& consumer) {
+      [=](subscribe_atom, const consumer_actor& consumer) {
         auto& s = self->state;
         if (s.consumer) {
-          self->demonitor(s.consumer); // a new consumer takes over; the machine rewinds
+          self->demonitor(s.consumer.address()); // a new consumer takes over; the machine rewinds
         }
         s.consumer = consumer;
         self->monitor(consumer);
@@ -180,8 +184,8 @@ caf::behavior mailbox_behavior(mailbox_actor* self, mailbox_config cfg) {
 
 } // namespace
 
-caf::actor spawn_mailbox(caf::actor_system& sys, mailbox_config cfg) {
-  return sys.spawn(mailbox_behavior, std::move(cfg));
+mailbox_actor spawn_mailbox(caf::actor_system& sys, mailbox_config cfg) {
+  return mailbox_actor{sys.spawn(mailbox_behavior, std::move(cfg))};
 }
 
 } // namespace outpost::actors

@@ -1,9 +1,10 @@
 #pragma once
 
+#include "actors/common/mailbox_interface.hpp"
+#include "actors/common/writer_interface.hpp"
 #include "routing/endpoint/retry_policy.hpp"
 #include "storage/message_store.hpp"
 
-#include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
 #include <cstdint>
@@ -12,7 +13,7 @@
 namespace outpost::actors {
 
 struct mailbox_config {
-  caf::actor writer;                    ///< the storage writer that owns the queue
+  writer_actor writer;                  ///< the storage writer that owns the queue
   storage::queue_handle queue = 0;      ///< opened beforehand with `open_atom`
   std::uint32_t window = 64;            ///< entries in flight to the consumer, unacked
   std::size_t buffer_limit = 4096;      ///< durable entries kept in memory for delivery
@@ -23,12 +24,12 @@ struct mailbox_config {
 /// Spawns the actor of one persistent mailbox (one endpoint x priority queue): CAF glue over
 /// `routing::endpoint_machine` (routing/endpoint/README.md), which decides everything below.
 ///
-/// Protocol:
+/// Protocol (`mailbox_actor`, mailbox_interface.hpp):
 /// - `(append_atom, std::vector<std::string> bodies, int64 ttl_ms)` -> `append_outcomes`,
 ///   answered when the entries are durable (the writer's group commit).
 /// - `(durable_atom, entries)`: from the writer, which this mailbox subscribes to at spawn:
 ///   entries of this queue that became durable, whoever appended them (sessions, itself).
-/// - `(subscribe_atom, caf::actor consumer)`: deliver to `consumer` as
+/// - `(subscribe_atom, consumer_actor consumer)`: deliver to `consumer` as
 ///   `(deliver_atom, queue_handle, entries)` with at most `window` entries unacknowledged,
 ///   oldest first, backlog from the store first. One consumer at a time; a new one takes over.
 ///   Once everything stored when it subscribed has been sent, the consumer hears
@@ -44,6 +45,6 @@ struct mailbox_config {
 ///   unacknowledged entry. A failed read from the store backs off the same way.
 /// - `(unsub_atom)` or the consumer going down: unacknowledged entries are delivered again
 ///   to the next consumer (at least once, in order).
-caf::actor spawn_mailbox(caf::actor_system& sys, mailbox_config cfg);
+mailbox_actor spawn_mailbox(caf::actor_system& sys, mailbox_config cfg);
 
 } // namespace outpost::actors

@@ -21,13 +21,13 @@ struct writer_state {
   storage_writer_config cfg;
   std::optional<storage::message_store> store;
   append_requests pending; ///< requests of this pass, in arrival order
-  std::vector<std::pair<caf::response_promise, std::size_t>> promises;
+  std::vector<std::pair<caf::typed_response_promise<append_outcomes>, std::size_t>> promises;
   ack_requests acks;
   /// Records of the typed stores (identities, agent, sessions) for this pass, written before
   /// the appends: one write (and at most one sync) however many arrived.
   storage::write_batch records;
   bool records_durable = false;
-  std::vector<caf::response_promise> record_promises;
+  std::vector<caf::typed_response_promise<records_reply>> record_promises;
   std::optional<storage::session_store> sessions;
   /// Clients whose session changes are in `records`: only their restore must commit first
   /// (another client's reads cannot see them), so a connect storm does not sync per connect.
@@ -47,9 +47,11 @@ struct writer_state {
   static inline const char* name = "storage_writer";
 };
 
-using writer_actor = caf::stateful_actor<writer_state>;
+/// The public interface plus the writer's own timers, which only it sends itself.
+using writer_impl = writer_actor::extend<caf::reacts_to<flush_atom>, caf::reacts_to<cleanup_atom>>;
+using writer_pointer = writer_impl::stateful_pointer<writer_state>;
 
-void schedule_flush(writer_actor* self) {
+void schedule_flush(writer_pointer self) {
   auto& st = self->state;
   if (!st.flush_scheduled) {
     st.flush_scheduled = true;
@@ -81,7 +83,7 @@ void notify_listeners(writer_state& st, const std::vector<result<storage::append
     }
   }
   for (auto& [q, es] : durable) {
-    if (auto mailbox = caf::actor_cast<caf::actor>(st.listeners[q])) {
+    if (auto mailbox = caf::actor_cast<durable_listener_actor>(st.listeners[q])) {
       caf::anon_send(mailbox, durable_atom::value, std::move(es));
     } else {
       st.listeners.erase(q);
@@ -89,7 +91,7 @@ void notify_listeners(writer_state& st, const std::vector<result<storage::append
   }
 }
 
-void commit_appends(writer_actor* self) {
+void commit_appends(writer_pointer self) {
   auto& st = self->state;
   const auto now = st.cfg.now_ms();
   auto results = st.store->append(st.pending, now);
@@ -144,7 +146,7 @@ bool quiet(writer_state& st, std::error_code ec) {
   return known;
 }
 
-void commit_acks(writer_actor* self) {
+void commit_acks(writer_pointer self) {
   auto& st = self->state;
   if (auto r = st.store->ack(st.acks); !r) {
     if (!quiet(st, r.error())) {
@@ -158,7 +160,7 @@ void commit_acks(writer_actor* self) {
 }
 
 /// Writes the typed stores' records of this pass and answers their callers.
-void commit_records(writer_actor* self) {
+void commit_records(writer_pointer self) {
   auto& st = self->state;
   if (st.records.empty() && st.record_promises.empty()) {
     return;
@@ -184,7 +186,7 @@ void commit_records(writer_actor* self) {
 }
 
 /// Commits what this pass collected: records, appends (durable), then acknowledgements (lazy).
-void commit_pass(writer_actor* self) {
+void commit_pass(writer_pointer self) {
   commit_records(self);
   if (!self->state.pending.empty()) {
     commit_appends(self);
@@ -194,7 +196,7 @@ void commit_pass(writer_actor* self) {
   }
 }
 
-void publish_metrics(writer_actor* self) {
+void publish_metrics(writer_pointer self) {
   auto& st = self->state;
   auto* m = st.cfg.metrics.get();
   if (!m) {
@@ -235,7 +237,7 @@ void check_space(writer_state& st) {
   }
 }
 
-void cleanup(writer_actor* self) {
+void cleanup(writer_pointer self) {
   auto& st = self->state;
   check_space(st);
   auto r = st.store->cleanup_step(st.cfg.now_ms(), st.cfg.cleanup_budget);
@@ -258,7 +260,7 @@ void cleanup(writer_actor* self) {
 
 /// Deletes expired entries a reader passed over (or a mailbox found expired in memory) and
 /// counts them as TTL drops: the store says which were still there, so none counts twice.
-void drop_expired(writer_actor* self, storage::queue_handle q,
+void drop_expired(writer_pointer self, storage::queue_handle q,
                   const std::vector<storage::sequence>& seqs) {
   auto& st = self->state;
   auto r = st.store->drop_expired(q, seqs, st.cfg.now_ms());
@@ -291,8 +293,8 @@ store_report report(writer_state& st) {
   return rep;
 }
 
-caf::behavior writer_behavior(writer_actor* self, storage_writer_config cfg,
-                              std::shared_ptr<storage::message_store> loaded) {
+writer_impl::behavior_type writer_behavior(writer_pointer self, storage_writer_config cfg,
+                                           std::shared_ptr<storage::message_store> loaded) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.store.emplace(std::move(*loaded));
@@ -307,9 +309,11 @@ caf::behavior writer_behavior(writer_actor* self, storage_writer_config cfg,
       },
       [=](append_atom, append_requests& reqs) {
         auto& s = self->state;
-        s.promises.emplace_back(self->make_response_promise(), reqs.size());
+        auto rp = self->make_response_promise<append_outcomes>();
+        s.promises.emplace_back(rp, reqs.size());
         std::move(reqs.begin(), reqs.end(), std::back_inserter(s.pending));
         schedule_flush(self);
+        return rp; // answered by commit_appends, once durable
       },
       [=](ack_atom, ack_requests& acks) {
         auto& s = self->state;
@@ -337,15 +341,17 @@ caf::behavior writer_behavior(writer_actor* self, storage_writer_config cfg,
         commit_pass(self);
         drop_expired(self, q, seqs);
       },
-      [=](subscribe_atom, storage::queue_handle q, const caf::actor& mailbox) {
+      [=](subscribe_atom, storage::queue_handle q, const durable_listener_actor& mailbox) {
         self->state.listeners[q] = mailbox.address();
       },
       [=](records_atom, storage::write_batch& b, bool durable) {
         auto& s = self->state;
         s.records.append(std::move(b));
         s.records_durable = s.records_durable || durable;
-        s.record_promises.push_back(self->make_response_promise());
+        auto rp = self->make_response_promise<records_reply>();
+        s.record_promises.push_back(rp);
         schedule_flush(self);
+        return rp; // answered by commit_records, once written
       },
       [=](session_restore_atom, const std::string& client_id, bool clean) {
         auto& s = self->state;
@@ -389,16 +395,25 @@ caf::behavior writer_behavior(writer_actor* self, storage_writer_config cfg,
 
 } // namespace
 
-result<caf::actor> spawn_storage_writer(caf::actor_system& sys, storage_writer_config cfg) {
+result<writer_actor> spawn_typed_storage_writer(caf::actor_system& sys, storage_writer_config cfg) {
   auto store = storage::message_store::open(*cfg.kv, {cfg.max_size_bytes});
   if (!store) {
     return store.error();
   }
   auto loaded = std::make_shared<storage::message_store>(std::move(*store));
   if (cfg.detached) {
-    return sys.spawn<caf::detached>(writer_behavior, std::move(cfg), std::move(loaded));
+    return writer_actor{
+        sys.spawn<caf::detached>(writer_behavior, std::move(cfg), std::move(loaded))};
   }
-  return sys.spawn(writer_behavior, std::move(cfg), std::move(loaded));
+  return writer_actor{sys.spawn(writer_behavior, std::move(cfg), std::move(loaded))};
+}
+
+result<caf::actor> spawn_storage_writer(caf::actor_system& sys, storage_writer_config cfg) {
+  auto w = spawn_typed_storage_writer(sys, std::move(cfg));
+  if (!w) {
+    return w.error();
+  }
+  return caf::actor_cast<caf::actor>(std::move(*w));
 }
 
 } // namespace outpost::actors

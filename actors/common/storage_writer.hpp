@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/common/writer_interface.hpp"
 #include "protocols/common/result.hpp"
 
 #include <caf/actor.hpp>
@@ -33,7 +34,8 @@ struct storage_writer_config {
 
 /// Spawns the one actor that owns the message store.
 ///
-/// Protocol (all replies are plain structs from actors/common/messages.hpp):
+/// Protocol (`writer_actor`, writer_interface.hpp; all replies are plain structs from
+/// actors/common/messages.hpp):
 /// - `(open_atom, queue_name)` -> `open_reply`
 /// - `(append_atom, append_requests)` -> `append_outcomes`, answered only when durable.
 ///   Appends that arrive while a write is in progress are committed together in the next
@@ -41,7 +43,7 @@ struct storage_writer_config {
 /// - `(ack_atom, ack_requests)`: no reply; coalesced into one lazy write per pass.
 /// - `(read_atom, queue_handle, sequence from, uint32 max)` -> `read_reply`
 /// - `(stats_atom)` -> `store_report`
-/// - `(subscribe_atom, queue_handle, caf::actor mailbox)`: after every commit, the mailbox of
+/// - `(subscribe_atom, queue_handle, durable_listener_actor)`: after every commit, the mailbox of
 ///   a queue gets `(durable_atom, entries)` with what became durable, in sequence order.
 /// - `(records_atom, storage::write_batch, bool durable)` -> `records_reply`: the records of
 ///   the typed stores of storage/ (identities, the agent's state, ...), written in the next
@@ -51,6 +53,11 @@ struct storage_writer_config {
 ///   (`storage::session_store`, owned by the writer).
 /// The writer is the engine's only writer: nothing else calls `kv_store::write`.
 /// Loads the store from `cfg.kv` first; an unreadable store is an error, not an actor.
+result<writer_actor> spawn_typed_storage_writer(caf::actor_system& sys, storage_writer_config cfg);
+
+/// The same writer as an untyped handle, for the composition root only (actors/app/daemon.cpp
+/// still holds `caf::actor`; actors/README.md, "Typed handles"). Everything else uses
+/// `spawn_typed_storage_writer`.
 result<caf::actor> spawn_storage_writer(caf::actor_system& sys, storage_writer_config cfg);
 
 } // namespace outpost::actors

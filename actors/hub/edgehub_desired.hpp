@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/common/snapshot.hpp"
+#include "actors/common/writer_interface.hpp"
 #include "actors/hub/hub_routes.hpp"
 
 #include <caf/actor.hpp>
@@ -47,7 +48,7 @@ edgehub_deployment edgehub_deployment_of(const std::optional<std::string>& text)
 
 /// Where the hub's routes and status live; what applying a deployment needs.
 struct edgehub_config {
-  caf::actor writer;
+  writer_actor writer;
   std::string manifest_path; ///< `[agent] manifest`, for the status and the log
   std::string edge_device_id;
   std::uint32_t delivery_window = 64;

@@ -1,9 +1,8 @@
 #pragma once
 
+#include "actors/common/mailbox_interface.hpp"
 #include "actors/common/snapshot.hpp"
 #include "protocols/hub/bound_routes.hpp"
-
-#include <caf/actor.hpp>
 
 namespace outpost::actors {
 
@@ -14,8 +13,8 @@ using hub_routes = hub::bound_routes;
 using routes_snapshot = snapshot<hub_routes>;
 
 /// The mailbox actor behind binding `b` (set by `bind_routes`).
-inline const caf::actor& mailbox_of(const hub::binding& b) {
-  return *static_cast<const caf::actor*>(b.handle.get());
+inline const mailbox_actor& mailbox_of(const hub::binding& b) {
+  return *static_cast<const mailbox_actor*>(b.handle.get());
 }
 
 } // namespace outpost::actors

@@ -412,7 +412,10 @@ void carry_hub(session_actor* self, hub::actions& hacts, mqtt::actions& macts) {
     } else if (auto* release = std::get_if<hub::release_action>(&a)) {
       self->send(mailbox_of(*release->mailbox), ack_atom::value, std::move(release->seqs));
     } else if (auto* attach = std::get_if<hub::attach_action>(&a)) {
-      self->send(mailbox_of(*attach->mailbox), subscribe_atom::value, caf::actor{self});
+      // The session is untyped (it joins the sessions group): it takes the consumer's
+      // messages, so it is cast to that handle here, its one subscription point.
+      self->send(mailbox_of(*attach->mailbox), subscribe_atom::value,
+                 caf::actor_cast<consumer_actor>(caf::actor{self}));
     } else if (std::holds_alternative<hub::reauthenticate_action>(a)) {
       recheck_credentials(self, true);
     } else if (std::holds_alternative<hub::end_action>(a)) { // output_stalled, its only reason

@@ -19,7 +19,7 @@ std::int64_t wall_ms() {
 } // namespace
 
 result<std::shared_ptr<const hub_routes>> bind_routes(
-    caf::actor_system& sys, const caf::actor& writer,
+    caf::actor_system& sys, const writer_actor& writer,
     std::shared_ptr<const routing::route_table> table, const std::string& edge_device_id,
     std::uint32_t delivery_window, const hub_routes* previous) {
   caf::scoped_actor self{sys};
@@ -41,7 +41,7 @@ result<std::shared_ptr<const hub_routes>> bind_routes(
         }
         hub::binding b;
         b.queue = q;
-        b.handle = std::make_shared<const caf::actor>(
+        b.handle = std::make_shared<const mailbox_actor>(
             spawn_mailbox(sys, {writer, q, delivery_window, 4096, wall_ms}));
         return b;
       });

@@ -1,9 +1,9 @@
 #pragma once
 
+#include "actors/common/writer_interface.hpp"
 #include "actors/hub/hub_routes.hpp"
 #include "protocols/common/result.hpp"
 
-#include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
 #include <memory>
@@ -16,7 +16,7 @@ namespace outpost::actors {
 /// `previous` for queues it already had and spawns the others. Blocks the calling thread on
 /// the writer (start-up and reconfiguration only, never an actor handler).
 result<std::shared_ptr<const hub_routes>> bind_routes(
-    caf::actor_system& sys, const caf::actor& writer,
+    caf::actor_system& sys, const writer_actor& writer,
     std::shared_ptr<const routing::route_table> table, const std::string& edge_device_id,
     std::uint32_t delivery_window, const hub_routes* previous);
 

@@ -22,7 +22,7 @@ using namespace outpost;
 using done_atom = caf::atom_constant<caf::atom("done")>;
 
 /// One closed-loop step: append, and on the durable answer take the next step.
-void step(caf::event_based_actor* self, caf::actor writer, storage::queue_handle q,
+void step(caf::event_based_actor* self, actors::writer_actor writer, storage::queue_handle q,
           std::size_t left, std::size_t batch, caf::actor report_to) {
   if (left == 0) {
     self->send(report_to, done_atom::value);
@@ -39,8 +39,9 @@ void step(caf::event_based_actor* self, caf::actor writer, storage::queue_handle
       });
 }
 
-caf::behavior caller(caf::event_based_actor* self, caf::actor writer, storage::queue_handle q,
-                     std::size_t requests, std::size_t batch, caf::actor report_to) {
+caf::behavior caller(caf::event_based_actor* self, actors::writer_actor writer,
+                     storage::queue_handle q, std::size_t requests, std::size_t batch,
+                     caf::actor report_to) {
   step(self, writer, q, requests, batch, report_to);
   return {[](int) {
   }};
@@ -73,7 +74,7 @@ void writer_append(benchmark::State& state) {
   wcfg.now_ms = [] {
     return std::int64_t{1};
   };
-  auto writer = *actors::spawn_storage_writer(sys, wcfg);
+  auto writer = *actors::spawn_typed_storage_writer(sys, wcfg);
   caf::scoped_actor self{sys};
   storage::queue_handle q = 0;
   self->request(writer, caf::infinite, actors::open_atom::value, storage::queue_name{"bench", 0})

@@ -33,7 +33,7 @@ void print_ack(char queue, storage::sequence seq, std::uint64_t n) {
   }
 }
 
-caf::behavior appender(caf::event_based_actor* self, caf::actor writer, int trial,
+caf::behavior appender(caf::event_based_actor* self, actors::writer_actor writer, int trial,
                        storage::queue_handle a, storage::queue_handle b) {
   auto next = [=](auto& again) -> void {
     const auto n = counter++;
@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
   wcfg.now_ms = [] {
     return std::int64_t{1};
   };
-  auto writer = actors::spawn_storage_writer(sys, wcfg);
+  auto writer = actors::spawn_typed_storage_writer(sys, wcfg);
   if (!writer) {
     std::fprintf(stderr, "load failed: %s\n", writer.error().message().c_str());
     return 1;

@@ -36,7 +36,7 @@ protected:
     cfg.cleanup_interval = std::chrono::milliseconds{0};
     cfg.detached = false;
     cfg.metrics = metrics_;
-    auto w = spawn_storage_writer(sys_, cfg);
+    auto w = spawn_typed_storage_writer(sys_, cfg);
     ASSERT_TRUE(w);
     writer_ = *w;
   }
@@ -49,11 +49,14 @@ protected:
     return q;
   }
 
-  caf::actor mailbox(storage::queue_handle q, std::uint32_t window) {
+  mailbox_actor mailbox(storage::queue_handle q, std::uint32_t window) {
     return spawn_mailbox(sys_, {writer_, q, window, 4096, [this] {
                                   return now_;
                                 }});
   }
+
+  /// The test's scoped actor as a mailbox consumer (it receives what a session would).
+  consumer_actor me() { return caf::actor_cast<consumer_actor>(caf::actor{self_}); }
 
   /// Did a `drained` notification for `q` arrive?
   bool drained(storage::queue_handle q) {
@@ -63,7 +66,7 @@ protected:
     return got;
   }
 
-  append_outcomes append_via(const caf::actor& mb, std::vector<std::string> bodies,
+  append_outcomes append_via(const mailbox_actor& mb, std::vector<std::string> bodies,
                              std::int64_t ttl = -1) {
     self_->send(mb, append_atom::value, std::move(bodies), ttl);
     sched_.run();
@@ -94,7 +97,7 @@ protected:
   caf::scheduler::test_coordinator& sched_ =
       dynamic_cast<caf::scheduler::test_coordinator&>(sys_.scheduler());
   caf::scoped_actor self_{sys_, true};
-  caf::actor writer_;
+  writer_actor writer_;
 };
 
 TEST_F(StorageActors, WriterGroupCommitsOnePassInOneDurableWrite) {
@@ -133,7 +136,7 @@ TEST_F(StorageActors, MailboxDeliversWithinItsWindowAndCheckpointsAckedPrefix) {
   auto mb = mailbox(q, 3);
   auto outs = append_via(mb, {"a", "b", "c", "d", "e"});
   ASSERT_EQ(outs.size(), 5u);
-  self_->send(mb, subscribe_atom::value, caf::actor{self_});
+  self_->send(mb, subscribe_atom::value, me());
   sched_.run();
   auto first = delivered();
   ASSERT_EQ(first.size(), 3u); // the window
@@ -165,7 +168,7 @@ TEST_F(StorageActors, MailboxTakesABurstOfAcksAsOneMessage) {
   auto q = open_queue("mod/in");
   auto mb = mailbox(q, 10);
   append_via(mb, {"a", "b", "c"});
-  self_->send(mb, subscribe_atom::value, caf::actor{self_});
+  self_->send(mb, subscribe_atom::value, me());
   sched_.run();
   ASSERT_EQ(delivered().size(), 3u);
   self_->send(mb, ack_atom::value, std::vector<sequence>{3, 1, 99}); // any order, unknown ignored
@@ -195,9 +198,9 @@ TEST_F(StorageActors, MailboxRedeliversUnackedEntriesToTheNextConsumer) {
       self->quit();
     }};
   });
-  self_->send(mb, subscribe_atom::value, first);
+  self_->send(mb, subscribe_atom::value, caf::actor_cast<consumer_actor>(first));
   sched_.run();
-  self_->send(mb, subscribe_atom::value, caf::actor{self_});
+  self_->send(mb, subscribe_atom::value, me());
   sched_.run();
   auto again = delivered();
   ASSERT_EQ(again.size(), 2u);
@@ -209,7 +212,7 @@ TEST_F(StorageActors, MailboxRedeliversFromTheOldestUnackedAfterANackAndItsBackO
   auto q = open_queue("mod/in");
   auto mb = mailbox(q, 10);
   append_via(mb, {"a", "b", "c"});
-  self_->send(mb, subscribe_atom::value, caf::actor{self_});
+  self_->send(mb, subscribe_atom::value, me());
   sched_.run();
   ASSERT_EQ(delivered().size(), 3u);
   EXPECT_TRUE(drained(q));
@@ -244,7 +247,7 @@ TEST_F(StorageActors, MailboxReadsBacklogFromTheStoreAndSkipsExpiredEntries) {
   self_->receive([&](append_outcomes&) {});
   now_ += 100; // every tenth entry expires
   auto mb = mailbox(q, 1000);
-  self_->send(mb, subscribe_atom::value, caf::actor{self_});
+  self_->send(mb, subscribe_atom::value, me());
   sched_.run();
   std::vector<std::string> got;
   for (auto d = delivered(); !d.empty(); d = delivered()) {
@@ -273,7 +276,7 @@ TEST_F(StorageActors, MailboxSaysDrainedOnceItsBacklogIsOutAndCountsExpiredEntri
   self_->receive([&](append_outcomes&) {});
   now_ += 100; // m0 and m3 expire
   auto mb = mailbox(q, 2);
-  self_->send(mb, subscribe_atom::value, caf::actor{self_});
+  self_->send(mb, subscribe_atom::value, me());
   sched_.run();
   std::vector<std::string> got;
   for (auto d = delivered(); !d.empty(); d = delivered()) {

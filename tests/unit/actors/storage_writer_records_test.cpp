@@ -32,7 +32,7 @@ protected:
     };
     cfg.cleanup_interval = std::chrono::milliseconds{0};
     cfg.detached = false;
-    auto w = spawn_storage_writer(sys_, cfg);
+    auto w = spawn_typed_storage_writer(sys_, cfg);
     ASSERT_TRUE(w);
     writer_ = *w;
   }
@@ -51,7 +51,7 @@ protected:
   caf::scheduler::test_coordinator& sched_ =
       dynamic_cast<caf::scheduler::test_coordinator&>(sys_.scheduler());
   caf::scoped_actor self_{sys_, true};
-  caf::actor writer_;
+  writer_actor writer_;
 };
 
 TEST_F(WriterRecords, RecordsOfOnePassAreOneWriteAnsweredWhenWritten) {
