@@ -18,7 +18,7 @@ namespace outpost::app {
 struct hub_runtime::parts {
   transport::tls_files tls;
   std::shared_ptr<actors::routes_snapshot> routes;
-  caf::actor directory;
+  actors::directory_actor directory;
   caf::group sessions;
   caf::actor_system* sys = nullptr;
   actors::edgehub_config edgehub; ///< where a deployment's `$edgeHub` section goes
@@ -135,8 +135,7 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
     why = p->status->get()->description;
     return nullptr;
   }
-  p->directory =
-      actors::spawn_session_directory(deps.sys, deps.writer, &metrics->connected_clients);
+  p->directory = actors::spawn_session_directory(deps.sys, writer, &metrics->connected_clients);
 
   auto hub = std::make_shared<actors::hub_services>();
   hub->writer = writer;

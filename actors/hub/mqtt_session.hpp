@@ -2,6 +2,7 @@
 
 #include "actors/common/live_count.hpp"
 #include "actors/common/writer_interface.hpp"
+#include "actors/hub/directory_interface.hpp"
 #include "actors/hub/hub_routes.hpp"
 #include "actors/hub/monitor_feed.hpp"
 #include "actors/workload/identity_registry.hpp"
@@ -36,7 +37,7 @@ using routes_atom = caf::atom_constant<caf::atom("routes")>;
 /// What every session shares: the hub's actors, snapshots and settings. Immutable.
 struct hub_services {
   writer_actor writer;
-  caf::actor directory;
+  directory_actor directory;
   caf::group sessions;              ///< every session joins; `closed_atom` sent to it ends them all
   std::shared_ptr<live_count> live; ///< counts sessions until their connection is released
   std::shared_ptr<monitor_feed> monitor; ///< `outpost monitor`: routed messages, when watched

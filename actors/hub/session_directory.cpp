@@ -12,15 +12,15 @@ namespace outpost::actors {
 namespace {
 
 struct directory_state {
-  caf::actor writer; ///< owns column `sessions` (storage::session_store)
+  writer_actor writer; ///< owns column `sessions` (storage::session_store)
   prometheus::Gauge* connected = nullptr;
-  std::map<std::string, caf::actor, std::less<>> live;
+  std::map<std::string, directory_session_actor, std::less<>> live;
   std::set<std::string> persistent; ///< live client ids with clean_session = 0
 
   static inline const char* name = "session_directory";
 };
 
-using directory_actor = caf::stateful_actor<directory_state>;
+using directory_pointer = directory_actor::stateful_pointer<directory_state>;
 
 void update_gauge(directory_state& st) {
   if (st.connected) {
@@ -28,8 +28,8 @@ void update_gauge(directory_state& st) {
   }
 }
 
-caf::behavior directory_behavior(directory_actor* self, caf::actor writer,
-                                 prometheus::Gauge* connected) {
+directory_actor::behavior_type directory_behavior(directory_pointer self, writer_actor writer,
+                                                  prometheus::Gauge* connected) {
   self->state.writer = std::move(writer);
   self->state.connected = connected;
   self->set_down_handler([=](const caf::down_msg& down) {
@@ -44,11 +44,12 @@ caf::behavior directory_behavior(directory_actor* self, caf::actor writer,
     update_gauge(st);
   });
   return {
-      [=](register_atom, const std::string& client_id, const caf::actor& session, bool clean) {
+      [=](register_atom, const std::string& client_id, const directory_session_actor& session,
+          bool clean) {
         auto& st = self->state;
         if (auto i = st.live.find(client_id); i != st.live.end() && i->second != session) {
           spdlog::info("[session directory {}] new connection takes the session over", client_id);
-          self->demonitor(i->second);
+          self->demonitor(i->second.address());
           self->send(i->second, take_over_atom::value);
         }
         st.live[client_id] = session;
@@ -71,10 +72,10 @@ caf::behavior directory_behavior(directory_actor* self, caf::actor writer,
         self->send(st.writer, session_subs_atom::value, client_id, std::move(added),
                    std::move(removed));
       },
-      [=](unregister_atom, const std::string& client_id, const caf::actor& session) {
+      [=](unregister_atom, const std::string& client_id, const directory_session_actor& session) {
         auto& st = self->state;
         if (auto i = st.live.find(client_id); i != st.live.end() && i->second == session) {
-          self->demonitor(session);
+          self->demonitor(session.address());
           st.live.erase(i);
           st.persistent.erase(client_id);
           update_gauge(st);
@@ -85,8 +86,8 @@ caf::behavior directory_behavior(directory_actor* self, caf::actor writer,
 
 } // namespace
 
-caf::actor spawn_session_directory(caf::actor_system& sys, caf::actor writer,
-                                   prometheus::Gauge* connected_clients) {
+directory_actor spawn_session_directory(caf::actor_system& sys, writer_actor writer,
+                                        prometheus::Gauge* connected_clients) {
   // Not detached: nothing here blocks any more (the writer owns the storage).
   return sys.spawn(directory_behavior, std::move(writer), connected_clients);
 }
