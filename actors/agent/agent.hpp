@@ -38,8 +38,8 @@ struct agent_config {
   /// Column `agent` as it was at start-up (last good deployment, restart counters, uids);
   /// kept up to date in memory, every change handed to `writer`.
   storage::agent_record_set stored;
-  writer_actor writer;   ///< the storage writer
-  caf::actor identities; ///< the identity registry
+  writer_actor writer;       ///< the storage writer
+  registry_actor identities; ///< the identity registry
   std::shared_ptr<identity_snapshot> identity_table;
   supervisor::restart_settings restart;
   std::chrono::milliseconds stop_grace{10'000}; ///< SIGTERM, then SIGKILL after this

@@ -249,7 +249,7 @@ std::unique_ptr<agent_runtime> start_agent(const daemon_config& cfg, agent_deps 
   ac.container_engine = cfg.agent.container_engine;
   ac.stored = std::move(*stored);
   ac.writer = writer;
-  ac.identities = deps.id_registry;
+  ac.identities = caf::actor_cast<actors::registry_actor>(deps.id_registry);
   ac.identity_table = deps.identities;
   ac.restart.max_restarts = cfg.agent.max_restarts;
   ac.restart.cool_off_unit_ms = std::int64_t{cfg.agent.cool_off_secs} * 1000;

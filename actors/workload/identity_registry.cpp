@@ -1,6 +1,7 @@
 #include "actors/workload/identity_registry.hpp"
 
 #include "actors/common/messages.hpp"
+#include "actors/common/writer_interface.hpp"
 #include "storage/errc.hpp"
 
 #include <caf/all.hpp>
@@ -19,7 +20,7 @@ struct registry_state {
   static inline const char* name = "identity_registry";
 };
 
-using registry_actor = caf::stateful_actor<registry_state>;
+using registry_pointer = registry_actor::stateful_pointer<registry_state>;
 
 void publish(registry_state& st) {
   auto table = std::make_shared<identity_table>();
@@ -32,7 +33,7 @@ void publish(registry_state& st) {
   }
 }
 
-identity_reply add(registry_actor* self, const storage::identity_request& req) {
+identity_reply add(registry_pointer self, const storage::identity_request& req) {
   auto& st = self->state;
   auto i = storage::make_identity(req, *st.store, st.cfg.edge_device_id,
                                   {st.cfg.new_key(), st.cfg.new_key()}, st.cfg.now_ms());
@@ -48,7 +49,7 @@ identity_reply add(registry_actor* self, const storage::identity_request& req) {
   return {{}, std::move(*i), 1};
 }
 
-identity_reply remove(registry_actor* self, const std::string& id) {
+identity_reply remove(registry_pointer self, const std::string& id) {
   auto& st = self->state;
   const auto* found = st.store->find(id);
   if (!found) {
@@ -64,7 +65,7 @@ identity_reply remove(registry_actor* self, const std::string& id) {
   return {{}, std::move(gone), *n};
 }
 
-identity_reply enable(registry_actor* self, const std::string& id, bool enabled) {
+identity_reply enable(registry_pointer self, const std::string& id, bool enabled) {
   auto& st = self->state;
   const auto* found = st.store->find(id);
   if (!found) {
@@ -80,7 +81,7 @@ identity_reply enable(registry_actor* self, const std::string& id, bool enabled)
   return {{}, std::move(changed), 1};
 }
 
-identity_reply rotate(registry_actor* self, const std::string& id, key_slot slot) {
+identity_reply rotate(registry_pointer self, const std::string& id, key_slot slot) {
   auto& st = self->state;
   const auto* found = st.store->find(id);
   if (!found) {
@@ -107,8 +108,8 @@ identity_reply rotate(registry_actor* self, const std::string& id, key_slot slot
   return {{}, std::move(changed), 1};
 }
 
-caf::behavior registry_behavior(registry_actor* self, identity_registry_config cfg,
-                                std::shared_ptr<storage::identity_store> loaded) {
+registry_actor::behavior_type registry_behavior(registry_pointer self, identity_registry_config cfg,
+                                                std::shared_ptr<storage::identity_store> loaded) {
   self->state.cfg = std::move(cfg);
   self->state.store.emplace(std::move(*loaded));
   if (!self->state.store->find(self->state.cfg.edge_device_id)) {
@@ -132,9 +133,11 @@ caf::behavior registry_behavior(registry_actor* self, identity_registry_config c
 
 } // namespace
 
-result<caf::actor> spawn_identity_registry(caf::actor_system& sys, identity_registry_config cfg) {
+result<registry_actor> spawn_typed_identity_registry(caf::actor_system& sys,
+                                                     identity_registry_config cfg) {
   // Every change is written by the storage writer; the registry waits for it (its own thread).
-  auto write = [&sys, writer = cfg.writer](const storage::write_batch& b) -> result<void> {
+  auto write = [&sys, writer = caf::actor_cast<writer_actor>(cfg.writer)](
+                   const storage::write_batch& b) -> result<void> {
     caf::scoped_actor self{sys};
     std::error_code error = storage::errc::io_error;
     self->request(writer, caf::infinite, records_atom::value, b, true)
@@ -156,7 +159,16 @@ result<caf::actor> spawn_identity_registry(caf::actor_system& sys, identity_regi
     table->emplace(i.id(), std::move(i));
   }
   cfg.published->set(std::move(table));
-  return sys.spawn<caf::detached>(registry_behavior, std::move(cfg), std::move(loaded));
+  return registry_actor{
+      sys.spawn<caf::detached>(registry_behavior, std::move(cfg), std::move(loaded))};
+}
+
+result<caf::actor> spawn_identity_registry(caf::actor_system& sys, identity_registry_config cfg) {
+  auto r = spawn_typed_identity_registry(sys, std::move(cfg));
+  if (!r) {
+    return r.error();
+  }
+  return caf::actor_cast<caf::actor>(std::move(*r));
 }
 
 } // namespace outpost::actors
