@@ -248,14 +248,12 @@ std::string connection_string(const storage::identity& i, const daemon_config& c
   return s;
 }
 
-transport::http_handler admin_routes(caf::actor_system& sys, caf::actor untyped_registry,
+transport::http_handler admin_routes(caf::actor_system& sys, actors::registry_actor registry,
                                      std::shared_ptr<actors::identity_snapshot> identities,
                                      const daemon_config& cfg, std::string ca_file,
                                      std::shared_ptr<actors::edgehub_status_snapshot> hub_status,
                                      agent_handles agent,
                                      std::shared_ptr<actors::monitor_feed> monitor) {
-  // daemon.cpp still hands over an untyped handle (actors/README.md, "Typed handles").
-  const auto registry = caf::actor_cast<actors::registry_actor>(untyped_registry);
   const auto gid = admin_gid(cfg);
   return [&sys, registry, identities, cfg, ca_file, hub_status, agent, monitor,
           gid](const http_request& req) -> http_response {

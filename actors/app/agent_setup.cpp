@@ -186,8 +186,7 @@ std::unique_ptr<agent_runtime> start_agent(const daemon_config& cfg, agent_deps 
     }
   }
   // Column `agent` is read once, here; from now on the agent keeps it and the writer writes it.
-  // daemon.cpp still hands over untyped handles (actors/README.md, "Typed handles").
-  const auto writer = caf::actor_cast<actors::writer_actor>(deps.writer);
+  const auto& writer = deps.writer;
   auto stored = storage::load_agent_records(*deps.kv);
   if (!stored) {
     why = "cannot read the agent's state from the store: " + stored.error().message();
@@ -249,7 +248,7 @@ std::unique_ptr<agent_runtime> start_agent(const daemon_config& cfg, agent_deps 
   ac.container_engine = cfg.agent.container_engine;
   ac.stored = std::move(*stored);
   ac.writer = writer;
-  ac.identities = caf::actor_cast<actors::registry_actor>(deps.id_registry);
+  ac.identities = deps.id_registry;
   ac.identity_table = deps.identities;
   ac.restart.max_restarts = cfg.agent.max_restarts;
   ac.restart.cool_off_unit_ms = std::int64_t{cfg.agent.cool_off_secs} * 1000;

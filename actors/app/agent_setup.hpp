@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/agent/agent_messages.hpp"
+#include "actors/common/writer_interface.hpp"
 #include "actors/workload/agent_view.hpp"
 #include "actors/workload/identity_registry.hpp"
 #include "supervisor/config/config.hpp"
@@ -55,8 +56,8 @@ struct agent_deps {
   caf::actor_system& sys;
   transport::io_runner& io;
   std::shared_ptr<storage::kv_store> kv; ///< read once at start (column `agent`)
-  caf::actor writer;                     ///< writes every change of column `agent`
-  caf::actor id_registry;
+  actors::writer_actor writer;           ///< writes every change of column `agent`
+  actors::registry_actor id_registry;
   std::shared_ptr<actors::identity_snapshot> identities;
   prometheus::Registry& registry;
   std::string ca_cert_file; ///< the edge CA: trust bundle, issuer of module server certs

@@ -132,7 +132,7 @@ bool write_ports(const fs::path& file,
 }
 
 /// The HTTP surface: /metrics (Prometheus text) and /healthz (the store answers).
-transport::http_handler http_routes(caf::actor_system& sys, caf::actor writer,
+transport::http_handler http_routes(caf::actor_system& sys, actors::writer_actor writer,
                                     std::shared_ptr<prometheus::Registry> registry) {
   auto process = std::make_shared<actors::process_metrics>();
   return [&sys, writer, registry, process](const transport::http_request& req) {
@@ -182,8 +182,8 @@ int wait_for_signal() {
 
 /// What the listeners need from the daemon's start-up.
 struct core_actors {
-  caf::actor writer;
-  caf::actor id_registry;
+  actors::writer_actor writer;
+  actors::registry_actor id_registry;
   caf::group sessions; ///< the hub's sessions; the registry announces changes to it
   std::shared_ptr<storage::kv_store> kv;
   std::shared_ptr<actors::identity_snapshot> identities;

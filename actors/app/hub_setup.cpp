@@ -120,8 +120,7 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
   p->sessions = deps.sessions;
   p->sys = &deps.sys;
   auto& edgehub = p->edgehub;
-  // daemon.cpp still hands over an untyped handle (actors/README.md, "Typed handles").
-  const auto writer = caf::actor_cast<actors::writer_actor>(deps.writer);
+  const auto& writer = deps.writer;
   edgehub.writer = writer;
   edgehub.manifest_path = cfg.agent.manifest;
   edgehub.edge_device_id = cfg.device_id;

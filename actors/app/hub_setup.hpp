@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/common/writer_interface.hpp"
 #include "actors/hub/edgehub_desired.hpp"
 #include "actors/hub/monitor_feed.hpp"
 #include "actors/workload/identity_registry.hpp"
@@ -50,7 +51,7 @@ private:
 struct hub_deps {
   caf::actor_system& sys;
   transport::io_runner& io;
-  caf::actor writer; ///< the store's owner: messages and persistent MQTT sessions
+  actors::writer_actor writer; ///< the store's owner: messages and persistent MQTT sessions
   std::shared_ptr<actors::identity_snapshot> identities;
   /// Every session joins it: the identity registry tells it about changes, the hub's stop
   /// ends them all.

@@ -395,7 +395,7 @@ writer_impl::behavior_type writer_behavior(writer_pointer self, storage_writer_c
 
 } // namespace
 
-result<writer_actor> spawn_typed_storage_writer(caf::actor_system& sys, storage_writer_config cfg) {
+result<writer_actor> spawn_storage_writer(caf::actor_system& sys, storage_writer_config cfg) {
   auto store = storage::message_store::open(*cfg.kv, {cfg.max_size_bytes});
   if (!store) {
     return store.error();
@@ -406,14 +406,6 @@ result<writer_actor> spawn_typed_storage_writer(caf::actor_system& sys, storage_
         sys.spawn<caf::detached>(writer_behavior, std::move(cfg), std::move(loaded))};
   }
   return writer_actor{sys.spawn(writer_behavior, std::move(cfg), std::move(loaded))};
-}
-
-result<caf::actor> spawn_storage_writer(caf::actor_system& sys, storage_writer_config cfg) {
-  auto w = spawn_typed_storage_writer(sys, std::move(cfg));
-  if (!w) {
-    return w.error();
-  }
-  return caf::actor_cast<caf::actor>(std::move(*w));
 }
 
 } // namespace outpost::actors

@@ -53,11 +53,6 @@ struct storage_writer_config {
 ///   (`storage::session_store`, owned by the writer).
 /// The writer is the engine's only writer: nothing else calls `kv_store::write`.
 /// Loads the store from `cfg.kv` first; an unreadable store is an error, not an actor.
-result<writer_actor> spawn_typed_storage_writer(caf::actor_system& sys, storage_writer_config cfg);
-
-/// The same writer as an untyped handle, for the composition root only (actors/app/daemon.cpp
-/// still holds `caf::actor`; actors/README.md, "Typed handles"). Everything else uses
-/// `spawn_typed_storage_writer`.
-result<caf::actor> spawn_storage_writer(caf::actor_system& sys, storage_writer_config cfg);
+result<writer_actor> spawn_storage_writer(caf::actor_system& sys, storage_writer_config cfg);
 
 } // namespace outpost::actors

@@ -133,11 +133,10 @@ registry_actor::behavior_type registry_behavior(registry_pointer self, identity_
 
 } // namespace
 
-result<registry_actor> spawn_typed_identity_registry(caf::actor_system& sys,
-                                                     identity_registry_config cfg) {
+result<registry_actor> spawn_identity_registry(caf::actor_system& sys,
+                                               identity_registry_config cfg) {
   // Every change is written by the storage writer; the registry waits for it (its own thread).
-  auto write = [&sys, writer = caf::actor_cast<writer_actor>(cfg.writer)](
-                   const storage::write_batch& b) -> result<void> {
+  auto write = [&sys, writer = cfg.writer](const storage::write_batch& b) -> result<void> {
     caf::scoped_actor self{sys};
     std::error_code error = storage::errc::io_error;
     self->request(writer, caf::infinite, records_atom::value, b, true)
@@ -161,14 +160,6 @@ result<registry_actor> spawn_typed_identity_registry(caf::actor_system& sys,
   cfg.published->set(std::move(table));
   return registry_actor{
       sys.spawn<caf::detached>(registry_behavior, std::move(cfg), std::move(loaded))};
-}
-
-result<caf::actor> spawn_identity_registry(caf::actor_system& sys, identity_registry_config cfg) {
-  auto r = spawn_typed_identity_registry(sys, std::move(cfg));
-  if (!r) {
-    return r.error();
-  }
-  return caf::actor_cast<caf::actor>(std::move(*r));
 }
 
 } // namespace outpost::actors

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/common/snapshot.hpp"
+#include "actors/common/writer_interface.hpp"
 #include "actors/workload/registry_interface.hpp"
 #include "protocols/common/result.hpp"
 #include "storage/identity_store.hpp"
@@ -27,10 +28,8 @@ using identity_table = std::map<std::string, storage::identity, std::less<>>;
 using identity_snapshot = snapshot<identity_table>;
 
 struct identity_registry_config {
-  std::shared_ptr<storage::kv_store> kv; ///< read once, to load the identities
-  /// Writes every change (the engine's owner). Untyped because actors/app/daemon.cpp fills
-  /// this in from its untyped handle (actors/README.md, "Typed handles").
-  caf::actor writer;
+  std::shared_ptr<storage::kv_store> kv;        ///< read once, to load the identities
+  writer_actor writer;                          ///< writes every change (the engine's owner)
   std::shared_ptr<identity_snapshot> published; ///< where readers find the current table
   std::string edge_device_id;                   ///< owner of bare module ids
   std::function<std::string()> new_key;         ///< a fresh base64 key (CSPRNG)
@@ -52,11 +51,7 @@ struct identity_registry_config {
 /// Every successful change is durable before it is published, and published before the
 /// reply, so a client can connect with a new key as soon as the CLI prints it; the sessions
 /// are told right after publishing, so a revoked one ends within milliseconds.
-result<registry_actor> spawn_typed_identity_registry(caf::actor_system& sys,
-                                                     identity_registry_config cfg);
-
-/// The same registry as an untyped handle, for the composition root only (actors/app/daemon.cpp
-/// still holds `caf::actor`; actors/README.md, "Typed handles").
-result<caf::actor> spawn_identity_registry(caf::actor_system& sys, identity_registry_config cfg);
+result<registry_actor> spawn_identity_registry(caf::actor_system& sys,
+                                               identity_registry_config cfg);
 
 } // namespace outpost::actors

@@ -74,7 +74,7 @@ void writer_append(benchmark::State& state) {
   wcfg.now_ms = [] {
     return std::int64_t{1};
   };
-  auto writer = *actors::spawn_typed_storage_writer(sys, wcfg);
+  auto writer = *actors::spawn_storage_writer(sys, wcfg);
   caf::scoped_actor self{sys};
   storage::queue_handle q = 0;
   self->request(writer, caf::infinite, actors::open_atom::value, storage::queue_name{"bench", 0})

@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
   wcfg.now_ms = [] {
     return std::int64_t{1};
   };
-  auto writer = actors::spawn_typed_storage_writer(sys, wcfg);
+  auto writer = actors::spawn_storage_writer(sys, wcfg);
   if (!writer) {
     std::fprintf(stderr, "load failed: %s\n", writer.error().message().c_str());
     return 1;

@@ -39,7 +39,7 @@ protected:
     cfg.cleanup_interval = 50ms;
     cfg.cleanup_budget = 100; // small steps
     cfg.metrics = metrics_;
-    auto w = actors::spawn_typed_storage_writer(sys_, cfg);
+    auto w = actors::spawn_storage_writer(sys_, cfg);
     ASSERT_TRUE(w);
     writer_ = *w;
     self_->request(writer_, 5s, actors::open_atom::value, storage::queue_name{"m/in", 0})

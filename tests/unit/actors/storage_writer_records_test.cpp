@@ -32,7 +32,7 @@ protected:
     };
     cfg.cleanup_interval = std::chrono::milliseconds{0};
     cfg.detached = false;
-    auto w = spawn_typed_storage_writer(sys_, cfg);
+    auto w = spawn_storage_writer(sys_, cfg);
     ASSERT_TRUE(w);
     writer_ = *w;
   }
