@@ -60,6 +60,18 @@ caf::behavior echo(caf::event_based_actor*, outpost::transport::io_runner* io) {
   };
 }
 
+/// Asks `echo` for n + 1 until 10,000, one request at a time, then reports.
+void ping_chain(caf::event_based_actor* self, caf::actor echo, int n, std::promise<int>* done) {
+  if (n == 10000) {
+    done->set_value(n);
+    self->quit();
+    return;
+  }
+  self->request(echo, caf::infinite, ping_atom::value, n).then([=](int m) {
+    ping_chain(self, echo, m, done);
+  });
+}
+
 TEST(IoScheduler, ActorsRunOnTheIoThreadsAndTalk) {
   watchdog dog{60s};
   outpost::transport::io_runner io{2, 1};
@@ -70,18 +82,7 @@ TEST(IoScheduler, ActorsRunOnTheIoThreadsAndTalk) {
     auto a = sys.spawn(echo, &io);
     // A chain of 10,000 request/response pairs between two scheduled actors.
     std::promise<int> result;
-    sys.spawn([&](caf::event_based_actor* self) {
-      auto step = std::make_shared<std::function<void(int)>>();
-      *step = [=, &result](int n) {
-        if (n == 10000) {
-          result.set_value(n);
-          self->quit();
-          return;
-        }
-        self->request(a, caf::infinite, ping_atom::value, n).then([=](int m) { (*step)(m); });
-      };
-      (*step)(0);
-    });
+    sys.spawn(ping_chain, a, 0, &result);
     auto f = result.get_future();
     ASSERT_EQ(f.wait_for(30s), std::future_status::ready);
     EXPECT_EQ(f.get(), 10000);
@@ -93,6 +94,29 @@ TEST(IoScheduler, ActorsRunOnTheIoThreadsAndTalk) {
   } // the system shuts down while `io` runs
 }
 
+/// Blocks for `work` per request (a detached actor's kind of job), answers n * 2.
+caf::behavior doubler(caf::event_based_actor*, std::chrono::milliseconds work) {
+  return {[work](ping_atom, int n) {
+    std::this_thread::sleep_for(work);
+    return n * 2;
+  }};
+}
+
+/// Asks `worker` once, then waits 50 ms on the clock and reports how long it all took.
+caf::behavior wait_then_report(caf::event_based_actor* self, caf::actor worker,
+                               std::chrono::steady_clock::time_point start,
+                               std::promise<std::chrono::milliseconds>* waited) {
+  self->request(worker, 5s, ping_atom::value, 21).then([=](int n) {
+    EXPECT_EQ(n, 42);
+    self->delayed_send(self, 50ms, where_atom::value);
+  });
+  return {[=](where_atom) {
+    waited->set_value(std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - start));
+    self->quit();
+  }};
+}
+
 TEST(IoScheduler, TimersAndDetachedActors) {
   watchdog dog{60s};
   outpost::transport::io_runner io{2, 1};
@@ -102,25 +126,9 @@ TEST(IoScheduler, TimersAndDetachedActors) {
     caf::actor_system sys{cfg};
     // A detached actor (blocking work has its own thread) answers a scheduled one; the
     // scheduled one then waits 50 ms on the clock before it reports.
-    auto worker = sys.spawn<caf::detached>([](caf::event_based_actor*) -> caf::behavior {
-      return {[](ping_atom, int n) {
-        std::this_thread::sleep_for(10ms);
-        return n * 2;
-      }};
-    });
+    auto worker = sys.spawn<caf::detached>(doubler, 10ms);
     std::promise<std::chrono::milliseconds> waited;
-    const auto start = std::chrono::steady_clock::now();
-    sys.spawn([&, worker](caf::event_based_actor* self) -> caf::behavior {
-      self->request(worker, 5s, ping_atom::value, 21).then([=](int n) {
-        EXPECT_EQ(n, 42);
-        self->delayed_send(self, 50ms, where_atom::value);
-      });
-      return {[&, self](where_atom) {
-        waited.set_value(std::chrono::duration_cast<std::chrono::milliseconds>(
-            std::chrono::steady_clock::now() - start));
-        self->quit();
-      }};
-    });
+    sys.spawn(wait_then_report, worker, std::chrono::steady_clock::now(), &waited);
     auto f = waited.get_future();
     ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
     EXPECT_GE(f.get(), 50ms);
