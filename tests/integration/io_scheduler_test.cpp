@@ -72,26 +72,34 @@ void ping_chain(caf::event_based_actor* self, caf::actor echo, int n, std::promi
   });
 }
 
-TEST(IoScheduler, ActorsRunOnTheIoThreadsAndTalk) {
-  watchdog dog{60s};
-  outpost::transport::io_runner io{2, 1};
-  {
-    caf::actor_system_config cfg;
-    outpost::actors::use_io_scheduler(cfg, io);
-    caf::actor_system sys{cfg};
-    auto a = sys.spawn(echo, &io);
-    // A chain of 10,000 request/response pairs between two scheduled actors.
-    std::promise<int> result;
-    sys.spawn(ping_chain, a, 0, &result);
-    auto f = result.get_future();
-    ASSERT_EQ(f.wait_for(30s), std::future_status::ready);
-    EXPECT_EQ(f.get(), 10000);
-    caf::scoped_actor self{sys}; // from this (non-I/O) thread
-    bool on_io = false;
-    self->request(a, 5s, where_atom::value).receive([&](bool b) { on_io = b; }, [](caf::error&) {});
-    EXPECT_TRUE(on_io);
-    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-  } // the system shuts down while `io` runs
+/// A system on the "io" scheduler over two I/O threads, destroyed before them (as in the
+/// daemon), under a watchdog.
+class IoScheduler : public testing::Test {
+protected:
+  IoScheduler() {
+    outpost::actors::use_io_scheduler(cfg_, io_);
+    sys_ = std::make_unique<caf::actor_system>(cfg_);
+  }
+
+  watchdog dog_{60s};
+  outpost::transport::io_runner io_{2, 1};
+  caf::actor_system_config cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
+};
+
+TEST_F(IoScheduler, ActorsRunOnTheIoThreadsAndTalk) {
+  auto a = sys_->spawn(echo, &io_);
+  // A chain of 10,000 request/response pairs between two scheduled actors.
+  std::promise<int> result;
+  sys_->spawn(ping_chain, a, 0, &result);
+  auto f = result.get_future();
+  ASSERT_EQ(f.wait_for(30s), std::future_status::ready);
+  EXPECT_EQ(f.get(), 10000);
+  caf::scoped_actor self{*sys_}; // from this (non-I/O) thread
+  bool on_io = false;
+  self->request(a, 5s, where_atom::value).receive([&](bool b) { on_io = b; }, [](caf::error&) {});
+  EXPECT_TRUE(on_io);
+  caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }
 
 /// Blocks for `work` per request (a detached actor's kind of job), answers n * 2.
@@ -117,40 +125,28 @@ caf::behavior wait_then_report(caf::event_based_actor* self, caf::actor worker,
   }};
 }
 
-TEST(IoScheduler, TimersAndDetachedActors) {
-  watchdog dog{60s};
-  outpost::transport::io_runner io{2, 1};
-  {
-    caf::actor_system_config cfg;
-    outpost::actors::use_io_scheduler(cfg, io);
-    caf::actor_system sys{cfg};
-    // A detached actor (blocking work has its own thread) answers a scheduled one; the
-    // scheduled one then waits 50 ms on the clock before it reports.
-    auto worker = sys.spawn<caf::detached>(doubler, 10ms);
-    std::promise<std::chrono::milliseconds> waited;
-    sys.spawn(wait_then_report, worker, std::chrono::steady_clock::now(), &waited);
-    auto f = waited.get_future();
-    ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
-    EXPECT_GE(f.get(), 50ms);
-    caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
-  }
+TEST_F(IoScheduler, TimersAndDetachedActors) {
+  // A detached actor (blocking work has its own thread) answers a scheduled one; the
+  // scheduled one then waits 50 ms on the clock before it reports.
+  auto worker = sys_->spawn<caf::detached>(doubler, 10ms);
+  std::promise<std::chrono::milliseconds> waited;
+  sys_->spawn(wait_then_report, worker, std::chrono::steady_clock::now(), &waited);
+  auto f = waited.get_future();
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  EXPECT_GE(f.get(), 50ms);
+  caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
 }
 
-TEST(IoScheduler, ShutsDownAfterSpawnsFromIoThreads) {
+TEST_F(IoScheduler, ShutsDownAfterSpawnsFromIoThreads) {
   // CAF keeps the logger referenced from every thread that spawned an actor (or made a scoped
   // actor), and the system's destructor waits for the logger: an I/O thread that spawned a
   // session used to hang the shutdown. (Threads that end first, like the scoped actor's here,
   // release theirs; the daemon ends its HTTP handler threads before the system for this.)
-  watchdog dog{60s};
-  outpost::transport::io_runner io{2, 1};
-  caf::actor_system_config cfg;
-  outpost::actors::use_io_scheduler(cfg, io);
-  auto sys = std::make_unique<caf::actor_system>(cfg);
   std::promise<caf::actor> spawned;
-  io.execute([&] { spawned.set_value(sys->spawn(echo, &io)); }); // as an accept handler does
+  io_.execute([&] { spawned.set_value(sys_->spawn(echo, &io_)); }); // as an accept handler does
   auto a = spawned.get_future().get();
   std::thread other{[&] {
-    caf::scoped_actor self{*sys};
+    caf::scoped_actor self{*sys_};
     int got = 0;
     self->request(a, 5s, ping_atom::value, 1).receive([&](int n) { got = n; }, [](caf::error&) {});
     EXPECT_EQ(got, 2);
@@ -159,7 +155,7 @@ TEST(IoScheduler, ShutsDownAfterSpawnsFromIoThreads) {
   caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   a = nullptr;
   const auto start = std::chrono::steady_clock::now();
-  sys.reset();
+  sys_.reset();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 15s);
 }
 
