@@ -333,8 +333,9 @@ int run_daemon(const daemon_config& cfg) {
   // the actors run on these threads until the system has waited for them.
   const auto cores = std::max(1u, std::thread::hardware_concurrency());
   transport::io_runner io{cfg.runtime.io_threads ? cfg.runtime.io_threads : cores};
+  const bool actors_on_io = cfg.runtime.scheduler == "io";
   caf::actor_system_config sys_cfg;
-  if (cfg.runtime.scheduler == "io") {
+  if (actors_on_io) {
     actors::use_io_scheduler(sys_cfg, io);
   } else {
     sys_cfg.set("scheduler.max-threads",
@@ -371,7 +372,7 @@ int run_daemon(const daemon_config& cfg) {
   // the actor system's destructor waits for the logger: they end first. With the "io"
   // scheduler the I/O threads still run the actors until the system has waited for them (its
   // scheduler releases their references); otherwise they are done now.
-  if (cfg.runtime.scheduler == "io") {
+  if (actors_on_io) {
     io.stop_handlers();
   } else {
     io.stop();
