@@ -86,6 +86,9 @@ FOLDERS = {
                           "routing/router", "supervisor/config")),
     "tools/loadgen": (TOOLS, ("protocols/common", "protocols/mqtt", "protocols/iothub",
                               "protocols/transport")),
+    # The benchmarks' floor: our codec and our storage adapter, no actors.
+    "tools/reflector": (TOOLS, ("protocols/common", "protocols/mqtt", "storage",
+                                "storage/rocksdb")),
     # tests: anything (the build still links only what each test declares).
     "tests": (TESTS, ANY),
 }
