@@ -12,6 +12,9 @@
 #   NICE=-10 DELIVERY_WINDOW=64 MAX_PENDING_IN=64 THREADS=0 IO_THREADS=0 DRAIN_TIMEOUT=30 KEEP=0 (1 = keep
 #   the work dir) MOSQUITTO=/usr/sbin/mosquitto SKIP_IDLE=0 IDLE_MOSQUITTO=1
 #   SCHEDULER=io ([runtime] scheduler) DURABILITY=fsync (os: to see what fsync costs)
+#   TLS_DEVICES=0 TLS_RATE_EACH=1 TLS_SECONDS=60 (TLS_DEVICES > 0: that many TLS devices with SAS,
+#   taken from the IDLE identities, each publishing TLS_RATE_EACH 64 B QoS 1 msgs/s for
+#   TLS_SECONDS, after the idle test; mosquitto too when IDLE_MOSQUITTO=1)
 #   UNAUTH_PER_SOURCE=1000000 ([hub] max_unauthenticated_per_source: all devices are 127.0.0.1)
 #   BROKERS="outpost mosquitto reflector" TESTS="throughput latency"
 #   (reflector = build/bin/outpost-reflector --store file: the floor under any durable broker
@@ -48,6 +51,9 @@ IDLE_MOSQUITTO="${IDLE_MOSQUITTO:-1}"
 SCHEDULER="${SCHEDULER:-io}"
 DURABILITY="${DURABILITY:-fsync}"
 UNAUTH_PER_SOURCE="${UNAUTH_PER_SOURCE:-1000000}"
+TLS_DEVICES="${TLS_DEVICES:-0}"
+TLS_RATE_EACH="${TLS_RATE_EACH:-1}"
+TLS_SECONDS="${TLS_SECONDS:-60}"
 BROKERS="${BROKERS:-outpost mosquitto reflector}"
 TESTS="${TESTS:-throughput latency}"
 
@@ -446,6 +452,21 @@ if [ "$SKIP_IDLE" != 1 ] && [ "$IDLE" -gt 0 ]; then
     --iothub-keys "$op_dir/idle-keys.txt" --id-template 'i{n}' --idle-connections "$IDLE" \
     --connect-parallel "$IDLE_PARALLEL" --hold "$IDLE_HOLD"
   stop_outpost
+  if [ "$TLS_DEVICES" -gt 0 ]; then
+    # Devices that talk: TLS_DEVICES of the idle identities, each at TLS_RATE_EACH msgs/s.
+    cat "$op_dir/idle-keys.txt" "$op_dir/keys.txt" >"$op_dir/tls-keys.txt"
+    tls_load=(--tls --ca "$op_dir/ca.pem" --id-template 'i{n}' --publishers "$TLS_DEVICES"
+              --qos 1 --payload 64 --inflight "$INFLIGHT" --connect-parallel "$IDLE_PARALLEL"
+              --connect-timeout 300 --drain-timeout "$DRAIN_TIMEOUT"
+              --rate "$((TLS_DEVICES * TLS_RATE_EACH))" --duration "$TLS_SECONDS")
+    start_outpost
+    sleep 1
+    log "outpost tls_devices: $TLS_DEVICES TLS devices x $TLS_RATE_EACH msg/s for $TLS_SECONDS s"
+    loadgen_run outpost tls_devices 1 "$op_pid" -- --port "$op_tls" "${tls_load[@]}" \
+      --iothub-keys "$op_dir/tls-keys.txt" --subscriber edge1/sink \
+      --subscribe-topic 'devices/edge1/modules/sink/inputs/#'
+    stop_outpost
+  fi
   if [ "$IDLE_MOSQUITTO" = 1 ]; then
     # The same handshakes against mosquitto with Outpost's server certificate.
     start_mosquitto tls
@@ -456,6 +477,14 @@ if [ "$SKIP_IDLE" != 1 ] && [ "$IDLE" -gt 0 ]; then
       --id-template 'i{n}' --idle-connections "$IDLE" --connect-parallel "$IDLE_PARALLEL" \
       --hold "$IDLE_HOLD"
     stop_mosquitto
+    if [ "$TLS_DEVICES" -gt 0 ]; then
+      start_mosquitto tls
+      sleep 1
+      log "mosquitto tls_devices: $TLS_DEVICES TLS devices"
+      loadgen_run mosquitto tls_devices 1 "$mq_pid" -- --port "$mq_port" "${tls_load[@]}" \
+        --subscriber sink --subscribe-topic 'devices/+/messages/events/#'
+      stop_mosquitto
+    fi
   fi
 fi
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -561,6 +590,21 @@ if idle:
         o = idle.get("outpost", {}).get(key)
         q = idle.get("mosquitto", {}).get(key)
         add(f"| {name} | {fmt(o, unit)} | {fmt(q, unit)} | {ratio(o, q)} |")
+
+talk = {r["broker"]: r for r in rows if r.get("test") == "tls_devices"}
+if talk:
+    add("")
+    add("| $TLS_DEVICES TLS devices (SAS) x $TLS_RATE_EACH msg/s, 64 B, QoS 1, ${TLS_SECONDS} s | Outpost (durability $DURABILITY) | mosquitto 2.0.11 (same cert) | target (issue 9) |")
+    add("|---|---|---|---|")
+    for key, name, unit, target in (("delivered", "delivered", "", ""),
+                                    ("lost", "lost", "", "0"),
+                                    ("duplicates", "duplicated", "", ""),
+                                    ("latency_p50_us", "p50 latency µs", "", ""),
+                                    ("latency_p99_us", "p99 latency µs", "", "≤ 5,000"),
+                                    ("broker_cpu_us_per_msg", "broker CPU µs/msg", "", ""),
+                                    ("broker_hwm_kib", "peak RSS MiB", "MiB", "≤ 250")):
+        add(f"| {name} | {fmt(talk.get('outpost', {}).get(key), unit)} | "
+            f"{fmt(talk.get('mosquitto', {}).get(key), unit)} | {target} |")
 
 rest = {r["broker"]: r for r in rows if r.get("test") == "rest"}
 if rest:

@@ -38,17 +38,6 @@ struct idle_conn {
   std::int64_t started = 0;
 };
 
-std::string ssl_error_text() {
-  char buf[256];
-  const auto e = ERR_get_error();
-  if (e == 0) {
-    return errno != 0 ? std::strerror(errno) : "unknown TLS error";
-  }
-  ERR_error_string_n(e, buf, sizeof buf);
-  ERR_clear_error();
-  return buf;
-}
-
 class idle_run {
 public:
   explicit idle_run(const options& o) : o_(o), creds_(o) {}
@@ -69,7 +58,7 @@ public:
 
   int run() {
     if (o_.tls) {
-      make_context();
+      ctx_ = make_client_tls_context(o_.ca);
     }
     conns_.resize(static_cast<std::size_t>(o_.idle_connections));
     // Credentials first (HMAC per client), so the connect phase measures only connecting.
@@ -93,23 +82,6 @@ public:
   }
 
 private:
-  void make_context() {
-    ctx_ = SSL_CTX_new(TLS_client_method());
-    if (ctx_ == nullptr) {
-      throw std::runtime_error("SSL_CTX_new: " + ssl_error_text());
-    }
-    SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);
-    SSL_CTX_set_mode(ctx_, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE
-                               | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    SSL_CTX_set_session_cache_mode(ctx_, SSL_SESS_CACHE_OFF); // every device does a full handshake
-    if (!o_.ca.empty()) {
-      if (SSL_CTX_load_verify_locations(ctx_, o_.ca.c_str(), nullptr) != 1) {
-        throw std::runtime_error("cannot load --ca " + o_.ca + ": " + ssl_error_text());
-      }
-      SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
-    }
-  }
-
   void connect_all() {
     std::size_t next = 0;
     const auto timeout = static_cast<std::int64_t>(o_.connect_timeout_s * 1e9);

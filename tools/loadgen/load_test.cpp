@@ -7,6 +7,7 @@
 #include "tools/loadgen/support.hpp"
 
 #include <nlohmann/json.hpp>
+#include <openssl/ssl.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -41,8 +42,10 @@ enum class phase { connecting, running, draining, done };
 
 struct connection {
   int fd = -1;
+  SSL* ssl = nullptr; ///< with --tls
   std::string id;
-  bool connecting = true; ///< TCP connect not yet confirmed
+  bool started = false;   ///< the TCP connect was started (at most --connect-parallel pending)
+  bool connecting = true; ///< TCP connect (and the TLS handshake) not yet done
   bool connacked = false;
   bool subacked = false;
   bool want_out = false; ///< EPOLLOUT registered
@@ -71,6 +74,20 @@ T get(std::string_view s, std::size_t at) {
 class load_run {
 public:
   explicit load_run(const options& o) : o_(o), creds_(o) {}
+
+  ~load_run() {
+    for (auto& c : conns_) {
+      if (c.ssl != nullptr) {
+        SSL_free(c.ssl);
+      }
+      if (c.fd >= 0) {
+        close(c.fd);
+      }
+    }
+    if (ctx_ != nullptr) {
+      SSL_CTX_free(ctx_);
+    }
+  }
 
   int run() {
     setup();
@@ -108,14 +125,11 @@ private:
         put(c.next.payload, 8, static_cast<std::uint32_t>(i));
         put(c.next.payload, 12, std::uint32_t{0});
       }
-      std::string why;
-      c.fd = start_connect(o_.host, o_.port, o_.nodelay, why);
-      if (c.fd < 0) {
-        throw std::runtime_error(c.id + ": " + why);
-      }
-      poll_.add(c.fd, EPOLLIN | EPOLLOUT, i);
-      c.want_out = true;
     }
+    if (o_.tls) {
+      ctx_ = make_client_tls_context(o_.ca);
+    }
+    start_connects();
     connect_deadline_ = now_ns() + static_cast<std::int64_t>(o_.connect_timeout_s * 1e9);
     if (o_.rate > 0) {
       timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -157,17 +171,39 @@ private:
     }
     // DISCONNECT after the last PUBACKs (a durable broker counts them before the close).
     for (auto& c : conns_) {
-      if (!c.connecting && c.out.size() < max_unsent) {
+      if (c.started && !c.connecting && c.out.size() < max_unsent) {
         mqtt::encode(mqtt::disconnect{}, c.out);
-        [[maybe_unused]] auto n = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+        if (c.ssl != nullptr) {
+          SSL_write(c.ssl, c.out.data(), static_cast<int>(c.out.size()));
+        } else {
+          [[maybe_unused]] auto n = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+        }
       }
-      close(c.fd);
+    }
+  }
+
+  /// Starts TCP connects while fewer than --connect-parallel clients wait for their CONNACK
+  /// (10,000 TLS handshakes at once would outlast a broker's CONNECT deadline).
+  void start_connects() {
+    while (next_start_ < conns_.size()
+           && next_start_ - connacked_ < static_cast<std::size_t>(o_.connect_parallel)) {
+      auto& c = conns_[next_start_];
+      std::string why;
+      c.fd = start_connect(o_.host, o_.port, o_.nodelay, why);
+      if (c.fd < 0) {
+        throw std::runtime_error(c.id + ": " + why);
+      }
+      c.started = true;
+      poll_.add(c.fd, EPOLLIN | EPOLLOUT, next_start_);
+      c.want_out = true;
+      ++next_start_;
     }
   }
 
   /// Phase changes and new publishes.
   void step(std::int64_t now) {
     if (phase_ == phase::connecting) {
+      start_connects();
       bool ready = std::all_of(conns_.begin(), conns_.end(), [&](const connection& c) {
         return c.connacked && (&c != &conns_.back() || !has_subscriber() || c.subacked);
       });
@@ -305,6 +341,10 @@ private:
     if (c.connecting || c.out.empty()) {
       return;
     }
+    if (c.ssl != nullptr) {
+      flush_tls(c);
+      return;
+    }
     std::size_t pos = 0;
     while (pos < c.out.size()) {
       const auto n = send(c.fd, c.out.data() + pos, c.out.size() - pos, MSG_NOSIGNAL);
@@ -327,30 +367,109 @@ private:
     }
   }
 
+  void set_events(connection& c, bool out) {
+    if (out != c.want_out) {
+      c.want_out = out;
+      poll_.modify(c.fd, out ? EPOLLIN | EPOLLOUT : EPOLLIN, tag_of(c));
+    }
+  }
+
+  /// Handles an SSL_* result that is not success; true = wait for the socket and try again.
+  bool tls_retry(connection& c, int rc, const char* what) {
+    const int err = SSL_get_error(c.ssl, rc);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      set_events(c, err == SSL_ERROR_WANT_WRITE || !c.out.empty());
+      return true;
+    }
+    fail(c.id + ": " + what + ": "
+         + (err == SSL_ERROR_ZERO_RETURN ? "closed by the broker" : ssl_error_text()));
+    return false;
+  }
+
+  void flush_tls(connection& c) {
+    std::size_t pos = 0;
+    while (pos < c.out.size()) {
+      const int n = SSL_write(c.ssl, c.out.data() + pos, static_cast<int>(c.out.size() - pos));
+      if (n <= 0) {
+        c.out.erase(0, pos);
+        tls_retry(c, n, "TLS write");
+        return;
+      }
+      pos += static_cast<std::size_t>(n);
+    }
+    c.out.clear();
+    set_events(c, false);
+  }
+
+  /// The TLS handshake; true once it is done (the CONNECT in `out` can go).
+  bool handshake(connection& c) {
+    const int rc = SSL_connect(c.ssl);
+    if (rc != 1) {
+      tls_retry(c, rc, "TLS handshake");
+      return false;
+    }
+    c.connecting = false;
+    return true;
+  }
+
   void on_writable(connection& c) {
-    if (c.connecting) {
+    if (c.connecting && c.ssl == nullptr) {
       if (int err = connect_result(c.fd); err != 0) {
         fail(c.id + ": connect to " + o_.host + ":" + std::to_string(o_.port) + ": "
              + std::strerror(err));
         return;
       }
-      c.connecting = false;
+      if (ctx_ == nullptr) {
+        c.connecting = false;
+      } else {
+        c.ssl = SSL_new(ctx_);
+        SSL_set_fd(c.ssl, c.fd);
+        SSL_set_tlsext_host_name(c.ssl, o_.hub_hostname.c_str());
+        if (!o_.ca.empty()) {
+          SSL_set1_host(c.ssl, o_.hub_hostname.c_str());
+        }
+      }
+    }
+    if (c.connecting && !handshake(c)) {
+      return;
     }
     flush(c);
   }
 
   void on_readable(connection& c, std::int64_t now) {
-    char buf[64 * 1024];
-    const auto n = recv(c.fd, buf, sizeof buf, 0);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+    if (c.ssl == nullptr) {
+      char buf[64 * 1024];
+      const auto n = recv(c.fd, buf, sizeof buf, 0);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        return;
+      }
+      if (n <= 0) {
+        fail(c.id + ": connection closed by the broker"
+             + (n < 0 ? std::string{" ("} + std::strerror(errno) + ")" : std::string{}));
+        return;
+      }
+      on_bytes(c, {buf, static_cast<std::size_t>(n)}, now);
       return;
     }
-    if (n <= 0) {
-      fail(c.id + ": connection closed by the broker"
-           + (n < 0 ? std::string{" ("} + std::strerror(errno) + ")" : std::string{}));
+    if (c.connecting) {
+      if (handshake(c)) {
+        flush(c);
+      }
       return;
     }
-    std::string_view data{buf, static_cast<std::size_t>(n)};
+    // Everything OpenSSL has: bytes it buffered do not wake epoll again.
+    char buf[16 * 1024];
+    while (phase_ != phase::done) {
+      const int n = SSL_read(c.ssl, buf, sizeof buf);
+      if (n <= 0) {
+        tls_retry(c, n, "TLS read");
+        return;
+      }
+      on_bytes(c, {buf, static_cast<std::size_t>(n)}, now);
+    }
+  }
+
+  void on_bytes(connection& c, std::string_view data, std::int64_t now) {
     if (!c.in.empty()) {
       c.in.append(data);
       data = c.in;
@@ -395,6 +514,7 @@ private:
         return;
       }
       c.connacked = true;
+      ++connacked_;
       if (has_subscriber() && &c == &subscriber()) {
         mqtt::subscribe s;
         s.packet_id = 1;
@@ -551,6 +671,9 @@ private:
   std::vector<connection> conns_;
   std::vector<connection*> dirty_;
   int timer_fd_ = -1;
+  SSL_CTX* ctx_ = nullptr;
+  std::size_t next_start_ = 0; ///< connections started so far
+  std::size_t connacked_ = 0;
   phase phase_ = phase::connecting;
   std::string error_;
   std::size_t rr_ = 0;

@@ -65,9 +65,10 @@ int main(int argc, char** argv) {
 
   app.add_option("--idle-connections", o.idle_connections,
                  "idle mode: open and hold N connections (client ids from --id-template)");
-  app.add_flag("--tls", o.tls, "idle mode: TLS (OpenSSL, TLS >= 1.2, SNI = --hub-hostname)");
-  app.add_option("--ca", o.ca, "idle mode: CA file to verify the broker against");
-  app.add_option("--connect-parallel", o.connect_parallel, "idle mode: handshakes at once")
+  app.add_flag("--tls", o.tls, "TLS (OpenSSL, TLS >= 1.2, SNI = --hub-hostname)");
+  app.add_option("--ca", o.ca, "CA file to verify the broker against");
+  app.add_option("--connect-parallel", o.connect_parallel,
+                 "connections connecting (TCP, TLS, CONNECT) at once")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
   app.add_option("--hold", o.hold_s, "idle mode: seconds to hold the connections")

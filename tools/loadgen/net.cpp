@@ -1,5 +1,8 @@
 #include "tools/loadgen/net.hpp"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -13,6 +16,37 @@
 #include <unistd.h>
 
 namespace outpost::loadgen {
+
+std::string ssl_error_text() {
+  char buf[256];
+  const auto e = ERR_get_error();
+  if (e == 0) {
+    return errno != 0 ? std::strerror(errno) : "unknown TLS error";
+  }
+  ERR_error_string_n(e, buf, sizeof buf);
+  ERR_clear_error();
+  return buf;
+}
+
+SSL_CTX* make_client_tls_context(const std::string& ca) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (ctx == nullptr) {
+    throw std::runtime_error("SSL_CTX_new: " + ssl_error_text());
+  }
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE
+                            | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF); // every device does a full handshake
+  if (!ca.empty()) {
+    if (SSL_CTX_load_verify_locations(ctx, ca.c_str(), nullptr) != 1) {
+      const auto why = ssl_error_text();
+      SSL_CTX_free(ctx);
+      throw std::runtime_error("cannot load --ca " + ca + ": " + why);
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  }
+  return ctx;
+}
 
 int start_connect(const std::string& host, std::uint16_t port, bool nodelay, std::string& why) {
   addrinfo hints{};

@@ -7,6 +7,8 @@
 
 #include <sys/epoll.h>
 
+struct ssl_ctx_st;
+
 namespace outpost::loadgen {
 
 /// A non-blocking TCP socket connecting to host:port (connect in progress or done). Returns -1
@@ -18,6 +20,14 @@ int connect_result(int fd);
 
 /// The CONNECT a client sends: MQTT 3.1.1, clean session, the given keepalive and credentials.
 mqtt::connect make_connect(const std::string& id, const credentials& c, std::uint16_t keepalive);
+
+/// The last OpenSSL error (or errno) as text; clears OpenSSL's error queue.
+std::string ssl_error_text();
+
+/// A TLS client context as a device's would be: TLS >= 1.2, no session cache (every device
+/// does a full handshake), released buffers while idle, the broker verified against `ca` when
+/// given. Throws std::runtime_error on failure; free with SSL_CTX_free.
+ssl_ctx_st* make_client_tls_context(const std::string& ca);
 
 /// A thin epoll wrapper: level-triggered, `data.u64` is the caller's tag.
 class poller {
