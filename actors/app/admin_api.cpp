@@ -1,5 +1,6 @@
 #include "actors/app/admin_api.hpp"
 
+#include "actors/app/twin_admin.hpp"
 #include "protocols/iothub/encoding.hpp"
 #include "storage/errc.hpp"
 
@@ -253,9 +254,10 @@ transport::http_handler admin_routes(caf::actor_system& sys, actors::registry_ac
                                      const daemon_config& cfg, std::string ca_file,
                                      std::shared_ptr<actors::edgehub_status_snapshot> hub_status,
                                      agent_handles agent,
-                                     std::shared_ptr<actors::monitor_feed> monitor) {
+                                     std::shared_ptr<actors::monitor_feed> monitor,
+                                     actors::twin_registry_actor twins) {
   const auto gid = admin_gid(cfg);
-  return [&sys, registry, identities, cfg, ca_file, hub_status, agent, monitor,
+  return [&sys, registry, identities, cfg, ca_file, hub_status, agent, monitor, twins,
           gid](const http_request& req) -> http_response {
     if (!admin_peer(req, gid)) {
       return error(403, "uid " + std::to_string(req.peer_uid)
@@ -277,6 +279,9 @@ transport::http_handler admin_routes(caf::actor_system& sys, actors::registry_ac
                            "{\"events\":" + events + ",\"last\":" + std::to_string(last) + "}\n"};
     }
     if (auto handled = agent_admin(sys, agent, req)) {
+      return *handled;
+    }
+    if (auto handled = twin_admin(sys, twins, identities, req)) {
       return *handled;
     }
     const std::string path = req.target.substr(0, req.target.find('?'));

@@ -3,6 +3,7 @@
 #include "actors/app/agent_admin.hpp"
 #include "actors/hub/edgehub_desired.hpp"
 #include "actors/hub/monitor_feed.hpp"
+#include "actors/hub/twin_interface.hpp"
 #include "actors/workload/identity_registry.hpp"
 #include "protocols/transport/http_server.hpp"
 #include "supervisor/config/config.hpp"
@@ -29,6 +30,7 @@ namespace outpost::app {
 /// - `GET /monitor?after=N`: `{"events": [...], "last": M}`, the messages routed since event N
 ///   (N = 0: start watching now); what `outpost monitor` prints
 /// - the agent's routes (`agent_admin`): modules, logs, restart, methods, `$edgeAgent` status
+/// - the twin routes (`twin_admin`): `GET|PATCH|PUT /twins/{d}[/modules/{m}]`
 /// Every request is refused with 403 unless the caller (SO_PEERCRED) is root, outpostd's user
 /// or a member of `[listen] admin_group`.
 transport::http_handler admin_routes(caf::actor_system& sys, actors::registry_actor registry,
@@ -36,7 +38,8 @@ transport::http_handler admin_routes(caf::actor_system& sys, actors::registry_ac
                                      const daemon_config& cfg, std::string ca_file,
                                      std::shared_ptr<actors::edgehub_status_snapshot> hub_status,
                                      agent_handles agent,
-                                     std::shared_ptr<actors::monitor_feed> monitor);
+                                     std::shared_ptr<actors::monitor_feed> monitor,
+                                     actors::twin_registry_actor twins);
 
 /// `HostName=<iothub_hostname or hostname>;DeviceId=..;[ModuleId=..;]SharedAccessKey=..`,
 /// plus `GatewayHostName=<hostname>` when an upstream IoT hub name is configured, so the

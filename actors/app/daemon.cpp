@@ -203,8 +203,8 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, transport::io_runner
     deployment = read_deployment(cfg.agent.manifest, 1);
   }
   auto hub = start_hub(cfg,
-                       {sys, io, core.writer, core.identities, core.sessions, *core.registry, ports,
-                        deployment ? &deployment->hub : nullptr},
+                       {sys, io, core.writer, core.identities, core.kv, core.sessions,
+                        *core.registry, ports, deployment ? &deployment->hub : nullptr},
                        why);
   if (!hub) {
     spdlog::critical("[hub] {}", why);
@@ -259,7 +259,7 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, transport::io_runner
   auto admin = transport::http_server::start_local(
       io, path,
       admin_routes(sys, core.id_registry, core.identities, cfg, hub->tls().ca, hub->status(),
-                   {agent->agent, agent->view}, hub->monitor()));
+                   {agent->agent, agent->view}, hub->monitor(), hub->twins()));
   if (!admin) {
     spdlog::critical("[http admin] cannot listen on {} (listen.admin_socket): {}", path,
                      admin.error().message());

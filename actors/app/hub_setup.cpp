@@ -4,6 +4,7 @@
 #include "actors/hub/mqtt_listener.hpp"
 #include "actors/hub/route_loader.hpp"
 #include "actors/hub/session_directory.hpp"
+#include "actors/hub/twin_registry.hpp"
 
 #include <caf/all.hpp>
 #include <prometheus/registry.h>
@@ -19,6 +20,7 @@ struct hub_runtime::parts {
   transport::tls_files tls;
   std::shared_ptr<actors::routes_snapshot> routes;
   actors::directory_actor directory;
+  actors::twin_registry_actor twins;
   caf::group sessions;
   caf::actor_system* sys = nullptr;
   actors::edgehub_config edgehub; ///< where a deployment's `$edgeHub` section goes
@@ -47,6 +49,10 @@ std::shared_ptr<actors::monitor_feed> hub_runtime::monitor() const {
   return parts_->monitor;
 }
 
+actors::twin_registry_actor hub_runtime::twins() const {
+  return parts_->twins;
+}
+
 std::function<bool(const actors::edgehub_deployment&)> hub_runtime::deployment_sink() const {
   return [sys = parts_->sys, cfg = parts_->edgehub](const actors::edgehub_deployment& d) {
     return actors::apply_edgehub(*sys, cfg, d);
@@ -66,6 +72,7 @@ void hub_runtime::stop() {
     caf::anon_send_exit(actors::mailbox_of(b), caf::exit_reason::user_shutdown);
   }
   caf::anon_send_exit(parts_->directory, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(parts_->twins, caf::exit_reason::user_shutdown);
   // Sessions hold sockets and timers of the I/O runner, which the caller destroys next.
   if (const auto left = parts_->live->wait_zero(std::chrono::seconds{3}); left != 0) {
     spdlog::warn("[hub] {} sessions still running after 3 s", left);
@@ -135,10 +142,12 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
     return nullptr;
   }
   p->directory = actors::spawn_session_directory(deps.sys, writer, &metrics->connected_clients);
+  p->twins = actors::spawn_twin_registry(deps.sys, {writer, deps.kv, wall_ms});
 
   auto hub = std::make_shared<actors::hub_services>();
   hub->writer = writer;
   hub->directory = p->directory;
+  hub->twins = p->twins;
   hub->sessions = p->sessions;
   hub->live = p->live;
   hub->monitor = p->monitor;

@@ -3,6 +3,7 @@
 #include "actors/common/writer_interface.hpp"
 #include "actors/hub/edgehub_desired.hpp"
 #include "actors/hub/monitor_feed.hpp"
+#include "actors/hub/twin_interface.hpp"
 #include "actors/workload/identity_registry.hpp"
 #include "protocols/transport/certificates.hpp"
 #include "supervisor/config/config.hpp"
@@ -40,6 +41,8 @@ public:
   std::shared_ptr<actors::edgehub_status_snapshot> status() const;
   /// What `outpost monitor` polls (admin API `GET /monitor`).
   std::shared_ptr<actors::monitor_feed> monitor() const;
+  /// The owner of every twin (admin API `/twins`).
+  actors::twin_registry_actor twins() const;
   /// Applies a later read of the deployment's `$edgeHub` section (blocks on the storage
   /// writer; for the deployment source). Holds no reference to this object.
   std::function<bool(const actors::edgehub_deployment&)> deployment_sink() const;
@@ -53,6 +56,8 @@ struct hub_deps {
   transport::io_runner& io;
   actors::writer_actor writer; ///< the store's owner: messages and persistent MQTT sessions
   std::shared_ptr<actors::identity_snapshot> identities;
+  /// The engine, for the twin registry's reads (writes go through `writer`).
+  std::shared_ptr<storage::kv_store> kv;
   /// Every session joins it: the identity registry tells it about changes, the hub's stop
   /// ends them all.
   caf::group sessions;

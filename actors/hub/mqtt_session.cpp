@@ -7,6 +7,7 @@
 #include "protocols/common/log_escape.hpp"
 #include "protocols/hub/hub_session.hpp"
 #include "protocols/iothub/topics.hpp"
+#include "protocols/iothub/twin.hpp"
 #include "protocols/mqtt/decoder.hpp"
 #include "protocols/mqtt/encoder.hpp"
 #include "protocols/mqtt/frame_splitter.hpp"
@@ -54,7 +55,8 @@ struct session_state {
   bool closing = false;
   bool paused = false;    ///< the socket is not read (backpressure: see hub_session::reading)
   bool monitored = false; ///< `outpost monitor` is watching during this pass
-  std::string out;        ///< bytes for the socket, flushed once per pass
+  bool watching_desired = false; ///< registered with the twins for desired patches
+  std::string out;               ///< bytes for the socket, flushed once per pass
   std::vector<std::string> subscriptions;
   std::int64_t tick_at = 0;
   prometheus::Counter* received = nullptr; ///< edgehub_messages_received_total, no output
@@ -103,6 +105,10 @@ directory_session_actor as_directory_session(session_actor* self) {
 void finish(session_actor* self) {
   auto& st = self->state;
   st.core->close();
+  if (st.watching_desired) {
+    self->send(st.hub->twins, twin_unwatch_atom::value, st.who.id(), caf::actor{self});
+    st.watching_desired = false;
+  }
   if (st.registered) {
     self->send(st.hub->directory, unregister_atom::value, st.who.id(), as_directory_session(self));
     st.hub->metrics->disconnect.Add({{"id", st.who.id()}}).Increment();
@@ -275,9 +281,20 @@ void recheck_credentials(session_actor* self, bool expiry_timer) {
 void on_subscriptions_changed(session_actor* self, std::vector<std::string> added,
                               std::vector<std::string> removed, hub::actions& hacts) {
   auto& st = self->state;
+  bool desired = false;
   for (const auto& f : st.subscriptions) {
-    if (iothub::classify_subscription(f) == iothub::subscription_kind::module_inputs) {
+    const auto kind = iothub::classify_subscription(f);
+    if (kind == iothub::subscription_kind::module_inputs) {
       st.core->want_inputs(st.hub->routes->get(), hacts);
+    }
+    desired = desired || kind == iothub::subscription_kind::twin_desired;
+  }
+  if (desired != st.watching_desired && st.hub->twins) {
+    st.watching_desired = desired;
+    if (desired) {
+      self->send(st.hub->twins, twin_watch_atom::value, st.who.id(), caf::actor{self});
+    } else {
+      self->send(st.hub->twins, twin_unwatch_atom::value, st.who.id(), caf::actor{self});
     }
   }
   if (!added.empty() || !removed.empty()) {
@@ -358,6 +375,46 @@ void store(session_actor* self, hub::append_action a) {
       });
 }
 
+/// Whether the client listens to `filter`'s topics (IoT Hub answers twin requests on
+/// `$iothub/twin/res/#` only to a client subscribed to it).
+bool subscribed(const session_state& st, iothub::subscription_kind kind) {
+  return std::any_of(st.subscriptions.begin(), st.subscriptions.end(), [&](const std::string& f) {
+    return iothub::classify_subscription(f) == kind;
+  });
+}
+
+/// Asks the twin registry, answers on `$iothub/twin/res/{status}/?$rid=` (a reported patch
+/// only once it is durable, with the new `$version`), then lets the core acknowledge it.
+void twin_request(session_actor* self, hub::twin_action a) {
+  auto& st = self->state;
+  auto answer = [self, rid = a.request_id, index = a.index, op = a.op](twin_reply r) {
+    auto& s = self->state;
+    mqtt::actions m;
+    hub::actions h;
+    if (subscribed(s, iothub::subscription_kind::twin_response)) {
+      const bool versioned = op == hub::twin_op::patch_reported && r.status == 204;
+      s.proto->notify(
+          iothub::twin_response_topic(
+              r.status, rid, versioned ? std::optional<std::int64_t>{r.version} : std::nullopt),
+          std::move(r.body), m);
+    }
+    s.core->on_twin_done(index, h);
+    pump(self, std::move(m), std::move(h));
+  };
+  auto failed = [answer](caf::error& e) {
+    answer(twin_reply{
+        500, 0, iothub::hub_error{500, 500001, "twin request failed: " + to_string(e)}.body()});
+  };
+  if (a.op == hub::twin_op::get) {
+    self->request(st.hub->twins, std::chrono::seconds(30), twin_get_atom::value, st.who.id())
+        .then(answer, failed);
+  } else {
+    self->request(st.hub->twins, std::chrono::seconds(30), twin_report_atom::value, st.who.id(),
+                  std::move(a.body))
+        .then(answer, failed);
+  }
+}
+
 /// Carries out what the MQTT state machine asked for; hub operations go to the core.
 void carry_mqtt(session_actor* self, mqtt::actions& acts, hub::actions& hacts) {
   auto& st = self->state;
@@ -424,6 +481,8 @@ void carry_hub(session_actor* self, hub::actions& hacts, mqtt::actions& macts) {
       // messages, so it is cast to that handle here, its one subscription point.
       self->send(mailbox_of(*attach->mailbox), subscribe_atom::value,
                  caf::actor_cast<consumer_actor>(caf::actor{self}));
+    } else if (auto* tw = std::get_if<hub::twin_action>(&a)) {
+      twin_request(self, std::move(*tw));
     } else if (std::holds_alternative<hub::reauthenticate_action>(a)) {
       recheck_credentials(self, true);
     } else if (std::holds_alternative<hub::end_action>(a)) { // output_stalled, its only reason
@@ -553,6 +612,15 @@ caf::behavior session_behavior(session_actor* self, std::shared_ptr<const hub_se
         pump(self, {}, std::move(h));
       },
       [=](identities_atom) { recheck_credentials(self, false); },
+      [=](desired_atom, std::int64_t version, std::string& patch) {
+        auto& s = self->state;
+        if (!subscribed(s, iothub::subscription_kind::twin_desired)) {
+          return;
+        }
+        mqtt::actions m;
+        s.proto->notify(iothub::desired_patch_topic(version), std::move(patch), m);
+        pump(self, std::move(m));
+      },
       [=](tick_atom) {
         auto& s = self->state;
         s.tick_at = 0;

@@ -5,6 +5,7 @@
 #include "actors/hub/directory_interface.hpp"
 #include "actors/hub/hub_routes.hpp"
 #include "actors/hub/monitor_feed.hpp"
+#include "actors/hub/twin_interface.hpp"
 #include "actors/workload/identity_registry.hpp"
 #include "protocols/mqtt/session.hpp"
 
@@ -38,6 +39,7 @@ using routes_atom = caf::atom_constant<caf::atom("routes")>;
 struct hub_services {
   writer_actor writer;
   directory_actor directory;
+  twin_registry_actor twins;        ///< twin GET, reported patches and desired pushes
   caf::group sessions;              ///< every session joins; `closed_atom` sent to it ends them all
   std::shared_ptr<live_count> live; ///< counts sessions until their connection is released
   std::shared_ptr<monitor_feed> monitor; ///< `outpost monitor`: routed messages, when watched

@@ -47,6 +47,15 @@ void hub_session::on_publish(std::string_view topic, std::string body, std::uint
   }
   routing::message msg;
   auto parsed = iothub::parse_publish_topic(topic, who_, msg);
+  if (parsed
+      && (parsed->kind == iothub::inbound_kind::twin_get
+          || parsed->kind == iothub::inbound_kind::twin_patch_reported)) {
+    // Twin requests are not messages: no route, no store append, no message metrics.
+    out.push_back(twin_action{
+        parsed->kind == iothub::inbound_kind::twin_get ? twin_op::get : twin_op::patch_reported,
+        std::move(parsed->request_id), std::move(body), track(tag)});
+    return;
+  }
   observer_->received(msg, body.size());
   if (!parsed) {
     drop(parsed.error() == iothub::errc::too_many_properties ? drop_reason::too_many_properties
@@ -55,8 +64,8 @@ void hub_session::on_publish(std::string_view topic, std::string body, std::uint
     return;
   }
   if (parsed->kind != iothub::inbound_kind::telemetry) {
-    // Twins and methods come with their issue; until then they are dropped as IoT Edge drops
-    // what it does not serve.
+    // Method responses come with direct methods; until then they are dropped as IoT Edge
+    // drops what it does not serve.
     drop(drop_reason::unsupported, msg, tag, out);
     return;
   }

@@ -80,6 +80,19 @@ struct release_action {
   const binding* mailbox = nullptr;
   std::vector<storage::sequence> seqs;
 };
+/// What a client asks of its own twin.
+enum class twin_op : std::uint8_t {
+  get,            ///< the whole twin (desired and reported with their versions)
+  patch_reported, ///< a reported-properties patch (`body`)
+};
+/// Carry out a twin request of the session's identity; once it is answered (a patch durable)
+/// call `on_twin_done(index)`, which acknowledges it in arrival order.
+struct twin_action {
+  twin_op op = twin_op::get;
+  std::string request_id; ///< the client's correlation (MQTT `$rid`), echoed in the answer
+  std::string body;
+  std::uint64_t index = 0;
+};
 /// The credentials' expiry has come: authenticate them again, then `set_expiry` or end.
 struct reauthenticate_action {};
 /// End the session; actions before this one are still carried out.
@@ -88,7 +101,7 @@ struct end_action {
 };
 
 using action = std::variant<append_action, ack_action, attach_action, deliver_action,
-                            release_action, reauthenticate_action, end_action>;
+                            release_action, twin_action, reauthenticate_action, end_action>;
 using actions = std::vector<action>;
 
 /// What the shell counts (metrics) as the core decides. Called synchronously; the default
@@ -141,6 +154,8 @@ public:
   /// The connection's device and module ids are stamped here.
   void on_telemetry(routing::message msg, std::uint64_t tag, const bound_routes& routes,
                     actions& out);
+  /// The twin request of `twin_action::index` was answered.
+  void on_twin_done(std::uint64_t index, actions& out) { done(index, out); }
   /// Ends a pass over the input: emits the pass's one `append_action` and the releases of the
   /// pass's client acknowledgements.
   void flush(actions& out);

@@ -154,6 +154,14 @@ bool session::publish_out(std::string topic, std::string payload, std::uint64_t 
   return true;
 }
 
+bool session::notify(std::string topic, std::string payload, actions& out) {
+  if (state_ != state::connected) {
+    return false;
+  }
+  out.push_back(send_action{publish{false, 0, false, std::move(topic), 0, std::move(payload)}});
+  return true;
+}
+
 void session::on_puback(const puback& p, actions& out) {
   auto i = inflight_out_.find(p.packet_id);
   if (i == inflight_out_.end()) {

@@ -102,6 +102,9 @@ public:
   void persisted(std::uint16_t packet_id, actions& out);
   /// Sends a QoS 1 publish to the client; false (and nothing sent) when the window is full.
   bool publish_out(std::string topic, std::string payload, std::uint64_t token, actions& out);
+  /// Sends a QoS 0 publish (IoT Hub's twin responses, desired patches and method requests);
+  /// false (and nothing sent) unless connected.
+  bool notify(std::string topic, std::string payload, actions& out);
   /// Checks the connect and keepalive deadlines.
   void on_tick(std::int64_t now_ms, actions& out);
   /// Another connection took the client id over.

@@ -6,6 +6,7 @@
 #include "supervisor/config/config.hpp"
 #include "tools/cli/agent_commands.hpp"
 #include "tools/cli/route_test.hpp"
+#include "tools/cli/twin_commands.hpp"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -233,6 +234,8 @@ int main(int argc, char** argv) {
   metrics->add_option("--filter", prefix, "only lines that start with this metric prefix");
   identity_cli ids;
   add_identity_commands(app, ids);
+  outpost::cli::twin_cli twin;
+  outpost::cli::add_twin_commands(app, twin);
   auto* list = app.add_subcommand("list", "list the modules and their status (like iotedge list)");
   auto* logs = app.add_subcommand("logs", "print a module's log");
   std::string module;
@@ -312,6 +315,9 @@ int main(int argc, char** argv) {
   }
   if (ids.cmd->parsed()) {
     return run_identity(cfg, ids);
+  }
+  if (twin.cmd->parsed()) {
+    return outpost::cli::run_twin(cfg, twin);
   }
   if (status->parsed()) {
     const int code = get(cfg, "/healthz", false);

@@ -155,7 +155,7 @@ TEST_F(HubSession, DroppedMessagesAreAcknowledgedInTheirPlaceAndCounted) {
   s.on_publish(telemetry("d1") + "color=red", "a", 1, *routes, out);    // routed
   s.on_publish("devices/other/messages/events/", "b", 2, *routes, out); // another's topic
   s.on_publish(telemetry("d1") + "color=blue", "c", 3, *routes, out);   // no route
-  s.on_publish("$iothub/twin/GET/?$rid=1", "", 4, *routes, out);        // not served yet
+  s.on_publish("$iothub/methods/res/200/?$rid=1", "", 4, *routes, out); // not served yet
   s.flush(out);
   EXPECT_TRUE(acks(out).empty()) << "drops wait behind the routed message before them";
   EXPECT_EQ(observer_.drops,
@@ -167,6 +167,37 @@ TEST_F(HubSession, DroppedMessagesAreAcknowledgedInTheirPlaceAndCounted) {
   actions after;
   s.on_stored(append.batch, all_ok(append), 0, after);
   EXPECT_EQ(acks(after), (std::vector<std::uint64_t>{1, 2, 3, 4}));
+}
+
+TEST_F(HubSession, TwinRequestsBecomeTwinActionsAcknowledgedInTheirPlace) {
+  auto routes = bind({{"r", spec("FROM /messages/* INTO $upstream")}});
+  auto& s = open("d1");
+  actions out;
+  s.on_publish("$iothub/twin/GET/?$rid=g1", " ", 1, *routes, out);
+  s.on_publish(telemetry("d1"), "t", 2, *routes, out);
+  s.on_publish("$iothub/twin/PATCH/properties/reported/?$rid=p1", R"({"a":1})", 3, *routes, out);
+  s.on_publish("$iothub/twin/GET/?$rid=g2", " ", 0, *routes, out); // QoS 0: answered, never acked
+  s.flush(out);
+  const auto twins = all_of<twin_action>(out);
+  ASSERT_EQ(twins.size(), 3u);
+  EXPECT_EQ(twins[0].op, twin_op::get);
+  EXPECT_EQ(twins[0].request_id, "g1");
+  EXPECT_EQ(twins[1].op, twin_op::patch_reported);
+  EXPECT_EQ(twins[1].request_id, "p1");
+  EXPECT_EQ(twins[1].body, R"({"a":1})");
+  EXPECT_EQ(observer_.received_count, 1) << "twin requests are not telemetry";
+  EXPECT_TRUE(acks(out).empty());
+
+  actions done;
+  s.on_twin_done(twins[1].index, done);
+  EXPECT_TRUE(acks(done).empty()) << "the patch waits behind the GET and the telemetry";
+  s.on_twin_done(twins[0].index, done);
+  EXPECT_EQ(acks(done), (std::vector<std::uint64_t>{1}));
+  s.on_twin_done(twins[2].index, done); // nothing to acknowledge
+  const auto append = all_of<append_action>(out).at(0);
+  actions stored;
+  s.on_stored(append.batch, all_ok(append), 0, stored);
+  EXPECT_EQ(acks(stored), (std::vector<std::uint64_t>{2, 3}));
 }
 
 TEST_F(HubSession, AtMostOnceMessagesAreStoredButNeverAcknowledged) {

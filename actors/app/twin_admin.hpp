@@ -1,0 +1,28 @@
+#pragma once
+
+#include "actors/hub/twin_interface.hpp"
+#include "actors/workload/identity_registry.hpp"
+#include "protocols/transport/http_server.hpp"
+
+#include <caf/fwd.hpp>
+
+#include <memory>
+#include <optional>
+
+namespace outpost::app {
+
+/// The admin API's twin routes (IoT Hub's paths and bodies; `outpost twin` uses them):
+/// - `GET /twins/{d}` and `GET /twins/{d}/modules/{m}`: the twin as IoT Hub's service API
+///   shows it (ids, etag, version, tags, desired and reported with `$metadata`);
+/// - `PATCH` (merge) or `PUT` (replace) on the same paths, body
+///   `{"tags":{..},"properties":{"desired":{..}}}`: the twin after the change; connected
+///   clients subscribed to desired patches get the change at once.
+/// An identity that is not registered is 404 with IoT Hub's DeviceNotFound (404001) or
+/// ModuleNotFound (404010); a refused change is 400 with IoT Hub's error body. nullopt when
+/// `req` is not a twin route.
+std::optional<transport::http_response> twin_admin(
+    caf::actor_system& sys, const actors::twin_registry_actor& twins,
+    const std::shared_ptr<actors::identity_snapshot>& identities,
+    const transport::http_request& req);
+
+} // namespace outpost::app

@@ -1,0 +1,121 @@
+'use strict';
+// Issue 10, twins over MQTT: the unmodified azure-iot-device(-mqtt) SDK gets a device's and a
+// module's twin, patches reported properties (the reported $version grows, durably: the
+// change survives an outpostd restart), and receives a desired patch that `outpost twin
+// update` sets while it is connected; after it reconnects, getTwin shows the newest desired.
+// A bad reported patch is refused with IoT Hub's error and the connection stays.
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const { withOutpost, withTimeout, waitFor } = require('./lib/outpost');
+
+/// getTwin as a promise.
+function getTwin(client) {
+  return withTimeout(new Promise((resolve, reject) => {
+    client.getTwin((err, twin) => (err ? reject(err) : resolve(twin)));
+  }), 15000, 'getTwin');
+}
+
+/// twin.properties.reported.update as a promise.
+function report(twin, patch) {
+  return withTimeout(new Promise((resolve, reject) => {
+    twin.properties.reported.update(patch, (err) => (err ? reject(err) : resolve()));
+  }), 15000, 'reported update');
+}
+
+/// The desired patches a twin emits after `properties.desired` subscribed (the SDK first
+/// emits the current desired, then every patch).
+function watchDesired(twin) {
+  const seen = [];
+  twin.on('properties.desired', (patch) => seen.push(JSON.parse(JSON.stringify(patch))));
+  return seen;
+}
+
+test('a device and a module get their twins, report properties and receive desired patches',
+  { timeout: 120000 }, async () => {
+    await withOutpost({ name: 'twin' }, async (op) => {
+      const devCs = await op.addDevice('dev1');
+      const modCs = await op.addModule('modT');
+      let dev = await op.openDevice(devCs);
+      const mod = await op.openModule(modCs);
+
+      // A fresh twin: empty desired and reported, both at version 1 (what IoT Hub answers).
+      let twin = await getTwin(dev);
+      assert.equal(twin.properties.desired.$version, 1);
+      assert.equal(twin.properties.reported.$version, 1);
+
+      // Reported patches: merge semantics, null deletes, $version grows by one each time.
+      await report(twin, { fw: '1.0', nested: { a: 1, b: 2 } });
+      await report(twin, { nested: { b: null, c: 3 } });
+      twin = await getTwin(dev);
+      assert.equal(twin.properties.reported.$version, 3);
+      assert.equal(twin.properties.reported.fw, '1.0');
+      assert.deepEqual(JSON.parse(JSON.stringify(twin.properties.reported.nested)), { a: 1, c: 3 });
+
+      // A module has a twin of its own.
+      const modTwin = await getTwin(mod);
+      await report(modTwin, { started: true });
+      assert.equal((await getTwin(mod)).properties.reported.$version, 2);
+      const shown = JSON.parse(await op.cliOk(['twin', 'show', 'edge1', '--module', 'modT']));
+      assert.equal(shown.moduleId, 'modT');
+      assert.equal(shown.properties.reported.started, true);
+      assert.equal(shown.properties.reported.$version, 2);
+
+      // A desired patch from the CLI (the service side) reaches the connected device at once.
+      const seen = watchDesired(twin);
+      await waitFor(() => seen.length >= 1, { timeoutMs: 10000, message: 'current desired emitted' });
+      const updated = JSON.parse(await op.cliOk(['twin', 'update', 'dev1',
+        '--desired', '{"interval":5,"mode":{"fast":true}}', '--tags', '{"site":"north"}']));
+      assert.equal(updated.properties.desired.$version, 2);
+      assert.equal(updated.tags.site, 'north');
+      assert.equal(updated.properties.desired.$metadata.interval.$lastUpdatedVersion, 2);
+      await waitFor(() => seen.some((p) => p.interval === 5 && p.$version === 2),
+        { timeoutMs: 10000, message: `desired patch pushed (seen ${JSON.stringify(seen)})` });
+      assert.equal(twin.properties.desired.interval, 5, 'the SDK merged the patch');
+
+      // While the device is away, desired changes again; getTwin after reconnecting shows it.
+      await op.closeClient(dev);
+      await op.cliOk(['twin', 'update', 'dev1', '--desired', '{"interval":10,"mode":null}']);
+      dev = await op.openDevice(devCs);
+      twin = await getTwin(dev);
+      assert.equal(twin.properties.desired.interval, 10);
+      assert.equal(twin.properties.desired.mode, undefined, 'null deleted the key');
+      assert.equal(twin.properties.desired.$version, 3);
+
+      // Durable: the reported and desired properties survive a restart.
+      await op.closeAllClients();
+      await op.stop();
+      await op.start();
+      dev = await op.openDevice(devCs);
+      twin = await getTwin(dev);
+      assert.equal(twin.properties.reported.$version, 3);
+      assert.equal(twin.properties.reported.fw, '1.0');
+      assert.equal(twin.properties.desired.$version, 3);
+    });
+  });
+
+test('a bad reported patch gets IoT Hub\'s 400 error and the connection stays; unknown twins are 404',
+  { timeout: 60000 }, async () => {
+    await withOutpost({ name: 'twin-bad' }, async (op) => {
+      const devCs = await op.addDevice('dev1');
+      const dev = await op.openDevice(devCs);
+      const twin = await getTwin(dev);
+      await assert.rejects(report(twin, { 'bad.key': 1 }), /character IoT Hub does not allow/);
+      await assert.rejects(report(twin, { big: 'x'.repeat(40000) }), /longer than 4096 bytes/);
+      let deep = { v: 1 };
+      for (let i = 0; i < 11; i += 1) deep = { d: deep };
+      await assert.rejects(report(twin, deep), /nested deeper than 10/);
+      // Still connected, and nothing changed.
+      await report(twin, { ok: true });
+      const again = await getTwin(dev);
+      assert.equal(again.properties.reported.$version, 2);
+      assert.equal(again.properties.reported.ok, true);
+
+      const missing = await op.cli(['twin', 'show', 'nobody']);
+      assert.notEqual(missing.code, 0);
+      assert.match(missing.stderr, /not registered \(errorCode 404001\)/);
+      const badDesired = await op.cli(['twin', 'update', 'dev1', '--desired', '{"a.b":1}']);
+      assert.notEqual(badDesired.code, 0);
+      assert.match(badDesired.stderr, /errorCode 400004/);
+    });
+  });
