@@ -387,10 +387,16 @@ bool subscribed(const session_state& st, iothub::subscription_kind kind) {
 /// only once it is durable, with the new `$version`), then lets the core acknowledge it.
 void twin_request(session_actor* self, hub::twin_action a) {
   auto& st = self->state;
-  auto answer = [self, rid = a.request_id, index = a.index, op = a.op](twin_reply r) {
+  // A reported patch that is accepted is also routed (FROM /twinChangeNotifications).
+  std::string patch = a.op == hub::twin_op::patch_reported ? a.body : std::string{};
+  auto answer = [self, rid = a.request_id, index = a.index, op = a.op,
+                 patch = std::move(patch)](twin_reply r) mutable {
     auto& s = self->state;
     mqtt::actions m;
     hub::actions h;
+    if (op == hub::twin_op::patch_reported && r.status == 204) {
+      s.core->on_reported(std::move(patch), *s.hub->routes->get(), h);
+    }
     if (subscribed(s, iothub::subscription_kind::twin_response)) {
       const bool versioned = op == hub::twin_op::patch_reported && r.status == 204;
       s.proto->notify(
@@ -401,7 +407,7 @@ void twin_request(session_actor* self, hub::twin_action a) {
     s.core->on_twin_done(index, h);
     pump(self, std::move(m), std::move(h));
   };
-  auto failed = [answer](caf::error& e) {
+  auto failed = [answer](caf::error& e) mutable {
     answer(twin_reply{
         500, 0, iothub::hub_error{500, 500001, "twin request failed: " + to_string(e)}.body()});
   };

@@ -73,6 +73,22 @@ void hub_session::on_publish(std::string_view topic, std::string body, std::uint
   route(std::move(msg), tag, routes, out);
 }
 
+void hub_session::on_reported(std::string patch, const bound_routes& routes, actions& out) {
+  if (!open_) {
+    return;
+  }
+  routing::message msg;
+  msg.body = std::move(patch);
+  msg.set(routing::system_property::message_schema, "twinChangeNotification");
+  msg.set(routing::system_property::content_type, "application/json");
+  msg.set(routing::system_property::content_encoding, "utf-8");
+  msg.set(routing::system_property::connection_device_id, who_.device_id);
+  if (who_.is_module()) {
+    msg.set(routing::system_property::connection_module_id, who_.module_id);
+  }
+  route(std::move(msg), 0, routes, out);
+}
+
 void hub_session::on_telemetry(routing::message msg, std::uint64_t tag, const bound_routes& routes,
                                actions& out) {
   if (!open_) {

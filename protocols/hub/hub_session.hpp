@@ -156,6 +156,11 @@ public:
                     actions& out);
   /// The twin request of `twin_action::index` was answered.
   void on_twin_done(std::uint64_t index, actions& out) { done(index, out); }
+  /// The identity's reported-properties `patch` was accepted: routes it as a twin change
+  /// notification (facts §5.5: body = the patch, messageSchema `twinChangeNotification`,
+  /// JSON, the reporter's ids as connectionDeviceId/-ModuleId), source
+  /// `/twinChangeNotifications`. Stored like any message; nobody acknowledges it.
+  void on_reported(std::string patch, const bound_routes& routes, actions& out);
   /// Ends a pass over the input: emits the pass's one `append_action` and the releases of the
   /// pass's client acknowledgements.
   void flush(actions& out);

@@ -3,11 +3,12 @@
 // module's twin, patches reported properties (the reported $version grows, durably: the
 // change survives an outpostd restart), and receives a desired patch that `outpost twin
 // update` sets while it is connected; after it reconnects, getTwin shows the newest desired.
-// A bad reported patch is refused with IoT Hub's error and the connection stays.
+// A bad reported patch is refused with IoT Hub's error and the connection stays. An accepted
+// one is routed as a twin change notification (FROM /twinChangeNotifications).
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { withOutpost, withTimeout, waitFor } = require('./lib/outpost');
+const { withOutpost, withTimeout, waitFor, propsOf } = require('./lib/outpost');
 
 /// getTwin as a promise.
 function getTwin(client) {
@@ -117,5 +118,33 @@ test('a bad reported patch gets IoT Hub\'s 400 error and the connection stays; u
       const badDesired = await op.cli(['twin', 'update', 'dev1', '--desired', '{"a.b":1}']);
       assert.notEqual(badDesired.code, 0);
       assert.match(badDesired.stderr, /errorCode 400004/);
+    });
+  });
+
+test('an accepted reported patch is routed FROM /twinChangeNotifications with IoT Hub\'s properties',
+  { timeout: 60000 }, async () => {
+    const routes = {
+      changes: 'FROM /twinChangeNotifications INTO BrokeredEndpoint("/modules/watcher/inputs/changes")',
+      telemetry: 'FROM /messages/* INTO BrokeredEndpoint("/modules/watcher/inputs/telemetry")',
+    };
+    await withOutpost({ name: 'twin-change', routes }, async (op) => {
+      const devCs = await op.addDevice('dev1');
+      const watcher = await op.openModule(await op.addModule('watcher'));
+      const dev = await op.openDevice(devCs);
+      const twin = await getTwin(dev);
+      await report(twin, { temperature: { unit: 'C', value: 21 } });
+      await assert.rejects(report(twin, { 'bad key': 1 }), /character/);
+      await watcher.inbox.waitCount('changes', 1, 15000);
+      const [change] = watcher.inbox.on('changes').map((i) => i.msg);
+      assert.deepEqual(JSON.parse(change.data.toString()), { temperature: { unit: 'C', value: 21 } },
+        'the body is the reported patch');
+      assert.equal(change.contentType, 'application/json');
+      assert.equal(change.contentEncoding, 'utf-8');
+      const props = propsOf(change);
+      assert.equal(props['$.cdid'], 'dev1', `the reporter as $.cdid; got ${JSON.stringify(props)}`);
+      assert.equal(props['$.cmid'], undefined, 'a device reported: no module id');
+      assert.equal(watcher.inbox.on('telemetry').length, 0, 'a twin change is not telemetry');
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(watcher.inbox.on('changes').length, 1, 'the refused patch made no notification');
     });
   });

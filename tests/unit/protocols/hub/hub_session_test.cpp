@@ -200,6 +200,29 @@ TEST_F(HubSession, TwinRequestsBecomeTwinActionsAcknowledgedInTheirPlace) {
   EXPECT_EQ(acks(stored), (std::vector<std::uint64_t>{2, 3}));
 }
 
+TEST_F(HubSession, AReportedPatchIsRoutedAsATwinChangeNotification) {
+  auto routes = bind({{"changes", spec("FROM /twinChangeNotifications INTO $upstream")},
+                      {"telemetry", spec("FROM /messages/* INTO BrokeredEndpoint("
+                                         "\"/modules/m/inputs/i\")")}});
+  auto& s = open("d1", "mod");
+  actions out;
+  s.on_reported(R"({"a":1})", *routes, out);
+  s.flush(out);
+  const auto append = all_of<append_action>(out).at(0);
+  ASSERT_EQ(append.requests.size(), 1u);
+  ASSERT_EQ(append.requests[0].targets.size(), 1u) << "only the twin change route";
+  auto stored = routing::decode(append.requests[0].body);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->body, R"({"a":1})");
+  EXPECT_EQ(stored->get(routing::system_property::message_schema), "twinChangeNotification");
+  EXPECT_EQ(stored->get(routing::system_property::content_type), "application/json");
+  EXPECT_EQ(stored->get(routing::system_property::connection_device_id), "d1");
+  EXPECT_EQ(stored->get(routing::system_property::connection_module_id), "mod");
+  actions after;
+  s.on_stored(append.batch, all_ok(append), 0, after);
+  EXPECT_TRUE(acks(after).empty()) << "nobody waits for a notification's acknowledgement";
+}
+
 TEST_F(HubSession, AtMostOnceMessagesAreStoredButNeverAcknowledged) {
   auto routes = bind({{"r", spec("FROM /messages/* INTO $upstream")}});
   auto& s = open("d1");
