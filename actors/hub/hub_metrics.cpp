@@ -47,6 +47,22 @@ hub_metrics::hub_metrics(prometheus::Registry& r)
       disconnect(prometheus::BuildCounter()
                      .Name("edgehub_client_disconnect_total")
                      .Help("Client disconnections")
-                     .Register(r)) {}
+                     .Register(r)),
+      get_twin(prometheus::BuildCounter()
+                   .Name("edgehub_gettwin_total")
+                   .Help("Total number of GetTwin calls")
+                   .Register(r)),
+      get_twin_duration(prometheus::BuildSummary()
+                            .Name("edgehub_gettwin_duration_seconds")
+                            .Help("Time taken for get twin operations")
+                            .Register(r)),
+      reported_properties(prometheus::BuildCounter()
+                              .Name("edgehub_reported_properties_total")
+                              .Help("Total reported property updates calls")
+                              .Register(r)),
+      reported_properties_duration(prometheus::BuildSummary()
+                                       .Name("edgehub_reported_properties_update_duration_seconds")
+                                       .Help("Time taken to update reported properties")
+                                       .Register(r)) {}
 
 } // namespace outpost::actors

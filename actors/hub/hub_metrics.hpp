@@ -27,6 +27,12 @@ struct hub_metrics {
   prometheus::Family<prometheus::Counter>& connect_success; ///< {id}
   prometheus::Family<prometheus::Counter>& connect_failed;  ///< {id, reason}
   prometheus::Family<prometheus::Counter>& disconnect;      ///< {id}
+  /// Twin GETs and reported-property updates, `source`/`target` = "edge_hub" (served by this
+  /// hub's own twins; "upstream" once the upstream link serves them).
+  prometheus::Family<prometheus::Counter>& get_twin;                     ///< {source, id}
+  prometheus::Family<prometheus::Summary>& get_twin_duration;            ///< {source, id}
+  prometheus::Family<prometheus::Counter>& reported_properties;          ///< {target, id}
+  prometheus::Family<prometheus::Summary>& reported_properties_duration; ///< {target, id}
 
   /// IoT Edge's summary quantiles (facts §8.1).
   static prometheus::Summary::Quantiles quantiles();

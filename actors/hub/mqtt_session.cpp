@@ -383,15 +383,29 @@ bool subscribed(const session_state& st, iothub::subscription_kind kind) {
   });
 }
 
+/// edgehub_gettwin_* and edgehub_reported_properties_* (IoT Edge's names), labelled with the
+/// authenticated identity.
+void count_twin(session_state& st, hub::twin_op op, std::chrono::steady_clock::duration took) {
+  const bool get = op == hub::twin_op::get;
+  auto& m = *st.hub->metrics;
+  const prometheus::Labels labels{{get ? "source" : "target", "edge_hub"}, {"id", st.who.id()}};
+  (get ? m.get_twin : m.reported_properties).Add(labels).Increment();
+  (get ? m.get_twin_duration : m.reported_properties_duration)
+      .Add(labels, hub_metrics::quantiles(), hub_metrics::window, hub_metrics::window_buckets)
+      .Observe(std::chrono::duration<double>(took).count());
+}
+
 /// Asks the twin registry, answers on `$iothub/twin/res/{status}/?$rid=` (a reported patch
 /// only once it is durable, with the new `$version`), then lets the core acknowledge it.
 void twin_request(session_actor* self, hub::twin_action a) {
   auto& st = self->state;
   // A reported patch that is accepted is also routed (FROM /twinChangeNotifications).
   std::string patch = a.op == hub::twin_op::patch_reported ? a.body : std::string{};
-  auto answer = [self, rid = a.request_id, index = a.index, op = a.op,
+  const auto started = std::chrono::steady_clock::now();
+  auto answer = [self, rid = a.request_id, index = a.index, op = a.op, started,
                  patch = std::move(patch)](twin_reply r) mutable {
     auto& s = self->state;
+    count_twin(s, op, std::chrono::steady_clock::now() - started);
     mqtt::actions m;
     hub::actions h;
     if (op == hub::twin_op::patch_reported && r.status == 204) {

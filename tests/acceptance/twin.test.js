@@ -83,6 +83,13 @@ test('a device and a module get their twins, report properties and receive desir
       assert.equal(twin.properties.desired.mode, undefined, 'null deleted the key');
       assert.equal(twin.properties.desired.$version, 3);
 
+      // IoT Edge's twin metrics, per identity.
+      const metrics = await op.cliOk(['metrics', '--filter', 'edgehub_']);
+      assert.match(metrics, /edgehub_gettwin_total\{[^}]*id="dev1"[^}]*\} [1-9]/);
+      assert.match(metrics, /edgehub_reported_properties_total\{[^}]*id="dev1"[^}]*\} 2\n/);
+      assert.match(metrics, /edgehub_reported_properties_total\{[^}]*id="edge1\/modT"[^}]*\} 1\n/);
+      assert.match(metrics, /edgehub_gettwin_duration_seconds_count\{[^}]*id="dev1"/);
+
       // Durable: the reported and desired properties survive a restart.
       await op.closeAllClients();
       await op.stop();
