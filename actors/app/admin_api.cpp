@@ -255,9 +255,10 @@ transport::http_handler admin_routes(caf::actor_system& sys, actors::registry_ac
                                      std::shared_ptr<actors::edgehub_status_snapshot> hub_status,
                                      agent_handles agent,
                                      std::shared_ptr<actors::monitor_feed> monitor,
-                                     actors::twin_registry_actor twins) {
+                                     actors::twin_registry_actor twins,
+                                     actors::method_router_actor methods) {
   const auto gid = admin_gid(cfg);
-  return [&sys, registry, identities, cfg, ca_file, hub_status, agent, monitor, twins,
+  return [&sys, registry, identities, cfg, ca_file, hub_status, agent, monitor, twins, methods,
           gid](const http_request& req) -> http_response {
     if (!admin_peer(req, gid)) {
       return error(403, "uid " + std::to_string(req.peer_uid)
@@ -281,7 +282,24 @@ transport::http_handler admin_routes(caf::actor_system& sys, actors::registry_ac
     if (auto handled = agent_admin(sys, agent, req)) {
       return *handled;
     }
-    if (auto handled = twin_admin(sys, twins, identities, req)) {
+    // The agent's methods by IoT Hub's path: `/twins/{edge}/modules/$edgeAgent/methods`, the
+    // agent's own method routes with the call's payload.
+    if (req.method == "POST"
+        && iothub::percent_decode(req.target.substr(0, req.target.find('?')))
+               == "/twins/" + cfg.device_id + "/modules/$edgeAgent/methods") {
+      const auto call = json::parse(req.body, nullptr, false);
+      if (!call.is_object() || !call.contains("methodName") || !call["methodName"].is_string()) {
+        return http_response{400, "application/json",
+                             R"({"errorCode":400004,"message":"the body must have a methodName"})"};
+      }
+      http_request inner = req;
+      inner.target = "/methods/" + iothub::percent_encode(call["methodName"].get<std::string>());
+      inner.body = call.contains("payload") ? call["payload"].dump() : "null";
+      if (auto handled = agent_admin(sys, agent, inner)) {
+        return *handled;
+      }
+    }
+    if (auto handled = twin_admin(sys, twins, methods, identities, req)) {
       return *handled;
     }
     const std::string path = req.target.substr(0, req.target.find('?'));

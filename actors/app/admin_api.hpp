@@ -2,6 +2,7 @@
 
 #include "actors/app/agent_admin.hpp"
 #include "actors/hub/edgehub_desired.hpp"
+#include "actors/hub/method_interface.hpp"
 #include "actors/hub/monitor_feed.hpp"
 #include "actors/hub/twin_interface.hpp"
 #include "actors/workload/identity_registry.hpp"
@@ -39,7 +40,8 @@ transport::http_handler admin_routes(caf::actor_system& sys, actors::registry_ac
                                      std::shared_ptr<actors::edgehub_status_snapshot> hub_status,
                                      agent_handles agent,
                                      std::shared_ptr<actors::monitor_feed> monitor,
-                                     actors::twin_registry_actor twins);
+                                     actors::twin_registry_actor twins,
+                                     actors::method_router_actor methods);
 
 /// `HostName=<iothub_hostname or hostname>;DeviceId=..;[ModuleId=..;]SharedAccessKey=..`,
 /// plus `GatewayHostName=<hostname>` when an upstream IoT hub name is configured, so the

@@ -1,6 +1,7 @@
 #include "actors/app/hub_setup.hpp"
 
 #include "actors/hub/hub_metrics.hpp"
+#include "actors/hub/method_router.hpp"
 #include "actors/hub/mqtt_listener.hpp"
 #include "actors/hub/route_loader.hpp"
 #include "actors/hub/session_directory.hpp"
@@ -21,6 +22,7 @@ struct hub_runtime::parts {
   std::shared_ptr<actors::routes_snapshot> routes;
   actors::directory_actor directory;
   actors::twin_registry_actor twins;
+  actors::method_router_actor methods;
   caf::group sessions;
   caf::actor_system* sys = nullptr;
   actors::edgehub_config edgehub; ///< where a deployment's `$edgeHub` section goes
@@ -53,6 +55,10 @@ actors::twin_registry_actor hub_runtime::twins() const {
   return parts_->twins;
 }
 
+actors::method_router_actor hub_runtime::methods() const {
+  return parts_->methods;
+}
+
 std::function<bool(const actors::edgehub_deployment&)> hub_runtime::deployment_sink() const {
   return [sys = parts_->sys, cfg = parts_->edgehub](const actors::edgehub_deployment& d) {
     return actors::apply_edgehub(*sys, cfg, d);
@@ -73,6 +79,7 @@ void hub_runtime::stop() {
   }
   caf::anon_send_exit(parts_->directory, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(parts_->twins, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(parts_->methods, caf::exit_reason::user_shutdown);
   // Sessions hold sockets and timers of the I/O runner, which the caller destroys next.
   if (const auto left = parts_->live->wait_zero(std::chrono::seconds{3}); left != 0) {
     spdlog::warn("[hub] {} sessions still running after 3 s", left);
@@ -143,11 +150,13 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
   }
   p->directory = actors::spawn_session_directory(deps.sys, writer, &metrics->connected_clients);
   p->twins = actors::spawn_twin_registry(deps.sys, {writer, deps.kv, wall_ms});
+  p->methods = actors::spawn_method_router(deps.sys, wall_ms);
 
   auto hub = std::make_shared<actors::hub_services>();
   hub->writer = writer;
   hub->directory = p->directory;
   hub->twins = p->twins;
+  hub->methods = p->methods;
   hub->sessions = p->sessions;
   hub->live = p->live;
   hub->monitor = p->monitor;

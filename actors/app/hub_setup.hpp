@@ -2,6 +2,7 @@
 
 #include "actors/common/writer_interface.hpp"
 #include "actors/hub/edgehub_desired.hpp"
+#include "actors/hub/method_interface.hpp"
 #include "actors/hub/monitor_feed.hpp"
 #include "actors/hub/twin_interface.hpp"
 #include "actors/workload/identity_registry.hpp"
@@ -43,6 +44,8 @@ public:
   std::shared_ptr<actors::monitor_feed> monitor() const;
   /// The owner of every twin (admin API `/twins`).
   actors::twin_registry_actor twins() const;
+  /// Direct method calls (admin API `/twins/{id}/methods`).
+  actors::method_router_actor methods() const;
   /// Applies a later read of the deployment's `$edgeHub` section (blocks on the storage
   /// writer; for the deployment source). Holds no reference to this object.
   std::function<bool(const actors::edgehub_deployment&)> deployment_sink() const;

@@ -4,6 +4,7 @@
 #include "protocols/iothub/twin.hpp"
 
 #include <caf/all.hpp>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <string>
@@ -40,17 +41,63 @@ std::string twin_id(std::string_view path) {
          + iothub::percent_decode(rest.substr(modules.size()));
 }
 
+/// The IoT Hub method request body as a call to `target`; nullopt (and `why`) when it is bad.
+std::optional<actors::method_call> method_request(const std::string& target,
+                                                  const std::string& body, std::string& why) {
+  const auto j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_object() || !j.contains("methodName") || !j["methodName"].is_string()
+      || j["methodName"].get<std::string>().empty()) {
+    why = "the body must be a JSON object with a non-empty \"methodName\"";
+    return std::nullopt;
+  }
+  actors::method_call c;
+  c.target = target;
+  c.method = j["methodName"].get<std::string>();
+  if (c.method.size() > 256 || c.method.find_first_of("/?#&") != std::string::npos) {
+    why = "methodName must be at most 256 characters without '/', '?', '#' or '&'";
+    return std::nullopt;
+  }
+  c.payload = j.contains("payload") ? j["payload"].dump() : "null";
+  const auto seconds = [&](const char* key, std::int64_t fallback) -> std::optional<std::int64_t> {
+    if (!j.contains(key)) {
+      return fallback;
+    }
+    if (!j[key].is_number_integer() || j[key].get<std::int64_t>() < 0
+        || j[key].get<std::int64_t>() > 300) {
+      why = std::string{key} + " must be an integer from 0 to 300";
+      return std::nullopt;
+    }
+    return j[key].get<std::int64_t>();
+  };
+  const auto response = seconds("responseTimeoutInSeconds", 30);
+  const auto connect = seconds("connectTimeoutInSeconds", 0);
+  if (!response || !connect) {
+    return std::nullopt;
+  }
+  c.response_timeout_ms = *response * 1000;
+  c.connect_timeout_ms = *connect * 1000;
+  return c;
+}
+
 } // namespace
 
 std::optional<http_response> twin_admin(
     caf::actor_system& sys, const actors::twin_registry_actor& twins,
+    const actors::method_router_actor& methods,
     const std::shared_ptr<actors::identity_snapshot>& identities,
     const transport::http_request& req) {
   const std::string path = req.target.substr(0, req.target.find('?'));
   if (path.rfind("/twins/", 0) != 0) {
     return std::nullopt;
   }
-  const auto id = twin_id(path);
+  constexpr std::string_view methods_suffix = "/methods";
+  const bool is_method =
+      path.size() > methods_suffix.size()
+      && path.compare(path.size() - methods_suffix.size(), methods_suffix.size(), methods_suffix)
+             == 0;
+  const auto id =
+      twin_id(is_method ? std::string_view{path}.substr(0, path.size() - methods_suffix.size())
+                        : std::string_view{path});
   if (id.empty()) {
     return iothub_error(404, 404001, "no such twin path: " + path);
   }
@@ -60,6 +107,27 @@ std::optional<http_response> twin_admin(
                         std::string{module ? "module " : "device "} + id + " is not registered");
   }
   caf::scoped_actor self{sys};
+  if (is_method) {
+    if (req.method != "POST") {
+      return iothub_error(405, 405001, "method not allowed on " + path);
+    }
+    std::string why;
+    auto call = method_request(id, req.body, why);
+    if (!call) {
+      return iothub_error(400, 400004, why);
+    }
+    const auto wait =
+        std::chrono::milliseconds(call->connect_timeout_ms + call->response_timeout_ms + 5000);
+    http_response res = iothub_error(503, 503001, "the method router did not answer");
+    self->request(methods, wait, actors::method_invoke_atom::value, std::move(*call))
+        .receive(
+            [&](actors::method_call_reply& r) {
+              res = http_response{static_cast<unsigned>(r.http_status), "application/json",
+                                  r.body + "\n"};
+            },
+            [](caf::error&) {});
+    return res;
+  }
   http_response res = iothub_error(503, 503001, "the twin registry did not answer");
   auto answer = [&](actors::twin_reply& r) {
     res = http_response{static_cast<unsigned>(r.status), "application/json", r.body + "\n"};

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/hub/method_interface.hpp"
 #include "actors/hub/twin_interface.hpp"
 #include "actors/workload/identity_registry.hpp"
 #include "protocols/transport/http_server.hpp"
@@ -17,11 +18,16 @@ namespace outpost::app {
 /// - `PATCH` (merge) or `PUT` (replace) on the same paths, body
 ///   `{"tags":{..},"properties":{"desired":{..}}}`: the twin after the change; connected
 ///   clients subscribed to desired patches get the change at once.
+/// - `POST /twins/{d}[/modules/{m}]/methods` `{"methodName", "payload", "responseTimeoutInSeconds"
+///   (default 30, at most 300), "connectTimeoutInSeconds" (default 0, at most 300)}`: a direct
+///   method call, answered 200 `{"status", "payload"}`, 404 (404103) when the target does not
+///   listen in time, 504 (504101) when it does not answer in time.
 /// An identity that is not registered is 404 with IoT Hub's DeviceNotFound (404001) or
 /// ModuleNotFound (404010); a refused change is 400 with IoT Hub's error body. nullopt when
 /// `req` is not a twin route.
 std::optional<transport::http_response> twin_admin(
     caf::actor_system& sys, const actors::twin_registry_actor& twins,
+    const actors::method_router_actor& methods,
     const std::shared_ptr<actors::identity_snapshot>& identities,
     const transport::http_request& req);
 

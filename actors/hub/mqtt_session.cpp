@@ -55,8 +55,9 @@ struct session_state {
   bool closing = false;
   bool paused = false;    ///< the socket is not read (backpressure: see hub_session::reading)
   bool monitored = false; ///< `outpost monitor` is watching during this pass
-  bool watching_desired = false; ///< registered with the twins for desired patches
-  std::string out;               ///< bytes for the socket, flushed once per pass
+  bool watching_desired = false;  ///< registered with the twins for desired patches
+  bool listening_methods = false; ///< registered with the method router
+  std::string out;                ///< bytes for the socket, flushed once per pass
   std::vector<std::string> subscriptions;
   std::int64_t tick_at = 0;
   prometheus::Counter* received = nullptr; ///< edgehub_messages_received_total, no output
@@ -108,6 +109,10 @@ void finish(session_actor* self) {
   if (st.watching_desired) {
     self->send(st.hub->twins, twin_unwatch_atom::value, st.who.id(), caf::actor{self});
     st.watching_desired = false;
+  }
+  if (st.listening_methods) {
+    self->send(st.hub->methods, method_unlisten_atom::value, st.who.id(), caf::actor{self});
+    st.listening_methods = false;
   }
   if (st.registered) {
     self->send(st.hub->directory, unregister_atom::value, st.who.id(), as_directory_session(self));
@@ -282,12 +287,22 @@ void on_subscriptions_changed(session_actor* self, std::vector<std::string> adde
                               std::vector<std::string> removed, hub::actions& hacts) {
   auto& st = self->state;
   bool desired = false;
+  bool methods = false;
   for (const auto& f : st.subscriptions) {
     const auto kind = iothub::classify_subscription(f);
     if (kind == iothub::subscription_kind::module_inputs) {
       st.core->want_inputs(st.hub->routes->get(), hacts);
     }
     desired = desired || kind == iothub::subscription_kind::twin_desired;
+    methods = methods || kind == iothub::subscription_kind::methods;
+  }
+  if (methods != st.listening_methods && st.hub->methods) {
+    st.listening_methods = methods;
+    if (methods) {
+      self->send(st.hub->methods, method_listen_atom::value, st.who.id(), caf::actor{self});
+    } else {
+      self->send(st.hub->methods, method_unlisten_atom::value, st.who.id(), caf::actor{self});
+    }
   }
   if (desired != st.watching_desired && st.hub->twins) {
     st.watching_desired = desired;
@@ -503,6 +518,9 @@ void carry_hub(session_actor* self, hub::actions& hacts, mqtt::actions& macts) {
                  caf::actor_cast<consumer_actor>(caf::actor{self}));
     } else if (auto* tw = std::get_if<hub::twin_action>(&a)) {
       twin_request(self, std::move(*tw));
+    } else if (auto* answer = std::get_if<hub::method_response_action>(&a)) {
+      self->send(st.hub->methods, method_answer_atom::value, st.who.id(),
+                 std::move(answer->request_id), answer->status, std::move(answer->body));
     } else if (std::holds_alternative<hub::reauthenticate_action>(a)) {
       recheck_credentials(self, true);
     } else if (std::holds_alternative<hub::end_action>(a)) { // output_stalled, its only reason
@@ -632,6 +650,15 @@ caf::behavior session_behavior(session_actor* self, std::shared_ptr<const hub_se
         pump(self, {}, std::move(h));
       },
       [=](identities_atom) { recheck_credentials(self, false); },
+      [=](method_request_atom, std::string& rid, std::string& method, std::string& payload) {
+        auto& s = self->state;
+        if (!subscribed(s, iothub::subscription_kind::methods)) {
+          return; // the caller times out (504), as with a client that does not answer
+        }
+        mqtt::actions m;
+        s.proto->notify(iothub::method_request_topic(method, rid), std::move(payload), m);
+        pump(self, std::move(m));
+      },
       [=](desired_atom, std::int64_t version, std::string& patch) {
         auto& s = self->state;
         if (!subscribed(s, iothub::subscription_kind::twin_desired)) {

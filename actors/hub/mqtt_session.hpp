@@ -4,6 +4,7 @@
 #include "actors/common/writer_interface.hpp"
 #include "actors/hub/directory_interface.hpp"
 #include "actors/hub/hub_routes.hpp"
+#include "actors/hub/method_interface.hpp"
 #include "actors/hub/monitor_feed.hpp"
 #include "actors/hub/twin_interface.hpp"
 #include "actors/workload/identity_registry.hpp"
@@ -40,6 +41,7 @@ struct hub_services {
   writer_actor writer;
   directory_actor directory;
   twin_registry_actor twins;        ///< twin GET, reported patches and desired pushes
+  method_router_actor methods;      ///< direct method calls to this session's identity
   caf::group sessions;              ///< every session joins; `closed_atom` sent to it ends them all
   std::shared_ptr<live_count> live; ///< counts sessions until their connection is released
   std::shared_ptr<monitor_feed> monitor; ///< `outpost monitor`: routed messages, when watched

@@ -56,6 +56,14 @@ void hub_session::on_publish(std::string_view topic, std::string body, std::uint
         std::move(parsed->request_id), std::move(body), track(tag)});
     return;
   }
+  if (parsed && parsed->kind == iothub::inbound_kind::method_response) {
+    // Nothing to store: the answer goes to the caller, and the publish is done at once.
+    const auto index = track(tag);
+    out.push_back(
+        method_response_action{std::move(parsed->request_id), parsed->status, std::move(body)});
+    done(index, out);
+    return;
+  }
   observer_->received(msg, body.size());
   if (!parsed) {
     drop(parsed.error() == iothub::errc::too_many_properties ? drop_reason::too_many_properties
@@ -64,8 +72,8 @@ void hub_session::on_publish(std::string_view topic, std::string body, std::uint
     return;
   }
   if (parsed->kind != iothub::inbound_kind::telemetry) {
-    // Method responses come with direct methods; until then they are dropped as IoT Edge
-    // drops what it does not serve.
+    // Every inbound kind is served above; a new one is dropped until it is, as IoT Edge drops
+    // what it does not serve.
     drop(drop_reason::unsupported, msg, tag, out);
     return;
   }

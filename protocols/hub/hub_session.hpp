@@ -93,6 +93,12 @@ struct twin_action {
   std::string body;
   std::uint64_t index = 0;
 };
+/// The client answered the direct method call `request_id` with `status` and `body`.
+struct method_response_action {
+  std::string request_id;
+  int status = 0;
+  std::string body;
+};
 /// The credentials' expiry has come: authenticate them again, then `set_expiry` or end.
 struct reauthenticate_action {};
 /// End the session; actions before this one are still carried out.
@@ -100,8 +106,9 @@ struct end_action {
   end_reason why = end_reason::output_stalled;
 };
 
-using action = std::variant<append_action, ack_action, attach_action, deliver_action,
-                            release_action, twin_action, reauthenticate_action, end_action>;
+using action =
+    std::variant<append_action, ack_action, attach_action, deliver_action, release_action,
+                 twin_action, method_response_action, reauthenticate_action, end_action>;
 using actions = std::vector<action>;
 
 /// What the shell counts (metrics) as the core decides. Called synchronously; the default

@@ -236,6 +236,8 @@ int main(int argc, char** argv) {
   add_identity_commands(app, ids);
   outpost::cli::twin_cli twin;
   outpost::cli::add_twin_commands(app, twin);
+  outpost::cli::method_cli method;
+  outpost::cli::add_method_commands(app, method);
   auto* list = app.add_subcommand("list", "list the modules and their status (like iotedge list)");
   auto* logs = app.add_subcommand("logs", "print a module's log");
   std::string module;
@@ -318,6 +320,9 @@ int main(int argc, char** argv) {
   }
   if (twin.cmd->parsed()) {
     return outpost::cli::run_twin(cfg, twin);
+  }
+  if (method.cmd->parsed()) {
+    return outpost::cli::run_method(cfg, method);
   }
   if (status->parsed()) {
     const int code = get(cfg, "/healthz", false);

@@ -6,9 +6,49 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <iostream>
 
 namespace outpost::cli {
+
+namespace {
+
+using nlohmann::json;
+
+std::string twin_path(const std::string& id, const std::string& module) {
+  std::string target = "/twins/" + iothub::percent_encode(id);
+  if (!module.empty()) {
+    target += "/modules/" + iothub::percent_encode(module);
+  }
+  return target;
+}
+
+/// Calls the admin API; prints the JSON answer (0) or IoT Hub's error message (1).
+int call_and_print(const app::daemon_config& cfg, const std::string& method,
+                   const std::string& target, const std::string& body,
+                   std::chrono::milliseconds wait = std::chrono::seconds(15)) {
+  const auto socket = app::admin_socket_path(cfg);
+  auto reply = transport::http_call("unix:" + socket, method, target, body, "application/json",
+                                    wait);
+  if (!reply) {
+    std::cerr << "outpost: outpostd is not running (no answer on " << socket << ")\n";
+    return 1;
+  }
+  auto j = json::parse(reply->body, nullptr, false);
+  if (reply->status >= 300) {
+    std::cerr << "outpost: "
+              << (j.is_object() && j.contains("message") && j["message"].is_string()
+                      ? j["message"].get<std::string>() + " (errorCode "
+                            + std::to_string(j.value("errorCode", 0)) + ")"
+                      : reply->body)
+              << "\n";
+    return 1;
+  }
+  std::cout << (j.is_discarded() ? reply->body : j.dump(2) + "\n");
+  return 0;
+}
+
+} // namespace
 
 void add_twin_commands(CLI::App& app, twin_cli& c) {
   c.cmd = app.add_subcommand("twin", "show or update a device's or module's twin");
@@ -25,55 +65,62 @@ void add_twin_commands(CLI::App& app, twin_cli& c) {
 }
 
 int run_twin(const app::daemon_config& cfg, const twin_cli& c) {
-  using nlohmann::json;
-  std::string target = "/twins/" + iothub::percent_encode(c.id);
-  if (!c.module.empty()) {
-    target += "/modules/" + iothub::percent_encode(c.module);
+  const auto target = twin_path(c.id, c.module);
+  if (!c.update->parsed()) {
+    return call_and_print(cfg, "GET", target, {});
   }
-  std::string method = "GET";
-  std::string body;
-  if (c.update->parsed()) {
-    if (c.desired.empty() && c.tags.empty()) {
-      std::cerr << "outpost: nothing to update (give --desired and/or --tags)\n";
+  if (c.desired.empty() && c.tags.empty()) {
+    std::cerr << "outpost: nothing to update (give --desired and/or --tags)\n";
+    return 1;
+  }
+  json patch = json::object();
+  for (const auto& [text, key] : {std::pair{&c.desired, "desired"}, std::pair{&c.tags, "tags"}}) {
+    if (text->empty()) {
+      continue;
+    }
+    auto part = json::parse(*text, nullptr, false);
+    if (!part.is_object()) {
+      std::cerr << "outpost: --" << key << " must be a JSON object\n";
       return 1;
     }
-    json patch = json::object();
-    for (const auto& [text, key] : {std::pair{&c.desired, "desired"}, std::pair{&c.tags, "tags"}}) {
-      if (text->empty()) {
-        continue;
-      }
-      auto part = json::parse(*text, nullptr, false);
-      if (!part.is_object()) {
-        std::cerr << "outpost: --" << key << " must be a JSON object\n";
-        return 1;
-      }
-      if (std::string{key} == "tags") {
-        patch["tags"] = std::move(part);
-      } else {
-        patch["properties"]["desired"] = std::move(part);
-      }
+    if (std::string{key} == "tags") {
+      patch["tags"] = std::move(part);
+    } else {
+      patch["properties"]["desired"] = std::move(part);
     }
-    method = "PATCH";
-    body = patch.dump();
   }
-  const auto socket = app::admin_socket_path(cfg);
-  auto reply = transport::http_call("unix:" + socket, method, target, body);
-  if (!reply) {
-    std::cerr << "outpost: outpostd is not running (no answer on " << socket << ")\n";
+  return call_and_print(cfg, "PATCH", target, patch.dump());
+}
+
+void add_method_commands(CLI::App& app, method_cli& c) {
+  c.cmd = app.add_subcommand("method", "call a device's or module's direct methods");
+  c.cmd->require_subcommand(1);
+  c.invoke = c.cmd->add_subcommand("invoke", "call a direct method and print its answer");
+  c.invoke->add_option("ID", c.id, "device id")->required();
+  c.invoke->add_option("NAME", c.name, "method name")->required();
+  c.invoke->add_option("--module", c.module, "the module of that device");
+  c.invoke->add_option("--payload", c.payload, "JSON payload (default null)");
+  c.invoke->add_option("--timeout", c.timeout_s, "seconds to wait for the answer (default 30)")
+      ->check(CLI::Range(0, 300));
+  c.invoke
+      ->add_option("--connect-timeout", c.connect_timeout_s,
+                   "seconds to wait for the target to connect (default 0)")
+      ->check(CLI::Range(0, 300));
+}
+
+int run_method(const app::daemon_config& cfg, const method_cli& c) {
+  auto payload = json::parse(c.payload, nullptr, false);
+  if (payload.is_discarded()) {
+    std::cerr << "outpost: --payload must be JSON\n";
     return 1;
   }
-  auto j = json::parse(reply->body, nullptr, false);
-  if (reply->status >= 300) {
-    std::cerr << "outpost: "
-              << (j.is_object() && j.contains("message")
-                      ? j["message"].get<std::string>() + " (errorCode "
-                            + std::to_string(j.value("errorCode", 0)) + ")"
-                      : reply->body)
-              << "\n";
-    return 1;
-  }
-  std::cout << (j.is_discarded() ? reply->body : j.dump(2) + "\n");
-  return 0;
+  const json body{{"methodName", c.name},
+                  {"payload", payload},
+                  {"responseTimeoutInSeconds", c.timeout_s},
+                  {"connectTimeoutInSeconds", c.connect_timeout_s}};
+  // outpostd answers within both timeouts (404 or 504 at the latest): wait a little longer.
+  return call_and_print(cfg, "POST", twin_path(c.id, c.module) + "/methods", body.dump(),
+                        std::chrono::seconds(c.timeout_s + c.connect_timeout_s + 10));
 }
 
 } // namespace outpost::cli

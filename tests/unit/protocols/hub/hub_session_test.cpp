@@ -155,12 +155,12 @@ TEST_F(HubSession, DroppedMessagesAreAcknowledgedInTheirPlaceAndCounted) {
   s.on_publish(telemetry("d1") + "color=red", "a", 1, *routes, out);    // routed
   s.on_publish("devices/other/messages/events/", "b", 2, *routes, out); // another's topic
   s.on_publish(telemetry("d1") + "color=blue", "c", 3, *routes, out);   // no route
-  s.on_publish("$iothub/methods/res/200/?$rid=1", "", 4, *routes, out); // not served yet
+  s.on_publish("$iothub/twin/PUT/?$rid=1", "", 4, *routes, out);        // no such operation
   s.flush(out);
   EXPECT_TRUE(acks(out).empty()) << "drops wait behind the routed message before them";
   EXPECT_EQ(observer_.drops,
             (std::vector<drop_reason>{drop_reason::unknown_topic, drop_reason::no_route,
-                                      drop_reason::unsupported}));
+                                      drop_reason::unknown_topic}));
   EXPECT_EQ(observer_.received_count, 4);
   const auto append = all_of<append_action>(out).at(0);
   ASSERT_EQ(append.requests.size(), 1u);
@@ -221,6 +221,26 @@ TEST_F(HubSession, AReportedPatchIsRoutedAsATwinChangeNotification) {
   actions after;
   s.on_stored(append.batch, all_ok(append), 0, after);
   EXPECT_TRUE(acks(after).empty()) << "nobody waits for a notification's acknowledgement";
+}
+
+TEST_F(HubSession, AMethodResponseGoesToTheCallerAndIsAcknowledgedInItsPlace) {
+  auto routes = bind({{"r", spec("FROM /messages/* INTO $upstream")}});
+  auto& s = open("d1");
+  actions out;
+  s.on_publish(telemetry("d1"), "t", 1, *routes, out);
+  s.on_publish("$iothub/methods/res/201/?$rid=42", R"({"ok":true})", 2, *routes, out);
+  s.flush(out);
+  const auto answers = all_of<method_response_action>(out);
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].request_id, "42");
+  EXPECT_EQ(answers[0].status, 201);
+  EXPECT_EQ(answers[0].body, R"({"ok":true})");
+  EXPECT_TRUE(acks(out).empty()) << "behind the telemetry";
+  const auto append = all_of<append_action>(out).at(0);
+  ASSERT_EQ(append.requests.size(), 1u) << "a method response is not stored";
+  actions after;
+  s.on_stored(append.batch, all_ok(append), 0, after);
+  EXPECT_EQ(acks(after), (std::vector<std::uint64_t>{1, 2}));
 }
 
 TEST_F(HubSession, AtMostOnceMessagesAreStoredButNeverAcknowledged) {
