@@ -1,5 +1,6 @@
 #include "actors/app/admin_api.hpp"
 
+#include "actors/app/c2d_admin.hpp"
 #include "actors/app/twin_admin.hpp"
 #include "protocols/iothub/encoding.hpp"
 #include "storage/errc.hpp"
@@ -256,9 +257,9 @@ transport::http_handler admin_routes(caf::actor_system& sys, actors::registry_ac
                                      agent_handles agent,
                                      std::shared_ptr<actors::monitor_feed> monitor,
                                      actors::twin_registry_actor twins,
-                                     actors::method_router_actor methods) {
+                                     actors::method_router_actor methods, actors::c2d_actor c2d) {
   const auto gid = admin_gid(cfg);
-  return [&sys, registry, identities, cfg, ca_file, hub_status, agent, monitor, twins, methods,
+  return [&sys, registry, identities, cfg, ca_file, hub_status, agent, monitor, twins, methods, c2d,
           gid](const http_request& req) -> http_response {
     if (!admin_peer(req, gid)) {
       return error(403, "uid " + std::to_string(req.peer_uid)
@@ -298,6 +299,9 @@ transport::http_handler admin_routes(caf::actor_system& sys, actors::registry_ac
       if (auto handled = agent_admin(sys, agent, inner)) {
         return *handled;
       }
+    }
+    if (auto handled = c2d_admin(sys, c2d, identities, req)) {
+      return *handled;
     }
     if (auto handled = twin_admin(sys, twins, methods, identities, req)) {
       return *handled;

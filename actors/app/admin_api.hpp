@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/app/agent_admin.hpp"
+#include "actors/hub/c2d_interface.hpp"
 #include "actors/hub/edgehub_desired.hpp"
 #include "actors/hub/method_interface.hpp"
 #include "actors/hub/monitor_feed.hpp"
@@ -41,7 +42,7 @@ transport::http_handler admin_routes(caf::actor_system& sys, actors::registry_ac
                                      agent_handles agent,
                                      std::shared_ptr<actors::monitor_feed> monitor,
                                      actors::twin_registry_actor twins,
-                                     actors::method_router_actor methods);
+                                     actors::method_router_actor methods, actors::c2d_actor c2d);
 
 /// `HostName=<iothub_hostname or hostname>;DeviceId=..;[ModuleId=..;]SharedAccessKey=..`,
 /// plus `GatewayHostName=<hostname>` when an upstream IoT hub name is configured, so the

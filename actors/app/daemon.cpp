@@ -259,7 +259,8 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, transport::io_runner
   auto admin = transport::http_server::start_local(
       io, path,
       admin_routes(sys, core.id_registry, core.identities, cfg, hub->tls().ca, hub->status(),
-                   {agent->agent, agent->view}, hub->monitor(), hub->twins(), hub->methods()));
+                   {agent->agent, agent->view}, hub->monitor(), hub->twins(), hub->methods(),
+                   hub->c2d()));
   if (!admin) {
     spdlog::critical("[http admin] cannot listen on {} (listen.admin_socket): {}", path,
                      admin.error().message());

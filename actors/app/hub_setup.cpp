@@ -1,5 +1,6 @@
 #include "actors/app/hub_setup.hpp"
 
+#include "actors/hub/c2d_queues.hpp"
 #include "actors/hub/hub_metrics.hpp"
 #include "actors/hub/method_router.hpp"
 #include "actors/hub/mqtt_listener.hpp"
@@ -23,6 +24,7 @@ struct hub_runtime::parts {
   actors::directory_actor directory;
   actors::twin_registry_actor twins;
   actors::method_router_actor methods;
+  actors::c2d_actor c2d;
   caf::group sessions;
   caf::actor_system* sys = nullptr;
   actors::edgehub_config edgehub; ///< where a deployment's `$edgeHub` section goes
@@ -59,6 +61,10 @@ actors::method_router_actor hub_runtime::methods() const {
   return parts_->methods;
 }
 
+actors::c2d_actor hub_runtime::c2d() const {
+  return parts_->c2d;
+}
+
 std::function<bool(const actors::edgehub_deployment&)> hub_runtime::deployment_sink() const {
   return [sys = parts_->sys, cfg = parts_->edgehub](const actors::edgehub_deployment& d) {
     return actors::apply_edgehub(*sys, cfg, d);
@@ -80,6 +86,7 @@ void hub_runtime::stop() {
   caf::anon_send_exit(parts_->directory, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(parts_->twins, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(parts_->methods, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(parts_->c2d, caf::exit_reason::user_shutdown); // and its mailboxes
   // Sessions hold sockets and timers of the I/O runner, which the caller destroys next.
   if (const auto left = parts_->live->wait_zero(std::chrono::seconds{3}); left != 0) {
     spdlog::warn("[hub] {} sessions still running after 3 s", left);
@@ -151,12 +158,14 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
   p->directory = actors::spawn_session_directory(deps.sys, writer, &metrics->connected_clients);
   p->twins = actors::spawn_twin_registry(deps.sys, {writer, deps.kv, wall_ms});
   p->methods = actors::spawn_method_router(deps.sys, wall_ms);
+  p->c2d = actors::spawn_c2d_queues(deps.sys, {writer, cfg.hub.delivery_window, wall_ms, 50});
 
   auto hub = std::make_shared<actors::hub_services>();
   hub->writer = writer;
   hub->directory = p->directory;
   hub->twins = p->twins;
   hub->methods = p->methods;
+  hub->c2d = p->c2d;
   hub->sessions = p->sessions;
   hub->live = p->live;
   hub->monitor = p->monitor;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/common/writer_interface.hpp"
+#include "actors/hub/c2d_interface.hpp"
 #include "actors/hub/edgehub_desired.hpp"
 #include "actors/hub/method_interface.hpp"
 #include "actors/hub/monitor_feed.hpp"
@@ -46,6 +47,8 @@ public:
   actors::twin_registry_actor twins() const;
   /// Direct method calls (admin API `/twins/{id}/methods`).
   actors::method_router_actor methods() const;
+  /// The devices' cloud-to-device queues (admin API `/devices/{id}/messages/deviceBound`).
+  actors::c2d_actor c2d() const;
   /// Applies a later read of the deployment's `$edgeHub` section (blocks on the storage
   /// writer; for the deployment source). Holds no reference to this object.
   std::function<bool(const actors::edgehub_deployment&)> deployment_sink() const;

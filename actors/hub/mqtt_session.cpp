@@ -57,6 +57,7 @@ struct session_state {
   bool monitored = false; ///< `outpost monitor` is watching during this pass
   bool watching_desired = false;  ///< registered with the twins for desired patches
   bool listening_methods = false; ///< registered with the method router
+  bool c2d_requested = false;     ///< the device's C2D queue was asked for
   std::string out;                ///< bytes for the socket, flushed once per pass
   std::vector<std::string> subscriptions;
   std::int64_t tick_at = 0;
@@ -288,6 +289,7 @@ void on_subscriptions_changed(session_actor* self, std::vector<std::string> adde
   auto& st = self->state;
   bool desired = false;
   bool methods = false;
+  bool c2d = false;
   for (const auto& f : st.subscriptions) {
     const auto kind = iothub::classify_subscription(f);
     if (kind == iothub::subscription_kind::module_inputs) {
@@ -295,6 +297,26 @@ void on_subscriptions_changed(session_actor* self, std::vector<std::string> adde
     }
     desired = desired || kind == iothub::subscription_kind::twin_desired;
     methods = methods || kind == iothub::subscription_kind::methods;
+    c2d = c2d || kind == iothub::subscription_kind::c2d;
+  }
+  if (c2d && !st.c2d_requested && !st.who.is_module() && st.hub->c2d) {
+    st.c2d_requested = true;
+    self->request(st.hub->c2d, std::chrono::seconds(30), c2d_open_atom::value, st.who.device_id)
+        .then(
+            [self](c2d_queue& q) {
+              if (q.error || !q.binding) {
+                spdlog::warn("[mqtt {}] C2D queue not available: {}", self->state.who.id(),
+                             q.error.message());
+                return;
+              }
+              hub::actions h;
+              self->state.core->want_c2d(std::move(q.binding), h);
+              pump(self, {}, std::move(h));
+            },
+            [self](caf::error& e) {
+              spdlog::warn("[mqtt {}] C2D queue not available: {}", self->state.who.id(),
+                           to_string(e));
+            });
   }
   if (methods != st.listening_methods && st.hub->methods) {
     st.listening_methods = methods;
@@ -507,7 +529,9 @@ void carry_hub(session_actor* self, hub::actions& hacts, mqtt::actions& macts) {
     } else if (auto* append = std::get_if<hub::append_action>(&a)) {
       store(self, std::move(*append));
     } else if (auto* d = std::get_if<hub::deliver_action>(&a)) {
-      auto topic = iothub::module_input_topic(st.who, d->from->target.input, d->msg);
+      auto topic = d->from->device_bound
+                       ? iothub::c2d_topic(st.who.device_id, d->msg)
+                       : iothub::module_input_topic(st.who, d->from->target.input, d->msg);
       st.proto->publish_out(std::move(topic), std::move(d->msg.body), d->token, macts);
     } else if (auto* release = std::get_if<hub::release_action>(&a)) {
       self->send(mailbox_of(*release->mailbox), ack_atom::value, std::move(release->seqs));

@@ -2,6 +2,7 @@
 
 #include "actors/common/live_count.hpp"
 #include "actors/common/writer_interface.hpp"
+#include "actors/hub/c2d_interface.hpp"
 #include "actors/hub/directory_interface.hpp"
 #include "actors/hub/hub_routes.hpp"
 #include "actors/hub/method_interface.hpp"
@@ -42,6 +43,7 @@ struct hub_services {
   directory_actor directory;
   twin_registry_actor twins;        ///< twin GET, reported patches and desired pushes
   method_router_actor methods;      ///< direct method calls to this session's identity
+  c2d_actor c2d;                    ///< the devices\' cloud-to-device queues
   caf::group sessions;              ///< every session joins; `closed_atom` sent to it ends them all
   std::shared_ptr<live_count> live; ///< counts sessions until their connection is released
   std::shared_ptr<monitor_feed> monitor; ///< `outpost monitor`: routed messages, when watched

@@ -20,6 +20,8 @@ struct binding {
   /// The mailbox's handle in the shell that owns it (an actor), opaque here; kept alive by
   /// the snapshot, so a session that still holds the snapshot can still reach it.
   std::shared_ptr<const void> handle;
+  /// A device's cloud-to-device queue (not a route's): deliveries go out as C2D messages.
+  bool device_bound = false;
 };
 
 /// Where one matched message goes: the mailbox and the TTL of the route that decided.

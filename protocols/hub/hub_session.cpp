@@ -214,6 +214,14 @@ void hub_session::want_inputs(std::shared_ptr<const bound_routes> routes, action
   on_routes(std::move(routes), out);
 }
 
+void hub_session::want_c2d(std::shared_ptr<const binding> queue, actions& out) {
+  if (!open_ || who_.is_module() || c2d_ || !queue) {
+    return;
+  }
+  c2d_ = std::move(queue);
+  attach(c2d_.get(), out);
+}
+
 void hub_session::on_routes(std::shared_ptr<const bound_routes> routes, actions& out) {
   if (!open_ || !who_.is_module() || !inputs_wanted_ || !routes || routes == routes_) {
     return;

@@ -179,6 +179,9 @@ public:
 
   /// The client subscribed to its module inputs: attach its input mailboxes of `routes`.
   void want_inputs(std::shared_ptr<const bound_routes> routes, actions& out);
+  /// The device subscribed to its cloud-to-device messages: attach its C2D queue `queue`
+  /// (a `device_bound` binding, kept alive by the session). Ignored for a module or twice.
+  void want_c2d(std::shared_ptr<const binding> queue, actions& out);
   /// The routes changed: attach new input mailboxes (mailboxes already attached stay attached,
   /// so messages stored under a removed route are still delivered).
   void on_routes(std::shared_ptr<const bound_routes> routes, actions& out);
@@ -266,6 +269,7 @@ private:
   std::shared_ptr<const bound_routes> routes_;            ///< the attached bindings' snapshot
   std::vector<std::shared_ptr<const bound_routes>> held_; ///< earlier ones, still attached
   std::unordered_map<storage::queue_handle, const binding*> inputs_;
+  std::shared_ptr<const binding> c2d_; ///< the device's C2D queue, once it subscribed
   std::map<std::string, std::deque<const binding*>> waiting_inputs_;
   std::unordered_map<std::uint64_t, delivery> inflight_;
   std::deque<waiting_entry> waiting_out_; ///< beyond the window, in arrival order

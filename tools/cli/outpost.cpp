@@ -6,7 +6,7 @@
 #include "supervisor/config/config.hpp"
 #include "tools/cli/agent_commands.hpp"
 #include "tools/cli/route_test.hpp"
-#include "tools/cli/twin_commands.hpp"
+#include "tools/cli/service_commands.hpp"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -238,6 +238,8 @@ int main(int argc, char** argv) {
   outpost::cli::add_twin_commands(app, twin);
   outpost::cli::method_cli method;
   outpost::cli::add_method_commands(app, method);
+  outpost::cli::c2d_cli c2d;
+  outpost::cli::add_c2d_commands(app, c2d);
   auto* list = app.add_subcommand("list", "list the modules and their status (like iotedge list)");
   auto* logs = app.add_subcommand("logs", "print a module's log");
   std::string module;
@@ -323,6 +325,9 @@ int main(int argc, char** argv) {
   }
   if (method.cmd->parsed()) {
     return outpost::cli::run_method(cfg, method);
+  }
+  if (c2d.cmd->parsed()) {
+    return outpost::cli::run_c2d(cfg, c2d);
   }
   if (status->parsed()) {
     const int code = get(cfg, "/healthz", false);

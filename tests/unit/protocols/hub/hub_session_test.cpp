@@ -223,6 +223,37 @@ TEST_F(HubSession, AReportedPatchIsRoutedAsATwinChangeNotification) {
   EXPECT_TRUE(acks(after).empty()) << "nobody waits for a notification's acknowledgement";
 }
 
+TEST_F(HubSession, ADeviceAttachesItsC2DQueueOnceAndGetsItsMessages) {
+  auto queue = std::make_shared<binding>();
+  queue->endpoint_id = "$c2d/d1";
+  queue->queue = 77;
+  queue->device_bound = true;
+  auto& s = open("d1");
+  actions out;
+  s.want_c2d(queue, out);
+  s.want_c2d(queue, out);
+  const auto attached = all_of<attach_action>(out);
+  ASSERT_EQ(attached.size(), 1u) << "attached once";
+  EXPECT_EQ(attached[0].mailbox, queue.get());
+  actions delivered;
+  s.on_entries(77, {entry(1, "c2d body")}, delivered);
+  const auto d = all_of<deliver_action>(delivered);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_TRUE(d[0].from->device_bound);
+  EXPECT_EQ(d[0].msg.body, "c2d body");
+  actions released;
+  s.on_delivered(d[0].token, released);
+  s.flush(released);
+  const auto r = all_of<release_action>(released);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].mailbox, queue.get());
+
+  auto& m = open("d1", "mod");
+  actions none;
+  m.want_c2d(queue, none);
+  EXPECT_TRUE(all_of<attach_action>(none).empty()) << "modules have no C2D";
+}
+
 TEST_F(HubSession, AMethodResponseGoesToTheCallerAndIsAcknowledgedInItsPlace) {
   auto routes = bind({{"r", spec("FROM /messages/* INTO $upstream")}});
   auto& s = open("d1");

@@ -1,4 +1,4 @@
-#include "tools/cli/twin_commands.hpp"
+#include "tools/cli/service_commands.hpp"
 
 #include "protocols/iothub/encoding.hpp"
 #include "protocols/transport/http_client.hpp"
@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 
 namespace outpost::cli {
 
@@ -28,8 +30,8 @@ int call_and_print(const app::daemon_config& cfg, const std::string& method,
                    const std::string& target, const std::string& body,
                    std::chrono::milliseconds wait = std::chrono::seconds(15)) {
   const auto socket = app::admin_socket_path(cfg);
-  auto reply = transport::http_call("unix:" + socket, method, target, body, "application/json",
-                                    wait);
+  auto reply =
+      transport::http_call("unix:" + socket, method, target, body, "application/json", wait);
   if (!reply) {
     std::cerr << "outpost: outpostd is not running (no answer on " << socket << ")\n";
     return 1;
@@ -121,6 +123,60 @@ int run_method(const app::daemon_config& cfg, const method_cli& c) {
   // outpostd answers within both timeouts (404 or 504 at the latest): wait a little longer.
   return call_and_print(cfg, "POST", twin_path(c.id, c.module) + "/methods", body.dump(),
                         std::chrono::seconds(c.timeout_s + c.connect_timeout_s + 10));
+}
+
+void add_c2d_commands(CLI::App& app, c2d_cli& c) {
+  c.cmd = app.add_subcommand("c2d", "send cloud-to-device messages");
+  c.cmd->require_subcommand(1);
+  c.send =
+      c.cmd->add_subcommand("send", "queue a message for a device (delivered when it listens)");
+  c.send->add_option("ID", c.id, "device id")->required();
+  auto* body = c.send->add_option("--body", c.body, "message body (text)");
+  c.send->add_option("--body-file", c.body_file, "read the body from this file")->excludes(body);
+  c.send->add_option("--message-id", c.message_id, "message id (default: a new UUID)");
+  c.send->add_option("--correlation-id", c.correlation_id, "correlation id");
+  c.send->add_option("--property", c.properties, "application property K=V (repeatable)");
+  c.send->add_option("--ttl", c.ttl_s, "seconds before it expires (default 3600)")
+      ->check(CLI::Range(1, 172800));
+  c.send->add_option("--ack", c.ack, "feedback wanted: none, positive, negative or full");
+}
+
+int run_c2d(const app::daemon_config& cfg, const c2d_cli& c) {
+  json body{{"ttlSeconds", c.ttl_s}};
+  if (!c.body_file.empty()) {
+    std::ifstream in{c.body_file, std::ios::binary};
+    if (!in) {
+      std::cerr << "outpost: cannot read " << c.body_file << "\n";
+      return 1;
+    }
+    body["body"] = std::string{std::istreambuf_iterator<char>{in}, {}};
+  } else {
+    body["body"] = c.body;
+  }
+  if (!c.message_id.empty()) {
+    body["messageId"] = c.message_id;
+  }
+  if (!c.correlation_id.empty()) {
+    body["correlationId"] = c.correlation_id;
+  }
+  if (!c.ack.empty()) {
+    body["ack"] = c.ack;
+  }
+  json props = json::object();
+  for (const auto& p : c.properties) {
+    const auto eq = p.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::cerr << "outpost: --property wants K=V, got " << p << "\n";
+      return 1;
+    }
+    props[p.substr(0, eq)] = p.substr(eq + 1);
+  }
+  if (!props.empty()) {
+    body["properties"] = std::move(props);
+  }
+  return call_and_print(cfg, "POST",
+                        "/devices/" + iothub::percent_encode(c.id) + "/messages/deviceBound",
+                        body.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 } // namespace outpost::cli

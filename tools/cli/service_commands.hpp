@@ -3,6 +3,7 @@
 #include "supervisor/config/config.hpp"
 
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -35,6 +36,22 @@ struct method_cli {
   int connect_timeout_s = 0;
 };
 
+/// `outpost c2d send ID [--body TEXT | --body-file F] [--message-id X] [--correlation-id Y]
+/// [--property K=V ...] [--ttl S] [--ack none|positive|negative|full]`: a cloud-to-device
+/// message into the device's durable queue.
+struct c2d_cli {
+  CLI::App* cmd = nullptr;
+  CLI::App* send = nullptr;
+  std::string id;
+  std::string body;
+  std::string body_file;
+  std::string message_id;
+  std::string correlation_id;
+  std::vector<std::string> properties;
+  int ttl_s = 3600;
+  std::string ack;
+};
+
 /// Adds `twin` and its subcommands to `app`.
 void add_twin_commands(CLI::App& app, twin_cli& c);
 
@@ -48,5 +65,12 @@ void add_method_commands(CLI::App& app, method_cli& c);
 /// Runs `method invoke`: prints `{"status":..,"payload":..}` and returns 0 when the target
 /// answered (whatever its status), else prints IoT Hub's error and returns 1.
 int run_method(const app::daemon_config& cfg, const method_cli& c);
+
+/// Adds `c2d send` to `app`.
+void add_c2d_commands(CLI::App& app, c2d_cli& c);
+
+/// Runs `c2d send`: prints `{"messageId":..}` and returns 0 once the message is queued, else
+/// prints IoT Hub's error (403004 when the device's queue is full) and returns 1.
+int run_c2d(const app::daemon_config& cfg, const c2d_cli& c);
 
 } // namespace outpost::cli

@@ -1,0 +1,158 @@
+#include "actors/hub/c2d_queues.hpp"
+
+#include "actors/common/mailbox.hpp"
+#include "actors/common/messages.hpp"
+#include "actors/hub/hub_routes.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace outpost::actors {
+
+namespace {
+
+struct c2d_state {
+  c2d_config cfg;
+  std::map<std::string, std::shared_ptr<const hub::binding>> queues;
+  /// Opens in progress: every caller waiting for that device's queue.
+  std::map<std::string, std::vector<caf::typed_response_promise<c2d_queue>>> opening;
+
+  static inline const char* name = "c2d_queues";
+};
+
+using c2d_pointer = c2d_actor::stateful_pointer<c2d_state>;
+
+std::string error_body(std::int32_t code, const std::string& message) {
+  return nlohmann::json{{"errorCode", code}, {"message", message}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+/// Delivers the device's queue to `rp`, opening it first when needed.
+void with_queue(c2d_pointer self, const std::string& device,
+                caf::typed_response_promise<c2d_queue> rp) {
+  auto& st = self->state;
+  if (auto q = st.queues.find(device); q != st.queues.end()) {
+    rp.deliver(c2d_queue{{}, q->second});
+    return;
+  }
+  auto& waiting = st.opening[device];
+  waiting.push_back(rp);
+  if (waiting.size() > 1) {
+    return; // already opening
+  }
+  const auto endpoint = "$c2d/" + device;
+  self->request(st.cfg.writer, caf::infinite, open_atom::value, storage::queue_name{endpoint, 0})
+      .then(
+          [=](open_reply& r) {
+            auto& s = self->state;
+            c2d_queue answer;
+            if (r.error) {
+              answer.error = r.error;
+            } else {
+              auto b = std::make_shared<hub::binding>();
+              b->endpoint_id = endpoint;
+              b->queue = r.queue;
+              b->device_bound = true;
+              b->handle = std::make_shared<const mailbox_actor>(spawn_mailbox(
+                  self->system(),
+                  {s.cfg.writer, r.queue, s.cfg.delivery_window, 1024, s.cfg.now_ms}));
+              answer.binding = b;
+              s.queues.emplace(device, b);
+            }
+            auto promises = std::move(s.opening[device]);
+            s.opening.erase(device);
+            for (auto& p : promises) {
+              p.deliver(answer);
+            }
+          },
+          [=](caf::error& e) {
+            auto promises = std::move(self->state.opening[device]);
+            self->state.opening.erase(device);
+            for (auto& p : promises) {
+              p.deliver(c2d_queue{std::make_error_code(std::errc::timed_out), nullptr});
+            }
+            (void)e;
+          });
+}
+
+} // namespace
+
+c2d_actor spawn_c2d_queues(caf::actor_system& sys, c2d_config cfg) {
+  auto behavior = [](c2d_pointer self, c2d_config cfg) -> c2d_actor::behavior_type {
+    self->state.cfg = std::move(cfg);
+    // The mailboxes end with it (the hub's stop sends it an exit); its state is still alive
+    // here, unlike in an attached functor.
+    self->set_exit_handler([self](caf::exit_msg& m) {
+      for (auto& [device, b] : self->state.queues) {
+        caf::anon_send_exit(mailbox_of(*b), caf::exit_reason::user_shutdown);
+      }
+      self->quit(m.reason);
+    });
+    return {
+        [=](c2d_open_atom, const std::string& device) -> caf::typed_response_promise<c2d_queue> {
+          auto rp = self->make_response_promise<c2d_queue>();
+          with_queue(self, device, rp);
+          return rp;
+        },
+        [=](c2d_send_atom, const std::string& device, routing::message& msg,
+            std::int64_t ttl_ms) -> caf::typed_response_promise<c2d_reply> {
+          auto rp = self->make_response_promise<c2d_reply>();
+          // The queue first (opened on first use), then its depth, then the append.
+          const auto message_id =
+              std::string{msg.get(routing::system_property::message_id).value_or("")};
+          auto body = routing::encode(msg);
+          auto send = [=](std::shared_ptr<const hub::binding> b) mutable {
+            self->request(self->state.cfg.writer, caf::infinite, stats_atom::value)
+                .then([=](store_report& report) mutable {
+                  for (const auto& q : report.queues) {
+                    if (q.queue == b->queue && q.stats.length >= self->state.cfg.max_queue_depth) {
+                      rp.deliver(
+                          c2d_reply{403, error_body(403004, "the C2D queue of " + device + " holds "
+                                                                + std::to_string(q.stats.length)
+                                                                + " messages, its limit")});
+                      return;
+                    }
+                  }
+                  self->request(mailbox_of(*b), caf::infinite, append_atom::value,
+                                std::vector<std::string>{std::move(body)}, ttl_ms)
+                      .then([=](append_outcomes& outs) mutable {
+                        if (outs.empty() || outs.front().error) {
+                          const auto why = outs.empty() ? std::string{"no answer"}
+                                                        : outs.front().error.message();
+                          rp.deliver(c2d_reply{500, error_body(500001, "not stored: " + why)});
+                          return;
+                        }
+                        rp.deliver(c2d_reply{
+                            201, nlohmann::json{{"messageId", message_id}}.dump(
+                                     -1, ' ', false, nlohmann::json::error_handler_t::replace)});
+                      });
+                });
+          };
+          auto& queues = self->state.queues;
+          if (auto q = queues.find(device); q != queues.end()) {
+            send(q->second);
+            return rp;
+          }
+          // Opening goes through the same path as a session's open (one mailbox per queue).
+          self->request(caf::actor_cast<c2d_actor>(self), caf::infinite, c2d_open_atom::value,
+                        device)
+              .then([=](c2d_queue& q) mutable {
+                if (q.error || !q.binding) {
+                  rp.deliver(c2d_reply{500, error_body(500001, "the C2D queue cannot be opened")});
+                  return;
+                }
+                send(q.binding);
+              });
+          return rp;
+        },
+    };
+  };
+  return sys.spawn(behavior, std::move(cfg));
+}
+
+} // namespace outpost::actors
