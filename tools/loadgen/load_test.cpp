@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstring>
 #include <iostream>
+#include <stdexcept>
 #include <string_view>
 #include <vector>
 
@@ -109,6 +110,9 @@ private:
   }
 
   void setup() {
+    if (o_.json_payload && has_subscriber()) {
+      throw std::runtime_error("--json-payload counts acknowledgements only: no --subscriber");
+    }
     const auto n = publisher_count() + (has_subscriber() ? 1 : 0);
     conns_.resize(n);
     std::string filler(o_.payload, 'x');
@@ -120,11 +124,15 @@ private:
       if (!sub) {
         c.next.qos = static_cast<std::uint8_t>(o_.qos);
         c.next.topic = expand(o_.topic_template, "id", c.id);
-        c.next.payload = filler;
-        put(c.next.payload, 0, payload_magic);
-        put(c.next.payload, 4, nonce_);
-        put(c.next.payload, 8, static_cast<std::uint32_t>(i));
-        put(c.next.payload, 12, std::uint32_t{0});
+        if (o_.json_payload) {
+          c.next.payload = R"({"p":")" + std::string(o_.payload - 8, 'x') + R"("})";
+        } else {
+          c.next.payload = filler;
+          put(c.next.payload, 0, payload_magic);
+          put(c.next.payload, 4, nonce_);
+          put(c.next.payload, 8, static_cast<std::uint32_t>(i));
+          put(c.next.payload, 12, std::uint32_t{0});
+        }
       }
     }
     if (o_.tls) {
@@ -316,8 +324,10 @@ private:
   void send_publish(connection& c, std::int64_t now) {
     const auto seq = c.next_seq++;
     c.flags.push_back(0);
-    put(c.next.payload, 16, seq);
-    put(c.next.payload, 24, static_cast<std::uint64_t>(now));
+    if (!o_.json_payload) {
+      put(c.next.payload, 16, seq);
+      put(c.next.payload, 24, static_cast<std::uint64_t>(now));
+    }
     c.next.packet_id = static_cast<std::uint16_t>(seq % 65535 + 1);
     mqtt::encode(c.next, c.out);
     ++sent_;

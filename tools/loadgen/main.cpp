@@ -46,6 +46,9 @@ int main(int argc, char** argv) {
                  "payload bytes (>= 32: run nonce, index, sequence, timestamp)")
       ->capture_default_str()
       ->check(CLI::Range(32, 256 * 1024));
+  app.add_flag("--json-payload", o.json_payload,
+               "payloads are a JSON object {\"p\":\"xx..\"} (twin reported patches); "
+               "acknowledgements only, no --subscriber");
   app.add_option("--rate", o.rate, "total msgs/s; 0 = closed loop, as fast as possible")
       ->capture_default_str();
   app.add_option("--inflight", o.inflight, "unacknowledged QoS 1 publishes per publisher")

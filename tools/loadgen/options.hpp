@@ -35,6 +35,10 @@ struct options {
   double drain_timeout_s = 30; ///< after the last send, wait this long for acks and deliveries
   double connect_timeout_s = 15;
   bool nodelay = true;
+  /// Payloads are a JSON object `{"p":"xx.."}` of `payload` bytes instead of the binary
+  /// header (twin reported patches: `--topic-template '$iothub/twin/PATCH/properties/reported/'`);
+  /// acknowledgements only, no subscriber.
+  bool json_payload = false;
 
   // Idle connections.
   int idle_connections = 0;
