@@ -19,7 +19,9 @@
 #   BROKERS="outpost mosquitto reflector" TESTS="throughput latency"
 #   (reflector = build/bin/outpost-reflector --store file: the floor under any durable broker
 #   here, one thread appending every pass's messages to a file and fdatasyncing it;
-#   reflector-rocksdb = the same through Outpost's RocksDB adapter; reflector-none = no sync)
+#   reflector-rocksdb = the same through Outpost's RocksDB adapter; reflector-none = no sync;
+#   a "-thread" suffix (reflector-thread, reflector-rocksdb-thread) syncs on a writer thread of
+#   its own, Outpost's shape)
 # Raw results: one JSON line per test in <work dir>/results.jsonl (printed at the end).
 set -euo pipefail
 
@@ -279,11 +281,11 @@ stop_mosquitto() {
 rf_pid=""
 rf_port=""
 
-start_reflector() { # STORE
+start_reflector() { # STORE [--sync-thread]
   rf_port="$(free_port)"
   rm -rf "$work/reflector"
   "${nice_cmd[@]}" "$reflector" --port "$rf_port" --store "$1" --dir "$work/reflector" \
-    2>>"$work/reflector.log" &
+    ${2:+"$2"} 2>>"$work/reflector.log" &
   rf_pid=$!
   pids+=("$rf_pid")
   for _ in $(seq 100); do
@@ -358,11 +360,12 @@ mosquitto_test() { # TEST REP ARGS...
   stop_mosquitto
 }
 
-reflector_test() { # STORE TEST REP ARGS...
-  local store="$1" test="$2" rep="$3" name=reflector
+reflector_test() { # NAME TEST REP ARGS...  (NAME: reflector[-rocksdb|-none][-thread])
+  local name="$1" test="$2" rep="$3" store=file thread=""
   shift 3
-  [ "$store" = file ] || name="reflector-$store"
-  start_reflector "$store"
+  case "$name" in *-thread) thread=--sync-thread ;; esac
+  case "$name" in reflector-rocksdb*) store=rocksdb ;; reflector-none*) store=none ;; esac
+  start_reflector "$store" "$thread"
   log "$name $test (rep $rep): pid $rf_pid, port $rf_port"
   loadgen_run "$name" "$test" "$rep" "$rf_pid" -- --port "$rf_port" "${common[@]}" \
     "${mq_load[@]}" "$@"
@@ -422,8 +425,7 @@ for rep in $(seq 1 "$REPS"); do
     for broker in $BROKERS; do
       case "$broker" in
         outpost | mosquitto) run=("${broker}_test") ;;
-        reflector) run=(reflector_test file) ;;
-        reflector-*) run=(reflector_test "${broker#reflector-}") ;;
+        reflector | reflector-*) run=(reflector_test "$broker") ;;
         *) log "unknown broker $broker (BROKERS)"; exit 2 ;;
       esac
       case "$test" in
@@ -530,11 +532,12 @@ def ratio(a, b):
 lines = []
 add = lines.append
 # The floor: the reflector (tools/reflector) with the store it ran with, when it ran.
-floors = [b for b in ("reflector", "reflector-rocksdb", "reflector-none")
-          if any(r.get("broker") == b for r in rows)]
 floor_names = {"reflector": "floor: reflector, file + fdatasync",
+               "reflector-thread": "floor: reflector, file, writer thread",
                "reflector-rocksdb": "floor: reflector, RocksDB sync",
+               "reflector-rocksdb-thread": "floor: reflector, RocksDB, writer thread",
                "reflector-none": "reflector, no sync"}
+floors = [b for b in floor_names if any(r.get("broker") == b for r in rows)]
 head = "| figure | Outpost (durability $DURABILITY) | mosquitto 2.0.11 (non-durable) | Outpost / mosquitto |"
 for f in floors:
     head += f" {floor_names[f]} | Outpost / it |"

@@ -7,7 +7,7 @@
 // outpostd is what Outpost's own design costs, and the gap between it and mosquitto is what
 // durability costs.
 //
-//   outpost-reflector --port P --store file|rocksdb|none --dir D
+//   outpost-reflector --port P --store file|rocksdb|none --dir D [--sync-thread]
 //
 // Durability is group commit per loop pass: every PUBLISH read in one epoll_wait pass is
 // appended, then one sync covers them all, then their PUBACKs and forwards are written, one
@@ -15,6 +15,11 @@
 // `rocksdb` writes one batch through Outpost's own storage adapter (storage/rocksdb, the same
 // options as outpostd with durability fsync) and erases each entry when the subscriber acks it,
 // unsynced, as outpostd does (the engine's floor); `none` syncs nothing (a non-durable broker).
+// With `--sync-thread` the sync runs on a thread of its own, as in outpostd (whose durable
+// writes must stay off the I/O threads: a detached writer actor): the loop hands each pass's
+// batch over (mutex + condition variable) and goes on; the writer hands finished batches back
+// through an eventfd, and their PUBACKs and forwards go out in the loop's next pass. That is
+// the floor for Outpost's shape: two hand-offs per commit.
 
 #include "protocols/mqtt/decoder.hpp"
 #include "protocols/mqtt/encoder.hpp"
@@ -26,11 +31,16 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <deque>
+#include <iterator>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <variant>
 #include <vector>
@@ -40,6 +50,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -134,9 +145,27 @@ private:
 
 class reflector {
 public:
-  reflector(int listen_fd, std::unique_ptr<store> s) : lfd_(listen_fd), store_(std::move(s)) {
+  reflector(int listen_fd, std::unique_ptr<store> s, bool sync_thread)
+      : lfd_(listen_fd),
+        store_(std::move(s)) {
     ep_ = ::epoll_create1(EPOLL_CLOEXEC);
     add(lfd_, EPOLLIN);
+    if (sync_thread && store_) {
+      done_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+      add(done_fd_, EPOLLIN);
+      writer_ = std::thread([this] { write_loop(); });
+    }
+  }
+
+  ~reflector() {
+    if (writer_.joinable()) {
+      {
+        std::lock_guard<std::mutex> lock{mutex_};
+        stopping_ = true;
+      }
+      wake_.notify_one();
+      writer_.join();
+    }
   }
 
   int run() {
@@ -151,6 +180,12 @@ public:
         const int fd = evs[i].data.fd;
         if (fd == lfd_) {
           accept_all();
+          continue;
+        }
+        if (fd == done_fd_) {
+          std::uint64_t n = 0;
+          [[maybe_unused]] auto r = ::read(done_fd_, &n, sizeof n);
+          answer_synced();
           continue;
         }
         if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
@@ -301,6 +336,19 @@ private:
     if (batch_.empty()) {
       return;
     }
+    if (writer_.joinable()) {
+      bool idle = false;
+      {
+        std::lock_guard<std::mutex> lock{mutex_};
+        idle = to_sync_.empty();
+        to_sync_.push_back(std::move(batch_));
+      }
+      batch_.clear();
+      if (idle) {
+        wake_.notify_one();
+      }
+      return;
+    }
     if (store_ && !store_->append(batch_)) {
       std::fprintf(stderr, "outpost-reflector: the store refused a batch\n");
       stop_requested = 1;
@@ -313,6 +361,51 @@ private:
       forward(p.topic, p.payload);
     }
     batch_.clear();
+  }
+
+  /// The writer thread: syncs every batch handed over so far with one append, then hands
+  /// them back.
+  void write_loop() {
+    std::unique_lock<std::mutex> lock{mutex_};
+    for (;;) {
+      wake_.wait(lock, [this] { return stopping_ || !to_sync_.empty(); });
+      if (stopping_) {
+        return;
+      }
+      std::deque<std::vector<pending>> batches;
+      batches.swap(to_sync_);
+      lock.unlock();
+      std::vector<pending> all;
+      for (auto& b : batches) {
+        std::move(b.begin(), b.end(), std::back_inserter(all));
+      }
+      const bool ok = store_->append(all);
+      lock.lock();
+      if (!ok) {
+        std::fprintf(stderr, "outpost-reflector: the store refused a batch\n");
+        stop_requested = 1;
+      }
+      synced_.push_back(std::move(all));
+      const std::uint64_t one = 1;
+      [[maybe_unused]] auto r = ::write(done_fd_, &one, sizeof one);
+    }
+  }
+
+  /// PUBACKs and forwards of what the writer made durable.
+  void answer_synced() {
+    std::deque<std::vector<pending>> done;
+    {
+      std::lock_guard<std::mutex> lock{mutex_};
+      done.swap(synced_);
+    }
+    for (auto& batch : done) {
+      for (auto& p : batch) {
+        if (auto it = clients_.find(p.publisher); it != clients_.end()) {
+          respond(it->second, mqtt::puback{p.packet_id});
+        }
+        forward(p.topic, p.payload);
+      }
+    }
   }
 
   void flush() {
@@ -349,6 +442,14 @@ private:
   std::vector<int> dirty_;
   std::size_t acks_ = 0;
   char rbuf_[64 * 1024];
+  // --sync-thread: batches to sync, batches synced, and the writer.
+  int done_fd_ = -1;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::vector<pending>> to_sync_;
+  std::deque<std::vector<pending>> synced_;
+  bool stopping_ = false;
+  std::thread writer_;
 };
 
 int listen_on(std::uint16_t port) {
@@ -377,6 +478,9 @@ int main(int argc, char** argv) {
   app.add_option("--store", kind, "file (append + fdatasync), rocksdb (Outpost's adapter), none")
       ->check(CLI::IsMember({"file", "rocksdb", "none"}));
   app.add_option("--dir", dir, "folder for the log file or the database");
+  bool sync_thread = false;
+  app.add_flag("--sync-thread", sync_thread,
+               "sync on a writer thread of its own, as outpostd does (two hand-offs per commit)");
   CLI11_PARSE(app, argc, argv);
 
   std::signal(SIGTERM, [](int) { stop_requested = 1; });
@@ -406,5 +510,5 @@ int main(int argc, char** argv) {
   if (lfd < 0) {
     return 2;
   }
-  return reflector(lfd, std::move(s)).run();
+  return reflector(lfd, std::move(s), sync_thread).run();
 }
