@@ -51,6 +51,7 @@ std::optional<actors::method_call> method_request(const std::string& target,
     return std::nullopt;
   }
   actors::method_call c;
+  c.from = "admin";
   c.target = target;
   c.method = j["methodName"].get<std::string>();
   if (c.method.size() > 256 || c.method.find_first_of("/?#&") != std::string::npos) {

@@ -63,6 +63,14 @@ hub_metrics::hub_metrics(prometheus::Registry& r)
       reported_properties_duration(prometheus::BuildSummary()
                                        .Name("edgehub_reported_properties_update_duration_seconds")
                                        .Help("Time taken to update reported properties")
-                                       .Register(r)) {}
+                                       .Register(r)),
+      direct_methods(prometheus::BuildCounter()
+                         .Name("edgehub_direct_methods_total")
+                         .Help("Total number of direct method calls")
+                         .Register(r)),
+      direct_method_duration(prometheus::BuildSummary()
+                                 .Name("edgehub_direct_method_duration_seconds")
+                                 .Help("Time taken to call direct methods")
+                                 .Register(r)) {}
 
 } // namespace outpost::actors

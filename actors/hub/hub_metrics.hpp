@@ -33,6 +33,10 @@ struct hub_metrics {
   prometheus::Family<prometheus::Summary>& get_twin_duration;            ///< {source, id}
   prometheus::Family<prometheus::Counter>& reported_properties;          ///< {target, id}
   prometheus::Family<prometheus::Summary>& reported_properties_duration; ///< {target, id}
+  /// Direct method calls: `from` the caller (a module, or "admin" for the admin API), `to` the
+  /// target identity; counted and timed when the caller is answered (any outcome).
+  prometheus::Family<prometheus::Counter>& direct_methods;         ///< {from, to}
+  prometheus::Family<prometheus::Summary>& direct_method_duration; ///< {from, to}
 
   /// IoT Edge's summary quantiles (facts §8.1).
   static prometheus::Summary::Quantiles quantiles();

@@ -24,6 +24,7 @@ using method_answer_atom = caf::atom_constant<caf::atom("meth_ans")>;
 
 /// A direct method call as IoT Hub's `POST /twins/{id}[/modules/{m}]/methods` takes it.
 struct method_call {
+  std::string from;   ///< the caller, for metrics: a module's id, or "admin"
   std::string target; ///< "<device>" or "<device>/<module>"
   std::string method;
   std::string payload = "null"; ///< JSON text

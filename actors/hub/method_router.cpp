@@ -4,6 +4,8 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/typed_event_based_actor.hpp>
+#include <prometheus/counter.h>
+#include <prometheus/summary.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -24,7 +26,14 @@ struct method_router_state {
   std::function<std::int64_t()> now_ms;
   hub::method_table table;
   std::unordered_map<std::string, caf::actor> listeners; ///< identity -> its live session
-  std::map<std::uint64_t, caf::typed_response_promise<method_call_reply>> callers;
+  std::shared_ptr<hub_metrics> metrics;
+  struct caller {
+    caf::typed_response_promise<method_call_reply> promise;
+    std::string from;
+    std::string to;
+    std::chrono::steady_clock::time_point started;
+  };
+  std::map<std::uint64_t, caller> callers;
   std::int64_t tick_at = 0; ///< the pending timer's deadline; 0 = none
 
   static inline const char* name = "method_router";
@@ -42,7 +51,17 @@ void carry(router_pointer self, hub::method_table::outputs& out) {
       }
     } else if (auto* f = std::get_if<hub::method_table::finish>(&o)) {
       if (auto c = st.callers.find(f->id); c != st.callers.end()) {
-        c->second.deliver(method_call_reply{f->http_status, std::move(f->body)});
+        if (st.metrics) {
+          const prometheus::Labels labels{{"from", c->second.from}, {"to", c->second.to}};
+          st.metrics->direct_methods.Add(labels).Increment();
+          st.metrics->direct_method_duration
+              .Add(labels, hub_metrics::quantiles(), hub_metrics::window,
+                   hub_metrics::window_buckets)
+              .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now()
+                                                     - c->second.started)
+                           .count());
+        }
+        c->second.promise.deliver(method_call_reply{f->http_status, std::move(f->body)});
         st.callers.erase(c);
       }
     }
@@ -56,8 +75,10 @@ void carry(router_pointer self, hub::method_table::outputs& out) {
   }
 }
 
-router_actor::behavior_type router(router_pointer self, std::function<std::int64_t()> now_ms) {
+router_actor::behavior_type router(router_pointer self, std::function<std::int64_t()> now_ms,
+                                   std::shared_ptr<hub_metrics> metrics) {
   self->state.now_ms = std::move(now_ms);
+  self->state.metrics = std::move(metrics);
   self->set_down_handler([self](caf::down_msg& m) {
     auto& ls = self->state.listeners;
     for (auto i = ls.begin(); i != ls.end();) {
@@ -70,11 +91,13 @@ router_actor::behavior_type router(router_pointer self, std::function<std::int64
         auto rp = self->make_response_promise<method_call_reply>();
         hub::method_table::outputs out;
         const bool listening = st.listeners.count(c.target) != 0;
+        const auto to = c.target;
         const auto id =
             st.table.invoke({std::move(c.target), std::move(c.method), std::move(c.payload),
                              c.connect_timeout_ms, c.response_timeout_ms},
                             listening, st.now_ms(), out);
-        st.callers.emplace(id, rp);
+        st.callers.emplace(id, method_router_state::caller{rp, std::move(c.from), to,
+                                                           std::chrono::steady_clock::now()});
         carry(self, out);
         return rp;
       },
@@ -116,8 +139,10 @@ router_actor::behavior_type router(router_pointer self, std::function<std::int64
 } // namespace
 
 method_router_actor spawn_method_router(caf::actor_system& sys,
-                                        std::function<std::int64_t()> now_ms) {
-  return caf::actor_cast<method_router_actor>(sys.spawn(router, std::move(now_ms)));
+                                        std::function<std::int64_t()> now_ms,
+                                        std::shared_ptr<hub_metrics> metrics) {
+  return caf::actor_cast<method_router_actor>(
+      sys.spawn(router, std::move(now_ms), std::move(metrics)));
 }
 
 } // namespace outpost::actors

@@ -90,6 +90,12 @@ test('direct methods reach a device and a module; 404 when away, 504 when silent
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.json.status, 200);
 
+      // IoT Edge's method metrics, {from, to}.
+      const metrics = (await op.cli(['metrics', '--filter', 'edgehub_direct_method'])).stdout;
+      assert.match(metrics, /edgehub_direct_methods_total\{[^}]*from="admin"[^}]*to="dev1"[^}]*\} 2\n/,
+        'two calls to dev1 answered (echo, and the 504)');
+      assert.match(metrics, /edgehub_direct_method_duration_seconds_count\{[^}]*to="edge1\/modM"/);
+
       // The device's calls went to the device only.
       await waitFor(() => devCalls.length === 1, { timeoutMs: 1000, message: 'no stray calls' });
     });
