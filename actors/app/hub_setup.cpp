@@ -156,9 +156,10 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
     return nullptr;
   }
   p->directory = actors::spawn_session_directory(deps.sys, writer, &metrics->connected_clients);
-  p->twins = actors::spawn_twin_registry(deps.sys, {writer, deps.kv, wall_ms});
+  p->twins = actors::spawn_twin_registry(deps.sys, {writer, deps.kv, wall_ms, deps.identities});
   p->methods = actors::spawn_method_router(deps.sys, wall_ms, metrics);
-  p->c2d = actors::spawn_c2d_queues(deps.sys, {writer, cfg.hub.delivery_window, wall_ms, 50});
+  p->c2d = actors::spawn_c2d_queues(
+      deps.sys, {writer, cfg.hub.delivery_window, wall_ms, 50, deps.identities});
 
   auto hub = std::make_shared<actors::hub_services>();
   hub->writer = writer;

@@ -18,8 +18,8 @@ namespace {
 
 struct c2d_state {
   c2d_config cfg;
-  std::map<std::string, std::shared_ptr<const hub::binding>> queues;
-  /// Opens in progress: every caller waiting for that device's queue.
+  std::map<std::string, std::shared_ptr<const hub::binding>> queues; ///< by queue name
+  /// Opens in progress (by queue name): every caller waiting for that queue.
   std::map<std::string, std::vector<caf::typed_response_promise<c2d_queue>>> opening;
 
   static inline const char* name = "c2d_queues";
@@ -33,19 +33,31 @@ std::string error_body(std::int32_t code, const std::string& message) {
 }
 
 /// Delivers the device's queue to `rp`, opening it first when needed.
+/// The queue of `device` as it is registered now: `$c2d/<device>/<created_ms>`.
+std::string queue_name(const c2d_state& st, const std::string& device) {
+  std::int64_t created = 0;
+  if (st.cfg.identities) {
+    auto table = st.cfg.identities->get();
+    if (auto i = table->find(device); i != table->end()) {
+      created = i->second.created_ms;
+    }
+  }
+  return "$c2d/" + device + "/" + std::to_string(created);
+}
+
 void with_queue(c2d_pointer self, const std::string& device,
                 caf::typed_response_promise<c2d_queue> rp) {
   auto& st = self->state;
-  if (auto q = st.queues.find(device); q != st.queues.end()) {
+  const auto endpoint = queue_name(st, device);
+  if (auto q = st.queues.find(endpoint); q != st.queues.end()) {
     rp.deliver(c2d_queue{{}, q->second});
     return;
   }
-  auto& waiting = st.opening[device];
+  auto& waiting = st.opening[endpoint];
   waiting.push_back(rp);
   if (waiting.size() > 1) {
     return; // already opening
   }
-  const auto endpoint = "$c2d/" + device;
   self->request(st.cfg.writer, caf::infinite, open_atom::value, storage::queue_name{endpoint, 0})
       .then(
           [=](open_reply& r) {
@@ -62,17 +74,17 @@ void with_queue(c2d_pointer self, const std::string& device,
                   self->system(),
                   {s.cfg.writer, r.queue, s.cfg.delivery_window, 1024, s.cfg.now_ms}));
               answer.binding = b;
-              s.queues.emplace(device, b);
+              s.queues.emplace(endpoint, b);
             }
-            auto promises = std::move(s.opening[device]);
-            s.opening.erase(device);
+            auto promises = std::move(s.opening[endpoint]);
+            s.opening.erase(endpoint);
             for (auto& p : promises) {
               p.deliver(answer);
             }
           },
           [=](caf::error& e) {
-            auto promises = std::move(self->state.opening[device]);
-            self->state.opening.erase(device);
+            auto promises = std::move(self->state.opening[endpoint]);
+            self->state.opening.erase(endpoint);
             for (auto& p : promises) {
               p.deliver(c2d_queue{std::make_error_code(std::errc::timed_out), nullptr});
             }
@@ -88,7 +100,7 @@ c2d_actor spawn_c2d_queues(caf::actor_system& sys, c2d_config cfg) {
     // The mailboxes end with it (the hub's stop sends it an exit); its state is still alive
     // here, unlike in an attached functor.
     self->set_exit_handler([self](caf::exit_msg& m) {
-      for (auto& [device, b] : self->state.queues) {
+      for (auto& [name, b] : self->state.queues) {
         caf::anon_send_exit(mailbox_of(*b), caf::exit_reason::user_shutdown);
       }
       self->quit(m.reason);
@@ -134,7 +146,7 @@ c2d_actor spawn_c2d_queues(caf::actor_system& sys, c2d_config cfg) {
                 });
           };
           auto& queues = self->state.queues;
-          if (auto q = queues.find(device); q != queues.end()) {
+          if (auto q = queues.find(queue_name(self->state, device)); q != queues.end()) {
             send(q->second);
             return rp;
           }

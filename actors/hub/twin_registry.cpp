@@ -23,9 +23,14 @@ namespace {
 
 using registry_pointer = twin_registry_actor::stateful_pointer<struct twin_registry_state>;
 
+struct cached_twin {
+  iothub::twin twin;
+  std::int64_t owner_created_ms = 0; ///< the identity it belongs to (its creation time)
+};
+
 struct twin_registry_state {
   twin_registry_config cfg;
-  std::unordered_map<std::string, iothub::twin> cache;
+  std::unordered_map<std::string, cached_twin> cache;
   std::map<std::string, std::set<caf::actor>> watchers;
 
   static inline const char* name = "twin_registry";
@@ -51,36 +56,51 @@ twin_reply internal(const std::string& why) {
   return failure(iothub::hub_error{500, 500001, why});
 }
 
+/// When identity `id` was created (0 when unknown: no registry table given, or not registered).
+std::int64_t owner_of(const twin_registry_state& st, const std::string& id) {
+  if (!st.cfg.identities) {
+    return 0;
+  }
+  auto table = st.cfg.identities->get();
+  auto i = table->find(id);
+  return i == table->end() ? 0 : i->second.created_ms;
+}
+
 /// The cached twin of `id`, read from the store on first use (a new identity has none yet:
-/// it starts empty, as IoT Hub's does). nullptr when the store cannot be read.
-iothub::twin* twin_of(registry_pointer self, const std::string& id, std::string& why) {
+/// it starts empty, as IoT Hub's does; so does one whose stored twin a removed identity of
+/// the same id left). nullptr when the store cannot be read.
+cached_twin* twin_of(registry_pointer self, const std::string& id, std::string& why) {
   auto& st = self->state;
+  const auto owner = owner_of(st, id);
   if (auto i = st.cache.find(id); i != st.cache.end()) {
-    return &i->second;
+    if (i->second.owner_created_ms == owner) {
+      return &i->second;
+    }
+    st.cache.erase(i); // the identity was removed and created again
   }
   auto stored = storage::twin_store::get(*st.cfg.kv, id);
   if (!stored) {
     why = "the twin store cannot be read: " + stored.error().message();
     return nullptr;
   }
-  iothub::twin t;
-  if (*stored) {
-    auto loaded = iothub::twin::load(**stored);
+  cached_twin c{iothub::twin{}, owner};
+  if (*stored && (*stored)->owner_created_ms == owner) {
+    auto loaded = iothub::twin::load((*stored)->document);
     if (!loaded) {
       why = "the stored twin of " + id + " is not readable";
       return nullptr;
     }
-    t = std::move(*loaded);
+    c.twin = std::move(*loaded);
   }
-  return &st.cache.emplace(id, std::move(t)).first->second;
+  return &st.cache.emplace(id, std::move(c)).first->second;
 }
 
 /// Writes `id`'s twin durably, then delivers `reply` (or a 500 and drops the cached copy).
-void persist(registry_pointer self, const std::string& id, const iothub::twin& t,
+void persist(registry_pointer self, const std::string& id, const cached_twin& c,
              caf::typed_response_promise<twin_reply> rp, twin_reply reply,
              std::function<void()> after = {}) {
   storage::write_batch b;
-  storage::twin_store::put(b, id, t.save());
+  storage::twin_store::put(b, id, c.owner_created_ms, c.twin.save());
   self->request(self->state.cfg.writer, caf::infinite, records_atom::value, std::move(b), true)
       .then(
           [=](records_reply& r) mutable {
@@ -135,34 +155,35 @@ twin_registry_actor spawn_twin_registry(caf::actor_system& sys, twin_registry_co
     return {
         [=](twin_get_atom, const std::string& id) -> twin_reply {
           std::string why;
-          auto* t = twin_of(self, id, why);
-          if (!t) {
+          auto* c = twin_of(self, id, why);
+          if (!c) {
             return internal(why);
           }
-          return {200, t->reported_version(), t->device_json()};
+          return {200, c->twin.reported_version(), c->twin.device_json()};
         },
         [=](twin_report_atom, const std::string& id,
             const std::string& patch) -> caf::typed_response_promise<twin_reply> {
           auto rp = self->make_response_promise<twin_reply>();
           std::string why;
-          auto* t = twin_of(self, id, why);
-          if (!t) {
+          auto* c = twin_of(self, id, why);
+          if (!c) {
             rp.deliver(internal(why));
             return rp;
           }
-          if (auto e = t->patch_reported(patch, iso8601(self->state.cfg.now_ms()))) {
+          if (auto e = c->twin.patch_reported(patch, iso8601(self->state.cfg.now_ms()))) {
             rp.deliver(failure(*e));
             return rp;
           }
-          persist(self, id, *t, rp, twin_reply{204, t->reported_version(), {}});
+          persist(self, id, *c, rp, twin_reply{204, c->twin.reported_version(), {}});
           return rp;
         },
         [=](twin_show_atom, const std::string& id) -> twin_reply {
           std::string why;
-          auto* t = twin_of(self, id, why);
-          if (!t) {
+          auto* c = twin_of(self, id, why);
+          if (!c) {
             return internal(why);
           }
+          const auto* t = &c->twin;
           const auto slash = id.find('/');
           return {200, t->version(),
                   t->service_json(id.substr(0, slash),
@@ -172,11 +193,12 @@ twin_registry_actor spawn_twin_registry(caf::actor_system& sys, twin_registry_co
             const std::string& if_match, bool replace) -> caf::typed_response_promise<twin_reply> {
           auto rp = self->make_response_promise<twin_reply>();
           std::string why;
-          auto* t = twin_of(self, id, why);
-          if (!t) {
+          auto* c = twin_of(self, id, why);
+          if (!c) {
             rp.deliver(internal(why));
             return rp;
           }
+          auto* t = &c->twin;
           if (!etag_matches(if_match, *t)) {
             rp.deliver(failure(iothub::hub_error{
                 412, 412001, "the etag " + if_match + " is not the twin's (" + t->etag() + ")"}));
@@ -198,7 +220,7 @@ twin_registry_actor spawn_twin_registry(caf::actor_system& sys, twin_registry_co
               push_desired(self, id, version, pushed);
             };
           }
-          persist(self, id, *t, rp, std::move(reply), std::move(after));
+          persist(self, id, *c, rp, std::move(reply), std::move(after));
           return rp;
         },
         [=](twin_watch_atom, const std::string& id, const caf::actor& session) {

@@ -2,6 +2,7 @@
 
 #include "actors/common/writer_interface.hpp"
 #include "actors/hub/twin_interface.hpp"
+#include "actors/workload/identity_registry.hpp"
 #include "storage/kv_store.hpp"
 
 #include <caf/fwd.hpp>
@@ -16,6 +17,9 @@ struct twin_registry_config {
   writer_actor writer;                   ///< every change is written through it
   std::shared_ptr<storage::kv_store> kv; ///< twins are read from the store on first use
   std::function<std::int64_t()> now_ms;  ///< wall clock, for `$metadata`
+  /// The registry's table: a twin belongs to the identity created at its `created_ms`; a twin
+  /// left by a removed identity starts empty for a new identity of the same id.
+  std::shared_ptr<identity_snapshot> identities;
 };
 
 /// Spawns the owner of every twin (a detached actor: it reads the store on first use of a

@@ -155,3 +155,23 @@ test('an accepted reported patch is routed FROM /twinChangeNotifications with Io
       assert.equal(watcher.inbox.on('changes').length, 1, 'the refused patch made no notification');
     });
   });
+
+test('a device removed and created again starts with an empty twin and none of the old C2D',
+  { timeout: 60000 }, async () => {
+    await withOutpost({ name: 'twin-recreate' }, async (op) => {
+      let dev = await op.openDevice(await op.addDevice('dev9'));
+      await report(await getTwin(dev), { old: true });
+      await op.closeClient(dev);
+      await op.cliOk(['c2d', 'send', 'dev9', '--body', 'for the old dev9']);
+      await op.cliOk(['identity', 'remove', 'dev9']);
+
+      dev = await op.openDevice(await op.addDevice('dev9'));
+      const twin = await getTwin(dev);
+      assert.equal(twin.properties.reported.$version, 1, 'a fresh twin');
+      assert.equal(twin.properties.reported.old, undefined);
+      const got = [];
+      dev.on('message', (m) => { got.push(m); dev.complete(m, () => {}); });
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(got.length, 0, 'the old device\'s C2D message is not the new one\'s');
+    });
+  });

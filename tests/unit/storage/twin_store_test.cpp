@@ -16,15 +16,16 @@ namespace {
 using golden::hex;
 
 TEST(TwinRecords, GoldenBytes) {
-  EXPECT_EQ(hex(twin_store::encode(R"({"a":1})")),
+  EXPECT_EQ(hex(twin_store::encode(1700000000123, R"({"a":1})")),
             "01"
+            "0000018bcfe5687b"
             "00000007"
             "7b2261223a317d");
-  EXPECT_EQ(hex(twin_store::encode("")), "0100000000");
+  EXPECT_EQ(hex(twin_store::encode(0, "")), "01000000000000000000000000");
 }
 
 TEST(TwinRecords, EveryPrefixAndATrailingByteAreRefused) {
-  const auto v = twin_store::encode(R"({"format":1})");
+  const auto v = twin_store::encode(42, R"({"format":1})");
   for (std::size_t n = 0; n < v.size(); ++n) {
     auto d = twin_store::decode(v.substr(0, n));
     ASSERT_FALSE(d) << "prefix of " << n << " bytes";
@@ -36,7 +37,8 @@ TEST(TwinRecords, EveryPrefixAndATrailingByteAreRefused) {
   EXPECT_FALSE(twin_store::decode(other)) << "another format";
   auto ok = twin_store::decode(v);
   ASSERT_TRUE(ok);
-  EXPECT_EQ(*ok, R"({"format":1})");
+  EXPECT_EQ(ok->document, R"({"format":1})");
+  EXPECT_EQ(ok->owner_created_ms, 42);
 }
 
 TEST(TwinRecords, PutGetErase) {
@@ -46,11 +48,12 @@ TEST(TwinRecords, PutGetErase) {
   EXPECT_FALSE(*none);
 
   write_batch b;
-  twin_store::put(b, "dev1", "device twin");
-  twin_store::put(b, "dev1/mod", "module twin");
+  twin_store::put(b, "dev1", 7, "device twin");
+  twin_store::put(b, "dev1/mod", 8, "module twin");
   ASSERT_TRUE(kv.write(b, write_mode::durable));
-  EXPECT_EQ(**twin_store::get(kv, "dev1"), "device twin");
-  EXPECT_EQ(**twin_store::get(kv, "dev1/mod"), "module twin");
+  EXPECT_EQ((*twin_store::get(kv, "dev1"))->document, "device twin");
+  EXPECT_EQ((*twin_store::get(kv, "dev1"))->owner_created_ms, 7);
+  EXPECT_EQ((*twin_store::get(kv, "dev1/mod"))->document, "module twin");
 
   write_batch e;
   twin_store::erase(e, "dev1");
