@@ -55,10 +55,11 @@ struct session_state {
   bool closing = false;
   bool paused = false;    ///< the socket is not read (backpressure: see hub_session::reading)
   bool monitored = false; ///< `outpost monitor` is watching during this pass
-  bool watching_desired = false;  ///< registered with the twins for desired patches
-  bool listening_methods = false; ///< registered with the method router
-  bool c2d_requested = false;     ///< the device's C2D queue was asked for
-  std::string out;                ///< bytes for the socket, flushed once per pass
+  bool watching_desired = false;   ///< registered with the twins for desired patches
+  bool listening_methods = false;  ///< registered with the method router
+  bool c2d_requested = false;      ///< the device's C2D queue was asked for
+  std::size_t twins_in_flight = 0; ///< twin requests sent to the registry, not yet answered
+  std::string out;                 ///< bytes for the socket, flushed once per pass
   std::vector<std::string> subscriptions;
   std::int64_t tick_at = 0;
   prometheus::Counter* received = nullptr; ///< edgehub_messages_received_total, no output
@@ -432,6 +433,11 @@ void count_twin(session_state& st, hub::twin_op op, std::chrono::steady_clock::d
       .Observe(std::chrono::duration<double>(took).count());
 }
 
+/// Twin requests of one session the registry works on at once.
+constexpr std::size_t max_twin_requests_in_flight = 16;
+/// session -> itself: answer a twin request 429 (over the cap), `(request id, index)`.
+using twin_busy_atom = caf::atom_constant<caf::atom("twin_busy")>;
+
 /// Asks the twin registry, answers on `$iothub/twin/res/{status}/?$rid=` (a reported patch
 /// only once it is durable, with the new `$version`), then lets the core acknowledge it.
 void twin_request(session_actor* self, hub::twin_action a) {
@@ -442,6 +448,7 @@ void twin_request(session_actor* self, hub::twin_action a) {
   auto answer = [self, rid = a.request_id, index = a.index, op = a.op, started,
                  patch = std::move(patch)](twin_reply r) mutable {
     auto& s = self->state;
+    --s.twins_in_flight;
     count_twin(s, op, std::chrono::steady_clock::now() - started);
     mqtt::actions m;
     hub::actions h;
@@ -462,6 +469,15 @@ void twin_request(session_actor* self, hub::twin_action a) {
     answer(twin_reply{
         500, 0, iothub::hub_error{500, 500001, "twin request failed: " + to_string(e)}.body()});
   };
+  // QoS 1 requests are bounded by max_pending_in; QoS 0 ones are not acknowledged, so a
+  // client could pile them up: past the cap they are answered 429 at once (IoT Hub's
+  // throttling code) without reaching the registry.
+  if (st.twins_in_flight >= max_twin_requests_in_flight) {
+    // Answered in a pass of its own: this runs inside one (carry_hub).
+    self->send(self, twin_busy_atom::value, std::move(a.request_id), a.index);
+    return;
+  }
+  ++st.twins_in_flight;
   if (a.op == hub::twin_op::get) {
     self->request(st.hub->twins, std::chrono::seconds(30), twin_get_atom::value, st.who.id())
         .then(answer, failed);
@@ -674,6 +690,18 @@ caf::behavior session_behavior(session_actor* self, std::shared_ptr<const hub_se
         pump(self, {}, std::move(h));
       },
       [=](identities_atom) { recheck_credentials(self, false); },
+      [=](twin_busy_atom, std::string& rid, std::uint64_t index) {
+        auto& s = self->state;
+        mqtt::actions m;
+        hub::actions h;
+        if (subscribed(s, iothub::subscription_kind::twin_response)) {
+          s.proto->notify(iothub::twin_response_topic(429, rid),
+                          iothub::hub_error{429, 429001, "too many twin requests in flight"}.body(),
+                          m);
+        }
+        s.core->on_twin_done(index, h);
+        pump(self, std::move(m), std::move(h));
+      },
       [=](method_request_atom, std::string& rid, std::string& method, std::string& payload) {
         auto& s = self->state;
         if (!subscribed(s, iothub::subscription_kind::methods)) {

@@ -107,5 +107,33 @@ TEST_F(IdentityIsolation, AnotherDevicesC2DAndMethodTopicsAreRefused) {
   EXPECT_FALSE(next_publish(*dev2, "devices/", 1s)) << "dev1's C2D never reaches dev2";
 }
 
+TEST_F(IdentityIsolation, AFloodOfUnacknowledgedTwinRequestsIsCappedPerSession) {
+  auto dev1 = connected("dev1");
+  ASSERT_EQ(subscribe(*dev1, 1, "$iothub/twin/res/#"), 1);
+  constexpr int requests = 400;
+  for (int i = 0; i < requests; ++i) { // QoS 0: nothing acknowledges, nothing slows the client
+    dev1->send(
+        mqtt::publish{false, 0, false, "$iothub/twin/GET/?$rid=" + std::to_string(i), 0, " "});
+  }
+  int ok = 0;
+  int busy = 0;
+  while (ok + busy < requests) {
+    auto p = next_publish(*dev1, "$iothub/twin/res/", 10s);
+    ASSERT_TRUE(p) << "every request is answered (" << ok << " 200, " << busy << " 429)";
+    if (p->topic.rfind("$iothub/twin/res/200/", 0) == 0) {
+      ++ok;
+    } else if (p->topic.rfind("$iothub/twin/res/429/", 0) == 0) {
+      EXPECT_NE(p->payload.find("429001"), std::string::npos) << p->payload;
+      ++busy;
+    }
+  }
+  EXPECT_GT(ok, 0);
+  RecordProperty("answered_429", busy);
+  // Whether the cap was reached depends on how fast the registry answers; it never errs.
+  dev1->send(mqtt::publish{false, 0, false, "$iothub/twin/GET/?$rid=after", 0, " "});
+  auto after = next_publish(*dev1, "$iothub/twin/res/200/");
+  ASSERT_TRUE(after) << "the session still works";
+}
+
 } // namespace
 } // namespace outpost::test
