@@ -140,7 +140,7 @@ std::optional<http_response> twin_admin(
   }
   if (req.method == "PATCH" || req.method == "PUT") {
     self->request(twins, std::chrono::seconds(10), actors::twin_update_atom::value, id, req.body,
-                  std::string{}, req.method == "PUT")
+                  req.header("If-Match"), req.method == "PUT")
         .receive(answer, [](caf::error&) {});
     return res;
   }

@@ -17,7 +17,8 @@ namespace outpost::app {
 ///   shows it (ids, etag, version, tags, desired and reported with `$metadata`);
 /// - `PATCH` (merge) or `PUT` (replace) on the same paths, body
 ///   `{"tags":{..},"properties":{"desired":{..}}}`: the twin after the change; connected
-///   clients subscribed to desired patches get the change at once.
+///   clients subscribed to desired patches get the change at once. An `If-Match` etag (quoted
+///   or not; `*` or none = any) that is not the twin's is 412 (412001), nothing changed.
 /// - `POST /twins/{d}[/modules/{m}]/methods` `{"methodName", "payload", "responseTimeoutInSeconds"
 ///   (default 30, at most 300), "connectTimeoutInSeconds" (default 0, at most 300)}`: a direct
 ///   method call, answered 200 `{"status", "payload"}`, 404 (404103) when the target does not

@@ -21,6 +21,8 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -366,7 +368,11 @@ private:
                          std::move(req.body()),
                          peer_.pid,
                          peer_.uid,
-                         peer_.gid};
+                         peer_.gid,
+                         {}};
+    for (const auto& field : req) {
+      request.headers.emplace_back(std::string{field.name_string()}, std::string{field.value()});
+    }
     parser_.reset();
     // The handler runs on the handler pool; the answer comes back to this connection's strand.
     asio::post(server_->handlers(), [self = this->shared_from_this(), request = std::move(request),
@@ -702,6 +708,20 @@ std::string http_server::bound_address() const {
 
 void http_server::stop() {
   state_->stop();
+}
+
+std::string http_request::header(std::string_view name) const {
+  for (const auto& [n, v] : headers) {
+    const bool same =
+        n.size() == name.size() && std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a))
+                 == std::tolower(static_cast<unsigned char>(b));
+        });
+    if (same) {
+      return v;
+    }
+  }
+  return {};
 }
 
 } // namespace outpost::transport

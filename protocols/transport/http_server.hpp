@@ -6,6 +6,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace outpost::transport {
 
@@ -26,6 +29,12 @@ struct http_request {
   /// the workload API's and the admin API's caller checks); -1 over TCP.
   long long peer_uid = -1;
   long long peer_gid = -1;
+  /// The request's header fields in arrival order, names as sent (at most the parser's 16 KiB
+  /// of header in all).
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  /// The first field named `name` (compared case-insensitively, RFC 9110 §5.1), or "".
+  std::string header(std::string_view name) const;
 };
 
 /// The handler's answer. The server adds `Server`, `Content-Length` and `Connection`.

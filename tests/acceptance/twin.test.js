@@ -119,6 +119,18 @@ test('a bad reported patch gets IoT Hub\'s 400 error and the connection stays; u
       assert.equal(again.properties.reported.$version, 2);
       assert.equal(again.properties.reported.ok, true);
 
+      // If-Match: the twin's etag updates, another one is 412 and changes nothing.
+      const shown = (await op.admin('GET', '/twins/dev1')).body;
+      const stale = await op.admin('PATCH', '/twins/dev1', { tags: { a: 1 } },
+        { 'If-Match': '"AAAAAAAAAAE="' });
+      assert.equal(stale.status, 412, JSON.stringify(stale.body));
+      assert.equal(stale.body.errorCode, 412001);
+      const fresh = await op.admin('PATCH', '/twins/dev1', { tags: { a: 2 } },
+        { 'If-Match': `"${shown.etag}"` });
+      assert.equal(fresh.status, 200, JSON.stringify(fresh.body));
+      assert.equal(fresh.body.tags.a, 2);
+      assert.notEqual(fresh.body.etag, shown.etag);
+
       const missing = await op.cli(['twin', 'show', 'nobody']);
       assert.notEqual(missing.code, 0);
       assert.match(missing.stderr, /not registered \(errorCode 404001\)/);

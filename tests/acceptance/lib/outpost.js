@@ -120,11 +120,12 @@ function manifest(routes, { ttlSecs = 7200, modules = {} } = {}) {
 }
 
 /// One HTTP request over a unix socket → {status, body}; body parsed as JSON when it is.
-function unixHttp(socketPath, method, target, body) {
+function unixHttp(socketPath, method, target, body, extraHeaders = {}) {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body));
-    const req = http.request({ socketPath, method, path: target, headers: data === undefined ? {}
-      : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
+    const headers = data === undefined ? { ...extraHeaders }
+      : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), ...extraHeaders };
+    const req = http.request({ socketPath, method, path: target, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c) => { text += c; });
@@ -227,8 +228,9 @@ class Outpost {
   check() { return this.cli(['check']); }
 
   /// The admin API (HTTP over its unix socket): {status, body (parsed JSON when it is)}.
-  admin(method, target, body) {
-    return unixHttp(path.join(this.dataDir, 'run', 'admin', 'admin.sock'), method, target, body);
+  admin(method, target, body, headers) {
+    return unixHttp(path.join(this.dataDir, 'run', 'admin', 'admin.sock'), method, target, body,
+      headers);
   }
 
   /// The workload API as a process that is not a module would call it.

@@ -300,6 +300,22 @@ TEST_F(HttpServer, PostBodyReachesTheHandler) {
   EXPECT_EQ(response->body, "POST:{\"x\":true}\n");
 }
 
+TEST_F(HttpServer, HeadersReachTheHandlerAndAreFoundWhateverTheirCase) {
+  start([](const http_request& request) {
+    return http_response{200, "text/plain",
+                         request.header("if-match") + "|" + request.header("X-MS-EDGE-MODULEID")
+                             + "|" + request.header("absent") + "|"
+                             + std::to_string(request.headers.size())};
+  });
+  test_client client{port_};
+  ASSERT_TRUE(
+      client.send("GET /twins/d HTTP/1.1\r\nHost: t\r\nIf-Match: \"AAAAAAAAAAE=\"\r\n"
+                  "x-ms-edge-moduleId: modA\r\n\r\n"));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "\"AAAAAAAAAAE=\"|modA||3");
+}
+
 TEST_F(HttpServer, ExpectContinueGets100BeforeTheBody) {
   start([](const http_request& request) { return http_response{200, "text/plain", request.body}; });
   test_client client{port_};
