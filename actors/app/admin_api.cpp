@@ -1,6 +1,7 @@
 #include "actors/app/admin_api.hpp"
 
 #include "actors/app/c2d_admin.hpp"
+#include "actors/app/iothub_response.hpp"
 #include "actors/app/twin_admin.hpp"
 #include "protocols/iothub/encoding.hpp"
 #include "storage/errc.hpp"
@@ -290,8 +291,7 @@ transport::http_handler admin_routes(caf::actor_system& sys, actors::registry_ac
                == "/twins/" + cfg.device_id + "/modules/$edgeAgent/methods") {
       const auto call = json::parse(req.body, nullptr, false);
       if (!call.is_object() || !call.contains("methodName") || !call["methodName"].is_string()) {
-        return http_response{400, "application/json",
-                             R"({"errorCode":400004,"message":"the body must have a methodName"})"};
+        return iothub_error(400, 400004, "the body must have a methodName");
       }
       http_request inner = req;
       inner.target = "/methods/" + iothub::percent_encode(call["methodName"].get<std::string>());

@@ -1,7 +1,7 @@
 #include "actors/app/c2d_admin.hpp"
 
+#include "actors/app/iothub_response.hpp"
 #include "protocols/iothub/encoding.hpp"
-#include "protocols/iothub/twin.hpp"
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
@@ -16,11 +16,6 @@ namespace {
 
 using transport::http_response;
 using json = nlohmann::json;
-
-http_response iothub_error(int status, std::int32_t code, std::string message) {
-  return http_response{static_cast<unsigned>(status), "application/json",
-                       iothub::hub_error{status, code, std::move(message)}.body() + "\n"};
-}
 
 /// A random message id like the service SDK's (a UUID v4 in text).
 std::string new_message_id() {
@@ -136,10 +131,7 @@ std::optional<http_response> c2d_admin(caf::actor_system& sys, const actors::c2d
   self->request(c2d, std::chrono::seconds(30), actors::c2d_send_atom::value, device,
                 std::move(*msg), ttl_ms)
       .receive(
-          [&](actors::c2d_reply& r) {
-            res = http_response{static_cast<unsigned>(r.http_status), "application/json",
-                                r.body + "\n"};
-          },
+          [&](actors::c2d_reply& r) { res = iothub_response(r.http_status, std::move(r.body)); },
           [](caf::error&) {});
   return res;
 }

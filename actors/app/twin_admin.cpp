@@ -1,7 +1,7 @@
 #include "actors/app/twin_admin.hpp"
 
+#include "actors/app/iothub_response.hpp"
 #include "protocols/iothub/encoding.hpp"
-#include "protocols/iothub/twin.hpp"
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
@@ -14,11 +14,6 @@ namespace outpost::app {
 namespace {
 
 using transport::http_response;
-
-http_response iothub_error(int status, std::int32_t code, std::string message) {
-  return http_response{static_cast<unsigned>(status), "application/json",
-                       iothub::hub_error{status, code, std::move(message)}.body() + "\n"};
-}
 
 /// `/twins/{d}` or `/twins/{d}/modules/{m}` -> `d` or `d/m` (percent-decoded); "" otherwise.
 std::string twin_id(std::string_view path) {
@@ -123,15 +118,14 @@ std::optional<http_response> twin_admin(
     self->request(methods, wait, actors::method_invoke_atom::value, std::move(*call))
         .receive(
             [&](actors::method_call_reply& r) {
-              res = http_response{static_cast<unsigned>(r.http_status), "application/json",
-                                  r.body + "\n"};
+              res = iothub_response(r.http_status, std::move(r.body));
             },
             [](caf::error&) {});
     return res;
   }
   http_response res = iothub_error(503, 503001, "the twin registry did not answer");
   auto answer = [&](actors::twin_reply& r) {
-    res = http_response{static_cast<unsigned>(r.status), "application/json", r.body + "\n"};
+    res = iothub_response(r.status, std::move(r.body));
   };
   if (req.method == "GET") {
     self->request(twins, std::chrono::seconds(10), actors::twin_show_atom::value, id)

@@ -1,16 +1,17 @@
 #include "protocols/hub/method_table.hpp"
 
+#include "protocols/iothub/hub_error.hpp"
+
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
 
 namespace outpost::hub {
 
 namespace {
 
-std::string error_body(std::int32_t code, const std::string& message) {
-  return nlohmann::json{{"errorCode", code}, {"message", message}}.dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+/// The caller's answer when the call fails: IoT Hub's status and error body.
+method_table::finish failure(std::uint64_t id, const iothub::hub_error& e) {
+  return {id, e.status, e.body()};
 }
 
 } // namespace
@@ -18,7 +19,7 @@ std::string error_body(std::int32_t code, const std::string& message) {
 std::uint64_t method_table::invoke(request r, bool listening, std::int64_t now_ms, outputs& out) {
   const auto id = next_id_++;
   if (calls_.size() >= max_calls_) {
-    out.push_back(finish{id, 429, error_body(429001, "too many direct method calls in flight")});
+    out.push_back(failure(id, {429, 429001, "too many direct method calls in flight"}));
     return id;
   }
   auto& c = calls_[id];
@@ -27,16 +28,19 @@ std::uint64_t method_table::invoke(request r, bool listening, std::int64_t now_m
     send_call(id, c, now_ms, out);
   } else if (c.r.connect_timeout_ms > 0) {
     c.deadline_ms = now_ms + c.r.connect_timeout_ms; // parked until the target listens
+    deadlines_.emplace(c.deadline_ms, id);
   } else {
-    out.push_back(finish{id, 404, error_body(404103, c.r.target + " is not online")});
+    out.push_back(failure(id, {404, 404103, c.r.target + " is not online"}));
     calls_.erase(id);
   }
   return id;
 }
 
 void method_table::send_call(std::uint64_t id, call& c, std::int64_t now_ms, outputs& out) {
+  deadlines_.erase({c.deadline_ms, id}); // parked before: its connect deadline is over
   c.sent = true;
   c.deadline_ms = now_ms + c.r.response_timeout_ms;
+  deadlines_.emplace(c.deadline_ms, id);
   out.push_back(send{id, c.r.target, c.r.method, c.r.payload});
 }
 
@@ -63,33 +67,28 @@ void method_table::answered(const std::string& from, std::uint64_t id, int statu
   }
   out.push_back(
       finish{id, 200, "{\"status\":" + std::to_string(status) + ",\"payload\":" + payload + "}"});
+  deadlines_.erase({i->second.deadline_ms, id});
   calls_.erase(i);
 }
 
 void method_table::on_tick(std::int64_t now_ms, outputs& out) {
-  for (auto i = calls_.begin(); i != calls_.end();) {
-    auto& c = i->second;
-    if (c.deadline_ms > now_ms) {
-      ++i;
-      continue;
-    }
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now_ms) {
+    const auto id = deadlines_.begin()->second;
+    deadlines_.erase(deadlines_.begin());
+    auto i = calls_.find(id);
+    const auto& c = i->second;
     if (c.sent) {
-      out.push_back(finish{
-          i->first, 504,
-          error_body(504101, "timed out waiting for " + c.r.target + " to answer " + c.r.method)});
+      out.push_back(failure(
+          id, {504, 504101, "timed out waiting for " + c.r.target + " to answer " + c.r.method}));
     } else {
-      out.push_back(finish{i->first, 404, error_body(404103, c.r.target + " is not online")});
+      out.push_back(failure(id, {404, 404103, c.r.target + " is not online"}));
     }
-    i = calls_.erase(i);
+    calls_.erase(i);
   }
 }
 
 std::int64_t method_table::next_deadline() const noexcept {
-  std::int64_t next = std::numeric_limits<std::int64_t>::max();
-  for (const auto& [id, c] : calls_) {
-    next = std::min(next, c.deadline_ms);
-  }
-  return next;
+  return deadlines_.empty() ? std::numeric_limits<std::int64_t>::max() : deadlines_.begin()->first;
 }
 
 } // namespace outpost::hub

@@ -3,7 +3,9 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <set>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -71,6 +73,8 @@ private:
   std::size_t max_calls_;
   std::uint64_t next_id_ = 1;
   std::map<std::uint64_t, call> calls_;
+  /// (deadline, call) of every call: the next one is first, and a tick looks at no other.
+  std::set<std::pair<std::int64_t, std::uint64_t>> deadlines_;
 };
 
 } // namespace outpost::hub

@@ -235,10 +235,6 @@ struct twin::impl {
   }
 };
 
-std::string hub_error::body() const {
-  return json{{"errorCode", code}, {"message", message}}.dump();
-}
-
 twin::twin() : impl_(std::make_unique<impl>()) {}
 twin::~twin() = default;
 twin::twin(const twin& other) : impl_(std::make_unique<impl>(*other.impl_)) {}

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "protocols/iothub/hub_error.hpp"
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -15,18 +17,6 @@ struct twin_limits {
   std::size_t max_name_bytes = 1024;         ///< a property name, UTF-8 bytes
   std::size_t max_string_bytes = 4096;       ///< a string value, UTF-8 bytes
   std::size_t max_section_bytes = 32 * 1024; ///< desired, reported or tags, serialized
-};
-
-/// What an IoT Hub client is told when a request fails: the status (HTTP, or the MQTT
-/// `$iothub/twin/res/{status}`), IoT Hub's `errorCode` and a message naming the problem.
-struct hub_error {
-  int status = 400;
-  std::int32_t code = 400004; ///< ArgumentInvalid: the body cannot be parsed or validated
-  std::string message;
-
-  /// `{"errorCode":400004,"message":"..."}`: the Azure SDKs take a twin response as failed only
-  /// when its body has `errorCode` (azure-sdk-wire §2.5).
-  std::string body() const;
 };
 
 /// One identity's twin: `tags`, `properties.desired` and `properties.reported`, each with its
