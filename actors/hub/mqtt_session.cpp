@@ -105,17 +105,29 @@ directory_session_actor as_directory_session(session_actor* self) {
   return caf::actor_cast<directory_session_actor>(caf::actor{self});
 }
 
+/// Tells `service` (the twins, the method router) whether this session wants its identity's
+/// pushes (desired patches, method calls): `on` or `off` once per change of `want`.
+template <class Handle, class On, class Off>
+void set_interest(session_actor* self, const Handle& service, bool& registered, bool want, On on,
+                  Off off) {
+  if (want == registered || !service) {
+    return;
+  }
+  registered = want;
+  if (want) {
+    self->send(service, on, self->state.who.id(), caf::actor{self});
+  } else {
+    self->send(service, off, self->state.who.id(), caf::actor{self});
+  }
+}
+
 void finish(session_actor* self) {
   auto& st = self->state;
   st.core->close();
-  if (st.watching_desired) {
-    self->send(st.hub->twins, twin_unwatch_atom::value, st.who.id(), caf::actor{self});
-    st.watching_desired = false;
-  }
-  if (st.listening_methods) {
-    self->send(st.hub->methods, method_unlisten_atom::value, st.who.id(), caf::actor{self});
-    st.listening_methods = false;
-  }
+  set_interest(self, st.hub->twins, st.watching_desired, false, twin_watch_atom::value,
+               twin_unwatch_atom::value);
+  set_interest(self, st.hub->methods, st.listening_methods, false, method_listen_atom::value,
+               method_unlisten_atom::value);
   if (st.registered) {
     self->send(st.hub->directory, unregister_atom::value, st.who.id(), as_directory_session(self));
     st.hub->metrics->disconnect.Add({{"id", st.who.id()}}).Increment();
@@ -319,22 +331,10 @@ void on_subscriptions_changed(session_actor* self, std::vector<std::string> adde
                            to_string(e));
             });
   }
-  if (methods != st.listening_methods && st.hub->methods) {
-    st.listening_methods = methods;
-    if (methods) {
-      self->send(st.hub->methods, method_listen_atom::value, st.who.id(), caf::actor{self});
-    } else {
-      self->send(st.hub->methods, method_unlisten_atom::value, st.who.id(), caf::actor{self});
-    }
-  }
-  if (desired != st.watching_desired && st.hub->twins) {
-    st.watching_desired = desired;
-    if (desired) {
-      self->send(st.hub->twins, twin_watch_atom::value, st.who.id(), caf::actor{self});
-    } else {
-      self->send(st.hub->twins, twin_unwatch_atom::value, st.who.id(), caf::actor{self});
-    }
-  }
+  set_interest(self, st.hub->methods, st.listening_methods, methods, method_listen_atom::value,
+               method_unlisten_atom::value);
+  set_interest(self, st.hub->twins, st.watching_desired, desired, twin_watch_atom::value,
+               twin_unwatch_atom::value);
   if (!added.empty() || !removed.empty()) {
     self->send(st.hub->directory, subs_atom::value, st.who.id(), std::move(added),
                std::move(removed));

@@ -132,6 +132,14 @@ void push_desired(registry_pointer self, const std::string& id, std::int64_t ver
   }
 }
 
+/// 200 and the service view of `id`'s twin ("<device>" or "<device>/<module>").
+twin_reply service_view(const std::string& id, const iothub::twin& t) {
+  const auto slash = id.find('/');
+  return {
+      200, t.version(),
+      t.service_json(id.substr(0, slash), slash == std::string::npos ? "" : id.substr(slash + 1))};
+}
+
 /// An etag as a client sends it in If-Match: quoted or not; empty or `*` match anything.
 bool etag_matches(std::string if_match, const iothub::twin& t) {
   if (if_match.size() >= 2 && if_match.front() == '"' && if_match.back() == '"') {
@@ -183,11 +191,7 @@ twin_registry_actor spawn_twin_registry(caf::actor_system& sys, twin_registry_co
           if (!c) {
             return internal(why);
           }
-          const auto* t = &c->twin;
-          const auto slash = id.find('/');
-          return {200, t->version(),
-                  t->service_json(id.substr(0, slash),
-                                  slash == std::string::npos ? "" : id.substr(slash + 1))};
+          return service_view(id, c->twin);
         },
         [=](twin_update_atom, const std::string& id, const std::string& body,
             const std::string& if_match, bool replace) -> caf::typed_response_promise<twin_reply> {
@@ -210,10 +214,7 @@ twin_registry_actor spawn_twin_registry(caf::actor_system& sys, twin_registry_co
             rp.deliver(failure(*e));
             return rp;
           }
-          const auto slash = id.find('/');
-          twin_reply reply{200, t->version(),
-                           t->service_json(id.substr(0, slash),
-                                           slash == std::string::npos ? "" : id.substr(slash + 1))};
+          auto reply = service_view(id, *t);
           std::function<void()> after;
           if (!pushed.empty()) {
             after = [self, id, version = t->desired_version(), pushed] {
