@@ -27,6 +27,7 @@
 #include "protocols/iothub/sas.hpp"
 #include "protocols/iothub/topics.hpp"
 #include "routing/model/message.hpp"
+#include "tests/fuzz/fields.hpp"
 
 #include <array>
 #include <cstddef>
@@ -53,19 +54,6 @@ void check(bool ok) {
 constexpr std::size_t field_count = 8;
 constexpr std::string_view hub_hostname = "hub.azure-devices.net";
 constexpr std::int64_t now_seconds = 1'700'000'000;
-
-std::array<std::string_view, field_count> split_fields(std::string_view in) {
-  std::array<std::string_view, field_count> fields{};
-  for (std::size_t i = 0; i < field_count; ++i) {
-    const auto end = in.find('\0');
-    fields[i] = in.substr(0, end);
-    if (end == std::string_view::npos) {
-      break;
-    }
-    in.remove_prefix(end + 1);
-  }
-  return fields;
-}
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
   std::vector<std::string_view> parts;
@@ -355,7 +343,7 @@ void check_own_subscriptions(const iothub::client_identity& who) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view in(reinterpret_cast<const char*>(data), size);
-  const auto f = split_fields(in);
+  const auto f = outpost::fuzz::split_fields<field_count>(in);
   const std::uint8_t flags = f[7].empty() ? 0 : static_cast<std::uint8_t>(f[7][0]);
   const bool to_module = (flags & 4) != 0;
 

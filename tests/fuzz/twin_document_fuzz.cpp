@@ -14,6 +14,7 @@
 // (replay_main.cpp) over corpus/twin_document in every build.
 
 #include "protocols/iothub/twin.hpp"
+#include "tests/fuzz/fields.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -39,19 +40,6 @@ void check(bool ok) {
 constexpr std::size_t field_count = 7;
 constexpr std::string_view now = "2026-12-04T10:00:00.0000000Z";
 
-std::array<std::string_view, field_count> split_fields(std::string_view in) {
-  std::array<std::string_view, field_count> fields{};
-  for (std::size_t i = 0; i < field_count; ++i) {
-    const auto end = in.find('\0');
-    fields[i] = in.substr(0, end);
-    if (end == std::string_view::npos) {
-      break;
-    }
-    in.remove_prefix(end + 1);
-  }
-  return fields;
-}
-
 void check_refusal(const hub_error& e) {
   check(e.status == 400 && e.code == 400004 && !e.message.empty());
   const auto body = json::parse(e.body(), nullptr, false);
@@ -74,7 +62,8 @@ void check_views(const twin& t, const twin_limits& limits) {
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const auto fields = split_fields({reinterpret_cast<const char*>(data), size});
+  const auto fields =
+      outpost::fuzz::split_fields<field_count>({reinterpret_cast<const char*>(data), size});
   // Small limits so the fuzzer reaches them.
   twin_limits limits;
   limits.max_depth = 4;

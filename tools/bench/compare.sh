@@ -129,6 +129,18 @@ free_port() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# wait_listening PID PORT LOG: returns once PORT accepts (5 s at most); exits with LOG's tail
+# when PID died or never listened.
+wait_listening() {
+  for _ in $(seq 100); do
+    port_open "$2" && return 0
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.05
+  done
+  tail -20 "$3" >&2
+  exit 1
+}
+
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # ---------------------------------------------------------------------------------------------
@@ -261,13 +273,7 @@ start_mosquitto() { # [tls]
   "${nice_cmd[@]}" "$MOSQUITTO" -c "$mq_dir/mosquitto.conf" 2>>"$mq_dir/mosquitto.log" &
   mq_pid=$!
   pids+=("$mq_pid")
-  for _ in $(seq 100); do
-    port_open "$mq_port" && return 0
-    kill -0 "$mq_pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  tail -20 "$mq_dir/mosquitto.log" >&2
-  exit 1
+  wait_listening "$mq_pid" "$mq_port" "$mq_dir/mosquitto.log"
 }
 
 stop_mosquitto() {
@@ -288,13 +294,7 @@ start_reflector() { # STORE [--sync-thread]
     ${2:+"$2"} 2>>"$work/reflector.log" &
   rf_pid=$!
   pids+=("$rf_pid")
-  for _ in $(seq 100); do
-    port_open "$rf_port" && return 0
-    kill -0 "$rf_pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  tail -20 "$work/reflector.log" >&2
-  exit 1
+  wait_listening "$rf_pid" "$rf_port" "$work/reflector.log"
 }
 
 # ---------------------------------------------------------------------------------------------
