@@ -35,6 +35,7 @@ using nlohmann::json;
 /// What the agent keeps per module beside the planner's view.
 struct module_extra {
   caf::actor actor;
+  std::shared_ptr<const sv::docker_engine> engine; ///< a docker module's, to cancel its calls
   pid_t pid = 0;
   std::string description;
   std::string generation_id;
@@ -332,16 +333,18 @@ void do_create(agent_actor* self, const sv::module_spec& m) {
     } else if (m.type == sv::module_type::docker) {
       ex.description.clear();
       const auto socket_dir = fs::path{s.cfg.workload_uri.substr(7)}.parent_path().string();
-      ex.actor = spawn_docker_module_actor(
-          self->system(), {m.name,
-                           m.docker.image,
-                           m.docker.create_options,
-                           m.docker.digest,
-                           m.pull == sv::image_pull_policy::on_create,
-                           {socket_dir + ":" + socket_dir},
-                           std::make_shared<sv::docker_engine>(s.cfg.container_engine),
-                           caf::actor{self},
-                           s.cfg.now_ms});
+      auto engine = std::make_shared<sv::docker_engine>(s.cfg.container_engine);
+      ex.engine = engine;
+      ex.actor =
+          spawn_docker_module_actor(self->system(), {m.name,
+                                                     m.docker.image,
+                                                     m.docker.create_options,
+                                                     m.docker.digest,
+                                                     m.pull == sv::image_pull_policy::on_create,
+                                                     {socket_dir + ":" + socket_dir},
+                                                     std::move(engine),
+                                                     caf::actor{self},
+                                                     s.cfg.now_ms});
       self->link_to(ex.actor);
     } else {
       ex.description.clear();
@@ -755,11 +758,24 @@ caf::behavior agent_behavior(agent_actor* self, agent_config cfg) {
         for (auto& [name, ex] : st.extra) {
           if (ex.actor && ex.pid != 0) {
             ++*left;
+          } else if (ex.engine) {
+            ex.engine->cancel(); // a container being started: the start gives up
           }
         }
-        if (*left == 0) {
+        // The module actors are detached and block in their engine calls: once the stops are
+        // answered (or timed out), what still waits on a hung engine ends, or the daemon's
+        // exit would wait for it.
+        auto done = [=]() mutable {
+          for (auto& [name, ex] : self->state.extra) {
+            if (ex.engine) {
+              ex.engine->cancel();
+            }
+          }
           publish(self);
           rp.deliver(true);
+        };
+        if (*left == 0) {
+          done();
           return rp;
         }
         for (auto& [name, ex] : st.extra) {
@@ -771,14 +787,12 @@ caf::behavior agent_behavior(agent_actor* self, agent_config cfg) {
               .then(
                   [=](int) mutable {
                     if (--*left == 0) {
-                      publish(self);
-                      rp.deliver(true);
+                      done();
                     }
                   },
                   [=](caf::error&) mutable {
                     if (--*left == 0) {
-                      publish(self);
-                      rp.deliver(true);
+                      done();
                     }
                   });
         }

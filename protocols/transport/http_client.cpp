@@ -153,17 +153,26 @@ std::string_view trim(std::string_view text) {
   return text.substr(first, text.find_last_not_of(" \t") - first + 1);
 }
 
+/// How long a call may wait, and the caller's way to end it sooner.
+struct limit {
+  clock::time_point deadline;
+  int cancel_fd = -1; ///< readable = the caller gave up; -1 = none
+};
+
 /// Waits until `fd` is ready for `events` (POLLERR/POLLHUP count as ready: the next call on
-/// the socket reports them) or the deadline passes.
-result<void> wait_for(int fd, short events, clock::time_point deadline) {
+/// the socket reports them), the deadline passes or the caller cancels.
+result<void> wait_for(int fd, short events, const limit& until) {
   for (;;) {
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(until.deadline - clock::now());
     if (left.count() <= 0) {
       return make_error(std::errc::timed_out);
     }
-    pollfd request{fd, events, 0};
-    const int ready =
-        ::poll(&request, 1, static_cast<int>(std::min<long long>(left.count(), INT_MAX)));
+    pollfd request[2] = {{fd, events, 0}, {until.cancel_fd, POLLIN, 0}};
+    const int ready = ::poll(request, until.cancel_fd >= 0 ? 2 : 1,
+                             static_cast<int>(std::min<long long>(left.count(), INT_MAX)));
+    if (ready > 0 && request[1].revents != 0) {
+      return make_error(std::errc::operation_canceled);
+    }
     if (ready > 0) {
       return ok();
     }
@@ -173,14 +182,14 @@ result<void> wait_for(int fd, short events, clock::time_point deadline) {
   }
 }
 
-result<void> connect_to(int fd, const peer& p, clock::time_point deadline) {
+result<void> connect_to(int fd, const peer& p, const limit& until) {
   for (;;) {
     if (::connect(fd, reinterpret_cast<const sockaddr*>(&p.address), p.length) == 0) {
       return ok();
     }
     if (errno == EAGAIN) {
       // A unix socket whose listener's backlog is full: busy, not gone, so try again shortly.
-      const auto left = deadline - clock::now();
+      const auto left = until.deadline - clock::now();
       if (left <= clock::duration::zero()) {
         return make_error(std::errc::timed_out);
       }
@@ -192,7 +201,7 @@ result<void> connect_to(int fd, const peer& p, clock::time_point deadline) {
     }
     break; // TCP: the handshake goes on in the background
   }
-  if (auto writable = wait_for(fd, POLLOUT, deadline); !writable) {
+  if (auto writable = wait_for(fd, POLLOUT, until); !writable) {
     return writable.error();
   }
   int failure = 0;
@@ -206,7 +215,7 @@ result<void> connect_to(int fd, const peer& p, clock::time_point deadline) {
   return ok();
 }
 
-result<void> send_all(int fd, std::string_view data, clock::time_point deadline) {
+result<void> send_all(int fd, std::string_view data, const limit& until) {
   while (!data.empty()) {
     const auto sent = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
     if (sent >= 0) {
@@ -219,7 +228,7 @@ result<void> send_all(int fd, std::string_view data, clock::time_point deadline)
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
       return last_error();
     }
-    if (auto writable = wait_for(fd, POLLOUT, deadline); !writable) {
+    if (auto writable = wait_for(fd, POLLOUT, until); !writable) {
       return writable.error();
     }
   }
@@ -229,7 +238,7 @@ result<void> send_all(int fd, std::string_view data, clock::time_point deadline)
 /// The response side of the socket: a buffer of what has been received and not yet consumed.
 class response_reader {
 public:
-  response_reader(int fd, clock::time_point deadline) : fd_(fd), deadline_(deadline) {}
+  response_reader(int fd, limit until) : fd_(fd), until_(until) {}
 
   std::string& buffer() { return buffer_; }
 
@@ -305,14 +314,14 @@ private:
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
         return last_error();
       }
-      if (auto readable = wait_for(fd_, POLLIN, deadline_); !readable) {
+      if (auto readable = wait_for(fd_, POLLIN, until_); !readable) {
         return readable.error();
       }
     }
   }
 
   const int fd_;
-  const clock::time_point deadline_;
+  const limit until_;
   std::string buffer_;
   bool received_any_ = false;
 };
@@ -450,8 +459,9 @@ result<http_reply> read_reply(response_reader& reader, bool head_request) {
 
 result<http_reply> http_call(const std::string& address, const std::string& method,
                              const std::string& target, const std::string& body,
-                             const std::string& content_type, std::chrono::milliseconds timeout) {
-  const auto deadline = clock::now() + timeout;
+                             const std::string& content_type, std::chrono::milliseconds timeout,
+                             int cancel_fd) {
+  const limit until{clock::now() + timeout, cancel_fd};
   if (!is_token(method) || !is_target(target) || !is_header_value(content_type)) {
     return make_error(std::errc::invalid_argument);
   }
@@ -464,7 +474,7 @@ result<http_reply> http_call(const std::string& address, const std::string& meth
   if (sock.fd < 0) {
     return last_error();
   }
-  if (auto connected = connect_to(sock.fd, *p, deadline); !connected) {
+  if (auto connected = connect_to(sock.fd, *p, until); !connected) {
     return connected.error();
   }
 
@@ -479,11 +489,11 @@ result<http_reply> http_call(const std::string& address, const std::string& meth
   }
   request += "\r\n";
   request += body;
-  if (auto sent = send_all(sock.fd, request, deadline); !sent) {
+  if (auto sent = send_all(sock.fd, request, until); !sent) {
     return sent.error();
   }
 
-  response_reader reader{sock.fd, deadline};
+  response_reader reader{sock.fd, until};
   return read_reply(reader, method == "HEAD");
 }
 

@@ -32,10 +32,15 @@ struct http_reply {
 /// that is not HTTP/1.x or ends early; `std::errc::message_size` beyond 64 MiB; otherwise the
 /// system's error (e.g. `connection_refused`, or `no_such_file_or_directory` for a missing
 /// socket). Any thread may call it; it does not raise SIGPIPE.
+///
+/// `cancel_fd`, when not -1, is polled with the socket: once it is readable (an eventfd another
+/// thread wrote to), the call ends with `std::errc::operation_canceled`. A daemon that shuts
+/// down ends its calls to a hung peer this way instead of waiting out their timeouts.
 result<http_reply> http_call(const std::string& address, const std::string& method,
                              const std::string& target, const std::string& body = {},
                              const std::string& content_type = "application/json",
-                             std::chrono::milliseconds timeout = std::chrono::seconds(5));
+                             std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                             int cancel_fd = -1);
 
 /// `http_call(address, "GET", target)`: the CLI's `outpost health` and `outpost metrics`.
 result<http_reply> http_get(const std::string& address, const std::string& target,

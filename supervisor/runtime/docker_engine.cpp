@@ -9,6 +9,9 @@
 #include <deque>
 #include <optional>
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 namespace outpost::supervisor {
 
 namespace {
@@ -26,11 +29,13 @@ std::error_code engine_error(const transport::http_reply& r, std::string& why) {
 }
 
 /// The engine's answer, or the error with `why`; `ok` lists the statuses that are success.
-result<transport::http_reply> call(const std::string& address, const std::string& method,
-                                   const std::string& target, std::string& why,
-                                   std::initializer_list<unsigned> ok, const std::string& body = {},
+result<transport::http_reply> call(const std::string& address, int cancel_fd,
+                                   const std::string& method, const std::string& target,
+                                   std::string& why, std::initializer_list<unsigned> ok,
+                                   const std::string& body = {},
                                    std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
-  auto r = transport::http_call(address, method, api + target, body, "application/json", timeout);
+  auto r = transport::http_call(address, method, api + target, body, "application/json", timeout,
+                                cancel_fd);
   if (!r) {
     why = "container engine at " + address + ": " + r.error().message();
     return r.error();
@@ -60,7 +65,8 @@ std::string path_segment(const std::string& s) {
 
 } // namespace
 
-docker_engine::docker_engine(std::string address) {
+docker_engine::docker_engine(std::string address)
+    : cancel_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   static const std::string scheme = "unix://";
   if (address.rfind(scheme, 0) == 0) {
     address = address.substr(scheme.size());
@@ -68,8 +74,24 @@ docker_engine::docker_engine(std::string address) {
   address_ = "unix:" + address;
 }
 
+docker_engine::~docker_engine() {
+  if (cancel_fd_ >= 0) {
+    ::close(cancel_fd_);
+  }
+}
+
+void docker_engine::cancel() const {
+  // The eventfd stays readable once written (nobody reads it): every call in flight ends, and
+  // every later one ends at its first wait.
+  const std::uint64_t one = 1;
+  if (cancel_fd_ >= 0) {
+    [[maybe_unused]] auto n = ::write(cancel_fd_, &one, sizeof one);
+  }
+}
+
 result<std::string> docker_engine::image_id(const std::string& image, std::string& why) const {
-  auto r = call(address_, "GET", "/images/" + path_segment(image) + "/json", why, {200});
+  auto r =
+      call(address_, cancel_fd_, "GET", "/images/" + path_segment(image) + "/json", why, {200});
   if (!r) {
     return r.error();
   }
@@ -83,8 +105,8 @@ result<std::string> docker_engine::image_id(const std::string& image, std::strin
 }
 
 result<void> docker_engine::pull(const std::string& image, std::string& why) const {
-  auto r = call(address_, "POST", "/images/create?fromImage=" + path_segment(image), why, {200}, {},
-                std::chrono::minutes(10));
+  auto r = call(address_, cancel_fd_, "POST", "/images/create?fromImage=" + path_segment(image),
+                why, {200}, {}, std::chrono::minutes(10));
   if (!r) {
     return r.error();
   }
@@ -101,8 +123,8 @@ result<std::string> docker_engine::create(const container_spec& spec, std::strin
   if (!body) {
     return std::make_error_code(std::errc::invalid_argument);
   }
-  auto r = call(address_, "POST", "/containers/create?name=" + path_segment(spec.name), why, {201},
-                *body);
+  auto r = call(address_, cancel_fd_, "POST", "/containers/create?name=" + path_segment(spec.name),
+                why, {201}, *body);
   if (!r) {
     return r.error();
   }
@@ -111,26 +133,28 @@ result<std::string> docker_engine::create(const container_spec& spec, std::strin
 }
 
 result<void> docker_engine::start(const std::string& name, std::string& why) const {
-  auto r = call(address_, "POST", "/containers/" + path_segment(name) + "/start", why, {204, 304});
+  auto r = call(address_, cancel_fd_, "POST", "/containers/" + path_segment(name) + "/start", why,
+                {204, 304});
   return r ? ok() : result<void>{r.error()};
 }
 
 result<void> docker_engine::stop(const std::string& name, std::chrono::seconds grace,
                                  std::string& why) const {
-  auto r = call(address_, "POST",
+  auto r = call(address_, cancel_fd_, "POST",
                 "/containers/" + path_segment(name) + "/stop?t=" + std::to_string(grace.count()),
                 why, {204, 304}, {}, grace + std::chrono::seconds(30));
   return r ? ok() : result<void>{r.error()};
 }
 
 result<void> docker_engine::remove(const std::string& name, std::string& why) const {
-  auto r = call(address_, "DELETE", "/containers/" + path_segment(name) + "?force=true&v=true", why,
-                {204, 404});
+  auto r = call(address_, cancel_fd_, "DELETE",
+                "/containers/" + path_segment(name) + "?force=true&v=true", why, {204, 404});
   return r ? ok() : result<void>{r.error()};
 }
 
 result<container_state> docker_engine::inspect(const std::string& name, std::string& why) const {
-  auto r = call(address_, "GET", "/containers/" + path_segment(name) + "/json", why, {200});
+  auto r =
+      call(address_, cancel_fd_, "GET", "/containers/" + path_segment(name) + "/json", why, {200});
   if (!r) {
     return r.error();
   }
@@ -151,7 +175,7 @@ result<container_state> docker_engine::inspect(const std::string& name, std::str
 
 result<std::vector<std::string>> docker_engine::logs(const std::string& name, std::size_t tail,
                                                      std::string& why) const {
-  auto r = call(address_, "GET",
+  auto r = call(address_, cancel_fd_, "GET",
                 "/containers/" + path_segment(name)
                     + "/logs?stdout=1&stderr=1&timestamps=1&tail=" + std::to_string(tail),
                 why, {200});

@@ -34,11 +34,18 @@ struct container_spec {
 
 /// A blocking Docker Engine API client (v1.41; Docker and `podman system service`) over a
 /// unix socket, for the detached module actors of `docker` modules. Every call returns the
-/// engine's message in `why` on failure. Thread-compatible (no state but the address).
+/// engine's message in `why` on failure. Thread-compatible; cancel() is thread-safe.
 class docker_engine {
 public:
   /// `address`: "unix:///var/run/docker.sock" or a plain socket path.
   explicit docker_engine(std::string address);
+  ~docker_engine();
+  docker_engine(const docker_engine&) = delete;
+  docker_engine& operator=(const docker_engine&) = delete;
+
+  /// Ends every call in flight and every later one with `std::errc::operation_canceled`, from
+  /// any thread: the daemon's shutdown does not wait for a hung engine.
+  void cancel() const;
 
   /// The image's id ("sha256:..."); `std::errc::no_such_file_or_directory` when missing.
   result<std::string> image_id(const std::string& image, std::string& why) const;
@@ -60,6 +67,7 @@ public:
 
 private:
   std::string address_; ///< "unix:/path" as http_call takes it
+  int cancel_fd_ = -1;  ///< an eventfd; readable once cancel() ran
 };
 
 /// Merges the deployment's createOptions with what the agent adds (image, env, labels, binds,

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -508,7 +509,41 @@ TEST_F(ModuleConfinement, DockerModuleDoesNotGetTheAdminSocket) {
       EXPECT_EQ(e.path().filename(), "workload.sock") << e.path();
     }
   }
+  stop(); // before the engine stand-in goes: it must answer the daemon's last calls
   sleeper.signal(SIGKILL);
+}
+
+TEST_F(ModuleConfinement, HungContainerEngineDoesNotHoldUpTheDaemonsShutdown) {
+  // An engine that takes connections and never answers: the module's start blocks in its first
+  // call (30 s timeout). SIGTERM must still end the daemon promptly and cleanly.
+  const auto engine_socket = (dir_ / "engine.sock").string();
+  const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", engine_socket.c_str());
+  ASSERT_EQ(::bind(listener, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(listener, 16), 0); // never accepts: connects land in the backlog
+  agent_extra_ = "container_engine = \"unix://" + engine_socket + "\"\n";
+  json docker = {{"version", "1.0"},
+                 {"type", "docker"},
+                 {"status", "running"},
+                 {"restartPolicy", "never"},
+                 {"settings", {{"image", "probe:1"}}}};
+  manifest_ = manifest_of({{"container", docker}});
+  start();
+  ASSERT_TRUE(eventually([&] {
+    return daemon_->stderr_text().find("[identity registry edge1/container] added")
+           != std::string::npos;
+  })) << daemon_->stderr_text();
+  std::this_thread::sleep_for(300ms); // the start is in its engine call by now
+  const auto asked = std::chrono::steady_clock::now();
+  daemon_->signal(SIGTERM);
+  EXPECT_EQ(daemon_->wait(10s).value_or(-1), 0) << daemon_->stderr_text();
+  const auto took = std::chrono::steady_clock::now() - asked;
+  EXPECT_LT(took, 3s) << daemon_->stderr_text();
+  daemon_.reset();
+  ::close(listener);
 }
 
 TEST_F(ModuleConfinement, NonRootDaemonSaysModulesAreNotConfinedAndStillTellsThemApart) {
