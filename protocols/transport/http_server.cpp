@@ -2,6 +2,7 @@
 
 #include "protocols/transport/detail/io_runner_impl.hpp"
 #include "protocols/transport/detail/tcp_address.hpp"
+#include "protocols/transport/tls_context.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -20,6 +21,8 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <openssl/ssl.h>
 
 #include <algorithm>
 #include <cctype>
@@ -58,6 +61,7 @@ namespace {
 constexpr std::uint64_t body_limit = 1024 * 1024;
 constexpr std::uint32_t header_limit = 16 * 1024;
 constexpr auto idle_timeout = std::chrono::seconds(30);
+constexpr auto handshake_timeout = std::chrono::seconds(10);
 // How long a closing connection keeps reading (and discarding) what the peer still sends.
 constexpr auto linger_timeout = std::chrono::seconds(5);
 // Back-off after accept() fails for want of resources (EMFILE, ENOBUFS): retrying at once
@@ -269,18 +273,22 @@ private:
   int in_flight_ = 0; // handler calls in progress
 };
 
-template <class Protocol>
+template <class Protocol, bool Tls>
 class http_listener;
 
-/// One accepted connection of a `Protocol` (TCP or unix stream) listener. Runs on its own
-/// strand: every member below is touched only by handlers on that strand, and `close()` posts
-/// onto it.
-template <class Protocol>
-class http_session : public std::enable_shared_from_this<http_session<Protocol>> {
+/// One accepted connection of a `Protocol` (TCP or unix stream) listener, in TLS when `Tls`.
+/// Runs on its own strand: every member below is touched only by handlers on that strand, and
+/// `close()` posts onto it.
+template <class Protocol, bool Tls>
+class http_session : public std::enable_shared_from_this<http_session<Protocol, Tls>> {
+  using plain_stream = beast::basic_stream<Protocol>;
+  using stream_type = std::conditional_t<Tls, beast::ssl_stream<plain_stream>, plain_stream>;
+
 public:
-  http_session(typename Protocol::socket socket, std::shared_ptr<http_listener<Protocol>> server)
+  http_session(typename Protocol::socket socket,
+               std::shared_ptr<http_listener<Protocol, Tls>> server)
       : peer_(peer_of(socket)),
-        stream_(std::move(socket)),
+        stream_(make_stream(std::move(socket), *server)),
         server_(std::move(server)) {}
 
   ~http_session() { server_->forget(this); }
@@ -289,8 +297,13 @@ public:
   http_session& operator=(const http_session&) = delete;
 
   void run() {
-    asio::dispatch(stream_.get_executor(),
-                   [self = this->shared_from_this()] { self->read_header(); });
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (Tls) {
+        self->handshake();
+      } else {
+        self->read_header();
+      }
+    });
   }
 
   /// Any thread.
@@ -299,6 +312,31 @@ public:
   }
 
 private:
+  static stream_type make_stream(typename Protocol::socket socket,
+                                 http_listener<Protocol, Tls>& server) {
+    if constexpr (Tls) {
+      return stream_type{std::move(socket), server.ssl_context()};
+    } else {
+      return stream_type{std::move(socket)};
+    }
+  }
+
+  plain_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+  /// TLS only: the server side of the handshake, bounded like an idle connection.
+  void handshake() {
+    if constexpr (Tls) {
+      lowest().expires_after(handshake_timeout);
+      stream_.async_handshake(asio::ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (ec) {
+                                  return self->close_now(); // no HTTP without TLS: nothing to say
+                                }
+                                self->read_header();
+                              });
+    }
+  }
+
   void read_header() {
     if (closed_) {
       return;
@@ -306,7 +344,7 @@ private:
     parser_.emplace();
     parser_->body_limit(body_limit);
     parser_->header_limit(header_limit);
-    stream_.expires_after(idle_timeout);
+    lowest().expires_after(idle_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                               self->on_header(ec);
@@ -336,7 +374,7 @@ private:
   }
 
   void read_body() {
-    stream_.expires_after(idle_timeout);
+    lowest().expires_after(idle_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                        if (ec) {
@@ -408,7 +446,7 @@ private:
         response_.body() = std::move(response.body);
       }
     }
-    stream_.expires_after(idle_timeout);
+    lowest().expires_after(idle_timeout);
     http::async_write(stream_, response_,
                       [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                         self->on_write(ec);
@@ -433,10 +471,17 @@ private:
       return;
     }
     closed_ = true;
+    if constexpr (Tls) {
+      // close_notify, then wait (bounded) for the peer's: TLS's own graceful close.
+      lowest().expires_after(linger_timeout);
+      stream_.async_shutdown(
+          [self = this->shared_from_this()](beast::error_code) { self->close_now(); });
+      return;
+    }
     boost::system::error_code ignored;
-    stream_.socket().shutdown(asio::socket_base::shutdown_send, ignored);
+    lowest().socket().shutdown(asio::socket_base::shutdown_send, ignored);
     buffer_.consume(buffer_.size());
-    stream_.expires_after(linger_timeout);
+    lowest().expires_after(linger_timeout);
     drain();
   }
 
@@ -453,8 +498,8 @@ private:
   void close_now() {
     closed_ = true;
     boost::system::error_code ignored;
-    stream_.socket().shutdown(asio::socket_base::shutdown_both, ignored);
-    stream_.close();
+    lowest().socket().shutdown(asio::socket_base::shutdown_both, ignored);
+    lowest().close();
   }
 
   // basic_stream adds the timeouts; the same class serves TCP and unix sockets.
@@ -477,26 +522,28 @@ private:
   }
 
   const peer_cred peer_;
-  beast::basic_stream<Protocol> stream_;
+  stream_type stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
-  const std::shared_ptr<http_listener<Protocol>> server_;
+  const std::shared_ptr<http_listener<Protocol, Tls>> server_;
   bool keep_alive_ = false;
   bool closed_ = false;
 };
 
 /// The acceptor and the open connections of a TCP (`tcp`) or unix socket (`local_stream`)
-/// server. Instantiated exactly for those two protocols.
-template <class Protocol>
+/// server, in TLS when `Tls` (TCP only). Instantiated exactly for those three.
+template <class Protocol, bool Tls>
 class http_listener final : public http_server_state,
-                            public std::enable_shared_from_this<http_listener<Protocol>> {
+                            public std::enable_shared_from_this<http_listener<Protocol, Tls>> {
 public:
-  using session = http_session<Protocol>;
+  using session = http_session<Protocol, Tls>;
   static constexpr bool is_tcp = std::is_same_v<Protocol, tcp>;
 
-  http_listener(asio::io_context& context, asio::io_context& handlers, http_handler handler)
+  http_listener(asio::io_context& context, asio::io_context& handlers, http_handler handler,
+                const std::shared_ptr<tls_server_context>& tls)
       : http_server_state(std::move(handler)),
+        ssl_(asio_context_of(tls)),
         context_(context),
         handlers_(handlers),
         acceptor_(asio::make_strand(context)),
@@ -575,6 +622,9 @@ public:
   /// Where this server's handlers run (the runner's handler pool).
   asio::io_context& handlers() { return handlers_; }
 
+  /// TLS listeners: Asio's view of the listener's OpenSSL context.
+  asio::ssl::context& ssl_context() { return *ssl_; }
+
   /// Called by a session's destructor.
   void forget(const session* s) {
     std::lock_guard<std::mutex> lock{mutex_};
@@ -582,6 +632,17 @@ public:
   }
 
 private:
+  /// Asio's wrapper takes ownership of an SSL_CTX: it gets its own reference. Our context sets
+  /// no app data or password callback, which Asio's destructor would take for its own.
+  static std::optional<asio::ssl::context> asio_context_of(
+      const std::shared_ptr<tls_server_context>& tls) {
+    if (!tls) {
+      return std::nullopt;
+    }
+    SSL_CTX_up_ref(tls->native_handle());
+    return std::optional<asio::ssl::context>{std::in_place, tls->native_handle()};
+  }
+
   void accept_locked() {
     acceptor_.async_accept(asio::make_strand(context_),
                            [self = this->shared_from_this()](boost::system::error_code ec,
@@ -628,6 +689,7 @@ private:
     });
   }
 
+  std::optional<asio::ssl::context> ssl_; // TLS listeners only
   asio::io_context& context_;
   asio::io_context& handlers_;
   typename Protocol::acceptor acceptor_;
@@ -638,13 +700,13 @@ private:
 
 /// Creates a `Protocol` listener on `io` and starts it; the shared part of `start` and
 /// `start_local`.
-template <class Protocol>
+template <class Protocol, bool Tls = false>
 result<std::shared_ptr<http_server_state>> start_listener(
-    io_runner& io, const typename Protocol::endpoint& endpoint, http_handler handler,
-    unsigned mode) {
+    io_runner& io, const typename Protocol::endpoint& endpoint, http_handler handler, unsigned mode,
+    const std::shared_ptr<tls_server_context>& tls = nullptr) {
   try {
-    auto listener = std::make_shared<http_listener<Protocol>>(
-        io_runner_access::context(io), io_runner_access::handlers(io), std::move(handler));
+    auto listener = std::make_shared<http_listener<Protocol, Tls>>(
+        io_runner_access::context(io), io_runner_access::handlers(io), std::move(handler), tls);
     if (auto listening = listener->listen(endpoint, mode); !listening) {
       return listening.error();
     }
@@ -675,6 +737,24 @@ result<std::unique_ptr<http_server>> http_server::start(io_runner& io, const std
     return endpoint.error();
   }
   auto state = detail::start_listener<detail::tcp>(io, *endpoint, std::move(handler), 0);
+  if (!state) {
+    return state.error();
+  }
+  return std::unique_ptr<http_server>{new http_server{std::move(*state)}};
+}
+
+result<std::unique_ptr<http_server>> http_server::start_tls(io_runner& io,
+                                                            const std::string& address,
+                                                            std::shared_ptr<tls_server_context> tls,
+                                                            http_handler handler) {
+  if (!handler || !tls) {
+    return std::make_error_code(std::errc::invalid_argument);
+  }
+  auto endpoint = detail::parse_address(address);
+  if (!endpoint) {
+    return endpoint.error();
+  }
+  auto state = detail::start_listener<detail::tcp, true>(io, *endpoint, std::move(handler), 0, tls);
   if (!state) {
     return state.error();
   }

@@ -12,6 +12,8 @@
 
 namespace outpost::transport {
 
+class tls_server_context;
+
 namespace detail {
 class http_server_state;
 } // namespace detail
@@ -51,8 +53,8 @@ struct http_response {
 /// becomes a 500 response.
 using http_handler = std::function<http_response(const http_request&)>;
 
-/// A small HTTP/1.1 server (keep-alive, no TLS) over TCP or a unix domain socket, for the
-/// metrics endpoint and local APIs.
+/// A small HTTP/1.1 server (keep-alive) over TCP, TLS or a unix domain socket, for the metrics
+/// endpoint, the local APIs and the hub's HTTPS API.
 ///
 /// Limits: request headers 16 KiB (431 beyond), body 1 MiB (413 beyond), 30 s idle time per
 /// connection. A malformed or unknown request is answered with 400 and its connection is
@@ -69,6 +71,14 @@ public:
   /// (e.g. address in use) when binding or listening fails.
   static result<std::unique_ptr<http_server>> start(io_runner& io, const std::string& address,
                                                     http_handler handler);
+
+  /// Like `start`, but every connection speaks TLS first (`tls`: the listener's certificate and
+  /// policy, see `tls_server_context`). A failed or silent handshake (10 s) closes only that
+  /// connection. Same HTTP behaviour and limits. `std::errc::invalid_argument` also for a null
+  /// `tls`.
+  static result<std::unique_ptr<http_server>> start_tls(io_runner& io, const std::string& address,
+                                                        std::shared_ptr<tls_server_context> tls,
+                                                        http_handler handler);
 
   /// Like `start`, but listens on the unix domain socket `socket_path` (the daemon's local
   /// admin API, the workload API). Same HTTP behaviour and limits as over TCP.

@@ -1,8 +1,12 @@
 #include "protocols/transport/http_server.hpp"
 
+#include "protocols/transport/certificates.hpp"
 #include "protocols/transport/http_client.hpp"
+#include "protocols/transport/tls_context.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <algorithm>
 #include <atomic>
@@ -984,6 +988,111 @@ TEST(HttpServerHandlers, ABlockedHandlerDoesNotHoldTheOnlyIoThread) {
   const auto late = blocked.read_response();
   ASSERT_TRUE(late);
   EXPECT_EQ(late->body, "slow");
+}
+
+// HTTPS: the hub's REST API listener. The client is OpenSSL's own (no code shared with the
+// server), verifying the server certificate against the edge CA for "localhost".
+
+/// Sends `requests` one after another on one TLS connection and returns what came back until
+/// the server closed (or 5 s of silence); "" when the handshake failed.
+std::string tls_exchange(unsigned short port, const std::string& ca,
+                         const std::vector<std::string>& requests) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval t{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &t, sizeof t);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    ::close(fd);
+    return {};
+  }
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_load_verify_locations(ctx, ca.c_str(), nullptr);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  SSL* ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, fd);
+  SSL_set_tlsext_host_name(ssl, "localhost");
+  SSL_set1_host(ssl, "localhost");
+  std::string out;
+  if (SSL_connect(ssl) == 1) {
+    for (const auto& r : requests) {
+      SSL_write(ssl, r.data(), static_cast<int>(r.size()));
+    }
+    char buffer[4096];
+    for (int n; (n = SSL_read(ssl, buffer, sizeof buffer)) > 0;) {
+      out.append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+  ERR_clear_error();
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  ::close(fd);
+  return out;
+}
+
+class HttpsServer : public HttpServer {
+protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/outpost-https-XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    std::string why;
+    auto files = ensure_edge_ca(dir_ + "/ca", "localhost", why);
+    ASSERT_TRUE(files) << why;
+    ca_ = files->ca;
+    auto tls = tls_server_context::create(*files, false, why);
+    ASSERT_TRUE(tls) << why;
+    auto started = http_server::start_tls(io_, "127.0.0.1:0", *tls, [](const http_request& r) {
+      return http_response{200, "application/json", "{\"target\":\"" + r.target + "\"}"};
+    });
+    ASSERT_TRUE(started) << started.error().message();
+    server_ = std::move(*started);
+    port_ = port_of(server_->bound_address());
+  }
+  void TearDown() override {
+    server_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::string dir_;
+  std::string ca_;
+};
+
+TEST_F(HttpsServer, AnswersOverTlsVerifiedAgainstTheEdgeCa) {
+  const auto out = tls_exchange(port_, ca_,
+                                {"GET /twins/d1 HTTP/1.1\r\nHost: localhost\r\n"
+                                 "Connection: close\r\n\r\n"});
+  EXPECT_EQ(out.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << out;
+  EXPECT_NE(out.find("{\"target\":\"/twins/d1\"}"), std::string::npos) << out;
+}
+
+TEST_F(HttpsServer, KeepsTheConnectionForSeveralRequests) {
+  const auto out =
+      tls_exchange(port_, ca_,
+                   {"GET /a HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                    "GET /b HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"});
+  EXPECT_NE(out.find("/a"), std::string::npos) << out;
+  EXPECT_NE(out.find("/b"), std::string::npos) << out;
+}
+
+TEST_F(HttpsServer, PlainHttpOnTheTlsPortClosesOnlyThatConnection) {
+  test_client plain{port_};
+  ASSERT_TRUE(plain.send("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+  EXPECT_TRUE(plain.closed_by_peer());
+  const auto out = tls_exchange(port_, ca_,
+                                {"GET /after HTTP/1.1\r\nHost: localhost\r\n"
+                                 "Connection: close\r\n\r\n"});
+  EXPECT_NE(out.find("/after"), std::string::npos) << out;
+}
+
+TEST_F(HttpsServer, AClientThatNeverHandshakesDoesNotBlockOthers) {
+  test_client silent{port_};
+  const auto out = tls_exchange(port_, ca_,
+                                {"GET /other HTTP/1.1\r\nHost: localhost\r\n"
+                                 "Connection: close\r\n\r\n"});
+  EXPECT_NE(out.find("/other"), std::string::npos) << out;
 }
 
 } // namespace
