@@ -160,6 +160,32 @@ result<void> verify_sas_token(const sas_token& token, const sas_check& check,
   return ok();
 }
 
+result<void> verify_service_token(const sas_token& token, const service_sas_check& check,
+                                  const hmac_sha256_fn& hmac) {
+  if (token.key_name.empty() || !detail::iequals(token.key_name, check.policy_name)) {
+    return errc::sas_wrong_audience;
+  }
+  if (token.expiry < check.now_seconds) {
+    return errc::sas_expired;
+  }
+  const std::string_view sr = token.resource_decoded;
+  const auto host = sr.substr(0, sr.find('/'));
+  if (!detail::iequals(host, check.hub_hostname)
+      && (check.edge_hostname.empty() || !detail::iequals(host, check.edge_hostname))) {
+    return errc::sas_wrong_audience;
+  }
+  const client_identity nobody;
+  const sas_check keys{check.hub_hostname,
+                       check.edge_hostname,
+                       nobody,
+                       check.now_seconds,
+                       {std::string{check.key_base64}}};
+  if (!signed_by_any_key(token, keys, hmac)) {
+    return errc::sas_signature_mismatch;
+  }
+  return ok();
+}
+
 std::string make_sas_token(std::string_view resource_uri, std::string_view key_base64,
                            std::int64_t expiry, const hmac_sha256_fn& hmac) {
   const auto key = base64_decode(key_base64);

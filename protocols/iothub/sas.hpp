@@ -55,6 +55,23 @@ struct sas_check {
 result<void> verify_sas_token(const sas_token& token, const sas_check& check,
                               const hmac_sha256_fn& hmac);
 
+/// What a service token (a shared access policy's, as `azure-iothub` sends) is checked against.
+struct service_sas_check {
+  std::string_view hub_hostname;  ///< the IoT hub's name
+  std::string_view edge_hostname; ///< this gateway's name; empty = only the hub's name counts
+  std::string_view policy_name;   ///< e.g. "iothubowner"
+  std::string_view key_base64;    ///< the policy's key
+  std::int64_t now_seconds;
+};
+
+/// Verifies a service token: `skn` names the policy (ASCII case-insensitively), else
+/// `errc::sas_wrong_audience` (a device or module token has no `skn`: it never passes); not
+/// expired, else `errc::sas_expired`; `sr` decodes to the hub's or the edge's host name,
+/// optionally followed by `/` and a path, else `errc::sas_wrong_audience`; `sig` is the
+/// policy key's HMAC over sr-as-sent + "\n" + se, else `errc::sas_signature_mismatch`.
+result<void> verify_service_token(const sas_token& token, const service_sas_check& check,
+                                  const hmac_sha256_fn& hmac);
+
 /// Builds a token the way the Azure IoT SDKs do (azure-sdk-wire.md §1):
 /// `SharedAccessSignature sr=<enc(resource_uri)>&sig=<enc(b64(hmac))>&se=<expiry>` with
 /// strict URL encoding. For tests, tools and the load generator. Returns an empty string when

@@ -114,6 +114,7 @@ std::map<std::string, setter> schema(daemon_config& c) {
       {"listen.admin_group", string_key(c.listen.admin_group)},
       {"listen.mqtt_tls", string_key(c.listen.mqtt_tls, check_address)},
       {"listen.mqtt", string_key(c.listen.mqtt, check_address)},
+      {"listen.https", string_key(c.listen.https, check_address)},
       {"tls.cert", string_key(c.tls.cert)},
       {"tls.key", string_key(c.tls.key)},
       {"tls.ca", string_key(c.tls.ca)},

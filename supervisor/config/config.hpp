@@ -39,6 +39,9 @@ struct daemon_config {
     std::string admin_group;
     std::string mqtt_tls = "0.0.0.0:8883"; ///< MQTT over TLS; "" = off
     std::string mqtt;                      ///< plain MQTT, for local tests only; "" = off
+    /// IoT Hub's HTTPS surface (ModuleClient.invokeMethod, the local service API); "" = off.
+    /// 443 because the SDKs cannot be told another port.
+    std::string https = "0.0.0.0:443";
     /// The workload API modules call (IOTEDGE_WORKLOADURI); "" =
     /// `<storage.dir>/run/workload/workload.sock` (its folder is bind-mounted into containers).
     std::string workload_socket;

@@ -35,7 +35,7 @@ protected:
             + (dir_ / "data").string() + "\"\n"
             + (storage_extra.find("durability") == std::string::npos ? "durability = \"fsync\"\n"
                                                                      : "")
-            + storage_extra + "\n[listen]\nmetrics = \"127.0.0.1:0\"\nmqtt_tls = \"127.0.0.1:0\"\n[log]\nlevel = \"info\"\n");
+            + storage_extra + "\n[listen]\nmetrics = \"127.0.0.1:0\"\nmqtt_tls = \"127.0.0.1:0\"\nhttps = \"127.0.0.1:0\"\n[log]\nlevel = \"info\"\n");
     return file;
   }
 
@@ -146,7 +146,7 @@ TEST_F(Daemon, BadValuesExitWithCode2NamingTheKey) {
     auto cfg = config(c.top, c.storage);
     if (c.key == "device_id") {
       write_file(cfg, "device_id = \"\"\n[storage]\ndir = \"" + (dir_ / "data").string()
-                          + "\"\n[listen]\nmqtt_tls = \"127.0.0.1:0\"\n");
+                          + "\"\n[listen]\nmqtt_tls = \"127.0.0.1:0\"\nhttps = \"\"\n");
     }
     auto [code, err] = run_rejected(cfg);
     EXPECT_EQ(code, 2) << c.key;
@@ -190,7 +190,8 @@ TEST_F(Daemon, MetricsPortInUseExitsWithCode1) {
   // Same port, other storage dir.
   const auto other = dir_ / "other.toml";
   write_file(other, "[storage]\ndir = \"" + (dir_ / "other").string()
-                        + "\"\n[listen]\nmqtt_tls = \"127.0.0.1:0\"\nmetrics = \"" + addr + "\"\n");
+                        + "\"\n[listen]\nmqtt_tls = \"127.0.0.1:0\"\nhttps = \"\"\nmetrics = \""
+                        + addr + "\"\n");
   auto second = start(other, "second");
   auto code = second->wait(10s);
   ASSERT_TRUE(code);

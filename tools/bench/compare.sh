@@ -186,6 +186,7 @@ metrics = "127.0.0.1:0"
 admin_socket = ""
 mqtt = "127.0.0.1:0"
 mqtt_tls = "127.0.0.1:0"
+https = "127.0.0.1:0"
 [agent]
 manifest = "$op_dir/manifest.json"
 [hub]

@@ -51,6 +51,7 @@ dir = "$work/data"
 metrics = "127.0.0.1:0"
 mqtt = "127.0.0.1:0"
 mqtt_tls = ""
+https = ""
 [agent]
 manifest = "$work/manifest.json"
 [log]

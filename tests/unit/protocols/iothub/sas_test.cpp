@@ -305,5 +305,40 @@ TEST(IothubSasVerify, ChecksExpiryBeforeAudienceBeforeSignature) {
             errc::sas_wrong_audience);
 }
 
+// A service token as azure-iothub makes it (computed with Python's hmac, independently).
+constexpr const char* service_token =
+    "SharedAccessSignature sr=localhost&sig=7%2FKVZdYtau9K6l0FwHnnUMGb5xtBei6DqFwTwdO%2B6%2F8%3D"
+    "&se=1795701487&skn=iothubowner";
+
+result<void> verify_service(const std::string& password, std::int64_t now,
+                            std::string_view key = primary_key,
+                            std::string_view policy = "iothubowner") {
+  return verify_service_token(parsed(password), {"testhub", "localhost", policy, key, now}, hmac);
+}
+
+TEST(IothubServiceSas, AcceptsThePolicysTokenForTheHostName) {
+  EXPECT_TRUE(verify_service(service_token, device_se));
+  EXPECT_TRUE(verify_service(service_token, device_se, primary_key, "IotHubOwner"));
+}
+
+TEST(IothubServiceSas, RefusesOtherKeysPoliciesExpiryAndDeviceTokens) {
+  EXPECT_EQ(verify_service(service_token, device_se, secondary_key).error(),
+            errc::sas_signature_mismatch);
+  EXPECT_EQ(verify_service(service_token, device_se, primary_key, "registryRead").error(),
+            errc::sas_wrong_audience);
+  EXPECT_EQ(verify_service(service_token, device_se + 1).error(), errc::sas_expired);
+  // A device's own token, signed with the same key, is no service token: it has no skn.
+  EXPECT_EQ(verify_service(device_token_primary, device_se).error(), errc::sas_wrong_audience);
+}
+
+TEST(IothubServiceSas, RefusesAnotherHostsTokenAndAForgedSignature) {
+  std::string other = service_token;
+  other.replace(other.find("sr=localhost"), 12, "sr=elsewhere");
+  EXPECT_EQ(verify_service(other, device_se).error(), errc::sas_wrong_audience);
+  std::string forged = service_token;
+  forged[forged.find("sig=") + 4] = 'X';
+  EXPECT_EQ(verify_service(forged, device_se).error(), errc::sas_signature_mismatch);
+}
+
 } // namespace
 } // namespace outpost::iothub
