@@ -138,6 +138,8 @@ result<agent_record_set> load_agent_records(kv_store& kv) {
       out.deployment = ar::decode_text(value);
     } else if (key == ar::master_key_key) {
       out.master_key = ar::decode_master_key(value);
+    } else if (key == ar::service_key_key) {
+      out.service_key = ar::decode_master_key(value); // the same shape: 32 bytes
     } else if (key.rfind("state/", 0) == 0) {
       if (auto rs = ar::decode_restart(value)) {
         out.restarts.emplace(std::string{key.substr(6)}, *rs);
@@ -187,6 +189,10 @@ write_batch forget_restart(std::string_view module) {
 
 write_batch uid(std::string_view module, std::uint32_t uid) {
   return put(ar::uid_key(module), ar::encode_uid(uid));
+}
+
+write_batch service_key(std::string_view key) {
+  return put(std::string{ar::service_key_key}, std::string{key});
 }
 
 write_batch master_key(std::string_view key) {

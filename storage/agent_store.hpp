@@ -29,6 +29,7 @@ struct restart_record {
 /// | `state/<module>` | 0x01, be32 restart count, be64 last restart (ms since the epoch) |
 /// | `uid/<module>` | 0x01, be32 the uid/gid allocated to the module |
 /// | `master_key` | 32 random bytes (the workload API's encryption key) |
+/// | `service_key` | 32 random bytes (the service API's shared access policy key) |
 ///
 /// Before format version 1 the texts were stored bare, the restart counters as JSON
 /// `{"lastRestartMs": M, "restartCount": N}` and uids as decimal text: those still decode and
@@ -41,6 +42,7 @@ inline constexpr std::size_t master_key_size = 32;
 inline constexpr std::string_view deployment_key = "deployment";
 inline constexpr std::string_view reported_key = "reported";
 inline constexpr std::string_view master_key_key = "master_key";
+inline constexpr std::string_view service_key_key = "service_key";
 std::string state_key(std::string_view module);
 std::string uid_key(std::string_view module);
 
@@ -62,6 +64,7 @@ struct agent_record_set {
   std::map<std::string, restart_record> restarts;
   std::map<std::string, std::uint32_t> uids;
   std::optional<std::string> master_key;
+  std::optional<std::string> service_key; ///< raw bytes (the SAS key is their base64)
 };
 
 /// Reads column `agent`; unreadable records are skipped (the agent starts them afresh).
@@ -76,6 +79,7 @@ write_batch restart(std::string_view module, const restart_record& r);
 write_batch forget_restart(std::string_view module);
 write_batch uid(std::string_view module, std::uint32_t uid);
 write_batch master_key(std::string_view key);
+write_batch service_key(std::string_view key);
 
 } // namespace agent_batches
 

@@ -117,9 +117,9 @@ result<identity> make_identity(const identity_request& req, const identity_store
   }
   i.auth = req.auth;
   switch (req.auth) {
-    case auth_type::sas:
-      i.primary = std::move(keys.first);
-      i.secondary = std::move(keys.second);
+    case auth_type::sas: // the request's own keys (the service API's), else fresh ones
+      i.primary = req.primary.empty() ? std::move(keys.first) : req.primary;
+      i.secondary = req.secondary.empty() ? std::move(keys.second) : req.secondary;
       break;
     case auth_type::x509_thumbprint:
       if (!valid_thumbprint(req.primary)

@@ -47,7 +47,9 @@ struct identity_request {
   std::string id;      ///< "<device>", "<device>/<module>", or "<module>" for an edge module
   bool module = false; ///< `outpost identity add module ...`
   auth_type auth = auth_type::sas;
-  std::string primary; ///< thumbprint (x509_thumbprint); ignored for sas (keys generated)
+  /// The thumbprint (x509_thumbprint) or the base64 key (sas; "" = generate one, as IoT Hub
+  /// does; the caller checks a given key's length).
+  std::string primary;
   std::string secondary;
 };
 

@@ -251,17 +251,16 @@ std::string connection_string(const storage::identity& i, const daemon_config& c
   return s;
 }
 
-transport::http_handler admin_routes(caf::actor_system& sys, actors::registry_actor registry,
-                                     std::shared_ptr<actors::identity_snapshot> identities,
-                                     const daemon_config& cfg, std::string ca_file,
-                                     std::shared_ptr<actors::edgehub_status_snapshot> hub_status,
-                                     agent_handles agent,
-                                     std::shared_ptr<actors::monitor_feed> monitor,
-                                     actors::twin_registry_actor twins,
-                                     actors::method_router_actor methods, actors::c2d_actor c2d) {
+transport::http_handler admin_routes(
+    caf::actor_system& sys, actors::registry_actor registry,
+    std::shared_ptr<actors::identity_snapshot> identities, const daemon_config& cfg,
+    std::string ca_file, std::shared_ptr<actors::edgehub_status_snapshot> hub_status,
+    agent_handles agent, std::shared_ptr<actors::monitor_feed> monitor,
+    actors::twin_registry_actor twins, actors::method_router_actor methods, actors::c2d_actor c2d,
+    std::string service_connection_string, std::shared_ptr<deployment_origin_snapshot> origin) {
   const auto gid = admin_gid(cfg);
   return [&sys, registry, identities, cfg, ca_file, hub_status, agent, monitor, twins, methods, c2d,
-          gid](const http_request& req) -> http_response {
+          gid, service_connection_string, origin](const http_request& req) -> http_response {
     if (!admin_peer(req, gid)) {
       return error(403, "uid " + std::to_string(req.peer_uid)
                             + " may not use the admin API (root, outpostd's user or a member of "
@@ -284,21 +283,8 @@ transport::http_handler admin_routes(caf::actor_system& sys, actors::registry_ac
     if (auto handled = agent_admin(sys, agent, req)) {
       return *handled;
     }
-    // The agent's methods by IoT Hub's path: `/twins/{edge}/modules/$edgeAgent/methods`, the
-    // agent's own method routes with the call's payload.
-    if (req.method == "POST"
-        && iothub::percent_decode(req.target.substr(0, req.target.find('?')))
-               == "/twins/" + cfg.device_id + "/modules/$edgeAgent/methods") {
-      const auto call = json::parse(req.body, nullptr, false);
-      if (!call.is_object() || !call.contains("methodName") || !call["methodName"].is_string()) {
-        return iothub_error(400, 400004, "the body must have a methodName");
-      }
-      http_request inner = req;
-      inner.target = "/methods/" + iothub::percent_encode(call["methodName"].get<std::string>());
-      inner.body = call.contains("payload") ? call["payload"].dump() : "null";
-      if (auto handled = agent_admin(sys, agent, inner)) {
-        return *handled;
-      }
+    if (auto handled = edge_agent_method(sys, agent, cfg.device_id, req)) {
+      return *handled;
     }
     if (auto handled = c2d_admin(sys, c2d, identities, req)) {
       return *handled;
@@ -307,6 +293,17 @@ transport::http_handler admin_routes(caf::actor_system& sys, actors::registry_ac
       return *handled;
     }
     const std::string path = req.target.substr(0, req.target.find('?'));
+    if (path == "/service/connection-string" && req.method == "GET") {
+      return reply(200, json{{"connectionString", service_connection_string},
+                             {"https", !cfg.listen.https.empty()}});
+    }
+    if (path == "/deployment" && req.method == "GET") {
+      const auto o = origin->get();
+      return reply(
+          200,
+          json{
+              {"source", o->source}, {"path", o->path}, {"number", o->number}, {"atMs", o->at_ms}});
+    }
     if (path == "/status/edgehub" && req.method == "GET") {
       return http_response{200, "application/json",
                            actors::edgehub_reported_json(*hub_status->get())};

@@ -1,6 +1,7 @@
 #include "actors/app/agent_admin.hpp"
 
 #include "actors/agent/agent_messages.hpp"
+#include "actors/app/iothub_response.hpp"
 #include "protocols/iothub/encoding.hpp"
 #include "supervisor/runtime/process_host.hpp"
 
@@ -118,6 +119,29 @@ std::optional<http_response> agent_admin(caf::actor_system& sys, const agent_han
                        json{{"schemaVersion", "1.0"}, {"id", name}}.dump());
   }
   return error(404, "not found");
+}
+
+} // namespace outpost::app
+
+namespace outpost::app {
+
+std::optional<transport::http_response> edge_agent_method(caf::actor_system& sys,
+                                                          const agent_handles& agent,
+                                                          const std::string& edge_device_id,
+                                                          const transport::http_request& req) {
+  if (req.method != "POST"
+      || iothub::percent_decode(req.target.substr(0, req.target.find('?')))
+             != "/twins/" + edge_device_id + "/modules/$edgeAgent/methods") {
+    return std::nullopt;
+  }
+  const auto call = json::parse(req.body, nullptr, false);
+  if (!call.is_object() || !call.contains("methodName") || !call["methodName"].is_string()) {
+    return iothub_error(400, 400004, "the body must have a methodName");
+  }
+  transport::http_request inner = req;
+  inner.target = "/methods/" + iothub::percent_encode(call["methodName"].get<std::string>());
+  inner.body = call.contains("payload") ? call["payload"].dump() : "null";
+  return agent_admin(sys, agent, inner);
 }
 
 } // namespace outpost::app

@@ -30,4 +30,12 @@ std::optional<transport::http_response> agent_admin(caf::actor_system& sys,
                                                     const agent_handles& agent,
                                                     const transport::http_request& req);
 
+/// The agent's methods by IoT Hub's path: `POST /twins/{edge}/modules/$edgeAgent/methods` with
+/// `{"methodName", "payload"}` (the admin and the service API): the agent's own method routes
+/// with the call's payload. nullopt for any other request.
+std::optional<transport::http_response> edge_agent_method(caf::actor_system& sys,
+                                                          const agent_handles& agent,
+                                                          const std::string& edge_device_id,
+                                                          const transport::http_request& req);
+
 } // namespace outpost::app

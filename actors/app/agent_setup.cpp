@@ -5,6 +5,7 @@
 #include "actors/agent/agent_metrics.hpp"
 #include "actors/common/messages.hpp"
 #include "actors/workload/workload_api.hpp"
+#include "protocols/iothub/encoding.hpp"
 #include "protocols/transport/crypto.hpp"
 #include "protocols/transport/http_server.hpp"
 #include "storage/agent_store.hpp"
@@ -34,25 +35,25 @@ std::int64_t wall_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-/// The key encrypt/decrypt derive their per-module keys from: made once, kept in the store
-/// (written by the storage writer; start-up waits for it).
-std::string master_key(caf::actor_system& sys, const actors::writer_actor& writer,
-                       const storage::agent_record_set& stored) {
-  if (stored.master_key) {
-    return *stored.master_key;
+/// A secret made once and kept in the store (written by the storage writer; start-up waits for
+/// it): the workload API's master key, the service API's policy key.
+std::string stored_secret(caf::actor_system& sys, const actors::writer_actor& writer,
+                          const std::optional<std::string>& stored,
+                          storage::write_batch (*batch)(std::string_view), const char* what) {
+  if (stored) {
+    return *stored;
   }
   auto key = transport::random_bytes(storage::agent_records::master_key_size);
   caf::scoped_actor self{sys};
-  self->request(writer, std::chrono::seconds(30), actors::records_atom::value,
-                storage::agent_batches::master_key(key), true)
+  self->request(writer, std::chrono::seconds(30), actors::records_atom::value, batch(key), true)
       .receive(
-          [](actors::records_reply& r) {
+          [what](actors::records_reply& r) {
             if (r.error) {
-              spdlog::error("[workload] cannot store the encryption key: {}", r.error.message());
+              spdlog::error("[agent] cannot store the {}: {}", what, r.error.message());
             }
           },
-          [](caf::error& err) {
-            spdlog::error("[workload] cannot store the encryption key: {}", to_string(err));
+          [what](caf::error& err) {
+            spdlog::error("[agent] cannot store the {}: {}", what, to_string(err));
           });
   return key;
 }
@@ -192,10 +193,18 @@ std::unique_ptr<agent_runtime> start_agent(const daemon_config& cfg, agent_deps 
     why = "cannot read the agent's state from the store: " + stored.error().message();
     return nullptr;
   }
-  actors::workload_config wl{cfg.device_id,    deps.identities,
-                             rt->view,         deps.ca_cert_file,
-                             deps.ca_key_file, master_key(deps.sys, writer, *stored),
-                             cfg.hostname};
+  actors::workload_config wl{
+      cfg.device_id,
+      deps.identities,
+      rt->view,
+      deps.ca_cert_file,
+      deps.ca_key_file,
+      stored_secret(deps.sys, writer, stored->master_key, storage::agent_batches::master_key,
+                    "workload API's encryption key"),
+      cfg.hostname};
+  rt->service_key = iothub::base64_encode(stored_secret(deps.sys, writer, stored->service_key,
+                                                        storage::agent_batches::service_key,
+                                                        "service API's policy key"));
   auto server = transport::http_server::start_local(deps.io, socket,
                                                     actors::workload_routes(std::move(wl)), 0666);
   if (!server) {

@@ -50,6 +50,9 @@ public:
   caf::actor_system* sys = nullptr;
   std::chrono::milliseconds stop_timeout{15'000};
   std::string cgroup_dir; ///< the modules' cgroups, removed (when empty) after the stop
+  /// The service API's shared access policy key (base64), made on first start, kept in the
+  /// store (column `agent`, with the other secrets).
+  std::string service_key;
 };
 
 struct agent_deps {

@@ -5,6 +5,7 @@
 #include "actors/app/deployment_source.hpp"
 #include "actors/app/hub_setup.hpp"
 #include "actors/app/io_scheduler.hpp"
+#include "actors/app/service_api.hpp"
 #include "actors/common/messages.hpp"
 #include "actors/common/process_metrics.hpp"
 #include "actors/common/storage_writer.hpp"
@@ -13,6 +14,7 @@
 #include "protocols/iothub/encoding.hpp"
 #include "protocols/transport/crypto.hpp"
 #include "protocols/transport/http_server.hpp"
+#include "protocols/transport/tls_context.hpp"
 #include "storage/errc.hpp"
 #include "storage/memory_kv_store.hpp"
 #include "storage/rocksdb/rocksdb_kv_store.hpp"
@@ -198,10 +200,11 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, transport::io_runner
   std::string why;
   // The deployment is read once here and handed to both; afterwards the deployment source is
   // its only reader.
-  std::optional<deployment_read> deployment;
-  if (!cfg.agent.manifest.empty()) {
-    deployment = read_deployment(cfg.agent.manifest, 1);
-  }
+  // The manifest file and the service API's applyConfigurationContent: the newer is in force.
+  const auto applied_path = (fs::path{cfg.storage.dir} / "deployment" / "applied.json").string();
+  deployment_origin origin;
+  std::optional<deployment_read> deployment =
+      read_initial_deployment(cfg.agent.manifest, applied_path, origin);
   auto hub = start_hub(cfg,
                        {sys, io, core.writer, core.identities, core.kv, core.sessions,
                         *core.registry, ports, deployment ? &deployment->hub : nullptr},
@@ -221,13 +224,12 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, transport::io_runner
     spdlog::critical("[agent] {}", why);
     return exit_failure;
   }
-  caf::actor source;
-  if (deployment) {
-    source = spawn_deployment_source(
-        sys,
-        {cfg.agent.manifest, std::chrono::milliseconds{1000}, agent->agent, hub->deployment_sink()},
-        *deployment);
-  }
+  auto origin_snapshot = std::make_shared<deployment_origin_snapshot>();
+  caf::actor source =
+      spawn_deployment_source(sys,
+                              {cfg.agent.manifest, applied_path, std::chrono::milliseconds{1000},
+                               agent->agent, hub->deployment_sink(), origin_snapshot, wall_ms},
+                              deployment, origin);
   struct stop_source { // every return below ends it
     caf::actor& a;
     ~stop_source() {
@@ -260,7 +262,8 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, transport::io_runner
       io, path,
       admin_routes(sys, core.id_registry, core.identities, cfg, hub->tls().ca, hub->status(),
                    {agent->agent, agent->view}, hub->monitor(), hub->twins(), hub->methods(),
-                   hub->c2d()));
+                   hub->c2d(), service_connection_string(cfg, agent->service_key),
+                   origin_snapshot));
   if (!admin) {
     spdlog::critical("[http admin] cannot listen on {} (listen.admin_socket): {}", path,
                      admin.error().message());
@@ -268,6 +271,36 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, transport::io_runner
   }
   ports.emplace_back("admin_socket", path);
   spdlog::info("[http admin] listening on {}", (*admin)->bound_address());
+  std::unique_ptr<transport::http_server> https;
+  if (!cfg.listen.https.empty()) {
+    service_api_deps sd;
+    sd.sys = &sys;
+    sd.registry = core.id_registry;
+    sd.identities = core.identities;
+    sd.cfg = cfg;
+    sd.policy_key = agent->service_key;
+    sd.agent = {agent->agent, agent->view};
+    sd.twins = hub->twins();
+    sd.methods = hub->methods();
+    sd.c2d = hub->c2d();
+    sd.deployment_source = source;
+    // The hub's certificate; no client certificates asked for (the API takes SAS tokens).
+    auto tls = transport::tls_server_context::create(hub->tls(), false, why);
+    if (!tls) {
+      spdlog::critical("[https] {}", why);
+      return exit_failure;
+    }
+    auto s = transport::http_server::start_tls(io, cfg.listen.https, std::move(*tls),
+                                               service_routes(std::move(sd)));
+    if (!s) {
+      spdlog::critical("[https] cannot listen on {} (listen.https): {}", cfg.listen.https,
+                       s.error().message());
+      return exit_failure;
+    }
+    https = std::move(*s);
+    ports.emplace_back("https", https->bound_address());
+    spdlog::info("[https] listening on {} (IoT Hub's HTTPS API)", https->bound_address());
+  }
   const auto ports_file = fs::path{cfg.storage.dir} / "run" / "ports.json";
   if (!write_ports(ports_file, ports)) {
     spdlog::critical("[outpostd] cannot write {}", ports_file.string());

@@ -399,7 +399,7 @@ int run_check(const app::daemon_config& cfg, const std::string& config_path) {
   std::ifstream ports_file{fs::path{cfg.storage.dir} / "run" / "ports.json"};
   auto ports = json::parse(ports_file, nullptr, false);
   if (ports.is_object()) {
-    for (const auto& key : {"mqtt_tls", "mqtt", "metrics"}) {
+    for (const auto& key : {"mqtt_tls", "mqtt", "https", "metrics"}) {
       if (!ports.contains(key)) {
         continue;
       }
@@ -415,20 +415,32 @@ int run_check(const app::daemon_config& cfg, const std::string& config_path) {
       check_store(ports["metrics"].get<std::string>(), cfg, c);
     }
   }
-  auto agent = cfg.agent.manifest.empty() ? std::nullopt : admin_json(cfg, "GET", "/modules");
-  if (cfg.agent.manifest.empty()) {
-    c.pass("$edgeAgent deployment: none configured ([agent] manifest)");
+  // The manifest file and the service API's applyConfigurationContent: the newer is in force.
+  const auto origin = admin_json(cfg, "GET", "/deployment");
+  const auto source = origin ? origin->value("source", std::string{"none"}) : std::string{"none"};
+  const auto from = source == "service API"
+                        ? std::string{"the service API (applyConfigurationContent)"}
+                        : cfg.agent.manifest;
+  if (source != "none") {
+    c.pass("deployment in force: from " + from
+           + (source == "service API" ? ", newer than the manifest file" : ""));
+  }
+  auto agent = source == "none" ? std::nullopt : admin_json(cfg, "GET", "/modules");
+  if (source == "none") {
+    c.pass(
+        "$edgeAgent deployment: none configured ([agent] manifest, or applyConfigurationContent "
+        "through the service API)");
   } else if (agent) {
     const auto status = agent->value("lastDesiredStatus", json::object());
     const int code = status.value("code", 0);
     if (code == 200) {
       c.pass("$edgeAgent deployment: " + std::to_string((*agent)["modules"].size())
-             + " modules from " + (cfg.agent.manifest.empty() ? "(none)" : cfg.agent.manifest));
+             + " modules from " + from);
     } else {
       c.fail(
           "$edgeAgent deployment: " + std::to_string(code) + " " + status.value("description", ""),
           code == 406 ? "set [agent] manifest to a deployment manifest"
-                      : "fix " + cfg.agent.manifest + "; running modules keep running");
+                      : "fix " + from + "; running modules keep running");
     }
     const auto confinement = agent->value("confinement", json::object());
     if (confinement.value("confined", false)) {

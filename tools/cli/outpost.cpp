@@ -240,6 +240,8 @@ int main(int argc, char** argv) {
   outpost::cli::add_method_commands(app, method);
   outpost::cli::c2d_cli c2d;
   outpost::cli::add_c2d_commands(app, c2d);
+  outpost::cli::service_cli service;
+  outpost::cli::add_service_commands(app, service);
   auto* list = app.add_subcommand("list", "list the modules and their status (like iotedge list)");
   auto* logs = app.add_subcommand("logs", "print a module's log");
   std::string module;
@@ -328,6 +330,9 @@ int main(int argc, char** argv) {
   }
   if (c2d.cmd->parsed()) {
     return outpost::cli::run_c2d(cfg, c2d);
+  }
+  if (service.cmd->parsed()) {
+    return outpost::cli::run_service(cfg, service);
   }
   if (status->parsed()) {
     const int code = get(cfg, "/healthz", false);

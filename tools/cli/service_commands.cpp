@@ -179,4 +179,29 @@ int run_c2d(const app::daemon_config& cfg, const c2d_cli& c) {
                         body.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
+void add_service_commands(CLI::App& app, service_cli& c) {
+  c.cmd = app.add_subcommand("service", "the local IoT Hub service API ([listen] https)");
+  c.cmd->require_subcommand(1);
+  c.connection_string =
+      c.cmd->add_subcommand("connection-string",
+                            "print the service connection string (shared access policy "
+                            "iothubowner) for azure-iothub and other service SDKs");
+}
+
+int run_service(const app::daemon_config& cfg, const service_cli&) {
+  const auto socket = app::admin_socket_path(cfg);
+  auto reply = transport::http_call("unix:" + socket, "GET", "/service/connection-string", {},
+                                    "application/json", std::chrono::seconds(5));
+  const auto j = reply ? json::parse(reply->body, nullptr, false) : json{};
+  if (!reply || reply->status != 200 || !j.is_object() || !j.contains("connectionString")) {
+    std::cerr << "outpost: outpostd is not running (no answer on " << socket << ")\n";
+    return 1;
+  }
+  std::cout << j["connectionString"].get<std::string>() << "\n";
+  if (!j.value("https", false)) {
+    std::cerr << "outpost: note: [listen] https is off, so nothing serves the service API\n";
+  }
+  return 0;
+}
+
 } // namespace outpost::cli

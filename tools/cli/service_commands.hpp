@@ -52,6 +52,19 @@ struct c2d_cli {
   std::string ack;
 };
 
+/// `outpost service connection-string`: the local service API's connection string (the shared
+/// access policy `iothubowner`), for `azure-iothub` and other service SDKs.
+struct service_cli {
+  CLI::App* cmd = nullptr;
+  CLI::App* connection_string = nullptr;
+};
+
+/// Adds `service connection-string` to `app`.
+void add_service_commands(CLI::App& app, service_cli& c);
+
+/// Prints the connection string and returns 0; 1 when outpostd does not answer.
+int run_service(const app::daemon_config& cfg, const service_cli& c);
+
 /// Adds `twin` and its subcommands to `app`.
 void add_twin_commands(CLI::App& app, twin_cli& c);
 

@@ -15,6 +15,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const fsp = require('node:fs/promises');
 const http = require('node:http');
+const https = require('node:https');
 const os = require('node:os');
 const path = require('node:path');
 const { setTimeout: sleep } = require('node:timers/promises');
@@ -171,6 +172,7 @@ class Outpost {
     this.starts = 0;
     this.clients = new Set();
     this._ca = null;
+    this._undo = []; // redirectHttps undos, run by dispose
     this.writeConfig();
     this.writeManifest(routes, { modules });
   }
@@ -186,6 +188,7 @@ class Outpost {
       'metrics = "127.0.0.1:0"',
       'mqtt_tls = "127.0.0.1:0"',
       'mqtt = "127.0.0.1:0"',
+      'https = "127.0.0.1:0"',
       '[agent]',
       `manifest = ${tomlString(this.manifestPath)}`,
       ...Object.entries(this.agentKeys).map(([k, v]) => `${k} = ${typeof v === 'string' ? tomlString(v) : v}`),
@@ -384,6 +387,52 @@ class Outpost {
     return `${cs.replace(/;GatewayHostName=[^;]*/, '')};GatewayHostName=localhost:${this.tlsPort}`;
   }
 
+  get httpsPort() { return this.port('https'); }
+
+  /// `outpost service connection-string`: the iothubowner service connection string.
+  async serviceConnectionString() {
+    const cs = (await this.cliOk(['service', 'connection-string'])).trim();
+    assert.match(cs, /^HostName=localhost;SharedAccessKeyName=iothubowner;SharedAccessKey=[A-Za-z0-9+/=]+$/,
+      `outpost service connection-string must print one service connection string; got ${JSON.stringify(cs)}`);
+    return cs;
+  }
+
+  /// Sends the SDKs' https://localhost(:443) to this daemon's HTTPS listener (see redirectHttps);
+  /// undone by dispose (call again after a restart: the port changes).
+  async redirectHttps() {
+    const undo = redirectHttps(this.httpsPort, await this.caPem());
+    this._undo.push(undo);
+    return undo;
+  }
+
+  /// One request straight to the HTTPS listener (edge CA, SNI localhost, no pooling) →
+  /// {status, headers, body (parsed JSON when it is), text}.
+  async httpsRequest(method, target, { headers = {}, body } = {}) {
+    const ca = await this.caPem();
+    const data = body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body));
+    const all = data === undefined ? { ...headers }
+      : { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(data), ...headers };
+    return new Promise((resolve, reject) => {
+      const req = https.request({
+        host: '127.0.0.1', port: this.httpsPort, servername: 'localhost', ca, agent: false,
+        method, path: target, headers: { host: 'localhost', ...all },
+      }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => { text += c; });
+        res.on('end', () => {
+          let parsed = text;
+          try { parsed = JSON.parse(text); } catch { /* text */ }
+          resolve({ status: res.statusCode, headers: res.headers, body: parsed, text });
+        });
+      });
+      req.setTimeout(30000, () => req.destroy(new Error(`${method} ${target}: no answer in 30 s`)));
+      req.on('error', reject);
+      if (data !== undefined) req.write(data);
+      req.end();
+    });
+  }
+
   async _prepare(client, { retry = true, tokenRenewal, label }) {
     client.on('error', (err) => { client.lastError = err; }); // never an unhandled 'error'
     if (!retry) client.setRetryPolicy(new NoRetry());
@@ -448,6 +497,7 @@ class Outpost {
   /// test failed or OUTPOST_KEEP_TMP is set.
   async dispose({ failed = false } = {}) {
     await this.closeAllClients();
+    for (const undo of this._undo.splice(0).reverse()) undo();
     let stopError = null;
     try {
       await this.stop();
@@ -640,9 +690,49 @@ function withWrongKey(cs) {
   return cs.replace(/SharedAccessKey=[^;]*/, `SharedAccessKey=${other}`);
 }
 
+/// Redirects this process's https connections for https://<host>[:443] (the SDKs cannot be given
+/// a port) to 127.0.0.1:<port>, verified against `ca` with SNI <host>; an explicit `ca` of the
+/// request wins. It wraps https.Agent.prototype.createConnection, so it covers
+/// https.globalAgent (azure-iot-device's method client) and the `new https.Agent({keepAlive})`
+/// that azure-iothub's Registry and Client make for themselves. Returns the undo function.
+///
+/// A request host of "<host>:<n>" counts as <host> too: ModuleClient.invokeMethod posts to
+/// https://<GatewayHostName>, and gatewayConnectionString's GatewayHostName is localhost:<MQTT
+/// TLS port> (the MQTT side's own stand-in for 8883); a real module has host names on both.
+function redirectHttps(port, ca, { host = 'localhost' } = {}) {
+  const proto = https.Agent.prototype;
+  const original = proto.createConnection;
+  const redirected = function createConnection(options, ...rest) {
+    const p = options && options.port;
+    const h = options && typeof options === 'object' ? String(options.host || options.hostname || '') : '';
+    if (h.replace(/:\d+$/, '') === host
+        && (p === undefined || p === null || p === '' || Number(p) === 443)) {
+      options = {
+        ...options, host: '127.0.0.1', hostname: '127.0.0.1', port, servername: host,
+        ca: options.ca || ca,
+      };
+    }
+    return original.call(this, options, ...rest);
+  };
+  proto.createConnection = redirected;
+  return function undo() {
+    if (proto.createConnection === redirected) proto.createConnection = original;
+    https.globalAgent.destroy(); // no pooled socket to the redirected port outlives it
+  };
+}
+
+/// A service SAS token as azure-iot-common's SharedAccessSignature.create makes it for the
+/// service SDK: sr = urlenc(host), sig = b64(HMAC-SHA256(b64dec(key), sr + "\n" + se)),
+/// fields in its order sr, sig, skn, se (skn is not signed).
+function serviceSasToken({ host = 'localhost', keyName = 'iothubowner', key, expiry }) {
+  const sr = strictEncode(host);
+  const sig = crypto.createHmac('sha256', Buffer.from(key, 'base64')).update(`${sr}\n${expiry}`).digest('base64');
+  return `SharedAccessSignature sr=${sr}&sig=${strictEncode(sig)}&skn=${strictEncode(keyName)}&se=${expiry}`;
+}
+
 module.exports = {
   Outpost, withOutpost, Inbox, Message, DEFAULT_ROUTES, manifest, unixHttp,
   waitFor, withTimeout, sleep, propsOf, bodyOf, tapWire, inputSubscribed,
-  sasToken, sdkSasToken, withWrongKey, ConnectionString,
+  sasToken, sdkSasToken, serviceSasToken, withWrongKey, ConnectionString, redirectHttps,
   paths: { repoRoot, binDir, outpostdBin, outpostBin },
 };

@@ -1,0 +1,474 @@
+#include "actors/app/service_api.hpp"
+
+#include "actors/app/c2d_admin.hpp"
+#include "actors/app/deployment_source.hpp"
+#include "actors/app/iothub_response.hpp"
+#include "actors/app/twin_admin.hpp"
+#include "protocols/iothub/encoding.hpp"
+#include "protocols/iothub/sas.hpp"
+#include "protocols/transport/crypto.hpp"
+#include "storage/errc.hpp"
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <functional>
+#include <variant>
+#include <vector>
+
+namespace outpost::app {
+
+namespace {
+
+using json = nlohmann::json;
+using transport::http_request;
+using transport::http_response;
+
+std::int64_t now_seconds() {
+  using namespace std::chrono;
+  return duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
+}
+
+/// IoT Hub's error names (the REST body's `Message: "ErrorCode:<name>;..."`), which the SDKs
+/// map to their error types (azure-iothub: DeviceNotFound, DeviceAlreadyExists, ...).
+const char* error_name(std::int64_t code) {
+  switch (code) {
+    case 400004:
+      return "ArgumentInvalid";
+    case 401002:
+      return "IotHubUnauthorizedAccess";
+    case 403004:
+      return "DeviceMaximumQueueDepthExceeded";
+    case 404001:
+      return "DeviceNotFound";
+    case 404010:
+      return "ModuleNotFound";
+    case 404103:
+      return "DeviceNotOnline";
+    case 409001:
+      return "DeviceAlreadyExists";
+    case 409301:
+      return "ModuleAlreadyExistsOnDevice";
+    case 412001:
+      return "PreconditionFailed";
+    case 429001:
+      return "ThrottlingException";
+    case 504101:
+      return "GatewayTimeout";
+    default:
+      return "ServerError";
+  }
+}
+
+/// The admin API's IoT Hub errors (`{"errorCode", "message"}`) get IoT Hub's REST `Message`.
+http_response as_rest_error(http_response r) {
+  if (r.status < 400) {
+    return r;
+  }
+  auto j = json::parse(r.body, nullptr, false);
+  if (!j.is_object() || !j.contains("errorCode") || !j["errorCode"].is_number_integer()) {
+    return r;
+  }
+  const auto message = j.value("message", std::string{});
+  j["Message"] = std::string{"ErrorCode:"} + error_name(j["errorCode"].get<std::int64_t>()) + ";"
+                 + (message.empty() ? std::string{"error"} : message);
+  j["ExceptionMessage"] = "";
+  return iothub_response(static_cast<int>(r.status), j.dump());
+}
+
+http_response rest_error(int status, std::int32_t code, const std::string& message) {
+  return as_rest_error(iothub_error(status, code, message));
+}
+
+http_response unauthorized(const std::string& why) {
+  return rest_error(401, 401002, why);
+}
+
+/// The path's segments, percent-decoded (the query is dropped).
+std::vector<std::string> segments(const std::string& target) {
+  const auto path = target.substr(0, target.find('?'));
+  std::vector<std::string> out;
+  std::size_t at = 1;
+  while (at <= path.size()) {
+    const auto end = path.find('/', at);
+    const auto part = path.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    if (!part.empty()) {
+      out.push_back(iothub::percent_decode(part));
+    }
+    if (end == std::string::npos) {
+      break;
+    }
+    at = end + 1;
+  }
+  return out;
+}
+
+/// `/twins/{d}/methods` or `/twins/{d}/modules/{m}/methods`.
+bool is_method_call(const http_request& req, const std::vector<std::string>& s) {
+  return req.method == "POST" && !s.empty() && s[0] == "twins"
+         && ((s.size() == 3 && s[2] == "methods")
+             || (s.size() == 5 && s[2] == "modules" && s[4] == "methods"));
+}
+
+enum class caller { service, edge_module };
+
+const iothub::hmac_sha256_fn hmac = [](std::string_view key, std::string_view data) {
+  return transport::hmac_sha256(key, data);
+};
+
+std::string hub_host(const daemon_config& cfg) {
+  return cfg.iothub_hostname.empty() ? cfg.hostname : cfg.iothub_hostname;
+}
+
+/// Who is calling, or the 401 that says why nobody is.
+std::variant<caller, http_response> authenticate(const service_api_deps& d, const http_request& req,
+                                                 const std::vector<std::string>& s) {
+  const auto authorization = req.header("Authorization");
+  if (authorization.empty()) {
+    return unauthorized("no Authorization header");
+  }
+  auto token = iothub::parse_sas_token(authorization);
+  if (!token) {
+    return unauthorized("the Authorization header is not a SharedAccessSignature");
+  }
+  const auto hub = hub_host(d.cfg);
+  if (!token->key_name.empty()) {
+    if (auto ok = iothub::verify_service_token(
+            *token, {hub, d.cfg.hostname, service_policy_name, d.policy_key, now_seconds()}, hmac);
+        !ok) {
+      return unauthorized("service token refused: " + ok.error().message());
+    }
+    return caller::service;
+  }
+  // ModuleClient.invokeMethod: a module of this edge device, with its own token.
+  const auto module_id = req.header("x-ms-edge-moduleId");
+  if (module_id.empty()) {
+    return unauthorized("a device or module token gives no access to the service API");
+  }
+  if (!is_method_call(req, s)) {
+    return unauthorized("modules may only invoke direct methods here");
+  }
+  const auto slash = module_id.find('/');
+  const iothub::client_identity who{module_id.substr(0, slash),
+                                    slash == std::string::npos ? "" : module_id.substr(slash + 1)};
+  if (slash == std::string::npos || who.device_id != d.cfg.device_id || who.module_id.empty()) {
+    return unauthorized("Only modules on the same device can invoke DirectMethods");
+  }
+  auto table = d.identities->get();
+  const auto found = table->find(who.id());
+  if (found == table->end() || !found->second.enabled
+      || found->second.auth != storage::auth_type::sas) {
+    return unauthorized("module " + who.id() + " is not an enabled SAS identity");
+  }
+  const iothub::sas_check check{
+      hub, d.cfg.hostname, who, now_seconds(), {found->second.primary, found->second.secondary}};
+  if (auto ok = iothub::verify_sas_token(*token, check, hmac); !ok) {
+    return unauthorized("module token refused: " + ok.error().message());
+  }
+  return caller::edge_module;
+}
+
+// ---- the registry -------------------------------------------------------------------------
+
+const char* auth_type_name(storage::auth_type a) {
+  switch (a) {
+    case storage::auth_type::sas:
+      return "sas";
+    case storage::auth_type::x509_thumbprint:
+      return "selfSigned";
+    case storage::auth_type::x509_ca:
+      return "certificateAuthority";
+  }
+  return "none";
+}
+
+/// IoT Hub's etag of a registry entry: changes whenever what it shows changes.
+std::string registry_etag(const storage::identity& i) {
+  const auto h =
+      std::hash<std::string>{}(i.primary + "|" + i.secondary + "|" + (i.enabled ? "1" : "0") + "|"
+                               + std::to_string(i.created_ms));
+  return iothub::base64_encode(std::to_string(h));
+}
+
+json registry_json(const storage::identity& i, const daemon_config& cfg) {
+  const bool sas = i.auth == storage::auth_type::sas;
+  const bool thumb = i.auth == storage::auth_type::x509_thumbprint;
+  json j = {
+      {"deviceId", i.device_id},
+      {"generationId", std::to_string(i.created_ms)},
+      {"etag", registry_etag(i)},
+      {"status", i.enabled ? "enabled" : "disabled"},
+      {"statusReason", nullptr},
+      {"cloudToDeviceMessageCount", 0},
+      {"authentication",
+       {{"symmetricKey",
+         {{"primaryKey", sas ? json(i.primary) : json(nullptr)},
+          {"secondaryKey", sas ? json(i.secondary) : json(nullptr)}}},
+        {"x509Thumbprint",
+         {{"primaryThumbprint", thumb ? json(i.primary) : json(nullptr)},
+          {"secondaryThumbprint",
+           thumb && !i.secondary.empty() ? json(i.secondary) : json(nullptr)}}},
+        {"type", auth_type_name(i.auth)}}},
+  };
+  if (i.module_id.empty()) {
+    j["capabilities"] = {{"iotEdge", i.device_id == cfg.device_id}};
+  } else {
+    j["moduleId"] = i.module_id;
+    j["managedBy"] = i.device_id == cfg.device_id ? "IotEdge" : "";
+  }
+  return j;
+}
+
+http_response from_registry_error(std::error_code ec, bool module) {
+  using storage::errc;
+  if (ec == errc::invalid_identity) {
+    return rest_error(400, 400004, ec.message());
+  }
+  if (ec == errc::identity_not_found) {
+    return module ? rest_error(404, 404010, "the module's device is not registered")
+                  : rest_error(404, 404001, "device not registered");
+  }
+  if (ec == errc::identity_exists) {
+    return module ? rest_error(409, 409301, "the module already exists on the device")
+                  : rest_error(409, 409001, "the device already exists");
+  }
+  return rest_error(500, 500001, ec.message());
+}
+
+/// One request to the registry, answered with the identity as IoT Hub shows it.
+template <class... Ts>
+result<storage::identity> ask_registry(const service_api_deps& d, http_response& failure,
+                                       bool module, Ts&&... xs) {
+  caf::scoped_actor self{*d.sys};
+  result<storage::identity> out = std::make_error_code(std::errc::timed_out);
+  failure = rest_error(503, 503001, "the identity registry does not answer");
+  self->request(d.registry, std::chrono::seconds(10), std::forward<Ts>(xs)...)
+      .receive(
+          [&](actors::identity_reply& r) {
+            if (r.error) {
+              failure = from_registry_error(r.error, module);
+              out = r.error;
+            } else {
+              out = std::move(r.value);
+            }
+          },
+          [&](caf::error&) {});
+  return out;
+}
+
+/// A key given in a registry request: base64 of 16 to 64 bytes, as IoT Hub requires.
+bool valid_key(const std::string& key) {
+  const auto bytes = iothub::base64_decode(key);
+  return bytes && bytes->size() >= 16 && bytes->size() <= 64;
+}
+
+/// `PUT /devices/{d}[/modules/{m}]`: creates the identity (keys generated unless given); with
+/// an `If-Match` on an existing one, updates its status.
+http_response put_identity(const service_api_deps& d, const http_request& req,
+                           const std::string& device, const std::string& module) {
+  const bool is_module = !module.empty();
+  const auto body = json::parse(req.body, nullptr, false);
+  if (!body.is_object()) {
+    return rest_error(400, 400004, "the body must be a JSON object");
+  }
+  const auto named = body.value(is_module ? "moduleId" : "deviceId", std::string{});
+  if (!named.empty() && named != (is_module ? module : device)) {
+    return rest_error(400, 400004, "the body's id differs from the path's");
+  }
+  const auto id = is_module ? device + "/" + module : device;
+  const auto status = body.value("status", std::string{"enabled"});
+  if (status != "enabled" && status != "disabled") {
+    return rest_error(400, 400004, "status must be \"enabled\" or \"disabled\"");
+  }
+  auto table = d.identities->get();
+  const auto existing = table->find(id);
+  http_response failure;
+  if (existing != table->end()) {
+    const auto if_match = req.header("If-Match");
+    if (if_match.empty()) {
+      return from_registry_error(storage::errc::identity_exists, is_module);
+    }
+    auto etag = if_match;
+    if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+      etag = etag.substr(1, etag.size() - 2);
+    }
+    if (etag != "*" && etag != registry_etag(existing->second)) {
+      return rest_error(412, 412001, "the etag does not match the identity's");
+    }
+    auto updated = ask_registry(d, failure, is_module, actors::identity_enable_atom::value, id,
+                                status == "enabled");
+    return updated ? iothub_response(200, registry_json(*updated, d.cfg).dump()) : failure;
+  }
+  storage::identity_request r;
+  r.id = id;
+  r.module = is_module;
+  const auto auth = body.value("authentication", json::object());
+  const auto type = auth.is_object() ? auth.value("type", std::string{"sas"}) : "sas";
+  if (type == "sas") {
+    r.auth = storage::auth_type::sas;
+    const auto keys = auth.value("symmetricKey", json::object());
+    if (keys.is_object()) {
+      r.primary = keys.value("primaryKey", json{}).is_string()
+                      ? keys["primaryKey"].get<std::string>()
+                      : std::string{};
+      r.secondary = keys.value("secondaryKey", json{}).is_string()
+                        ? keys["secondaryKey"].get<std::string>()
+                        : std::string{};
+    }
+    if ((!r.primary.empty() && !valid_key(r.primary))
+        || (!r.secondary.empty() && !valid_key(r.secondary))) {
+      return rest_error(400, 400004, "a symmetric key must be base64 of 16 to 64 bytes");
+    }
+  } else if (type == "selfSigned") {
+    r.auth = storage::auth_type::x509_thumbprint;
+    const auto prints = auth.value("x509Thumbprint", json::object());
+    r.primary = prints.value("primaryThumbprint", json{}).is_string()
+                    ? prints["primaryThumbprint"].get<std::string>()
+                    : std::string{};
+    r.secondary = prints.value("secondaryThumbprint", json{}).is_string()
+                      ? prints["secondaryThumbprint"].get<std::string>()
+                      : std::string{};
+  } else if (type == "certificateAuthority") {
+    r.auth = storage::auth_type::x509_ca;
+  } else {
+    return rest_error(400, 400004,
+                      "authentication.type must be sas, selfSigned or "
+                      "certificateAuthority");
+  }
+  auto made = ask_registry(d, failure, is_module, actors::identity_add_atom::value, std::move(r));
+  if (!made) {
+    return failure;
+  }
+  if (status == "disabled") {
+    made = ask_registry(d, failure, is_module, actors::identity_enable_atom::value, id, false);
+    if (!made) {
+      return failure;
+    }
+  }
+  spdlog::info("[service api] {} {} created", is_module ? "module" : "device", id);
+  return iothub_response(200, registry_json(*made, d.cfg).dump());
+}
+
+http_response registry_routes(const service_api_deps& d, const http_request& req,
+                              const std::vector<std::string>& s) {
+  // s[0] == "devices"
+  auto table = d.identities->get();
+  if (s.size() == 1 && req.method == "GET") {
+    json list = json::array();
+    for (const auto& [id, i] : *table) {
+      if (i.module_id.empty()) {
+        list.push_back(registry_json(i, d.cfg));
+      }
+    }
+    return iothub_response(200, list.dump());
+  }
+  const auto& device = s[1];
+  if (s.size() == 3 && s[2] == "modules" && req.method == "GET") {
+    if (device != d.cfg.device_id && table->find(device) == table->end()) {
+      return rest_error(404, 404001, "device " + device + " is not registered");
+    }
+    json list = json::array();
+    for (const auto& [id, i] : *table) {
+      if (i.device_id == device && !i.module_id.empty()) {
+        list.push_back(registry_json(i, d.cfg));
+      }
+    }
+    return iothub_response(200, list.dump());
+  }
+  if (s.size() != 2 && !(s.size() == 4 && s[2] == "modules")) {
+    return rest_error(404, 404001, "no such resource");
+  }
+  const std::string module = s.size() == 4 ? s[3] : std::string{};
+  const auto id = module.empty() ? device : device + "/" + module;
+  if (req.method == "GET") {
+    const auto found = table->find(id);
+    if (found == table->end()) {
+      return module.empty() ? rest_error(404, 404001, "device " + id + " is not registered")
+                            : rest_error(404, 404010, "module " + id + " is not registered");
+    }
+    return iothub_response(200, registry_json(found->second, d.cfg).dump());
+  }
+  if (req.method == "PUT") {
+    return put_identity(d, req, device, module);
+  }
+  if (req.method == "DELETE") {
+    http_response failure;
+    auto gone = ask_registry(d, failure, !module.empty(), actors::identity_remove_atom::value, id);
+    if (!gone) {
+      return failure;
+    }
+    spdlog::info("[service api] {} removed", id);
+    return http_response{204, "application/json", ""};
+  }
+  return rest_error(405, 405001, "method not allowed");
+}
+
+/// `POST /devices/{edge}/applyConfigurationContent`: the deployment source applies it.
+http_response apply_configuration(const service_api_deps& d, const http_request& req,
+                                  const std::string& device) {
+  if (device != d.cfg.device_id) {
+    return rest_error(400, 400004,
+                      device + " is not this edge device (" + d.cfg.device_id
+                          + "): each outpostd deploys only itself");
+  }
+  const auto body = json::parse(req.body, nullptr, false);
+  if (!body.is_object() || !body.contains("modulesContent")
+      || !body["modulesContent"].is_object()) {
+    return rest_error(400, 400004, "the body must be {\"modulesContent\": {...}}");
+  }
+  std::string why = "the deployment source does not answer";
+  caf::scoped_actor self{*d.sys};
+  self->request(d.deployment_source, std::chrono::seconds(30), apply_deployment_atom::value,
+                req.body)
+      .receive([&](std::string& r) { why = std::move(r); }, [&](caf::error&) {});
+  if (!why.empty()) {
+    return rest_error(400, 400004, "deployment refused: " + why);
+  }
+  spdlog::info("[service api] applyConfigurationContent: the deployment is in force");
+  return http_response{204, "application/json", ""};
+}
+
+} // namespace
+
+std::string service_connection_string(const daemon_config& cfg, const std::string& policy_key) {
+  return "HostName=" + hub_host(cfg) + ";SharedAccessKeyName=" + service_policy_name
+         + ";SharedAccessKey=" + policy_key;
+}
+
+transport::http_handler service_routes(service_api_deps deps) {
+  return [d = std::move(deps)](const http_request& req) -> http_response {
+    const auto s = segments(req.target);
+    auto who = authenticate(d, req, s);
+    if (auto* refused = std::get_if<http_response>(&who)) {
+      return *refused;
+    }
+    const bool service = std::get<caller>(who) == caller::service;
+    if (service) { // the agent's methods restart and read modules: not for modules
+      if (auto handled = edge_agent_method(*d.sys, d.agent, d.cfg.device_id, req)) {
+        return as_rest_error(std::move(*handled));
+      }
+    }
+    if (!service || (!s.empty() && s[0] == "twins")) {
+      // A module reaches only the method routes (authenticate checked the path).
+      if (auto handled = twin_admin(*d.sys, d.twins, d.methods, d.identities, req)) {
+        return as_rest_error(std::move(*handled));
+      }
+      return rest_error(404, 404001, "no such resource");
+    }
+    if (s.size() == 3 && s[0] == "devices" && s[2] == "applyConfigurationContent"
+        && req.method == "POST") {
+      return apply_configuration(d, req, s[1]);
+    }
+    if (auto handled = c2d_admin(*d.sys, d.c2d, d.identities, req)) {
+      return as_rest_error(std::move(*handled));
+    }
+    if (!s.empty() && s[0] == "devices") {
+      return registry_routes(d, req, s);
+    }
+    return rest_error(404, 404001, "no such resource");
+  };
+}
+
+} // namespace outpost::app
