@@ -625,6 +625,9 @@ public:
   /// TLS listeners: Asio's view of the listener's OpenSSL context.
   asio::ssl::context& ssl_context() { return *ssl_; }
 
+  /// Connections beyond this many open ones are closed as soon as accepted; 0 = no cap.
+  void set_max_connections(std::size_t n) { max_connections_ = n; }
+
   /// Called by a session's destructor.
   void forget(const session* s) {
     std::lock_guard<std::mutex> lock{mutex_};
@@ -672,6 +675,13 @@ private:
         boost::system::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
       }
+      if (max_connections_ != 0 && sessions_.size() >= max_connections_) {
+        // Over the cap: refused at once (closed unread), the listener keeps accepting.
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        accept_locked();
+        return;
+      }
       accepted = std::make_shared<session>(std::move(socket), this->shared_from_this());
       sessions_.emplace(accepted.get(), accepted);
       accept_locked();
@@ -696,6 +706,7 @@ private:
   asio::steady_timer retry_timer_;
   socket_file file_; // claimed only by unix socket listeners
   std::unordered_map<const session*, std::weak_ptr<session>> sessions_;
+  std::size_t max_connections_ = 0; // set before listening, constant afterwards
 };
 
 /// Creates a `Protocol` listener on `io` and starts it; the shared part of `start` and
@@ -703,10 +714,11 @@ private:
 template <class Protocol, bool Tls = false>
 result<std::shared_ptr<http_server_state>> start_listener(
     io_runner& io, const typename Protocol::endpoint& endpoint, http_handler handler, unsigned mode,
-    const std::shared_ptr<tls_server_context>& tls = nullptr) {
+    const std::shared_ptr<tls_server_context>& tls = nullptr, std::size_t max_connections = 0) {
   try {
     auto listener = std::make_shared<http_listener<Protocol, Tls>>(
         io_runner_access::context(io), io_runner_access::handlers(io), std::move(handler), tls);
+    listener->set_max_connections(max_connections);
     if (auto listening = listener->listen(endpoint, mode); !listening) {
       return listening.error();
     }
@@ -746,7 +758,8 @@ result<std::unique_ptr<http_server>> http_server::start(io_runner& io, const std
 result<std::unique_ptr<http_server>> http_server::start_tls(io_runner& io,
                                                             const std::string& address,
                                                             std::shared_ptr<tls_server_context> tls,
-                                                            http_handler handler) {
+                                                            http_handler handler,
+                                                            std::size_t max_connections) {
   if (!handler || !tls) {
     return std::make_error_code(std::errc::invalid_argument);
   }
@@ -754,7 +767,8 @@ result<std::unique_ptr<http_server>> http_server::start_tls(io_runner& io,
   if (!endpoint) {
     return endpoint.error();
   }
-  auto state = detail::start_listener<detail::tcp, true>(io, *endpoint, std::move(handler), 0, tls);
+  auto state = detail::start_listener<detail::tcp, true>(io, *endpoint, std::move(handler), 0, tls,
+                                                         max_connections);
   if (!state) {
     return state.error();
   }

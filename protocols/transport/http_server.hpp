@@ -74,11 +74,13 @@ public:
 
   /// Like `start`, but every connection speaks TLS first (`tls`: the listener's certificate and
   /// policy, see `tls_server_context`). A failed or silent handshake (10 s) closes only that
-  /// connection. Same HTTP behaviour and limits. `std::errc::invalid_argument` also for a null
-  /// `tls`.
+  /// connection. Same HTTP behaviour and limits. It faces the network: beyond
+  /// `max_connections` open connections (0 = no cap) a new one is closed as soon as it is
+  /// accepted. `std::errc::invalid_argument` also for a null `tls`.
   static result<std::unique_ptr<http_server>> start_tls(io_runner& io, const std::string& address,
                                                         std::shared_ptr<tls_server_context> tls,
-                                                        http_handler handler);
+                                                        http_handler handler,
+                                                        std::size_t max_connections = 1024);
 
   /// Like `start`, but listens on the unix domain socket `socket_path` (the daemon's local
   /// admin API, the workload API). Same HTTP behaviour and limits as over TCP.

@@ -59,6 +59,7 @@ void daemon_fixture::start() {
   mqtt_ = json_string(*ports, "mqtt").value_or("");
   mqtt_tls_ = json_string(*ports, "mqtt_tls").value_or("");
   metrics_ = json_string(*ports, "metrics").value_or("");
+  https_ = json_string(*ports, "https").value_or("");
 }
 
 void daemon_fixture::stop() {

@@ -3,10 +3,9 @@
 #include "protocols/transport/certificates.hpp"
 #include "protocols/transport/http_client.hpp"
 #include "protocols/transport/tls_context.hpp"
+#include "tests/support/tls_http.hpp"
 
 #include <gtest/gtest.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 
 #include <algorithm>
 #include <atomic>
@@ -993,44 +992,7 @@ TEST(HttpServerHandlers, ABlockedHandlerDoesNotHoldTheOnlyIoThread) {
 // HTTPS: the hub's REST API listener. The client is OpenSSL's own (no code shared with the
 // server), verifying the server certificate against the edge CA for "localhost".
 
-/// Sends `requests` one after another on one TLS connection and returns what came back until
-/// the server closed (or 5 s of silence); "" when the handshake failed.
-std::string tls_exchange(unsigned short port, const std::string& ca,
-                         const std::vector<std::string>& requests) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(port);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval t{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &t, sizeof t);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
-    ::close(fd);
-    return {};
-  }
-  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-  SSL_CTX_load_verify_locations(ctx, ca.c_str(), nullptr);
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-  SSL* ssl = SSL_new(ctx);
-  SSL_set_fd(ssl, fd);
-  SSL_set_tlsext_host_name(ssl, "localhost");
-  SSL_set1_host(ssl, "localhost");
-  std::string out;
-  if (SSL_connect(ssl) == 1) {
-    for (const auto& r : requests) {
-      SSL_write(ssl, r.data(), static_cast<int>(r.size()));
-    }
-    char buffer[4096];
-    for (int n; (n = SSL_read(ssl, buffer, sizeof buffer)) > 0;) {
-      out.append(buffer, static_cast<std::size_t>(n));
-    }
-  }
-  ERR_clear_error();
-  SSL_free(ssl);
-  SSL_CTX_free(ctx);
-  ::close(fd);
-  return out;
-}
+using outpost::test::tls_exchange;
 
 class HttpsServer : public HttpServer {
 protected:
@@ -1093,6 +1055,36 @@ TEST_F(HttpsServer, AClientThatNeverHandshakesDoesNotBlockOthers) {
                                 {"GET /other HTTP/1.1\r\nHost: localhost\r\n"
                                  "Connection: close\r\n\r\n"});
   EXPECT_NE(out.find("/other"), std::string::npos) << out;
+}
+
+TEST_F(HttpsServer, ConnectionsBeyondTheCapAreClosedAndTheListenerGoesOn) {
+  std::string why;
+  auto files = ensure_edge_ca(dir_ + "/ca", "localhost", why);
+  ASSERT_TRUE(files) << why;
+  auto tls = tls_server_context::create(*files, false, why);
+  ASSERT_TRUE(tls) << why;
+  auto capped = http_server::start_tls(
+      io_, "127.0.0.1:0", *tls,
+      [](const http_request&) {
+        return http_response{200, "text/plain", "capped"};
+      },
+      2);
+  ASSERT_TRUE(capped);
+  const auto port = port_of((*capped)->bound_address());
+  auto first = std::make_unique<test_client>(port);
+  auto second = std::make_unique<test_client>(port);
+  test_client third{port};
+  EXPECT_TRUE(third.closed_by_peer()); // two are open (silent, not yet handshaken)
+  first.reset();
+  second.reset();
+  // Once they are gone, a client gets through again.
+  std::string out;
+  for (int i = 0; i < 50 && out.find("capped") == std::string::npos; ++i) {
+    out =
+        tls_exchange(port, ca_, {"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"});
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(out.find("capped"), std::string::npos) << out;
 }
 
 } // namespace
