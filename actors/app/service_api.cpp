@@ -112,7 +112,11 @@ bool is_method_call(const http_request& req, const std::vector<std::string>& s) 
              || (s.size() == 5 && s[2] == "modules" && s[4] == "methods"));
 }
 
-enum class caller { service, edge_module };
+/// Who called: the service, or a module of this edge device (its id, "edge/module").
+struct caller {
+  bool service = false;
+  std::string module;
+};
 
 const iothub::hmac_sha256_fn hmac = [](std::string_view key, std::string_view data) {
   return transport::hmac_sha256(key, data);
@@ -140,7 +144,7 @@ std::variant<caller, http_response> authenticate(const service_api_deps& d, cons
         !ok) {
       return unauthorized("service token refused: " + ok.error().message());
     }
-    return caller::service;
+    return caller{true, {}};
   }
   // ModuleClient.invokeMethod: a module of this edge device, with its own token.
   const auto module_id = req.header("x-ms-edge-moduleId");
@@ -167,7 +171,7 @@ std::variant<caller, http_response> authenticate(const service_api_deps& d, cons
   if (auto ok = iothub::verify_sas_token(*token, check, hmac); !ok) {
     return unauthorized("module token refused: " + ok.error().message());
   }
-  return caller::edge_module;
+  return caller{false, who.id()};
 }
 
 // ---- the registry -------------------------------------------------------------------------
@@ -444,7 +448,8 @@ transport::http_handler service_routes(service_api_deps deps) {
     if (auto* refused = std::get_if<http_response>(&who)) {
       return *refused;
     }
-    const bool service = std::get<caller>(who) == caller::service;
+    const auto& by = std::get<caller>(who);
+    const bool service = by.service;
     if (service) { // the agent's methods restart and read modules: not for modules
       if (auto handled = edge_agent_method(*d.sys, d.agent, d.cfg.device_id, req)) {
         return as_rest_error(std::move(*handled));
@@ -452,7 +457,8 @@ transport::http_handler service_routes(service_api_deps deps) {
     }
     if (!service || (!s.empty() && s[0] == "twins")) {
       // A module reaches only the method routes (authenticate checked the path).
-      if (auto handled = twin_admin(*d.sys, d.twins, d.methods, d.identities, req)) {
+      if (auto handled = twin_admin(*d.sys, d.twins, d.methods, d.identities, req,
+                                    service ? std::string{"service"} : by.module)) {
         return as_rest_error(std::move(*handled));
       }
       return rest_error(404, 404001, "no such resource");

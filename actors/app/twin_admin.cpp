@@ -37,7 +37,8 @@ std::string twin_id(std::string_view path) {
 }
 
 /// The IoT Hub method request body as a call to `target`; nullopt (and `why`) when it is bad.
-std::optional<actors::method_call> method_request(const std::string& target,
+std::optional<actors::method_call> method_request(const std::string& caller,
+                                                  const std::string& target,
                                                   const std::string& body, std::string& why) {
   const auto j = nlohmann::json::parse(body, nullptr, false);
   if (!j.is_object() || !j.contains("methodName") || !j["methodName"].is_string()
@@ -46,7 +47,7 @@ std::optional<actors::method_call> method_request(const std::string& target,
     return std::nullopt;
   }
   actors::method_call c;
-  c.from = "admin";
+  c.from = caller;
   c.target = target;
   c.method = j["methodName"].get<std::string>();
   if (c.method.size() > 256 || c.method.find_first_of("/?#&") != std::string::npos) {
@@ -81,7 +82,7 @@ std::optional<http_response> twin_admin(
     caf::actor_system& sys, const actors::twin_registry_actor& twins,
     const actors::method_router_actor& methods,
     const std::shared_ptr<actors::identity_snapshot>& identities,
-    const transport::http_request& req) {
+    const transport::http_request& req, const std::string& caller) {
   const std::string path = req.target.substr(0, req.target.find('?'));
   if (path.rfind("/twins/", 0) != 0) {
     return std::nullopt;
@@ -108,7 +109,7 @@ std::optional<http_response> twin_admin(
       return iothub_error(405, 405001, "method not allowed on " + path);
     }
     std::string why;
-    auto call = method_request(id, req.body, why);
+    auto call = method_request(caller, id, req.body, why);
     if (!call) {
       return iothub_error(400, 400004, why);
     }

@@ -25,11 +25,12 @@ namespace outpost::app {
 ///   listen in time, 504 (504101) when it does not answer in time.
 /// An identity that is not registered is 404 with IoT Hub's DeviceNotFound (404001) or
 /// ModuleNotFound (404010); a refused change is 400 with IoT Hub's error body. nullopt when
-/// `req` is not a twin route.
+/// `req` is not a twin route. `caller` is who calls methods, for the metrics' `from` label:
+/// "admin", "service" or the calling module's (authenticated) id.
 std::optional<transport::http_response> twin_admin(
     caf::actor_system& sys, const actors::twin_registry_actor& twins,
     const actors::method_router_actor& methods,
     const std::shared_ptr<actors::identity_snapshot>& identities,
-    const transport::http_request& req);
+    const transport::http_request& req, const std::string& caller = "admin");
 
 } // namespace outpost::app

@@ -1,19 +1,25 @@
 'use strict';
 // Direct method round trips: one device (the unmodified azure-iot-device-mqtt SDK) answers
-// `echo`; N calls are made one after another through outpostd's admin API
-// (`POST /twins/{d}/methods`, IoT Hub's service shape) and timed from request to answer.
+// `echo`; N calls are made one after another and timed from request to answer, either through
+// outpostd's admin API (`POST /twins/{d}/methods`, IoT Hub's service shape) or, given a module's
+// connection string and the [listen] https port, from that module with the SDK's
+// ModuleClient.invokeMethod (HTTPS to the gateway, one TLS connection per call as the SDK does).
 //   node tools/bench/method_rtt.js ADMIN_SOCKET CONNECTION_STRING TLS_PORT CA_FILE [N]
-// The device connects over TLS to 127.0.0.1:TLS_PORT (GatewayHostName), trusting CA_FILE.
+//        [MODULE_CONNECTION_STRING HTTPS_PORT]
+// The clients connect over TLS to 127.0.0.1:TLS_PORT (GatewayHostName), trusting CA_FILE; the
+// module's HTTPS calls to localhost:443 go to HTTPS_PORT (tests/acceptance/lib's redirectHttps).
 // Prints one JSON line: {"calls", "p50_ms", "p99_ms", "max_ms", "failed"}.
 // Modules: tests/acceptance/node_modules (NODE_PATH), as the acceptance tests install them.
 
 const http = require('node:http');
-const { Client } = require('azure-iot-device');
+const path = require('node:path');
+const { Client, ModuleClient } = require('azure-iot-device');
 const { Mqtt } = require('azure-iot-device-mqtt');
 
 const fs = require('node:fs');
 
-const [socketPath, connectionString, tlsPort, caFile, countText] = process.argv.slice(2);
+const [socketPath, connectionString, tlsPort, caFile, countText, moduleCs, httpsPort] =
+  process.argv.slice(2);
 const count = Number(countText || 1000);
 
 function call(deviceId, body) {
@@ -40,11 +46,28 @@ async function main() {
   await client.open();
   client.onDeviceMethod('echo', (req, res) => res.send(200, req.payload, () => {}));
   await new Promise((r) => setTimeout(r, 500)); // the SDK subscribes to the methods topic
+  let invoke = async (body) => call(deviceId, body);
+  let module;
+  if (moduleCs) {
+    const { redirectHttps } = require(path.join(__dirname, '..', '..', 'tests', 'acceptance', 'lib', 'outpost'));
+    redirectHttps(Number(httpsPort), fs.readFileSync(caFile, 'utf8'));
+    module = ModuleClient.fromConnectionString(`${moduleCs};GatewayHostName=localhost:${tlsPort}`, Mqtt);
+    await module.setOptions({ ca: fs.readFileSync(caFile, 'utf8') });
+    await module.open();
+    invoke = async (body) => {
+      try {
+        const r = await module.invokeMethod(deviceId, body);
+        return { status: 200, body: JSON.stringify(r) };
+      } catch (e) {
+        return { status: (e.response && e.response.statusCode) || 0, body: '{}' };
+      }
+    };
+  }
   const times = [];
   let failed = 0;
   for (let i = 0; i < count; i += 1) {
     const t0 = process.hrtime.bigint();
-    const r = await call(deviceId, { methodName: 'echo', payload: { i }, responseTimeoutInSeconds: 5 });
+    const r = await invoke({ methodName: 'echo', payload: { i }, responseTimeoutInSeconds: 5, connectTimeoutInSeconds: 0 });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     if (r.status !== 200 || JSON.parse(r.body).payload.i !== i) failed += 1;
     times.push(ms);
@@ -56,6 +79,7 @@ async function main() {
     max_ms: +times[times.length - 1].toFixed(3), failed,
   }));
   await client.close();
+  if (module) await module.close();
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -6,7 +6,10 @@
 #
 # - Method round trip: tools/bench/method_rtt.js, CALLS sequential calls through the admin API
 #   (`POST /twins/{d}/methods`) to an SDK device that answers at once: p50/p99 of the whole
-#   trip (HTTP over the admin socket, the method router, the device's session, the SDK, back).
+#   trip (HTTP over the admin socket, the method router, the device's session, the SDK, back);
+#   then the same from module `caller` with the SDK's ModuleClient.invokeMethod (HTTPS to
+#   [listen] https, one new TLS connection per call as the SDK makes them): issue 10's
+#   "module -> device" figure.
 # - Reported patches: outpost-loadgen with DEVICES devices (SAS) each publishing QoS 1
 #   `$iothub/twin/PATCH/properties/reported/` patches ({"p":"xx.."}, PAYLOAD bytes) with up to
 #   16 in flight; a PUBACK comes only once the patch is durable in the twin store, so acked/s
@@ -64,6 +67,17 @@ cs="$("$bin/outpost" --config "$work/config.toml" identity show t1 --connection-
 echo "method round trip ($CALLS sequential calls, admin API -> device t1 -> back):"
 NODE_PATH="$root/tests/acceptance/node_modules" node "$root/tools/bench/method_rtt.js" \
   "$admin" "$cs" "$tls_port" "$work/ca.pem" "$CALLS"
+https_port="$(jq -r .https "$work/data/run/ports.json" | sed 's/.*://')"
+"$bin/outpost" --config "$work/config.toml" identity add module caller >/dev/null
+module_cs="$("$bin/outpost" --config "$work/config.toml" identity show edge1/caller --connection-string)"
+echo "method round trip ($CALLS sequential calls, module 'caller' ModuleClient.invokeMethod over HTTPS -> device t1 over MQTT -> back):"
+NODE_PATH="$root/tests/acceptance/node_modules" node "$root/tools/bench/method_rtt.js" \
+  "$admin" "$cs" "$tls_port" "$work/ca.pem" "$CALLS" "$module_cs" "$https_port"
+metrics="$(jq -r .metrics "$work/data/run/ports.json")"
+echo "  the hub's own view of the module's calls (edgehub_direct_method_duration_seconds, request in -> answer out, ms):"
+curl -sS "http://$metrics/metrics" | grep '^edgehub_direct_method_duration_seconds{' | grep 'from="edge1/caller"' |
+  sed -n 's/.*quantile="\([0-9.]*\)".* \([0-9.e+-]*\)$/  p\1 \2/p' | awk '{ printf "  %s %.3f\n", $1, $2 * 1000 }'
+
 
 echo "reported patches ($DEVICES devices, QoS 1, $PAYLOAD B, durable, ${DURATION} s):"
 "$bin/outpost-loadgen" --port "$port" --iothub-keys "$work/keys.txt" --id-template 't{n}' \
