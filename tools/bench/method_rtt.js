@@ -8,6 +8,8 @@
 //        [MODULE_CONNECTION_STRING HTTPS_PORT]
 // The clients connect over TLS to 127.0.0.1:TLS_PORT (GatewayHostName), trusting CA_FILE; the
 // module's HTTPS calls to localhost:443 go to HTTPS_PORT (tests/acceptance/lib's redirectHttps).
+// With RTT_EXTERNAL_DEVICE=<id> no SDK device is opened: the calls go to that device, answered
+// by another process (tools/bench/method_device.py).
 // Prints one JSON line: {"calls", "p50_ms", "p99_ms", "max_ms", "failed"}.
 // Modules: tests/acceptance/node_modules (NODE_PATH), as the acceptance tests install them.
 
@@ -39,13 +41,17 @@ function call(deviceId, body) {
 }
 
 async function main() {
-  const deviceId = /DeviceId=([^;]+)/.exec(connectionString)[1];
-  const client = Client.fromConnectionString(
-    `${connectionString};GatewayHostName=localhost:${tlsPort}`, Mqtt);
-  await client.setOptions({ ca: fs.readFileSync(caFile, 'utf8') });
-  await client.open();
-  client.onDeviceMethod('echo', (req, res) => res.send(200, req.payload, () => {}));
-  await new Promise((r) => setTimeout(r, 500)); // the SDK subscribes to the methods topic
+  const external = process.env.RTT_EXTERNAL_DEVICE;
+  const deviceId = external || /DeviceId=([^;]+)/.exec(connectionString)[1];
+  let client;
+  if (!external) {
+    client = Client.fromConnectionString(
+      `${connectionString};GatewayHostName=localhost:${tlsPort}`, Mqtt);
+    await client.setOptions({ ca: fs.readFileSync(caFile, 'utf8') });
+    await client.open();
+    client.onDeviceMethod('echo', (req, res) => res.send(200, req.payload, () => {}));
+    await new Promise((r) => setTimeout(r, 500)); // the SDK subscribes to the methods topic
+  }
   let invoke = async (body) => call(deviceId, body);
   let module;
   if (moduleCs) {
@@ -78,7 +84,7 @@ async function main() {
     calls: count, p50_ms: +at(0.5).toFixed(3), p99_ms: +at(0.99).toFixed(3),
     max_ms: +times[times.length - 1].toFixed(3), failed,
   }));
-  await client.close();
+  if (client) await client.close();
   if (module) await module.close();
 }
 

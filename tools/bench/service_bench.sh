@@ -9,7 +9,9 @@
 #   trip (HTTP over the admin socket, the method router, the device's session, the SDK, back);
 #   then the same from module `caller` with the SDK's ModuleClient.invokeMethod (HTTPS to
 #   [listen] https, one new TLS connection per call as the SDK makes them): issue 10's
-#   "module -> device" figure.
+#   "module -> device" figure; then to a device that is not the Node SDK
+#   (tools/bench/method_device.py), from the SDK and from tools/bench/method_caller.py (the
+#   module's calls on one kept-alive TLS connection, no Node): what the hub itself adds.
 # - Reported patches: outpost-loadgen with DEVICES devices (SAS) each publishing QoS 1
 #   `$iothub/twin/PATCH/properties/reported/` patches ({"p":"xx.."}, PAYLOAD bytes) with up to
 #   16 in flight; a PUBACK comes only once the patch is durable in the twin store, so acked/s
@@ -77,6 +79,23 @@ metrics="$(jq -r .metrics "$work/data/run/ports.json")"
 echo "  the hub's own view of the module's calls (edgehub_direct_method_duration_seconds, request in -> answer out, ms):"
 curl -sS "http://$metrics/metrics" | grep '^edgehub_direct_method_duration_seconds{' | grep 'from="edge1/caller"' |
   sed -n 's/.*quantile="\([0-9.]*\)".* \([0-9.e+-]*\)$/  p\1 \2/p' | awk '{ printf "  %s %.3f\n", $1, $2 * 1000 }'
+
+# The same calls to a device that is not the Node SDK: tools/bench/method_device.py (plain
+# MQTT, answers at once), so the hub's view is the hub's own time plus a few syscalls.
+t2_key="$(awk '$1 == "t2" { print $2 }' "$work/keys.txt")"
+python3 "$root/tools/bench/method_device.py" 127.0.0.1 "$port" t2 "$t2_key" >"$work/device.out" &
+device_pid=$!
+for _ in $(seq 50); do grep -q ready "$work/device.out" 2>/dev/null && break; sleep 0.1; done
+echo "method round trip ($CALLS sequential calls, module 'caller' ModuleClient.invokeMethod over HTTPS -> device t2 (method_device.py, plain MQTT) -> back):"
+RTT_EXTERNAL_DEVICE=t2 NODE_PATH="$root/tests/acceptance/node_modules" node "$root/tools/bench/method_rtt.js" \
+  "$admin" "$cs" "$tls_port" "$work/ca.pem" "$CALLS" "$module_cs" "$https_port"
+echo "  the hub's own view of these calls (ms):"
+curl -sS "http://$metrics/metrics" | grep '^edgehub_direct_method_duration_seconds{' | grep 'to="t2"' |
+  sed -n 's/.*quantile="\([0-9.]*\)".* \([0-9.e+-]*\)$/  p\1 \2/p' | awk '{ printf "  %s %.3f\n", $1, $2 * 1000 }'
+caller_key="$(sed 's/.*SharedAccessKey=\([^;]*\).*/\1/' <<<"$module_cs")"
+echo "method round trip ($CALLS sequential calls, module 'caller' over one kept-alive HTTPS connection (method_caller.py) -> device t2 -> back):"
+python3 "$root/tools/bench/method_caller.py" "$https_port" "$work/ca.pem" edge1 caller "$caller_key" t2 "$CALLS"
+kill "$device_pid" 2>/dev/null || true
 
 
 echo "reported patches ($DEVICES devices, QoS 1, $PAYLOAD B, durable, ${DURATION} s):"
