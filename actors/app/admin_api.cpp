@@ -2,6 +2,7 @@
 
 #include "actors/app/c2d_admin.hpp"
 #include "actors/app/iothub_response.hpp"
+#include "actors/app/system_twins.hpp"
 #include "actors/app/twin_admin.hpp"
 #include "protocols/iothub/encoding.hpp"
 #include "storage/errc.hpp"
@@ -287,6 +288,9 @@ transport::http_handler admin_routes(
       return *handled;
     }
     if (auto handled = c2d_admin(sys, c2d, identities, req)) {
+      return *handled;
+    }
+    if (auto handled = system_twin({cfg.device_id, origin, agent, hub_status}, req)) {
       return *handled;
     }
     if (auto handled = twin_admin(sys, twins, methods, identities, req)) {

@@ -284,6 +284,8 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, transport::io_runner
     sd.methods = hub->methods();
     sd.c2d = hub->c2d();
     sd.deployment_source = source;
+    sd.origin = origin_snapshot;
+    sd.hub_status = hub->status();
     // The hub's certificate; no client certificates asked for (the API takes SAS tokens).
     auto tls = transport::tls_server_context::create(hub->tls(), false, why);
     if (!tls) {

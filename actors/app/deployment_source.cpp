@@ -110,6 +110,7 @@ void publish(source_actor* self, std::uint64_t number) {
   o->path = st.service_in_force ? st.cfg.applied_path : st.cfg.manifest_path;
   o->number = number;
   o->at_ms = st.cfg.now_ms ? st.cfg.now_ms() : 0;
+  o->text = st.in_force.value_or(std::string{});
   st.cfg.origin->set(std::move(o));
 }
 
@@ -226,15 +227,16 @@ std::optional<deployment_read> read_initial_deployment(const std::string& manife
     auto d = read_deployment_text(read_file(applied_path), 1);
     spdlog::info("[deployment] read 1 of {} (the service API's, newer than the manifest file)",
                  applied_path);
-    origin = {"service API", applied_path, 1, *applied_time / 1'000'000};
+    origin = {"service API", applied_path, 1, *applied_time / 1'000'000, d.text.value_or("")};
     return d;
   }
   if (manifest_path.empty()) {
-    origin = {"none", {}, 0, 0};
+    origin = {"none", {}, 0, 0, {}};
     return std::nullopt;
   }
-  origin = {"file", manifest_path, 1, file_time ? *file_time / 1'000'000 : 0};
-  return read_deployment(manifest_path, 1);
+  auto d = read_deployment(manifest_path, 1);
+  origin = {"file", manifest_path, 1, file_time ? *file_time / 1'000'000 : 0, d.text.value_or("")};
+  return d;
 }
 
 caf::actor spawn_deployment_source(caf::actor_system& sys, deployment_source_config cfg,

@@ -38,6 +38,7 @@ struct deployment_origin {
   std::string path;         ///< the manifest file, or where the service API's copy is kept
   std::uint64_t number = 0; ///< the read or apply that made it the one in force
   std::int64_t at_ms = 0;   ///< when (ms since the epoch)
+  std::string text;         ///< the manifest in force ("" when none or unreadable)
 };
 using deployment_origin_snapshot = actors::snapshot<deployment_origin>;
 

@@ -3,6 +3,7 @@
 #include "actors/app/c2d_admin.hpp"
 #include "actors/app/deployment_source.hpp"
 #include "actors/app/iothub_response.hpp"
+#include "actors/app/system_twins.hpp"
 #include "actors/app/twin_admin.hpp"
 #include "protocols/iothub/encoding.hpp"
 #include "protocols/iothub/sas.hpp"
@@ -452,6 +453,9 @@ transport::http_handler service_routes(service_api_deps deps) {
     const bool service = by.service;
     if (service) { // the agent's methods restart and read modules: not for modules
       if (auto handled = edge_agent_method(*d.sys, d.agent, d.cfg.device_id, req)) {
+        return as_rest_error(std::move(*handled));
+      }
+      if (auto handled = system_twin({d.cfg.device_id, d.origin, d.agent, d.hub_status}, req)) {
         return as_rest_error(std::move(*handled));
       }
     }

@@ -1,7 +1,9 @@
 #pragma once
 
 #include "actors/app/agent_admin.hpp"
+#include "actors/app/deployment_source.hpp"
 #include "actors/hub/c2d_interface.hpp"
+#include "actors/hub/edgehub_desired.hpp"
 #include "actors/hub/method_interface.hpp"
 #include "actors/hub/twin_interface.hpp"
 #include "actors/workload/identity_registry.hpp"
@@ -29,7 +31,9 @@ struct service_api_deps {
   actors::twin_registry_actor twins;
   actors::method_router_actor methods;
   actors::c2d_actor c2d;
-  caf::actor deployment_source; ///< takes `apply_deployment_atom`
+  caf::actor deployment_source;                                ///< takes `apply_deployment_atom`
+  std::shared_ptr<deployment_origin_snapshot> origin;          ///< the deployment in force
+  std::shared_ptr<actors::edgehub_status_snapshot> hub_status; ///< `$edgeHub` reported
 };
 
 /// IoT Hub's HTTPS surface, served on `[listen] https` (azure-sdk-wire.md §4.2 and §5):

@@ -372,6 +372,17 @@ test('applyConfigurationContent deploys like the manifest file; outpost check na
       const agent = (await op.admin('GET', '/status/edgeagent')).body;
       assert.equal(agent.lastDesiredStatus.code, 200, JSON.stringify(agent.lastDesiredStatus));
 
+      // The runtime's own twins: desired = the deployment's sections, reported = their status.
+      const agentTwin = (await registry.getModuleTwin(EDGE, '$edgeAgent')).responseBody;
+      assert.ok(agentTwin.properties.desired.modules.svcmod, JSON.stringify(agentTwin.properties.desired));
+      assert.equal(agentTwin.properties.reported.lastDesiredStatus.code, 200);
+      const hubTwin = (await registry.getModuleTwin(EDGE, '$edgeHub')).responseBody;
+      assert.deepEqual(Object.keys(hubTwin.properties.desired.routes).sort(), ['a', 'b', 'c']);
+      const refusedPatch = await rejection(
+        registry.updateModuleTwin(EDGE, '$edgeHub', { properties: { desired: { routes: {} } } }, '*'),
+        15000, 'patching $edgeHub desired directly');
+      assert.equal(statusOf(refusedPatch), 400, describe(refusedPatch));
+
       const check = await op.check();
       assert.match(check.stdout, /service API/, `outpost check names the deployment in force:\n${check.stdout}`);
       assert.match(check.stdout, /\$edgeAgent deployment: 1 module/, check.stdout);
