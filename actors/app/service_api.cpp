@@ -302,6 +302,21 @@ http_response put_identity(const service_api_deps& d, const http_request& req,
     if (etag != "*" && etag != registry_etag(existing->second)) {
       return rest_error(412, 412001, "the etag does not match the identity's");
     }
+    // Registry.update sends the whole device: its keys must be the ones it has (new keys come
+    // from the registry itself, never from a caller: `outpost identity rotate`).
+    const auto auth = body.value("authentication", json::object());
+    const auto keys = auth.is_object() ? auth.value("symmetricKey", json::object()) : json{};
+    for (const auto& [name, have] :
+         {std::pair<const char*, const std::string*>{"primaryKey", &existing->second.primary},
+          {"secondaryKey", &existing->second.secondary}}) {
+      if (keys.is_object() && keys.contains(name) && keys[name].is_string()
+          && !keys[name].get<std::string>().empty() && keys[name].get<std::string>() != *have) {
+        return rest_error(400, 400004,
+                          "keys are not changed through the service API: outpost identity "
+                          "rotate "
+                              + id + " makes new ones");
+      }
+    }
     auto updated = ask_registry(d, failure, is_module, actors::identity_enable_atom::value, id,
                                 status == "enabled");
     return updated ? iothub_response(200, registry_json(*updated, d.cfg).dump()) : failure;

@@ -124,6 +124,17 @@ test('registry: create, get, list and delete devices and modules; a deleted devi
       const got = (await registry.get('svc-dev')).responseBody;
       assert.equal(got.deviceId, 'svc-dev');
       assert.equal(got.authentication.symmetricKey.primaryKey, key);
+
+      // Registry.update: the status changes (and back); new keys are refused, not ignored.
+      const disabled = (await registry.update({ ...got, status: 'disabled' })).responseBody;
+      assert.equal(disabled.status, 'disabled');
+      assert.match(await op.cliOk(['identity', 'list']), /^svc-dev2?\tdevice\tsas\tdisabled$/m);
+      assert.equal((await registry.update({ ...disabled, status: 'enabled' })).responseBody.status, 'enabled');
+      const rekey = await rejection(registry.update({
+        ...got, authentication: { symmetricKey: { primaryKey: given, secondaryKey: given } },
+      }), 15000, 'update with other keys');
+      assert.equal(statusOf(rekey), 400, describe(rekey));
+      assert.equal((await registry.get('svc-dev')).responseBody.authentication.symmetricKey.primaryKey, key);
       const listed = (await registry.list()).responseBody.map((d) => d.deviceId);
       assert.ok(listed.includes('svc-dev') && listed.includes('svc-dev2'), `GET /devices/: ${JSON.stringify(listed)}`);
       // The CLI sees the service API's device.
