@@ -216,10 +216,24 @@ test('twins: a service desired patch reaches the device, getTwin after a reconne
       assert.equal(twin.properties.desired.svc, 2);
       assert.equal(twin.properties.desired.away, true);
 
-      // A module twin by the service API, as the CLI shows it.
-      await op.addModule('modT');
+      // A module: its reported patch raises $version, the service's desired patch reaches it.
+      const modCs = await op.addModule('modT');
+      const mod = await op.openModule(modCs);
+      const modTwin = await getTwin(mod);
+      const before = modTwin.properties.reported.$version;
+      await report(modTwin, { state: 'ok' });
+      await report(modTwin, { state: 'better' });
+      const modSeen = [];
+      modTwin.on('properties.desired', (patch) => modSeen.push(JSON.parse(JSON.stringify(patch))));
       await registry.updateModuleTwin(EDGE, 'modT', { properties: { desired: { m: 2 } } }, '*');
-      assert.equal((await registry.getModuleTwin(EDGE, 'modT')).responseBody.properties.desired.m, 2);
+      await waitFor(() => modSeen.some((p) => p.m === 2),
+        { timeoutMs: 10000, message: `the service's desired patch pushed to modT (seen ${JSON.stringify(modSeen)})` });
+      const modView = (await registry.getModuleTwin(EDGE, 'modT')).responseBody;
+      assert.equal(modView.properties.desired.m, 2);
+      assert.equal(modView.properties.reported.state, 'better');
+      assert.ok(modView.properties.reported.$version >= before + 2,
+        `reported $version grew: ${before} -> ${modView.properties.reported.$version}`);
+      await op.closeClient(mod);
       const shown = JSON.parse(await op.cliOk(['twin', 'show', EDGE, '--module', 'modT']));
       assert.equal(shown.properties.desired.m, 2);
     });
