@@ -3,7 +3,7 @@
 // `echo`; N calls are made one after another and timed from request to answer, either through
 // outpostd's admin API (`POST /twins/{d}/methods`, IoT Hub's service shape) or, given a module's
 // connection string and the [listen] https port, from that module with the SDK's
-// ModuleClient.invokeMethod (HTTPS to the gateway, one TLS connection per call as the SDK does).
+// ModuleClient.invokeMethod (HTTPS to the gateway; Node 20's agent keeps the connection).
 //   node tools/bench/method_rtt.js ADMIN_SOCKET CONNECTION_STRING TLS_PORT CA_FILE [N]
 //        [MODULE_CONNECTION_STRING HTTPS_PORT]
 // The clients connect over TLS to 127.0.0.1:TLS_PORT (GatewayHostName), trusting CA_FILE; the

@@ -8,7 +8,7 @@
 #   (`POST /twins/{d}/methods`) to an SDK device that answers at once: p50/p99 of the whole
 #   trip (HTTP over the admin socket, the method router, the device's session, the SDK, back);
 #   then the same from module `caller` with the SDK's ModuleClient.invokeMethod (HTTPS to
-#   [listen] https, one new TLS connection per call as the SDK makes them): issue 10's
+#   [listen] https; Node 20's agent keeps the TLS connection across calls): issue 10's
 #   "module -> device" figure; then to a device that is not the Node SDK
 #   (tools/bench/method_device.py), from the SDK and from tools/bench/method_caller.py (the
 #   module's calls on one kept-alive TLS connection, no Node): what the hub itself adds.
