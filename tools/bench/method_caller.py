@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Direct method calls from a module of the edge device through the hub's HTTPS API, as
-ModuleClient.invokeMethod makes them (x-ms-edge-moduleId and the module's own SAS), but on one
-kept-alive TLS connection and without Node: the product's path (HTTPS API -> method router ->
+ModuleClient.invokeMethod makes them (x-ms-edge-moduleId and the module's own SAS, on one
+kept-alive TLS connection as Node 20's agent keeps it), but without Node: the product's path (HTTPS API -> method router ->
 the device's MQTT session -> back) with little of the caller in the figure.
 
     method_caller.py HTTPS_PORT CA_FILE EDGE_ID MODULE_ID MODULE_KEY DEVICE_ID [CALLS]
