@@ -2,6 +2,7 @@
 
 #include "protocols/common/big_endian.hpp"
 #include "storage/errc.hpp"
+#include "storage/twin_store.hpp"
 
 namespace outpost::storage {
 
@@ -188,6 +189,7 @@ result<std::size_t> identity_store::remove(std::string_view id) {
   write_batch b;
   for (const auto& g : gone) {
     b.erase(column::identities, g);
+    twin_store::erase(b, g); // its twin goes with it, in the same atomic batch
   }
   if (auto r = write_(b); !r) {
     return r.error();

@@ -73,7 +73,8 @@ public:
 
   /// Adds or replaces `i` (durable write).
   result<void> put(const identity& i);
-  /// Removes an identity; removing a device removes its modules too. Returns how many went.
+  /// Removes an identity; removing a device removes its modules too, each with its twin record
+  /// (one atomic batch). Returns how many went.
   result<std::size_t> remove(std::string_view id);
   const identity* find(std::string_view id) const;
   /// All identities in id order.

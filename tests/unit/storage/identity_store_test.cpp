@@ -2,6 +2,7 @@
 
 #include "storage/errc.hpp"
 #include "storage/memory_kv_store.hpp"
+#include "storage/twin_store.hpp"
 
 #include <gtest/gtest.h>
 
@@ -28,10 +29,18 @@ TEST(IdentityStore, PersistsPutsAndRemovesAcrossReopen) {
   ASSERT_NE(reopened->find("edge/filter"), nullptr);
   EXPECT_EQ(*reopened->find("edge/filter"), mod);
   EXPECT_EQ(reopened->list().size(), 3u);
-  // Removing a device removes its modules.
+  // Removing a device removes its modules, and their twins with them.
+  write_batch twins;
+  twin_store::put(twins, "edge", 1700000000000, "{}");
+  twin_store::put(twins, "edge/filter", 1700000000000, "{}");
+  twin_store::put(twins, "dev1", 1700000000000, "{}");
+  ASSERT_TRUE(kv.write(twins, write_mode::durable));
   EXPECT_EQ(reopened->remove("edge").value(), 2u);
   EXPECT_EQ(reopened->remove("nobody").value(), 0u);
   EXPECT_EQ(identity_store::open(kv)->list().size(), 1u);
+  EXPECT_FALSE(twin_store::get(kv, "edge").value().has_value());
+  EXPECT_FALSE(twin_store::get(kv, "edge/filter").value().has_value());
+  EXPECT_TRUE(twin_store::get(kv, "dev1").value().has_value());
 }
 
 TEST(IdentityStore, DisableIsAPutOfTheChangedRecord) {
