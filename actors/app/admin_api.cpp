@@ -252,7 +252,7 @@ std::string connection_string(const storage::identity& i, const daemon_config& c
   return s;
 }
 
-transport::http_handler admin_routes(
+transport::http_async_handler admin_routes(
     caf::actor_system& sys, actors::registry_actor registry,
     std::shared_ptr<actors::identity_snapshot> identities, const daemon_config& cfg,
     std::string ca_file, std::shared_ptr<actors::edgehub_status_snapshot> hub_status,
@@ -260,13 +260,8 @@ transport::http_handler admin_routes(
     actors::twin_registry_actor twins, actors::method_router_actor methods, actors::c2d_actor c2d,
     std::string service_connection_string, std::shared_ptr<deployment_origin_snapshot> origin) {
   const auto gid = admin_gid(cfg);
-  return [&sys, registry, identities, cfg, ca_file, hub_status, agent, monitor, twins, methods, c2d,
-          gid, service_connection_string, origin](const http_request& req) -> http_response {
-    if (!admin_peer(req, gid)) {
-      return error(403, "uid " + std::to_string(req.peer_uid)
-                            + " may not use the admin API (root, outpostd's user or a member of "
-                              "[listen] admin_group only)");
-    }
+  auto sync = [&sys, registry, identities, cfg, ca_file, hub_status, agent, monitor, c2d,
+               service_connection_string, origin](const http_request& req) -> http_response {
     if (req.target.rfind("/monitor", 0) == 0 && req.method == "GET") {
       const auto at = req.target.find("after=");
       std::uint64_t after = 0;
@@ -284,16 +279,7 @@ transport::http_handler admin_routes(
     if (auto handled = agent_admin(sys, agent, req)) {
       return *handled;
     }
-    if (auto handled = edge_agent_method(sys, agent, cfg.device_id, req)) {
-      return *handled;
-    }
     if (auto handled = c2d_admin(sys, c2d, identities, req)) {
-      return *handled;
-    }
-    if (auto handled = system_twin({cfg.device_id, origin, agent, hub_status}, req)) {
-      return *handled;
-    }
-    if (auto handled = twin_admin(sys, twins, methods, identities, req)) {
       return *handled;
     }
     const std::string path = req.target.substr(0, req.target.find('?'));
@@ -353,6 +339,26 @@ transport::http_handler admin_routes(
       return rotate(sys, registry, cfg, id, req);
     }
     return error(405, "method not allowed");
+  };
+  return [&sys, sync = std::move(sync), identities, cfg, hub_status, agent, twins, methods, gid,
+          origin](const http_request& req, transport::http_responder respond) {
+    if (!admin_peer(req, gid)) {
+      return respond(error(403, "uid " + std::to_string(req.peer_uid)
+                                    + " may not use the admin API (root, outpostd's user or a "
+                                      "member of [listen] admin_group only)"));
+    }
+    // Under /twins: the agent's methods and the runtime's own twins, then every other twin
+    // route (a method call answers when its target does, holding no thread).
+    if (auto handled = edge_agent_method(sys, agent, cfg.device_id, req)) {
+      return respond(std::move(*handled));
+    }
+    if (auto handled = system_twin({cfg.device_id, origin, agent, hub_status}, req)) {
+      return respond(std::move(*handled));
+    }
+    if (twin_admin(sys, twins, methods, identities, req, "admin", respond)) {
+      return;
+    }
+    respond(sync(req));
   };
 }
 

@@ -39,7 +39,7 @@ namespace outpost::app {
 /// - `GET /deployment`: where the deployment in force came from (`deployment_origin`)
 /// Every request is refused with 403 unless the caller (SO_PEERCRED) is root, outpostd's user
 /// or a member of `[listen] admin_group`.
-transport::http_handler admin_routes(
+transport::http_async_handler admin_routes(
     caf::actor_system& sys, actors::registry_actor registry,
     std::shared_ptr<actors::identity_snapshot> identities, const daemon_config& cfg,
     std::string ca_file, std::shared_ptr<actors::edgehub_status_snapshot> hub_status,

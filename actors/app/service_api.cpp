@@ -450,6 +450,43 @@ http_response apply_configuration(const service_api_deps& d, const http_request&
   return http_response{204, "application/json", ""};
 }
 
+/// An authenticated request; `respond` is called once (a method call answers when its target
+/// does, holding no thread meanwhile).
+void route(const service_api_deps& d, const http_request& req, const std::vector<std::string>& s,
+           const caller& by, const transport::http_responder& respond) {
+  const transport::http_responder answer = [respond](http_response r) {
+    respond(as_rest_error(std::move(r)));
+  };
+  const bool service = by.service;
+  if (service) { // the agent's methods restart and read modules: not for modules
+    if (auto handled = edge_agent_method(*d.sys, d.agent, d.cfg.device_id, req)) {
+      return answer(std::move(*handled));
+    }
+    if (auto handled = system_twin({d.cfg.device_id, d.origin, d.agent, d.hub_status}, req)) {
+      return answer(std::move(*handled));
+    }
+  }
+  if (!service || (!s.empty() && s[0] == "twins")) {
+    // A module reaches only the method routes (authenticate checked the path).
+    if (twin_admin(*d.sys, d.twins, d.methods, d.identities, req,
+                   service ? std::string{"service"} : by.module, answer)) {
+      return;
+    }
+    return answer(rest_error(404, 404001, "no such resource"));
+  }
+  if (s.size() == 3 && s[0] == "devices" && s[2] == "applyConfigurationContent"
+      && req.method == "POST") {
+    return answer(apply_configuration(d, req, s[1]));
+  }
+  if (auto handled = c2d_admin(*d.sys, d.c2d, d.identities, req)) {
+    return answer(std::move(*handled));
+  }
+  if (!s.empty() && s[0] == "devices") {
+    return answer(registry_routes(d, req, s));
+  }
+  answer(rest_error(404, 404001, "no such resource"));
+}
+
 } // namespace
 
 std::string service_connection_string(const daemon_config& cfg, const std::string& policy_key) {
@@ -457,42 +494,14 @@ std::string service_connection_string(const daemon_config& cfg, const std::strin
          + ";SharedAccessKey=" + policy_key;
 }
 
-transport::http_handler service_routes(service_api_deps deps) {
-  return [d = std::move(deps)](const http_request& req) -> http_response {
+transport::http_async_handler service_routes(service_api_deps deps) {
+  return [d = std::move(deps)](const http_request& req, transport::http_responder respond) {
     const auto s = segments(req.target);
     auto who = authenticate(d, req, s);
     if (auto* refused = std::get_if<http_response>(&who)) {
-      return *refused;
+      return respond(std::move(*refused));
     }
-    const auto& by = std::get<caller>(who);
-    const bool service = by.service;
-    if (service) { // the agent's methods restart and read modules: not for modules
-      if (auto handled = edge_agent_method(*d.sys, d.agent, d.cfg.device_id, req)) {
-        return as_rest_error(std::move(*handled));
-      }
-      if (auto handled = system_twin({d.cfg.device_id, d.origin, d.agent, d.hub_status}, req)) {
-        return as_rest_error(std::move(*handled));
-      }
-    }
-    if (!service || (!s.empty() && s[0] == "twins")) {
-      // A module reaches only the method routes (authenticate checked the path).
-      if (auto handled = twin_admin(*d.sys, d.twins, d.methods, d.identities, req,
-                                    service ? std::string{"service"} : by.module)) {
-        return as_rest_error(std::move(*handled));
-      }
-      return rest_error(404, 404001, "no such resource");
-    }
-    if (s.size() == 3 && s[0] == "devices" && s[2] == "applyConfigurationContent"
-        && req.method == "POST") {
-      return apply_configuration(d, req, s[1]);
-    }
-    if (auto handled = c2d_admin(*d.sys, d.c2d, d.identities, req)) {
-      return as_rest_error(std::move(*handled));
-    }
-    if (!s.empty() && s[0] == "devices") {
-      return registry_routes(d, req, s);
-    }
-    return rest_error(404, 404001, "no such resource");
+    route(d, req, s, std::get<caller>(who), respond);
   };
 }
 

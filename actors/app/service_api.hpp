@@ -53,7 +53,7 @@ struct service_api_deps {
 /// Anything else, a device's SAS included, is 401. Errors carry IoT Hub's REST body
 /// (`{"Message": "ErrorCode:<name>;<text>", "errorCode": <number>, "message": <text>}`), which
 /// the SDKs turn into their error types. `api-version` is accepted and ignored.
-transport::http_handler service_routes(service_api_deps deps);
+transport::http_async_handler service_routes(service_api_deps deps);
 
 /// `HostName=<hub host>;SharedAccessKeyName=iothubowner;SharedAccessKey=<key>`.
 std::string service_connection_string(const daemon_config& cfg, const std::string& policy_key);

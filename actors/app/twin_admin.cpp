@@ -78,14 +78,41 @@ std::optional<actors::method_call> method_request(const std::string& caller,
 
 } // namespace
 
-std::optional<http_response> twin_admin(
-    caf::actor_system& sys, const actors::twin_registry_actor& twins,
-    const actors::method_router_actor& methods,
-    const std::shared_ptr<actors::identity_snapshot>& identities,
-    const transport::http_request& req, const std::string& caller) {
+namespace {
+
+/// Sends `call` to the method router from a one-shot actor that answers `respond` with the
+/// outcome: the pending call is the router's state with its timer, no thread waits for it.
+void invoke_async(caf::actor_system& sys, const actors::method_router_actor& methods,
+                  actors::method_call call, const transport::http_responder& respond) {
+  const auto wait =
+      std::chrono::milliseconds(call.connect_timeout_ms + call.response_timeout_ms + 5000);
+  sys.spawn([methods, call = std::move(call), respond, wait](caf::event_based_actor* self) mutable {
+    self->request(methods, wait, actors::method_invoke_atom::value, std::move(call))
+        .then(
+            [respond](actors::method_call_reply& r) {
+              respond(iothub_response(r.http_status, std::move(r.body)));
+            },
+            [respond](caf::error&) {
+              respond(iothub_error(503, 503001, "the method router did not answer"));
+            });
+  });
+}
+
+/// The twin routes but the method calls.
+http_response twin_routes(caf::actor_system& sys, const actors::twin_registry_actor& twins,
+                          const std::string& id, const std::string& path,
+                          const transport::http_request& req);
+
+} // namespace
+
+bool twin_admin(caf::actor_system& sys, const actors::twin_registry_actor& twins,
+                const actors::method_router_actor& methods,
+                const std::shared_ptr<actors::identity_snapshot>& identities,
+                const transport::http_request& req, const std::string& caller,
+                const transport::http_responder& respond) {
   const std::string path = req.target.substr(0, req.target.find('?'));
   if (path.rfind("/twins/", 0) != 0) {
-    return std::nullopt;
+    return false;
   }
   constexpr std::string_view methods_suffix = "/methods";
   const bool is_method =
@@ -96,34 +123,39 @@ std::optional<http_response> twin_admin(
       twin_id(is_method ? std::string_view{path}.substr(0, path.size() - methods_suffix.size())
                         : std::string_view{path});
   if (id.empty()) {
-    return iothub_error(404, 404001, "no such twin path: " + path);
+    respond(iothub_error(404, 404001, "no such twin path: " + path));
+    return true;
   }
   if (identities->get()->count(id) == 0) {
     const bool module = id.find('/') != std::string::npos;
-    return iothub_error(404, module ? 404010 : 404001,
-                        std::string{module ? "module " : "device "} + id + " is not registered");
+    respond(iothub_error(404, module ? 404010 : 404001,
+                         std::string{module ? "module " : "device "} + id + " is not registered"));
+    return true;
   }
+  if (!is_method) {
+    respond(twin_routes(sys, twins, id, path, req));
+    return true;
+  }
+  if (req.method != "POST") {
+    respond(iothub_error(405, 405001, "method not allowed on " + path));
+    return true;
+  }
+  std::string why;
+  auto call = method_request(caller, id, req.body, why);
+  if (!call) {
+    respond(iothub_error(400, 400004, why));
+    return true;
+  }
+  invoke_async(sys, methods, std::move(*call), respond);
+  return true;
+}
+
+namespace {
+
+http_response twin_routes(caf::actor_system& sys, const actors::twin_registry_actor& twins,
+                          const std::string& id, const std::string& path,
+                          const transport::http_request& req) {
   caf::scoped_actor self{sys};
-  if (is_method) {
-    if (req.method != "POST") {
-      return iothub_error(405, 405001, "method not allowed on " + path);
-    }
-    std::string why;
-    auto call = method_request(caller, id, req.body, why);
-    if (!call) {
-      return iothub_error(400, 400004, why);
-    }
-    const auto wait =
-        std::chrono::milliseconds(call->connect_timeout_ms + call->response_timeout_ms + 5000);
-    http_response res = iothub_error(503, 503001, "the method router did not answer");
-    self->request(methods, wait, actors::method_invoke_atom::value, std::move(*call))
-        .receive(
-            [&](actors::method_call_reply& r) {
-              res = iothub_response(r.http_status, std::move(r.body));
-            },
-            [](caf::error&) {});
-    return res;
-  }
   http_response res = iothub_error(503, 503001, "the twin registry did not answer");
   auto answer = [&](actors::twin_reply& r) {
     res = iothub_response(r.status, std::move(r.body));
@@ -141,5 +173,7 @@ std::optional<http_response> twin_admin(
   }
   return iothub_error(405, 405001, "method not allowed on " + path);
 }
+
+} // namespace
 
 } // namespace outpost::app

@@ -24,13 +24,17 @@ namespace outpost::app {
 ///   method call, answered 200 `{"status", "payload"}`, 404 (404103) when the target does not
 ///   listen in time, 504 (504101) when it does not answer in time.
 /// An identity that is not registered is 404 with IoT Hub's DeviceNotFound (404001) or
-/// ModuleNotFound (404010); a refused change is 400 with IoT Hub's error body. nullopt when
-/// `req` is not a twin route. `caller` is who calls methods, for the metrics' `from` label:
-/// "admin", "service" or the calling module's (authenticated) id.
-std::optional<transport::http_response> twin_admin(
-    caf::actor_system& sys, const actors::twin_registry_actor& twins,
-    const actors::method_router_actor& methods,
-    const std::shared_ptr<actors::identity_snapshot>& identities,
-    const transport::http_request& req, const std::string& caller = "admin");
+/// ModuleNotFound (404010); a refused change is 400 with IoT Hub's error body. `caller` is who
+/// calls methods, for the metrics' `from` label: "admin", "service" or the calling module's
+/// (authenticated) id.
+///
+/// Returns false when `req` is not a twin route; otherwise `respond` is called: at once, or
+/// for a method call when the target answers or the call times out (the pending call is the
+/// method router's state; no thread waits for it).
+bool twin_admin(caf::actor_system& sys, const actors::twin_registry_actor& twins,
+                const actors::method_router_actor& methods,
+                const std::shared_ptr<actors::identity_snapshot>& identities,
+                const transport::http_request& req, const std::string& caller,
+                const transport::http_responder& respond);
 
 } // namespace outpost::app

@@ -25,6 +25,7 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -201,7 +202,7 @@ thread_local const void* running_handler_of = nullptr;
 /// and, in the derived listener, the acceptor, the retry timer and the connection registry.
 class http_server_state {
 public:
-  explicit http_server_state(http_handler handler) : handler_(std::move(handler)) {}
+  explicit http_server_state(http_async_handler handler) : handler_(std::move(handler)) {}
   virtual ~http_server_state() = default;
 
   http_server_state(const http_server_state&) = delete;
@@ -218,43 +219,42 @@ public:
     return stopped_;
   }
 
-  /// Runs the handler unless the server is stopped (then nullopt), then `then` with the
-  /// response, both before the call counts as finished: `stop()` waits for both, so `then`
-  /// may still post to the I/O runner. Exceptions become 500.
-  template <class Then>
-  void invoke_then(const http_request& request, Then&& then) {
-    auto response = invoke(request);
-    then(std::move(response));
+  /// Runs the handler unless the server is stopped (then false, and `respond` is not called).
+  /// `respond` (any thread, now or later) is called at most once however often the handler
+  /// calls it; a handler that throws before answering answers 500. `stop()` waits for the
+  /// handler call, not for a later answer: a late `respond` only finds its connection closed.
+  bool invoke(const http_request& request, http_responder respond) {
+    {
+      std::lock_guard<std::mutex> lock{mutex_};
+      if (stopped_) {
+        return false;
+      }
+      ++in_flight_;
+    }
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    http_responder once = [answered, respond = std::move(respond)](http_response r) {
+      if (!answered->exchange(true)) {
+        respond(std::move(r));
+      }
+    };
+    const void* const outer = running_handler_of;
+    running_handler_of = this;
+    try {
+      handler_(request, once);
+    } catch (...) {
+      // The handler's failure is the server's 500, never a dead I/O thread.
+      once(plain_response(500, "internal server error\n"));
+    }
+    running_handler_of = outer;
     {
       std::lock_guard<std::mutex> lock{mutex_};
       --in_flight_;
     }
     idle_.notify_all();
+    return true;
   }
 
 private:
-  /// The handler call of `invoke_then`; leaves `in_flight_` raised when it ran.
-  std::optional<http_response> invoke(const http_request& request) {
-    {
-      std::lock_guard<std::mutex> lock{mutex_};
-      if (stopped_) {
-        return std::nullopt;
-      }
-      ++in_flight_;
-    }
-    const void* const outer = running_handler_of;
-    running_handler_of = this;
-    std::optional<http_response> response;
-    try {
-      response = handler_(request);
-    } catch (...) {
-      // The handler's failure is the server's 500, never a dead I/O thread.
-      response = plain_response(500, "internal server error\n");
-    }
-    running_handler_of = outer;
-    return response;
-  }
-
 protected:
   /// Once stopped: waits until no handler call is in progress, except the caller's own.
   void wait_for_handlers() {
@@ -269,7 +269,7 @@ protected:
 
 private:
   std::condition_variable idle_;
-  const http_handler handler_;
+  const http_async_handler handler_;
   int in_flight_ = 0; // handler calls in progress
 };
 
@@ -412,18 +412,20 @@ private:
       request.headers.emplace_back(std::string{field.name_string()}, std::string{field.value()});
     }
     parser_.reset();
-    // The handler runs on the handler pool; the answer comes back to this connection's strand.
+    // The handler runs on the handler pool; the answer, now or later (an asynchronous handler
+    // answers from wherever its work ends), comes back to this connection's strand. The
+    // responder holds the connection: it waits for its answer without a pending operation.
     asio::post(server_->handlers(), [self = this->shared_from_this(), request = std::move(request),
                                      version, keep_alive, head]() mutable {
-      self->server_->invoke_then(request, [&](std::optional<http_response> response) {
+      http_responder respond = [self, version, keep_alive, head](http_response response) {
         asio::post(self->stream_.get_executor(),
                    [self, response = std::move(response), version, keep_alive, head]() mutable {
-                     if (!response) {
-                       return self->close_now(); // stopped meanwhile
-                     }
-                     self->send(std::move(*response), version, keep_alive, head);
+                     self->send(std::move(response), version, keep_alive, head);
                    });
-      });
+      };
+      if (!self->server_->invoke(request, std::move(respond))) {
+        asio::post(self->stream_.get_executor(), [self] { self->close_now(); }); // stopped
+      }
     });
   }
 
@@ -540,7 +542,7 @@ public:
   using session = http_session<Protocol, Tls>;
   static constexpr bool is_tcp = std::is_same_v<Protocol, tcp>;
 
-  http_listener(asio::io_context& context, asio::io_context& handlers, http_handler handler,
+  http_listener(asio::io_context& context, asio::io_context& handlers, http_async_handler handler,
                 const std::shared_ptr<tls_server_context>& tls)
       : http_server_state(std::move(handler)),
         ssl_(asio_context_of(tls)),
@@ -713,8 +715,9 @@ private:
 /// `start_local`.
 template <class Protocol, bool Tls = false>
 result<std::shared_ptr<http_server_state>> start_listener(
-    io_runner& io, const typename Protocol::endpoint& endpoint, http_handler handler, unsigned mode,
-    const std::shared_ptr<tls_server_context>& tls = nullptr, std::size_t max_connections = 0) {
+    io_runner& io, const typename Protocol::endpoint& endpoint, http_async_handler handler,
+    unsigned mode, const std::shared_ptr<tls_server_context>& tls = nullptr,
+    std::size_t max_connections = 0) {
   try {
     auto listener = std::make_shared<http_listener<Protocol, Tls>>(
         io_runner_access::context(io), io_runner_access::handlers(io), std::move(handler), tls);
@@ -739,8 +742,23 @@ http_server::~http_server() {
   stop();
 }
 
+namespace {
+
+/// A handler that answers before it returns, as an asynchronous one.
+http_async_handler at_once(http_handler handler) {
+  if (!handler) {
+    return nullptr;
+  }
+  return [handler = std::move(handler)](const http_request& request, http_responder respond) {
+    respond(handler(request));
+  };
+}
+
+} // namespace
+
 result<std::unique_ptr<http_server>> http_server::start(io_runner& io, const std::string& address,
-                                                        http_handler handler) {
+                                                        http_handler sync_handler) {
+  auto handler = at_once(std::move(sync_handler));
   if (!handler) {
     return std::make_error_code(std::errc::invalid_argument);
   }
@@ -760,6 +778,14 @@ result<std::unique_ptr<http_server>> http_server::start_tls(io_runner& io,
                                                             std::shared_ptr<tls_server_context> tls,
                                                             http_handler handler,
                                                             std::size_t max_connections) {
+  return start_tls(io, address, std::move(tls), at_once(std::move(handler)), max_connections);
+}
+
+result<std::unique_ptr<http_server>> http_server::start_tls(io_runner& io,
+                                                            const std::string& address,
+                                                            std::shared_ptr<tls_server_context> tls,
+                                                            http_async_handler handler,
+                                                            std::size_t max_connections) {
   if (!handler || !tls) {
     return std::make_error_code(std::errc::invalid_argument);
   }
@@ -778,6 +804,13 @@ result<std::unique_ptr<http_server>> http_server::start_tls(io_runner& io,
 result<std::unique_ptr<http_server>> http_server::start_local(io_runner& io,
                                                               const std::string& socket_path,
                                                               http_handler handler, unsigned mode) {
+  return start_local(io, socket_path, at_once(std::move(handler)), mode);
+}
+
+result<std::unique_ptr<http_server>> http_server::start_local(io_runner& io,
+                                                              const std::string& socket_path,
+                                                              http_async_handler handler,
+                                                              unsigned mode) {
   if (!handler || socket_path.empty() || socket_path.find('\0') != std::string::npos
       || mode > 0777) {
     return std::make_error_code(std::errc::invalid_argument);

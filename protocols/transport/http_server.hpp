@@ -53,6 +53,15 @@ struct http_response {
 /// becomes a 500 response.
 using http_handler = std::function<http_response(const http_request&)>;
 
+/// Answers a request: call it once, from any thread, now or later (a second call is ignored).
+using http_responder = std::function<void(http_response)>;
+
+/// A handler that may answer after it returns: a direct method call waits for its device as
+/// actor state with a timer, holding no thread. It runs like an `http_handler` (handler pool,
+/// exceptions before answering become 500) and must see to it that `respond` is called; the
+/// connection reads nothing more until then (its idle timeout does not run meanwhile).
+using http_async_handler = std::function<void(const http_request&, http_responder respond)>;
+
 /// A small HTTP/1.1 server (keep-alive) over TCP, TLS or a unix domain socket, for the metrics
 /// endpoint, the local APIs and the hub's HTTPS API.
 ///
@@ -81,6 +90,11 @@ public:
                                                         std::shared_ptr<tls_server_context> tls,
                                                         http_handler handler,
                                                         std::size_t max_connections = 1024);
+  /// `start_tls` with a handler that may answer later.
+  static result<std::unique_ptr<http_server>> start_tls(io_runner& io, const std::string& address,
+                                                        std::shared_ptr<tls_server_context> tls,
+                                                        http_async_handler handler,
+                                                        std::size_t max_connections = 1024);
 
   /// Like `start`, but listens on the unix domain socket `socket_path` (the daemon's local
   /// admin API, the workload API). Same HTTP behaviour and limits as over TCP.
@@ -97,6 +111,11 @@ public:
   static result<std::unique_ptr<http_server>> start_local(io_runner& io,
                                                           const std::string& socket_path,
                                                           http_handler handler,
+                                                          unsigned mode = 0660);
+  /// `start_local` with a handler that may answer later.
+  static result<std::unique_ptr<http_server>> start_local(io_runner& io,
+                                                          const std::string& socket_path,
+                                                          http_async_handler handler,
                                                           unsigned mode = 0660);
 
   /// The address actually bound, e.g. "127.0.0.1:40123", "[::1]:40123" or, for a unix socket,

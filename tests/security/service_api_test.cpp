@@ -9,6 +9,8 @@
 
 #include <chrono>
 #include <fstream>
+#include <thread>
+#include <vector>
 
 namespace outpost::test {
 namespace {
@@ -139,11 +141,53 @@ TEST_F(ServiceApi, ForgedExpiredOrForeignPolicyServiceTokensGet401) {
 }
 
 TEST_F(ServiceApi, AnOversizedBodyIs413AndTheListenerServesTheNext) {
-  const std::string huge(2 * 1024 * 1024, 'x');
-  const auto big = call("PUT", "/devices/big", "", huge);
-  EXPECT_EQ(big.status, 413) << big.body.substr(0, 200);
+  // A 2 MiB body announced: refused from its Content-Length, before a byte of it is read.
+  const auto big = tls_exchange(port_, ca_,
+                                {"PUT /devices/big HTTP/1.1\r\nHost: localhost\r\n"
+                                 "Content-Length: 2097152\r\n\r\n"
+                                 + std::string(1024, 'x')});
+  EXPECT_EQ(big.rfind("HTTP/1.1 413", 0), 0u) << big.substr(0, 200);
   const auto next = call("GET", "/devices", service_token(service_key_, in_an_hour()));
   EXPECT_EQ(next.status, 200) << next.body;
+}
+
+TEST_F(ServiceApi, PendingMethodCallsHoldNoThreadAndDoNotStallTheApis) {
+  // dev1 listens for methods and never answers: every call waits out its 3 s.
+  auto device = connected("dev1");
+  device->send(mqtt::subscribe{1, {{"$iothub/methods/POST/#", 0}}});
+  ASSERT_TRUE(device->receive(5s));
+  const auto service = service_token(service_key_, in_an_hour());
+  const std::string body =
+      R"({"methodName":"slow","payload":{},"responseTimeoutInSeconds":3,"connectTimeoutInSeconds":0})";
+  // More calls than the HTTP handler pool has threads (4).
+  constexpr int calls = 12;
+  std::vector<std::thread> callers;
+  std::vector<int> statuses(calls, 0);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < calls; ++i) {
+    callers.emplace_back(
+        [&, i] { statuses[i] = call("POST", "/twins/dev1/methods", service, body).status; });
+  }
+  std::this_thread::sleep_for(500ms); // all of them pending now
+  const auto asked = std::chrono::steady_clock::now();
+  const auto listed = call("GET", "/devices", service);
+  const auto list_took = std::chrono::steady_clock::now() - asked;
+  const auto cli_asked = std::chrono::steady_clock::now();
+  const auto ids = cli({"identity", "list"});
+  const auto cli_took = std::chrono::steady_clock::now() - cli_asked;
+  for (auto& t : callers) {
+    t.join();
+  }
+  const auto all_took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(listed.status, 200) << listed.body;
+  EXPECT_LT(list_took, 1s) << "the service API waited for the pending calls";
+  EXPECT_EQ(ids.code, 0) << ids.err;
+  EXPECT_LT(cli_took, 2s) << "the admin API waited for the pending calls";
+  for (int i = 0; i < calls; ++i) {
+    EXPECT_EQ(statuses[i], 504) << "call " << i;
+  }
+  // Side by side, not four at a time: 12 calls of 3 s end together.
+  EXPECT_LT(all_took, 6s);
 }
 
 } // namespace

@@ -754,7 +754,7 @@ TEST_F(HttpLocal, RejectsBadArguments) {
   auto empty_path = http_server::start_local(io_, "", echo);
   ASSERT_FALSE(empty_path);
   EXPECT_EQ(empty_path.error(), invalid);
-  auto no_handler = http_server::start_local(io_, path_, nullptr);
+  auto no_handler = http_server::start_local(io_, path_, http_handler{});
   ASSERT_FALSE(no_handler);
   EXPECT_EQ(no_handler.error(), invalid);
   auto setuid_mode = http_server::start_local(io_, path_, echo, 04770);
