@@ -627,13 +627,23 @@ public:
   /// TLS listeners: Asio's view of the listener's OpenSSL context.
   asio::ssl::context& ssl_context() { return *ssl_; }
 
-  /// Connections beyond this many open ones are closed as soon as accepted; 0 = no cap.
-  void set_max_connections(std::size_t n) { max_connections_ = n; }
+  /// Connections beyond this many open ones, or beyond a quarter of them from one address,
+  /// are closed as soon as accepted; 0 = no cap.
+  void set_max_connections(std::size_t n) {
+    max_connections_ = n;
+    max_per_source_ = n / 4;
+  }
 
   /// Called by a session's destructor.
   void forget(const session* s) {
     std::lock_guard<std::mutex> lock{mutex_};
     sessions_.erase(s);
+    if (auto source = source_of_.find(s); source != source_of_.end()) {
+      if (auto n = per_source_.find(source->second); n != per_source_.end() && --n->second == 0) {
+        per_source_.erase(n);
+      }
+      source_of_.erase(source);
+    }
   }
 
 private:
@@ -677,8 +687,19 @@ private:
         boost::system::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
       }
-      if (max_connections_ != 0 && sessions_.size() >= max_connections_) {
-        // Over the cap: refused at once (closed unread), the listener keeps accepting.
+      std::string source;
+      if constexpr (is_tcp) {
+        boost::system::error_code ignored;
+        source = socket.remote_endpoint(ignored).address().to_string(ignored);
+      }
+      const bool capped = max_connections_ != 0;
+      if (capped
+          && (sessions_.size() >= max_connections_
+              || (max_per_source_ != 0 && per_source_[source] >= max_per_source_))) {
+        // Over a cap: refused at once (closed unread), the listener keeps accepting.
+        if (per_source_[source] == 0) {
+          per_source_.erase(source);
+        }
         boost::system::error_code ignored;
         socket.close(ignored);
         accept_locked();
@@ -686,6 +707,10 @@ private:
       }
       accepted = std::make_shared<session>(std::move(socket), this->shared_from_this());
       sessions_.emplace(accepted.get(), accepted);
+      if (capped) {
+        ++per_source_[source];
+        source_of_.emplace(accepted.get(), std::move(source));
+      }
       accept_locked();
     }
     accepted->run();
@@ -709,6 +734,9 @@ private:
   socket_file file_; // claimed only by unix socket listeners
   std::unordered_map<const session*, std::weak_ptr<session>> sessions_;
   std::size_t max_connections_ = 0; // set before listening, constant afterwards
+  std::size_t max_per_source_ = 0;
+  std::unordered_map<std::string, std::size_t> per_source_;   // open connections by address
+  std::unordered_map<const session*, std::string> source_of_; // capped listeners only
 };
 
 /// Creates a `Protocol` listener on `io` and starts it; the shared part of `start` and

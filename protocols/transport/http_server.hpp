@@ -84,8 +84,9 @@ public:
   /// Like `start`, but every connection speaks TLS first (`tls`: the listener's certificate and
   /// policy, see `tls_server_context`). A failed or silent handshake (10 s) closes only that
   /// connection. Same HTTP behaviour and limits. It faces the network: beyond
-  /// `max_connections` open connections (0 = no cap) a new one is closed as soon as it is
-  /// accepted. `std::errc::invalid_argument` also for a null `tls`.
+  /// `max_connections` open connections (0 = no cap), or a quarter of them from one address,
+  /// a new one is closed as soon as it is accepted, so one peer cannot take every slot.
+  /// `std::errc::invalid_argument` also for a null `tls`.
   static result<std::unique_ptr<http_server>> start_tls(io_runner& io, const std::string& address,
                                                         std::shared_ptr<tls_server_context> tls,
                                                         http_handler handler,

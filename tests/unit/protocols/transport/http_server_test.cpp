@@ -1087,5 +1087,52 @@ TEST_F(HttpsServer, ConnectionsBeyondTheCapAreClosedAndTheListenerGoesOn) {
   EXPECT_NE(out.find("capped"), std::string::npos) << out;
 }
 
+/// A TCP connection to 127.0.0.1:`port` from `source` (another loopback address); true when the
+/// server has not closed it within 500 ms.
+bool stays_open_from(const char* source, unsigned short port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  ::inet_pton(AF_INET, source, &from.sin_addr);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval t{0, 500000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &t, sizeof t);
+  bool open = ::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) == 0
+              && ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0;
+  if (open) {
+    char c;
+    const auto n = ::recv(fd, &c, 1, 0);
+    open = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+  ::close(fd);
+  return open;
+}
+
+TEST_F(HttpsServer, OneAddressGetsAQuarterOfTheConnectionsAndOthersStillGetIn) {
+  std::string why;
+  auto files = ensure_edge_ca(dir_ + "/ca", "localhost", why);
+  ASSERT_TRUE(files) << why;
+  auto tls = tls_server_context::create(*files, false, why);
+  ASSERT_TRUE(tls) << why;
+  auto capped = http_server::start_tls(
+      io_, "127.0.0.1:0", *tls,
+      [](const http_request&) {
+        return http_response{200, "text/plain", "ok"};
+      },
+      8);
+  ASSERT_TRUE(capped);
+  const auto port = port_of((*capped)->bound_address());
+  // 127.0.0.1 holds its quarter (2) with silent connections; its third is closed at once.
+  test_client a{port};
+  test_client b{port};
+  test_client c{port};
+  EXPECT_TRUE(c.closed_by_peer());
+  // Another address is not shut out by it.
+  EXPECT_TRUE(stays_open_from("127.0.0.2", port));
+}
+
 } // namespace
 } // namespace outpost::transport
