@@ -329,6 +329,9 @@ http_response put_identity(const service_api_deps& d, const http_request& req,
   if (type == "sas") {
     r.auth = storage::auth_type::sas;
     const auto keys = auth.value("symmetricKey", json::object());
+    if (!keys.is_object() && !keys.is_null()) {
+      return rest_error(400, 400004, "authentication.symmetricKey must be an object");
+    }
     if (keys.is_object()) {
       r.primary = keys.value("primaryKey", json{}).is_string()
                       ? keys["primaryKey"].get<std::string>()
@@ -450,10 +453,24 @@ http_response apply_configuration(const service_api_deps& d, const http_request&
   return http_response{204, "application/json", ""};
 }
 
+void route_checked(const service_api_deps& d, const http_request& req,
+                   const std::vector<std::string>& s, const caller& by,
+                   const transport::http_responder& respond);
+
 /// An authenticated request; `respond` is called once (a method call answers when its target
-/// does, holding no thread meanwhile).
+/// does, holding no thread meanwhile). A body whose fields have the wrong JSON types is 400.
 void route(const service_api_deps& d, const http_request& req, const std::vector<std::string>& s,
            const caller& by, const transport::http_responder& respond) {
+  try {
+    route_checked(d, req, s, by, respond);
+  } catch (const nlohmann::json::exception& e) {
+    respond(rest_error(400, 400004, std::string{"malformed request body: "} + e.what()));
+  }
+}
+
+void route_checked(const service_api_deps& d, const http_request& req,
+                   const std::vector<std::string>& s, const caller& by,
+                   const transport::http_responder& respond) {
   const transport::http_responder answer = [respond](http_response r) {
     respond(as_rest_error(std::move(r)));
   };

@@ -190,5 +190,20 @@ TEST_F(ServiceApi, PendingMethodCallsHoldNoThreadAndDoNotStallTheApis) {
   EXPECT_LT(all_took, 6s);
 }
 
+TEST_F(ServiceApi, RegistryBodiesOfTheWrongShapeGet400AndChangeNothing) {
+  const auto service = service_token(service_key_, in_an_hour());
+  for (const std::string body :
+       {R"({"status": 5})", R"({"authentication": "sas"})",
+        R"({"authentication": {"type": "sas", "symmetricKey": "k"}})",
+        R"({"authentication": {"type": "selfSigned", "x509Thumbprint": 7}})",
+        R"({"authentication": {"type": "sas", "symmetricKey": {"primaryKey": "c2hvcnQ="}}})",
+        R"({"deviceId": "other"})", "[1,2]", "{"}) {
+    const auto r = call("PUT", "/devices/shape", service, body);
+    EXPECT_EQ(r.status, 400) << body << ": " << r.body;
+    EXPECT_NE(r.body.find("ArgumentInvalid"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(call("GET", "/devices/shape", service).status, 404);
+}
+
 } // namespace
 } // namespace outpost::test
