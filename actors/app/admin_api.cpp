@@ -258,10 +258,12 @@ transport::http_async_handler admin_routes(
     std::string ca_file, std::shared_ptr<actors::edgehub_status_snapshot> hub_status,
     agent_handles agent, std::shared_ptr<actors::monitor_feed> monitor,
     actors::twin_registry_actor twins, actors::method_router_actor methods, actors::c2d_actor c2d,
-    std::string service_connection_string, std::shared_ptr<deployment_origin_snapshot> origin) {
+    std::shared_ptr<service_key_snapshot> service_key,
+    std::function<result<std::string>()> rotate_service_key,
+    std::shared_ptr<deployment_origin_snapshot> origin) {
   const auto gid = admin_gid(cfg);
   auto sync = [&sys, registry, identities, cfg, ca_file, hub_status, agent, monitor, c2d,
-               service_connection_string, origin](const http_request& req) -> http_response {
+               service_key, rotate_service_key, origin](const http_request& req) -> http_response {
     if (req.target.rfind("/monitor", 0) == 0 && req.method == "GET") {
       const auto at = req.target.find("after=");
       std::uint64_t after = 0;
@@ -283,9 +285,18 @@ transport::http_async_handler admin_routes(
       return *handled;
     }
     const std::string path = req.target.substr(0, req.target.find('?'));
-    if (path == "/service/connection-string" && req.method == "GET") {
-      return reply(200, json{{"connectionString", service_connection_string},
+    if (path == "/service/rotate-key" && req.method == "POST") {
+      auto rotated = rotate_service_key();
+      if (!rotated) {
+        return error(500, "cannot store the new key: " + rotated.error().message());
+      }
+      return reply(200, json{{"connectionString", service_connection_string(cfg, *rotated)},
                              {"https", !cfg.listen.https.empty()}});
+    }
+    if (path == "/service/connection-string" && req.method == "GET") {
+      return reply(200,
+                   json{{"connectionString", service_connection_string(cfg, *service_key->get())},
+                        {"https", !cfg.listen.https.empty()}});
     }
     if (path == "/deployment" && req.method == "GET") {
       const auto o = origin->get();

@@ -2,6 +2,7 @@
 
 #include "actors/app/agent_admin.hpp"
 #include "actors/app/deployment_source.hpp"
+#include "actors/app/service_api.hpp"
 #include "actors/hub/c2d_interface.hpp"
 #include "actors/hub/edgehub_desired.hpp"
 #include "actors/hub/method_interface.hpp"
@@ -35,7 +36,8 @@ namespace outpost::app {
 /// - the agent's routes (`agent_admin`): modules, logs, restart, methods, `$edgeAgent` status
 /// - the twin routes (`twin_admin`): `GET|PATCH|PUT /twins/{d}[/modules/{m}]`
 /// - `GET /service/connection-string`: the service API's connection string (`outpost service
-///   connection-string`)
+///   connection-string`); `POST /service/rotate-key`: a new policy key, durable before the
+///   old one stops working (`outpost service rotate-key`), answered with the new string
 /// - `GET /deployment`: where the deployment in force came from (`deployment_origin`)
 /// Every request is refused with 403 unless the caller (SO_PEERCRED) is root, outpostd's user
 /// or a member of `[listen] admin_group`.
@@ -45,7 +47,9 @@ transport::http_async_handler admin_routes(
     std::string ca_file, std::shared_ptr<actors::edgehub_status_snapshot> hub_status,
     agent_handles agent, std::shared_ptr<actors::monitor_feed> monitor,
     actors::twin_registry_actor twins, actors::method_router_actor methods, actors::c2d_actor c2d,
-    std::string service_connection_string, std::shared_ptr<deployment_origin_snapshot> origin);
+    std::shared_ptr<service_key_snapshot> service_key,
+    std::function<result<std::string>()> rotate_service_key,
+    std::shared_ptr<deployment_origin_snapshot> origin);
 
 /// `HostName=<iothub_hostname or hostname>;DeviceId=..;[ModuleId=..;]SharedAccessKey=..`,
 /// plus `GatewayHostName=<hostname>` when an upstream IoT hub name is configured, so the

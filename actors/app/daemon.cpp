@@ -15,6 +15,7 @@
 #include "protocols/transport/crypto.hpp"
 #include "protocols/transport/http_server.hpp"
 #include "protocols/transport/tls_context.hpp"
+#include "storage/agent_store.hpp"
 #include "storage/errc.hpp"
 #include "storage/memory_kv_store.hpp"
 #include "storage/rocksdb/rocksdb_kv_store.hpp"
@@ -258,12 +259,31 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, transport::io_runner
     spdlog::critical("[http admin] {}", why);
     return exit_failure;
   }
+  // The service API's policy key: read by every HTTPS request, replaced by a rotation once
+  // the new one is durable (column `agent`).
+  auto service_key = std::make_shared<service_key_snapshot>(
+      std::make_shared<const std::string>(agent->service_key));
+  std::function<result<std::string>()> rotate_service_key = [&sys, writer = core.writer,
+                                                             service_key]() -> result<std::string> {
+    const auto raw = transport::random_bytes(storage::agent_records::master_key_size);
+    std::error_code failed = std::make_error_code(std::errc::timed_out);
+    caf::scoped_actor self{sys};
+    self->request(writer, std::chrono::seconds(30), actors::records_atom::value,
+                  storage::agent_batches::service_key(raw), true)
+        .receive([&](actors::records_reply& r) { failed = r.error; }, [](caf::error&) {});
+    if (failed) {
+      return failed;
+    }
+    auto key = iothub::base64_encode(raw);
+    service_key->set(std::make_shared<const std::string>(key));
+    spdlog::info("[service api] the iothubowner key was rotated");
+    return key;
+  };
   auto admin = transport::http_server::start_local(
       io, path,
       admin_routes(sys, core.id_registry, core.identities, cfg, hub->tls().ca, hub->status(),
                    {agent->agent, agent->view}, hub->monitor(), hub->twins(), hub->methods(),
-                   hub->c2d(), service_connection_string(cfg, agent->service_key),
-                   origin_snapshot));
+                   hub->c2d(), service_key, rotate_service_key, origin_snapshot));
   if (!admin) {
     spdlog::critical("[http admin] cannot listen on {} (listen.admin_socket): {}", path,
                      admin.error().message());
@@ -278,7 +298,7 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, transport::io_runner
     sd.registry = core.id_registry;
     sd.identities = core.identities;
     sd.cfg = cfg;
-    sd.policy_key = agent->service_key;
+    sd.policy_key = service_key;
     sd.agent = {agent->agent, agent->view};
     sd.twins = hub->twins();
     sd.methods = hub->methods();

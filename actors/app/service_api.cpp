@@ -141,7 +141,8 @@ std::variant<caller, http_response> authenticate(const service_api_deps& d, cons
   const auto hub = hub_host(d.cfg);
   if (!token->key_name.empty()) {
     if (auto ok = iothub::verify_service_token(
-            *token, {hub, d.cfg.hostname, service_policy_name, d.policy_key, now_seconds()}, hmac);
+            *token, {hub, d.cfg.hostname, service_policy_name, *d.policy_key->get(), now_seconds()},
+            hmac);
         !ok) {
       return unauthorized("service token refused: " + ok.error().message());
     }

@@ -2,6 +2,7 @@
 
 #include "actors/app/agent_admin.hpp"
 #include "actors/app/deployment_source.hpp"
+#include "actors/common/snapshot.hpp"
 #include "actors/hub/c2d_interface.hpp"
 #include "actors/hub/edgehub_desired.hpp"
 #include "actors/hub/method_interface.hpp"
@@ -21,12 +22,16 @@ namespace outpost::app {
 /// The one shared access policy of the local service API (IoT Hub's owner policy's name).
 inline constexpr const char* service_policy_name = "iothubowner";
 
+/// The policy's key (base64), swapped when it is rotated (`outpost service rotate-key`).
+using service_key_snapshot = actors::snapshot<std::string>;
+
 struct service_api_deps {
   caf::actor_system* sys = nullptr;
   actors::registry_actor registry;
   std::shared_ptr<actors::identity_snapshot> identities;
   daemon_config cfg;
-  std::string policy_key; ///< base64; the store keeps it (agent_runtime::service_key)
+  /// The policy's key; the store keeps it (agent_runtime::service_key, column `agent`).
+  std::shared_ptr<service_key_snapshot> policy_key;
   agent_handles agent;
   actors::twin_registry_actor twins;
   actors::method_router_actor methods;

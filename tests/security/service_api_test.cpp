@@ -205,5 +205,29 @@ TEST_F(ServiceApi, RegistryBodiesOfTheWrongShapeGet400AndChangeNothing) {
   EXPECT_EQ(call("GET", "/devices/shape", service).status, 404);
 }
 
+TEST_F(ServiceApi, ALeakedServiceKeyStopsWorkingWhenRotatedAlsoAfterARestart) {
+  const auto old_token = service_token(service_key_, in_an_hour());
+  ASSERT_EQ(call("GET", "/devices", old_token).status, 200);
+  const auto rotated = cli({"service", "rotate-key"});
+  ASSERT_EQ(rotated.code, 0) << rotated.err;
+  const auto at = rotated.out.find("SharedAccessKey=");
+  ASSERT_NE(at, std::string::npos) << rotated.out;
+  auto fresh = rotated.out.substr(at + 16);
+  while (!fresh.empty() && fresh.back() == '\n') {
+    fresh.pop_back();
+  }
+  ASSERT_NE(fresh, service_key_);
+  EXPECT_EQ(call("GET", "/devices", old_token).status, 401);
+  EXPECT_EQ(call("GET", "/devices", service_token(fresh, in_an_hour())).status, 200);
+  // The new key is the stored one: a restart keeps it, and the old one stays refused.
+  stop();
+  start();
+  port_ = static_cast<unsigned short>(std::stoi(https_.substr(https_.rfind(':') + 1)));
+  EXPECT_EQ(call("GET", "/devices", old_token).status, 401);
+  EXPECT_EQ(call("GET", "/devices", service_token(fresh, in_an_hour())).status, 200);
+  const auto shown = cli({"service", "connection-string"});
+  EXPECT_NE(shown.out.find(fresh), std::string::npos) << shown.out;
+}
+
 } // namespace
 } // namespace outpost::test

@@ -186,15 +186,26 @@ void add_service_commands(CLI::App& app, service_cli& c) {
       c.cmd->add_subcommand("connection-string",
                             "print the service connection string (shared access policy "
                             "iothubowner) for azure-iothub and other service SDKs");
+  c.rotate_key = c.cmd->add_subcommand(
+      "rotate-key",
+      "replace the iothubowner key (the old one stops working); prints the new "
+      "connection string");
 }
 
-int run_service(const app::daemon_config& cfg, const service_cli&) {
+int run_service(const app::daemon_config& cfg, const service_cli& c) {
   const auto socket = app::admin_socket_path(cfg);
-  auto reply = transport::http_call("unix:" + socket, "GET", "/service/connection-string", {},
-                                    "application/json", std::chrono::seconds(5));
+  const bool rotate = c.rotate_key->parsed();
+  auto reply = transport::http_call("unix:" + socket, rotate ? "POST" : "GET",
+                                    rotate ? "/service/rotate-key" : "/service/connection-string",
+                                    {}, "application/json", std::chrono::seconds(rotate ? 40 : 5));
   const auto j = reply ? json::parse(reply->body, nullptr, false) : json{};
-  if (!reply || reply->status != 200 || !j.is_object() || !j.contains("connectionString")) {
+  if (!reply) {
     std::cerr << "outpost: outpostd is not running (no answer on " << socket << ")\n";
+    return 1;
+  }
+  if (reply->status != 200 || !j.is_object() || !j.contains("connectionString")) {
+    std::cerr << "outpost: " << (j.is_object() ? j.value("error", reply->body) : reply->body)
+              << "\n";
     return 1;
   }
   std::cout << j["connectionString"].get<std::string>() << "\n";

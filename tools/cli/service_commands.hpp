@@ -57,12 +57,14 @@ struct c2d_cli {
 struct service_cli {
   CLI::App* cmd = nullptr;
   CLI::App* connection_string = nullptr;
+  CLI::App* rotate_key = nullptr; ///< `outpost service rotate-key`: a new policy key
 };
 
 /// Adds `service connection-string` to `app`.
 void add_service_commands(CLI::App& app, service_cli& c);
 
-/// Prints the connection string and returns 0; 1 when outpostd does not answer.
+/// Prints the connection string (after `rotate-key`: the new one; the old key stops working)
+/// and returns 0; 1 when outpostd does not answer or cannot store a new key.
 int run_service(const app::daemon_config& cfg, const service_cli& c);
 
 /// Adds `twin` and its subcommands to `app`.
