@@ -264,6 +264,12 @@ result<storage::identity> ask_registry(const service_api_deps& d, http_response&
   return out;
 }
 
+/// `obj[key]` when it is a string, else "" (absent, null, or the SDK's empty key).
+std::string string_field(const json& obj, const char* key) {
+  const auto v = obj.find(key);
+  return v != obj.end() && v->is_string() ? v->get<std::string>() : std::string{};
+}
+
 /// A key given in a registry request: base64 of 16 to 64 bytes, as IoT Hub requires.
 bool valid_key(const std::string& key) {
   const auto bytes = iothub::base64_decode(key);
@@ -310,8 +316,8 @@ http_response put_identity(const service_api_deps& d, const http_request& req,
     for (const auto& [name, have] :
          {std::pair<const char*, const std::string*>{"primaryKey", &existing->second.primary},
           {"secondaryKey", &existing->second.secondary}}) {
-      if (keys.is_object() && keys.contains(name) && keys[name].is_string()
-          && !keys[name].get<std::string>().empty() && keys[name].get<std::string>() != *have) {
+      const auto given = string_field(keys, name);
+      if (!given.empty() && given != *have) {
         return rest_error(400, 400004,
                           "keys are not changed through the service API: outpost identity "
                           "rotate "
@@ -334,12 +340,8 @@ http_response put_identity(const service_api_deps& d, const http_request& req,
       return rest_error(400, 400004, "authentication.symmetricKey must be an object");
     }
     if (keys.is_object()) {
-      r.primary = keys.value("primaryKey", json{}).is_string()
-                      ? keys["primaryKey"].get<std::string>()
-                      : std::string{};
-      r.secondary = keys.value("secondaryKey", json{}).is_string()
-                        ? keys["secondaryKey"].get<std::string>()
-                        : std::string{};
+      r.primary = string_field(keys, "primaryKey");
+      r.secondary = string_field(keys, "secondaryKey");
     }
     if ((!r.primary.empty() && !valid_key(r.primary))
         || (!r.secondary.empty() && !valid_key(r.secondary))) {
@@ -348,12 +350,11 @@ http_response put_identity(const service_api_deps& d, const http_request& req,
   } else if (type == "selfSigned") {
     r.auth = storage::auth_type::x509_thumbprint;
     const auto prints = auth.value("x509Thumbprint", json::object());
-    r.primary = prints.value("primaryThumbprint", json{}).is_string()
-                    ? prints["primaryThumbprint"].get<std::string>()
-                    : std::string{};
-    r.secondary = prints.value("secondaryThumbprint", json{}).is_string()
-                      ? prints["secondaryThumbprint"].get<std::string>()
-                      : std::string{};
+    if (!prints.is_object()) {
+      return rest_error(400, 400004, "authentication.x509Thumbprint must be an object");
+    }
+    r.primary = string_field(prints, "primaryThumbprint");
+    r.secondary = string_field(prints, "secondaryThumbprint");
   } else if (type == "certificateAuthority") {
     r.auth = storage::auth_type::x509_ca;
   } else {

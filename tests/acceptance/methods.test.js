@@ -9,18 +9,7 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { withOutpost, waitFor } = require('./lib/outpost');
-
-function echoHandler(client, name = 'echo', status = 201) {
-  const calls = [];
-  // Client.onDeviceMethod, ModuleClient.onMethod: the same handler either way.
-  const on = typeof client.onDeviceMethod === 'function' ? 'onDeviceMethod' : 'onMethod';
-  client[on](name, (req, res) => {
-    calls.push(req.payload);
-    res.send(status, { echoed: req.payload, method: req.methodName }, () => {});
-  });
-  return calls;
-}
+const { withOutpost, waitFor, echoHandler } = require('./lib/outpost');
 
 /// Runs `outpost method invoke ...` and returns {code, json, stderr, ms}.
 async function invoke(op, args) {

@@ -18,7 +18,7 @@ const path = require('node:path');
 const { Registry, Client: ServiceClient } = require('azure-iothub');
 const {
   withOutpost, withTimeout, waitFor, Message, manifest, sasToken, serviceSasToken, withWrongKey,
-  ConnectionString,
+  ConnectionString, getTwin, report, watchDesired, echoHandler,
 } = require('./lib/outpost');
 
 const EDGE = 'edge1'; // lib/outpost.js's device_id
@@ -54,29 +54,6 @@ function describe(err) {
 
 function connectionString(deviceId, key, moduleId) {
   return `HostName=localhost;DeviceId=${deviceId};${moduleId ? `ModuleId=${moduleId};` : ''}SharedAccessKey=${key}`;
-}
-
-function getTwin(client) {
-  return withTimeout(new Promise((resolve, reject) => {
-    client.getTwin((err, twin) => (err ? reject(err) : resolve(twin)));
-  }), 15000, 'getTwin');
-}
-
-function report(twin, patch) {
-  return withTimeout(new Promise((resolve, reject) => {
-    twin.properties.reported.update(patch, (err) => (err ? reject(err) : resolve()));
-  }), 15000, 'reported update');
-}
-
-/// An echo handler (Client.onDeviceMethod or ModuleClient.onMethod); returns the payloads seen.
-function echoHandler(client, name = 'echo', status = 201) {
-  const calls = [];
-  const on = typeof client.onDeviceMethod === 'function' ? 'onDeviceMethod' : 'onMethod';
-  client[on](name, (req, res) => {
-    calls.push(req.payload);
-    res.send(status, { echoed: req.payload, method: req.methodName }, () => {});
-  });
-  return calls;
 }
 
 /// A process module running `body` (sh), as agent.test.js makes them.
@@ -182,8 +159,7 @@ test('twins: a service desired patch reaches the device, getTwin after a reconne
       let dev = await op.openDevice(devCs);
       let twin = await getTwin(dev);
       await report(twin, { fw: '2.0' });
-      const seen = [];
-      twin.on('properties.desired', (patch) => seen.push(JSON.parse(JSON.stringify(patch))));
+      const seen = watchDesired(twin);
       await waitFor(() => seen.length >= 1, { timeoutMs: 10000, message: 'current desired emitted' });
 
       const updated = (await registry.updateTwin('dev1', { properties: { desired: { svc: 1 } } }, '*')).responseBody;
@@ -223,8 +199,7 @@ test('twins: a service desired patch reaches the device, getTwin after a reconne
       const before = modTwin.properties.reported.$version;
       await report(modTwin, { state: 'ok' });
       await report(modTwin, { state: 'better' });
-      const modSeen = [];
-      modTwin.on('properties.desired', (patch) => modSeen.push(JSON.parse(JSON.stringify(patch))));
+      const modSeen = watchDesired(modTwin);
       await registry.updateModuleTwin(EDGE, 'modT', { properties: { desired: { m: 2 } } }, '*');
       await waitFor(() => modSeen.some((p) => p.m === 2),
         { timeoutMs: 10000, message: `the service's desired patch pushed to modT (seen ${JSON.stringify(modSeen)})` });

@@ -8,29 +8,9 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { withOutpost, withTimeout, waitFor, propsOf } = require('./lib/outpost');
-
-/// getTwin as a promise.
-function getTwin(client) {
-  return withTimeout(new Promise((resolve, reject) => {
-    client.getTwin((err, twin) => (err ? reject(err) : resolve(twin)));
-  }), 15000, 'getTwin');
-}
-
-/// twin.properties.reported.update as a promise.
-function report(twin, patch) {
-  return withTimeout(new Promise((resolve, reject) => {
-    twin.properties.reported.update(patch, (err) => (err ? reject(err) : resolve()));
-  }), 15000, 'reported update');
-}
-
-/// The desired patches a twin emits after `properties.desired` subscribed (the SDK first
-/// emits the current desired, then every patch).
-function watchDesired(twin) {
-  const seen = [];
-  twin.on('properties.desired', (patch) => seen.push(JSON.parse(JSON.stringify(patch))));
-  return seen;
-}
+const {
+  withOutpost, waitFor, propsOf, getTwin, report, watchDesired,
+} = require('./lib/outpost');
 
 test('a device and a module get their twins, report properties and receive desired patches',
   { timeout: 120000 }, async () => {

@@ -76,6 +76,19 @@ std::string manifest_of(const json& modules) {
       .dump(2);
 }
 
+/// The deployment of one `docker` module named "container" whose engine is at `engine_socket`:
+/// sets the agent's `container_engine` and the manifest.
+void deploy_container(std::string& agent_extra, std::string& manifest,
+                      const std::string& engine_socket) {
+  agent_extra = "container_engine = \"unix://" + engine_socket + "\"\n";
+  manifest = manifest_of({{"container",
+                           {{"version", "1.0"},
+                            {"type", "docker"},
+                            {"status", "running"},
+                            {"restartPolicy", "never"},
+                            {"settings", {{"image", "probe:1"}}}}}});
+}
+
 /// Is `pid` a live process (not a zombie)?
 bool alive(pid_t pid) {
   std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
@@ -471,13 +484,7 @@ TEST_F(ModuleConfinement, DockerModuleDoesNotGetTheAdminSocket) {
         return {204, "application/json", ""};
       });
   ASSERT_TRUE(engine);
-  agent_extra_ = "container_engine = \"unix://" + engine_socket + "\"\n";
-  json docker = {{"version", "1.0"},
-                 {"type", "docker"},
-                 {"status", "running"},
-                 {"restartPolicy", "never"},
-                 {"settings", {{"image", "probe:1"}}}};
-  manifest_ = manifest_of({{"container", docker}});
+  deploy_container(agent_extra_, manifest_, engine_socket);
   start();
   ASSERT_TRUE(eventually([&] {
     std::lock_guard<std::mutex> lock{mutex};
@@ -524,13 +531,7 @@ TEST_F(ModuleConfinement, HungContainerEngineDoesNotHoldUpTheDaemonsShutdown) {
   std::snprintf(address.sun_path, sizeof address.sun_path, "%s", engine_socket.c_str());
   ASSERT_EQ(::bind(listener, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
   ASSERT_EQ(::listen(listener, 16), 0); // never accepts: connects land in the backlog
-  agent_extra_ = "container_engine = \"unix://" + engine_socket + "\"\n";
-  json docker = {{"version", "1.0"},
-                 {"type", "docker"},
-                 {"status", "running"},
-                 {"restartPolicy", "never"},
-                 {"settings", {{"image", "probe:1"}}}};
-  manifest_ = manifest_of({{"container", docker}});
+  deploy_container(agent_extra_, manifest_, engine_socket);
   start();
   ASSERT_TRUE(eventually([&] {
     return daemon_->stderr_text().find("[identity registry edge1/container] added")

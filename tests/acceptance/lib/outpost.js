@@ -730,9 +730,44 @@ function serviceSasToken({ host = 'localhost', keyName = 'iothubowner', key, exp
   return `SharedAccessSignature sr=${sr}&sig=${strictEncode(sig)}&skn=${strictEncode(keyName)}&se=${expiry}`;
 }
 
+/// client.getTwin as a promise (15 s).
+function getTwin(client) {
+  return withTimeout(new Promise((resolve, reject) => {
+    client.getTwin((err, twin) => (err ? reject(err) : resolve(twin)));
+  }), 15000, 'getTwin');
+}
+
+/// twin.properties.reported.update as a promise (15 s).
+function report(twin, patch) {
+  return withTimeout(new Promise((resolve, reject) => {
+    twin.properties.reported.update(patch, (err) => (err ? reject(err) : resolve()));
+  }), 15000, 'reported update');
+}
+
+/// The desired patches a twin emits after `properties.desired` subscribed (the SDK first
+/// emits the current desired, then every patch).
+function watchDesired(twin) {
+  const seen = [];
+  twin.on('properties.desired', (patch) => seen.push(JSON.parse(JSON.stringify(patch))));
+  return seen;
+}
+
+/// An echo handler for direct method `name` (Client.onDeviceMethod or ModuleClient.onMethod:
+/// the same handler either way) answering `status`; returns the payloads it saw.
+function echoHandler(client, name = 'echo', status = 201) {
+  const calls = [];
+  const on = typeof client.onDeviceMethod === 'function' ? 'onDeviceMethod' : 'onMethod';
+  client[on](name, (req, res) => {
+    calls.push(req.payload);
+    res.send(status, { echoed: req.payload, method: req.methodName }, () => {});
+  });
+  return calls;
+}
+
 module.exports = {
   Outpost, withOutpost, Inbox, Message, DEFAULT_ROUTES, manifest, unixHttp,
   waitFor, withTimeout, sleep, propsOf, bodyOf, tapWire, inputSubscribed,
   sasToken, sdkSasToken, serviceSasToken, withWrongKey, ConnectionString, redirectHttps,
+  getTwin, report, watchDesired, echoHandler,
   paths: { repoRoot, binDir, outpostdBin, outpostBin },
 };

@@ -1006,7 +1006,8 @@ protected:
     ca_ = files->ca;
     auto tls = tls_server_context::create(*files, false, why);
     ASSERT_TRUE(tls) << why;
-    auto started = http_server::start_tls(io_, "127.0.0.1:0", *tls, [](const http_request& r) {
+    tls_ = *tls;
+    auto started = http_server::start_tls(io_, "127.0.0.1:0", tls_, [](const http_request& r) {
       return http_response{200, "application/json", "{\"target\":\"" + r.target + "\"}"};
     });
     ASSERT_TRUE(started) << started.error().message();
@@ -1014,12 +1015,33 @@ protected:
     port_ = port_of(server_->bound_address());
   }
   void TearDown() override {
+    capped_.reset();
     server_.reset();
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
+
+  /// A second server on the same certificate that answers `body`, with `max_connections`; its
+  /// port (0 when it did not start).
+  unsigned short start_capped(std::size_t max_connections, std::string body) {
+    auto started = http_server::start_tls(
+        io_, "127.0.0.1:0", tls_,
+        [body = std::move(body)](const http_request&) {
+          return http_response{200, "text/plain", body};
+        },
+        max_connections);
+    EXPECT_TRUE(started);
+    if (!started) {
+      return 0;
+    }
+    capped_ = std::move(*started);
+    return port_of(capped_->bound_address());
+  }
+
   std::string dir_;
   std::string ca_;
+  std::shared_ptr<tls_server_context> tls_;
+  std::unique_ptr<http_server> capped_;
 };
 
 TEST_F(HttpsServer, AnswersOverTlsVerifiedAgainstTheEdgeCa) {
@@ -1058,19 +1080,8 @@ TEST_F(HttpsServer, AClientThatNeverHandshakesDoesNotBlockOthers) {
 }
 
 TEST_F(HttpsServer, ConnectionsBeyondTheCapAreClosedAndTheListenerGoesOn) {
-  std::string why;
-  auto files = ensure_edge_ca(dir_ + "/ca", "localhost", why);
-  ASSERT_TRUE(files) << why;
-  auto tls = tls_server_context::create(*files, false, why);
-  ASSERT_TRUE(tls) << why;
-  auto capped = http_server::start_tls(
-      io_, "127.0.0.1:0", *tls,
-      [](const http_request&) {
-        return http_response{200, "text/plain", "capped"};
-      },
-      2);
-  ASSERT_TRUE(capped);
-  const auto port = port_of((*capped)->bound_address());
+  const auto port = start_capped(2, "capped");
+  ASSERT_NE(port, 0);
   auto first = std::make_unique<test_client>(port);
   auto second = std::make_unique<test_client>(port);
   test_client third{port};
@@ -1112,19 +1123,8 @@ bool stays_open_from(const char* source, unsigned short port) {
 }
 
 TEST_F(HttpsServer, OneAddressGetsAQuarterOfTheConnectionsAndOthersStillGetIn) {
-  std::string why;
-  auto files = ensure_edge_ca(dir_ + "/ca", "localhost", why);
-  ASSERT_TRUE(files) << why;
-  auto tls = tls_server_context::create(*files, false, why);
-  ASSERT_TRUE(tls) << why;
-  auto capped = http_server::start_tls(
-      io_, "127.0.0.1:0", *tls,
-      [](const http_request&) {
-        return http_response{200, "text/plain", "ok"};
-      },
-      8);
-  ASSERT_TRUE(capped);
-  const auto port = port_of((*capped)->bound_address());
+  const auto port = start_capped(8, "ok");
+  ASSERT_NE(port, 0);
   // 127.0.0.1 holds its quarter (2) with silent connections; its third is closed at once.
   test_client a{port};
   test_client b{port};
