@@ -120,26 +120,37 @@ function manifest(routes, { ttlSecs = 7200, modules = {} } = {}) {
   };
 }
 
-/// One HTTP request over a unix socket → {status, body}; body parsed as JSON when it is.
-function unixHttp(socketPath, method, target, body, extraHeaders = {}) {
+/// One request through `request` (http.request or https.request) with `options` → {status,
+/// headers, body, text}: a body that is not a string is sent as JSON (with `contentType`), an
+/// answer that is JSON is parsed. `timeoutMs` (0 = none) ends a request left unanswered.
+function jsonRequest(request, options, body, { contentType = 'application/json', timeoutMs = 0 } = {}) {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body));
-    const headers = data === undefined ? { ...extraHeaders }
-      : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), ...extraHeaders };
-    const req = http.request({ socketPath, method, path: target, headers }, (res) => {
+    const headers = data === undefined ? { ...options.headers }
+      : { 'content-type': contentType, 'content-length': Buffer.byteLength(data), ...options.headers };
+    const req = request({ ...options, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c) => { text += c; });
       res.on('end', () => {
         let parsed = text;
         try { parsed = JSON.parse(text); } catch { /* text */ }
-        resolve({ status: res.statusCode, body: parsed, text });
+        resolve({ status: res.statusCode, headers: res.headers, body: parsed, text });
       });
     });
+    if (timeoutMs) {
+      req.setTimeout(timeoutMs, () => req.destroy(
+        new Error(`${options.method} ${options.path}: no answer in ${timeoutMs / 1000} s`)));
+    }
     req.on('error', reject);
     if (data !== undefined) req.write(data);
     req.end();
   });
+}
+
+/// One HTTP request over a unix socket → {status, body}; body parsed as JSON when it is.
+function unixHttp(socketPath, method, target, body, extraHeaders = {}) {
+  return jsonRequest(http.request, { socketPath, method, path: target, headers: extraHeaders }, body);
 }
 
 function runFile(file, args, { timeoutMs = 15000 } = {}) {
@@ -409,28 +420,10 @@ class Outpost {
   /// {status, headers, body (parsed JSON when it is), text}.
   async httpsRequest(method, target, { headers = {}, body } = {}) {
     const ca = await this.caPem();
-    const data = body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body));
-    const all = data === undefined ? { ...headers }
-      : { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(data), ...headers };
-    return new Promise((resolve, reject) => {
-      const req = https.request({
-        host: '127.0.0.1', port: this.httpsPort, servername: 'localhost', ca, agent: false,
-        method, path: target, headers: { host: 'localhost', ...all },
-      }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => { text += c; });
-        res.on('end', () => {
-          let parsed = text;
-          try { parsed = JSON.parse(text); } catch { /* text */ }
-          resolve({ status: res.statusCode, headers: res.headers, body: parsed, text });
-        });
-      });
-      req.setTimeout(30000, () => req.destroy(new Error(`${method} ${target}: no answer in 30 s`)));
-      req.on('error', reject);
-      if (data !== undefined) req.write(data);
-      req.end();
-    });
+    return jsonRequest(https.request, {
+      host: '127.0.0.1', port: this.httpsPort, servername: 'localhost', ca, agent: false,
+      method, path: target, headers: { host: 'localhost', ...headers },
+    }, body, { contentType: 'application/json; charset=utf-8', timeoutMs: 30000 });
   }
 
   async _prepare(client, { retry = true, tokenRenewal, label }) {
