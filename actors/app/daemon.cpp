@@ -312,8 +312,10 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, transport::io_runner
       spdlog::critical("[https] {}", why);
       return exit_failure;
     }
-    auto s = transport::http_server::start_tls(io, cfg.listen.https, std::move(*tls),
-                                               service_routes(std::move(sd)));
+    // IoT Hub's port 443 also carries MQTT over WebSockets.
+    auto s =
+        transport::http_server::start_tls(io, cfg.listen.https, std::move(*tls),
+                                          service_routes(std::move(sd)), 1024, hub->websockets());
     if (!s) {
       spdlog::critical("[https] cannot listen on {} (listen.https): {}", cfg.listen.https,
                        s.error().message());

@@ -33,6 +33,8 @@ struct hub_runtime::parts {
       std::make_shared<actors::edgehub_status_snapshot>();
   std::shared_ptr<actors::live_count> live = std::make_shared<actors::live_count>();
   std::vector<std::unique_ptr<transport::stream_server>> listeners;
+  std::shared_ptr<const actors::hub_services> services; ///< what every session runs on
+  std::size_t max_connections = 0;                      ///< per listener
 };
 
 hub_runtime::hub_runtime(std::unique_ptr<parts> p) : parts_(std::move(p)) {}
@@ -63,6 +65,13 @@ actors::method_router_actor hub_runtime::methods() const {
 
 actors::c2d_actor hub_runtime::c2d() const {
   return parts_->c2d;
+}
+
+transport::websocket_options hub_runtime::websockets() const {
+  transport::websocket_options ws;
+  ws.protocols.emplace_back("mqtt", actors::mqtt_acceptor(*parts_->sys, parts_->services));
+  ws.max_connections = parts_->max_connections;
+  return ws;
 }
 
 std::function<bool(const actors::edgehub_deployment&)> hub_runtime::deployment_sink() const {
@@ -184,6 +193,8 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
   hub->max_output_bytes = cfg.hub.max_output_bytes;
   hub->output_stall_ms = std::int64_t{cfg.hub.output_stall_secs} * 1000;
   hub->now_ms = wall_ms;
+  p->services = hub;
+  p->max_connections = max_connections(cfg);
 
   const std::pair<const char*, const std::string*> listeners[] = {
       {"mqtt_tls", &cfg.listen.mqtt_tls}, {"mqtt", &cfg.listen.mqtt}};

@@ -8,6 +8,7 @@
 #include "actors/hub/twin_interface.hpp"
 #include "actors/workload/identity_registry.hpp"
 #include "protocols/transport/certificates.hpp"
+#include "protocols/transport/websocket_options.hpp"
 #include "supervisor/config/config.hpp"
 
 #include <caf/actor.hpp>
@@ -49,6 +50,8 @@ public:
   actors::method_router_actor methods() const;
   /// The devices' cloud-to-device queues (admin API `/devices/{id}/messages/deviceBound`).
   actors::c2d_actor c2d() const;
+  /// The sessions the HTTPS listener runs over WebSockets (`GET /$iothub/websocket`): MQTT.
+  transport::websocket_options websockets() const;
   /// Applies a later read of the deployment's `$edgeHub` section (blocks on the storage
   /// writer; for the deployment source). Holds no reference to this object.
   std::function<bool(const actors::edgehub_deployment&)> deployment_sink() const;

@@ -75,16 +75,20 @@ private:
 
 } // namespace
 
-result<std::unique_ptr<transport::stream_server>> start_mqtt_listener(
-    transport::io_runner& io, caf::actor_system& sys, std::shared_ptr<const hub_services> hub,
-    transport::stream_options opts, std::string& why) {
-  auto accept = [&sys, hub](std::shared_ptr<transport::stream_connection> conn)
-      -> std::shared_ptr<transport::stream_handler> {
+transport::stream_server::accept_fn mqtt_acceptor(caf::actor_system& sys,
+                                                  std::shared_ptr<const hub_services> hub) {
+  return [&sys, hub](std::shared_ptr<transport::stream_connection> conn)
+             -> std::shared_ptr<transport::stream_handler> {
     auto limit = std::make_shared<frame_limit>(hub->pre_auth_frame_bytes);
     auto session = spawn_mqtt_session(sys, hub, std::move(conn), limit);
     return std::make_shared<frame_forwarder>(std::move(session), std::move(limit));
   };
-  return transport::stream_server::start(io, opts, std::move(accept), why);
+}
+
+result<std::unique_ptr<transport::stream_server>> start_mqtt_listener(
+    transport::io_runner& io, caf::actor_system& sys, std::shared_ptr<const hub_services> hub,
+    transport::stream_options opts, std::string& why) {
+  return transport::stream_server::start(io, opts, mqtt_acceptor(sys, std::move(hub)), why);
 }
 
 } // namespace outpost::actors

@@ -2,6 +2,7 @@
 
 #include "protocols/transport/detail/io_runner_impl.hpp"
 #include "protocols/transport/detail/tcp_address.hpp"
+#include "protocols/transport/detail/websocket_acceptor.hpp"
 #include "protocols/transport/tls_context.hpp"
 
 #include <boost/asio/dispatch.hpp>
@@ -288,6 +289,7 @@ public:
   http_session(typename Protocol::socket socket,
                std::shared_ptr<http_listener<Protocol, Tls>> server)
       : peer_(peer_of(socket)),
+        executor_(socket.get_executor()),
         stream_(make_stream(std::move(socket), *server)),
         server_(std::move(server)) {}
 
@@ -297,7 +299,7 @@ public:
   http_session& operator=(const http_session&) = delete;
 
   void run() {
-    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+    asio::dispatch(executor_, [self = this->shared_from_this()] {
       if constexpr (Tls) {
         self->handshake();
       } else {
@@ -308,7 +310,7 @@ public:
 
   /// Any thread.
   void close() {
-    asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->close_now(); });
+    asio::post(executor_, [self = this->shared_from_this()] { self->close_now(); });
   }
 
 private:
@@ -398,6 +400,11 @@ private:
     if (req.method() == http::verb::unknown || (req.version() != 10 && req.version() != 11)) {
       return send(plain_response(400, "bad request\n"), 11, false, false);
     }
+    if constexpr (std::is_same_v<Protocol, tcp> && Tls) {
+      if (upgrade_to_websocket()) {
+        return;
+      }
+    }
     const bool head = req.method() == http::verb::head;
     const bool keep_alive = req.keep_alive();
     const unsigned version = req.version();
@@ -418,15 +425,47 @@ private:
     asio::post(server_->handlers(), [self = this->shared_from_this(), request = std::move(request),
                                      version, keep_alive, head]() mutable {
       http_responder respond = [self, version, keep_alive, head](http_response response) {
-        asio::post(self->stream_.get_executor(),
+        asio::post(self->executor_,
                    [self, response = std::move(response), version, keep_alive, head]() mutable {
                      self->send(std::move(response), version, keep_alive, head);
                    });
       };
       if (!self->server_->invoke(request, std::move(respond))) {
-        asio::post(self->stream_.get_executor(), [self] { self->close_now(); }); // stopped
+        asio::post(self->executor_, [self] { self->close_now(); }); // stopped
       }
     });
+  }
+
+  /// TLS over TCP: a WebSocket upgrade the listener serves hands the stream over (true), one it
+  /// refuses is answered here (true); anything else is an HTTP request (false).
+  bool upgrade_to_websocket() {
+    auto* websockets = server_->websockets();
+    if (websockets == nullptr) {
+      return false;
+    }
+    auto decision = websockets->decide(parser_->get());
+    switch (decision.kind) {
+      case upgrade_decision::not_mine:
+        return false;
+      case upgrade_decision::refuse:
+        send(plain_response(decision.status, std::move(decision.why)), 11, false, false);
+        return true;
+      case upgrade_decision::take:
+        break;
+    }
+    if (buffer_.size() != 0) {
+      // RFC 6455 §4.1: a client waits for the 101 before it sends frames.
+      send(plain_response(400, "data before the WebSocket handshake\n"), 11, false, false);
+      return true;
+    }
+    boost::system::error_code ignored;
+    auto peer = format_endpoint(lowest().socket().remote_endpoint(ignored));
+    lowest().expires_never();
+    upgraded_ = true;
+    closed_ = true;
+    websockets->take(std::move(stream_), parser_->release(), std::move(peer), decision.protocol);
+    parser_.reset();
+    return true;
   }
 
   void send(http_response response, unsigned version, bool keep_alive, bool head) {
@@ -469,7 +508,7 @@ private:
   /// Graceful close: FIN, then read and discard until the peer closes too. Closing with unread
   /// input would send RST, and the peer could lose the response it has not read yet.
   void shut_down() {
-    if (closed_) {
+    if (closed_ || upgraded_) {
       return;
     }
     closed_ = true;
@@ -498,6 +537,9 @@ private:
   }
 
   void close_now() {
+    if (upgraded_) {
+      return; // the stream belongs to the WebSocket connection now
+    }
     closed_ = true;
     boost::system::error_code ignored;
     lowest().socket().shutdown(asio::socket_base::shutdown_both, ignored);
@@ -524,6 +566,7 @@ private:
   }
 
   const peer_cred peer_;
+  const asio::any_io_executor executor_; // the connection's strand (the stream may be moved out)
   stream_type stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -531,6 +574,7 @@ private:
   const std::shared_ptr<http_listener<Protocol, Tls>> server_;
   bool keep_alive_ = false;
   bool closed_ = false;
+  bool upgraded_ = false; // stream_ was handed to a WebSocket connection
 };
 
 /// The acceptor and the open connections of a TCP (`tcp`) or unix socket (`local_stream`)
@@ -616,10 +660,23 @@ public:
     for (auto& s : open) {
       s->close();
     }
+    if (websockets_) {
+      websockets_->stop();
+    }
     // Released outside the lock: the last reference runs ~http_session, which takes `mutex_`.
     open.clear();
     wait_for_handlers();
   }
+
+  /// TLS over TCP: serve WebSocket upgrades as `options` say (before listening).
+  void set_websockets(websocket_options options) {
+    if (!options.protocols.empty()) {
+      websockets_ = std::make_unique<websocket_acceptor>(context_, std::move(options));
+    }
+  }
+
+  /// The WebSocket side, or nullptr. Set before listening, constant afterwards.
+  websocket_acceptor* websockets() { return websockets_.get(); }
 
   /// Where this server's handlers run (the runner's handler pool).
   asio::io_context& handlers() { return handlers_; }
@@ -726,7 +783,8 @@ private:
     });
   }
 
-  std::optional<asio::ssl::context> ssl_; // TLS listeners only
+  std::optional<asio::ssl::context> ssl_;          // TLS listeners only
+  std::unique_ptr<websocket_acceptor> websockets_; // TLS over TCP, when configured
   asio::io_context& context_;
   asio::io_context& handlers_;
   typename Protocol::acceptor acceptor_;
@@ -745,11 +803,12 @@ template <class Protocol, bool Tls = false>
 result<std::shared_ptr<http_server_state>> start_listener(
     io_runner& io, const typename Protocol::endpoint& endpoint, http_async_handler handler,
     unsigned mode, const std::shared_ptr<tls_server_context>& tls = nullptr,
-    std::size_t max_connections = 0) {
+    std::size_t max_connections = 0, websocket_options websockets = {}) {
   try {
     auto listener = std::make_shared<http_listener<Protocol, Tls>>(
         io_runner_access::context(io), io_runner_access::handlers(io), std::move(handler), tls);
     listener->set_max_connections(max_connections);
+    listener->set_websockets(std::move(websockets));
     if (auto listening = listener->listen(endpoint, mode); !listening) {
       return listening.error();
     }
@@ -809,11 +868,9 @@ result<std::unique_ptr<http_server>> http_server::start_tls(io_runner& io,
   return start_tls(io, address, std::move(tls), at_once(std::move(handler)), max_connections);
 }
 
-result<std::unique_ptr<http_server>> http_server::start_tls(io_runner& io,
-                                                            const std::string& address,
-                                                            std::shared_ptr<tls_server_context> tls,
-                                                            http_async_handler handler,
-                                                            std::size_t max_connections) {
+result<std::unique_ptr<http_server>> http_server::start_tls(
+    io_runner& io, const std::string& address, std::shared_ptr<tls_server_context> tls,
+    http_async_handler handler, std::size_t max_connections, websocket_options websockets) {
   if (!handler || !tls) {
     return std::make_error_code(std::errc::invalid_argument);
   }
@@ -822,7 +879,7 @@ result<std::unique_ptr<http_server>> http_server::start_tls(io_runner& io,
     return endpoint.error();
   }
   auto state = detail::start_listener<detail::tcp, true>(io, *endpoint, std::move(handler), 0, tls,
-                                                         max_connections);
+                                                         max_connections, std::move(websockets));
   if (!state) {
     return state.error();
   }

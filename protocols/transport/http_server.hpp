@@ -2,6 +2,7 @@
 
 #include "protocols/common/result.hpp"
 #include "protocols/transport/io_runner.hpp"
+#include "protocols/transport/websocket_options.hpp"
 
 #include <functional>
 #include <memory>
@@ -91,11 +92,14 @@ public:
                                                         std::shared_ptr<tls_server_context> tls,
                                                         http_handler handler,
                                                         std::size_t max_connections = 1024);
-  /// `start_tls` with a handler that may answer later.
+  /// `start_tls` with a handler that may answer later, and WebSocket upgrades served as
+  /// `websockets` says (none when it lists no sub-protocol). Upgraded connections leave the
+  /// HTTP connection count for the WebSocket one; `stop()` closes them too.
   static result<std::unique_ptr<http_server>> start_tls(io_runner& io, const std::string& address,
                                                         std::shared_ptr<tls_server_context> tls,
                                                         http_async_handler handler,
-                                                        std::size_t max_connections = 1024);
+                                                        std::size_t max_connections = 1024,
+                                                        websocket_options websockets = {});
 
   /// Like `start`, but listens on the unix domain socket `socket_path` (the daemon's local
   /// admin API, the workload API). Same HTTP behaviour and limits as over TCP.

@@ -16,12 +16,13 @@ const fs = require('node:fs');
 const fsp = require('node:fs/promises');
 const http = require('node:http');
 const https = require('node:https');
+const tls = require('node:tls');
 const os = require('node:os');
 const path = require('node:path');
 const { setTimeout: sleep } = require('node:timers/promises');
 
 const { Client, ModuleClient, Message } = require('azure-iot-device');
-const { Mqtt } = require('azure-iot-device-mqtt');
+const { Mqtt, MqttWs } = require('azure-iot-device-mqtt');
 const { ConnectionString, NoRetry, SharedAccessSignature, encodeUriComponentStrict } =
   require('azure-iot-common');
 
@@ -29,6 +30,19 @@ const repoRoot = path.resolve(__dirname, '..', '..', '..');
 const binDir = process.env.OUTPOST_BIN_DIR || path.join(repoRoot, 'build', 'bin');
 const outpostdBin = path.join(binDir, 'outpostd');
 const outpostBin = path.join(binDir, 'outpost');
+
+/// The SDK transport the device and module clients use: OUTPOST_TRANSPORT (Mqtt by default), so
+/// one test file covers every transport (CTest runs the SDK tests once per transport). The
+/// WebSocket transports dial wss://<GatewayHostName>:443, which the harness sends to the
+/// daemon's HTTPS listener.
+const TRANSPORTS = { Mqtt, MqttWs };
+function transportOf(name) {
+  if (!TRANSPORTS[name]) throw new Error(`transport ${name}: not one of ${Object.keys(TRANSPORTS)}`);
+  return TRANSPORTS[name];
+}
+const transportName = process.env.OUTPOST_TRANSPORT || 'Mqtt';
+transportOf(transportName);
+const overWebSockets = transportName.endsWith('Ws');
 
 const DEFAULT_ROUTES = {
   r1: 'FROM /messages/modules/modA/outputs/out1 INTO BrokeredEndpoint("/modules/modB/inputs/in1")',
@@ -394,8 +408,18 @@ class Outpost {
   /// The connection string pointed at this daemon's TLS port: the SDK connects to
   /// mqtts://<GatewayHostName> (facts: a host:port there works for MQTT; SNI stays `localhost`),
   /// while HostName stays `localhost` for the username and the token audience.
-  gatewayConnectionString(cs) {
-    return `${cs.replace(/;GatewayHostName=[^;]*/, '')};GatewayHostName=localhost:${this.tlsPort}`;
+  gatewayConnectionString(cs, transport = transportName) {
+    // The WebSocket transports always dial port 443 (redirected to the HTTPS listener).
+    const gateway = transport.endsWith('Ws') ? 'localhost' : `localhost:${this.tlsPort}`;
+    return `${cs.replace(/;GatewayHostName=[^;]*/, '')};GatewayHostName=${gateway}`;
+  }
+
+  /// The WebSocket transports: port 443 of localhost goes to this daemon's HTTPS listener (once
+  /// per daemon start: the port changes on a restart).
+  async _redirectWebSockets(transport) {
+    if (!transport.endsWith('Ws') || this._wsRedirectPort === this.httpsPort) return;
+    this._wsRedirectPort = this.httpsPort;
+    await this.redirectHttps();
   }
 
   get httpsPort() { return this.port('https'); }
@@ -426,7 +450,8 @@ class Outpost {
     }, body, { contentType: 'application/json; charset=utf-8', timeoutMs: 30000 });
   }
 
-  async _prepare(client, { retry = true, tokenRenewal, label }) {
+  async _prepare(client, { retry = true, tokenRenewal, label, transport = transportName }) {
+    await this._redirectWebSockets(transport);
     client.on('error', (err) => { client.lastError = err; }); // never an unhandled 'error'
     if (!retry) client.setRetryPolicy(new NoRetry());
     const options = { ca: await this.caPem() };
@@ -438,14 +463,17 @@ class Outpost {
   }
 
   /// A device client (not opened yet). opts: {retry: false} for a NoRetry policy,
-  /// tokenRenewal: {tokenValidTimeInSeconds, tokenRenewalMarginInSeconds}.
+  /// tokenRenewal: {tokenValidTimeInSeconds, tokenRenewalMarginInSeconds}, transport: a name
+  /// of TRANSPORTS instead of OUTPOST_TRANSPORT's.
   async deviceClient(cs, opts = {}) {
-    const client = Client.fromConnectionString(this.gatewayConnectionString(cs), Mqtt);
+    const t = opts.transport || transportName;
+    const client = Client.fromConnectionString(this.gatewayConnectionString(cs, t), transportOf(t));
     return this._prepare(client, { label: ConnectionString.parse(cs).DeviceId, ...opts });
   }
 
   async moduleClient(cs, opts = {}) {
-    const client = ModuleClient.fromConnectionString(this.gatewayConnectionString(cs), Mqtt);
+    const t = opts.transport || transportName;
+    const client = ModuleClient.fromConnectionString(this.gatewayConnectionString(cs, t), transportOf(t));
     const p = ConnectionString.parse(cs);
     return this._prepare(client, { label: `${p.DeviceId}/${p.ModuleId}`, ...opts });
   }
@@ -693,23 +721,34 @@ function withWrongKey(cs) {
 /// https://<GatewayHostName>, and gatewayConnectionString's GatewayHostName is localhost:<MQTT
 /// TLS port> (the MQTT side's own stand-in for 8883); a real module has host names on both.
 function redirectHttps(port, ca, { host = 'localhost' } = {}) {
-  const proto = https.Agent.prototype;
-  const original = proto.createConnection;
-  const redirected = function createConnection(options, ...rest) {
+  const redirect = (options) => {
     const p = options && options.port;
     const h = options && typeof options === 'object' ? String(options.host || options.hostname || '') : '';
     if (h.replace(/:\d+$/, '') === host
         && (p === undefined || p === null || p === '' || Number(p) === 443)) {
-      options = {
+      return {
         ...options, host: '127.0.0.1', hostname: '127.0.0.1', port, servername: host,
         ca: options.ca || ca,
       };
     }
-    return original.call(this, options, ...rest);
+    return options;
+  };
+  const proto = https.Agent.prototype;
+  const original = proto.createConnection;
+  const redirected = function createConnection(options, ...rest) {
+    return original.call(this, redirect(options), ...rest);
   };
   proto.createConnection = redirected;
+  // `ws` (the SDKs' WebSocket transports) calls tls.connect itself, past any agent.
+  const originalTls = tls.connect;
+  const redirectedTls = function connect(options, ...rest) {
+    return typeof options === 'object' && options !== null
+      ? originalTls.call(this, redirect(options), ...rest) : originalTls.call(this, options, ...rest);
+  };
+  tls.connect = redirectedTls;
   return function undo() {
     if (proto.createConnection === redirected) proto.createConnection = original;
+    if (tls.connect === redirectedTls) tls.connect = originalTls;
     https.globalAgent.destroy(); // no pooled socket to the redirected port outlives it
   };
 }
@@ -761,6 +800,6 @@ module.exports = {
   Outpost, withOutpost, Inbox, Message, DEFAULT_ROUTES, manifest, unixHttp,
   waitFor, withTimeout, sleep, propsOf, bodyOf, tapWire, inputSubscribed,
   sasToken, sdkSasToken, serviceSasToken, withWrongKey, ConnectionString, redirectHttps,
-  getTwin, report, watchDesired, echoHandler,
+  getTwin, report, watchDesired, echoHandler, transportName, overWebSockets,
   paths: { repoRoot, binDir, outpostdBin, outpostBin },
 };
