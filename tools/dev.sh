@@ -16,6 +16,7 @@ apt_packages=(
   libspdlog-dev libfmt-dev libtomlplusplus-dev clang-format python3
   clang libclang-rt-dev
   mosquitto mosquitto-clients nodejs podman runc libjemalloc-dev
+  libqpid-proton-cpp12-dev python3-qpid-proton
 )
 
 sudo_cmd() {

@@ -1,5 +1,6 @@
 #include "actors/app/hub_setup.hpp"
 
+#include "actors/hub/amqp_session.hpp"
 #include "actors/hub/c2d_queues.hpp"
 #include "actors/hub/hub_metrics.hpp"
 #include "actors/hub/method_router.hpp"
@@ -70,6 +71,7 @@ actors::c2d_actor hub_runtime::c2d() const {
 transport::websocket_options hub_runtime::websockets() const {
   transport::websocket_options ws;
   ws.protocols.emplace_back("mqtt", actors::mqtt_acceptor(*parts_->sys, parts_->services));
+  ws.protocols.emplace_back("AMQPWSB10", actors::amqp_acceptor(*parts_->sys, parts_->services));
   ws.max_connections = parts_->max_connections;
   return ws;
 }
@@ -197,19 +199,24 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
   p->max_connections = max_connections(cfg);
 
   const std::pair<const char*, const std::string*> listeners[] = {
-      {"mqtt_tls", &cfg.listen.mqtt_tls}, {"mqtt", &cfg.listen.mqtt}};
+      {"mqtt_tls", &cfg.listen.mqtt_tls},
+      {"mqtt", &cfg.listen.mqtt},
+      {"amqp_tls", &cfg.listen.amqp_tls}};
   for (const auto& [key, address] : listeners) {
     if (address->empty()) {
       continue;
     }
-    const bool tls = std::string_view{key} == "mqtt_tls";
+    const std::string_view name{key};
+    const bool tls = name != "mqtt";
+    const bool amqp = name == "amqp_tls";
     transport::stream_options opts;
     opts.address = *address;
     opts.tls = tls ? &p->tls : nullptr;
     opts.handshake_timeout = std::chrono::seconds{cfg.hub.connect_timeout_secs};
     opts.max_connections = max_connections(cfg);
     opts.max_unauthenticated_per_source = cfg.hub.max_unauthenticated_per_source;
-    auto server = actors::start_mqtt_listener(deps.io, deps.sys, hub, std::move(opts), why);
+    auto server = amqp ? actors::start_amqp_listener(deps.io, deps.sys, hub, std::move(opts), why)
+                       : actors::start_mqtt_listener(deps.io, deps.sys, hub, std::move(opts), why);
     if (!server) {
       why = std::string{"cannot listen on "} + *address + " (listen." + key
             + "): " + (why.empty() ? server.error().message() : why);
@@ -217,7 +224,8 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
       return nullptr;
     }
     deps.ports.emplace_back(key, (*server)->bound_address());
-    spdlog::info("[mqtt] listening on {}{}", (*server)->bound_address(), tls ? " (TLS)" : "");
+    spdlog::info("[{}] listening on {}{}", amqp ? "amqp" : "mqtt", (*server)->bound_address(),
+                 tls ? " (TLS)" : "");
     p->listeners.push_back(std::move(*server));
   }
   return std::make_unique<hub_runtime>(std::move(p));

@@ -83,6 +83,22 @@ auth_result check_certificate(const std::optional<transport::peer_certificate>& 
 
 } // namespace
 
+auth_result authenticate_identity(const iothub::client_identity& who, const std::string& token,
+                                  const identity_table& identities, const auth_settings& settings,
+                                  const std::optional<transport::peer_certificate>& cert) {
+  auto id = identities.find(who.id());
+  if (id == identities.end()) {
+    return refused(5, "identity not registered");
+  }
+  if (!id->second.enabled) {
+    return refused(5, "identity disabled");
+  }
+  if (!token.empty()) {
+    return check_sas(token, id->second, identities, who, settings);
+  }
+  return check_certificate(cert, id->second, who);
+}
+
 auth_result authenticate(const mqtt::connect& c, const identity_table& identities,
                          const auth_settings& settings,
                          const std::optional<transport::peer_certificate>& cert) {
@@ -100,17 +116,8 @@ auth_result authenticate(const mqtt::connect& c, const identity_table& identitie
   if (user->who != *who) {
     return refused(5, "username names another identity than the client id");
   }
-  auto id = identities.find(who->id());
-  if (id == identities.end()) {
-    return refused(5, "identity not registered");
-  }
-  if (!id->second.enabled) {
-    return refused(5, "identity disabled");
-  }
-  if (c.password && !c.password->empty()) {
-    return check_sas(*c.password, id->second, identities, *who, settings);
-  }
-  return check_certificate(cert, id->second, *who);
+  return authenticate_identity(*who, c.password ? *c.password : std::string{}, identities, settings,
+                               cert);
 }
 
 } // namespace outpost::actors

@@ -41,4 +41,11 @@ auth_result authenticate(const mqtt::connect& c, const identity_table& identitie
                          const auth_settings& settings,
                          const std::optional<transport::peer_certificate>& cert);
 
+/// The identity checks of `authenticate` once the protocol has named the identity (AMQP: a CBS
+/// put-token's audience, a SASL PLAIN user name): registered and enabled, then the SAS `token`
+/// or, when it is empty, the TLS client certificate. `connack_code` 0 means accepted.
+auth_result authenticate_identity(const iothub::client_identity& who, const std::string& token,
+                                  const identity_table& identities, const auth_settings& settings,
+                                  const std::optional<transport::peer_certificate>& cert);
+
 } // namespace outpost::actors

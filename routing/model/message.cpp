@@ -72,6 +72,7 @@ std::string_view system_property_name(system_property p) noexcept {
       "inputName",
       "enqueuedTime",
       "edgeMessageId",
+      "amqpIdTypes",
   };
   const auto i = static_cast<std::size_t>(p);
   return i < system_property_count ? names[i] : std::string_view{};

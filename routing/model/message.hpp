@@ -33,9 +33,13 @@ enum class system_property : std::uint8_t {
   input_name,           ///< the module input it is delivered to
   enqueued_time,        ///< when the hub accepted it (ISO 8601)
   edge_message_id,      ///< the hub's own id for the message
+  /// AMQP only: the types message-id and correlation-id arrived in, one letter each (`s`
+  /// string, `u` uuid, `l` ulong, `b` binary), so AMQP out sends them back as they came; the
+  /// values above hold their string forms. Not on MQTT, not in route queries.
+  amqp_id_types,
 };
 
-inline constexpr std::size_t system_property_count = 19;
+inline constexpr std::size_t system_property_count = 20;
 
 /// The name IoT Edge uses internally and in route queries (`$connectionDeviceId`, ...).
 std::string_view system_property_name(system_property p) noexcept;

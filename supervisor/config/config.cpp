@@ -113,6 +113,7 @@ std::map<std::string, setter> schema(daemon_config& c) {
       {"listen.admin_socket", string_key(c.listen.admin_socket)},
       {"listen.admin_group", string_key(c.listen.admin_group)},
       {"listen.mqtt_tls", string_key(c.listen.mqtt_tls, check_address)},
+      {"listen.amqp_tls", string_key(c.listen.amqp_tls, check_address)},
       {"listen.mqtt", string_key(c.listen.mqtt, check_address)},
       {"listen.https", string_key(c.listen.https, check_address)},
       {"tls.cert", string_key(c.tls.cert)},

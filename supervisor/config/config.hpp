@@ -39,6 +39,7 @@ struct daemon_config {
     std::string admin_group;
     std::string mqtt_tls = "0.0.0.0:8883"; ///< MQTT over TLS; "" = off
     std::string mqtt;                      ///< plain MQTT, for local tests only; "" = off
+    std::string amqp_tls = "0.0.0.0:5671"; ///< AMQP 1.0 over TLS (IoT Hub's dialect); "" = off
     /// IoT Hub's HTTPS surface (ModuleClient.invokeMethod, the local service API); "" = off.
     /// 443 because the SDKs cannot be told another port.
     std::string https = "0.0.0.0:443";

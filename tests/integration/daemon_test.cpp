@@ -35,7 +35,7 @@ protected:
             + (dir_ / "data").string() + "\"\n"
             + (storage_extra.find("durability") == std::string::npos ? "durability = \"fsync\"\n"
                                                                      : "")
-            + storage_extra + "\n[listen]\nmetrics = \"127.0.0.1:0\"\nmqtt_tls = \"127.0.0.1:0\"\nhttps = \"127.0.0.1:0\"\n[log]\nlevel = \"info\"\n");
+            + storage_extra + "\n[listen]\nmetrics = \"127.0.0.1:0\"\nmqtt_tls = \"127.0.0.1:0\"\nhttps = \"127.0.0.1:0\"\namqp_tls = \"127.0.0.1:0\"\n[log]\nlevel = \"info\"\n");
     return file;
   }
 
@@ -145,8 +145,9 @@ TEST_F(Daemon, BadValuesExitWithCode2NamingTheKey) {
     // A key given twice is a TOML error, so bad top-level values replace the default line.
     auto cfg = config(c.top, c.storage);
     if (c.key == "device_id") {
-      write_file(cfg, "device_id = \"\"\n[storage]\ndir = \"" + (dir_ / "data").string()
-                          + "\"\n[listen]\nmqtt_tls = \"127.0.0.1:0\"\nhttps = \"\"\n");
+      write_file(cfg,
+                 "device_id = \"\"\n[storage]\ndir = \"" + (dir_ / "data").string()
+                     + "\"\n[listen]\nmqtt_tls = \"127.0.0.1:0\"\nhttps = \"\"\namqp_tls = \"\"\n");
     }
     auto [code, err] = run_rejected(cfg);
     EXPECT_EQ(code, 2) << c.key;
@@ -189,9 +190,11 @@ TEST_F(Daemon, MetricsPortInUseExitsWithCode1) {
   const auto addr = metrics_address();
   // Same port, other storage dir.
   const auto other = dir_ / "other.toml";
-  write_file(other, "[storage]\ndir = \"" + (dir_ / "other").string()
-                        + "\"\n[listen]\nmqtt_tls = \"127.0.0.1:0\"\nhttps = \"\"\nmetrics = \""
-                        + addr + "\"\n");
+  write_file(
+      other,
+      "[storage]\ndir = \"" + (dir_ / "other").string()
+          + "\"\n[listen]\nmqtt_tls = \"127.0.0.1:0\"\nhttps = \"\"\namqp_tls = \"\"\nmetrics = \""
+          + addr + "\"\n");
   auto second = start(other, "second");
   auto code = second->wait(10s);
   ASSERT_TRUE(code);

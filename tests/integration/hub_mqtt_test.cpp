@@ -46,7 +46,7 @@ protected:
     }
     write_file(cfg_, "hostname = \"localhost\"\ndevice_id = \"edge1\"\n[storage]\ndir = \"" +
                          (dir_ / "data").string() + "\"\n" + storage_extra +
-                         "\n[listen]\nmetrics = \"127.0.0.1:0\"\nmqtt_tls = \"\"\nhttps = \"\"\n"
+                         "\n[listen]\nmetrics = \"127.0.0.1:0\"\nmqtt_tls = \"\"\nhttps = \"\"\namqp_tls = \"\"\n"
                          "mqtt = \"127.0.0.1:0\"\n[agent]\nmanifest = \"" +
                          (dir_ / "manifest.json").string() + "\"\n");
     std::filesystem::remove(dir_ / "data" / "run" / "ports.json");

@@ -21,7 +21,7 @@ protected:
     cfg_ = dir_ / "config.toml";
     write_file(cfg_, "hostname = \"edge.test\"\ndevice_id = \"edge1\"\n[storage]\ndir = \""
                          + (dir_ / "data").string()
-                         + "\"\ndurability = \"fsync\"\n[listen]\nmetrics = \"127.0.0.1:0\"\nmqtt_tls = \"127.0.0.1:0\"\nhttps = \"127.0.0.1:0\"\n");
+                         + "\"\ndurability = \"fsync\"\n[listen]\nmetrics = \"127.0.0.1:0\"\nmqtt_tls = \"127.0.0.1:0\"\nhttps = \"127.0.0.1:0\"\namqp_tls = \"127.0.0.1:0\"\n");
     start();
   }
   void TearDown() override {

@@ -37,7 +37,7 @@ void daemon_fixture::start() {
   }
   std::string text = "hostname = \"localhost\"\ndevice_id = \"" + device_id_ + "\"\n[storage]\ndir = \""
                      + data_.string() + "\"\n" + storage_extra_
-                     + "\n[listen]\nmetrics = \"127.0.0.1:0\"\nmqtt_tls = \"127.0.0.1:0\"\nhttps = \"127.0.0.1:0\"\n"
+                     + "\n[listen]\nmetrics = \"127.0.0.1:0\"\nmqtt_tls = \"127.0.0.1:0\"\nhttps = \"127.0.0.1:0\"\namqp_tls = \"127.0.0.1:0\"\n"
                        "mqtt = \"127.0.0.1:0\"\n"
                      + listen_extra_;
   if (!manifest_.empty() || !agent_extra_.empty()) {

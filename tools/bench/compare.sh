@@ -187,6 +187,7 @@ admin_socket = ""
 mqtt = "127.0.0.1:0"
 mqtt_tls = "127.0.0.1:0"
 https = "127.0.0.1:0"
+amqp_tls = "127.0.0.1:0"
 [agent]
 manifest = "$op_dir/manifest.json"
 [hub]

@@ -52,6 +52,7 @@ metrics = "127.0.0.1:0"
 mqtt = "127.0.0.1:0"
 mqtt_tls = ""
 https = ""
+amqp_tls = ""
 [agent]
 manifest = "$work/manifest.json"
 [log]

@@ -46,6 +46,7 @@ admin_socket = ""
 mqtt = "127.0.0.1:0"
 mqtt_tls = "127.0.0.1:0"
 https = "127.0.0.1:0"
+amqp_tls = "127.0.0.1:0"
 [hub]
 max_unauthenticated_per_source = 100000
 [log]

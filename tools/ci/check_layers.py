@@ -45,6 +45,8 @@ FOLDERS = {
     # L1 pure logic: L0 and the pure folders below them.
     "protocols/mqtt": (L1, ("protocols/common",)),
     "protocols/iothub": (L1, ("protocols/common", "routing/model")),
+    # IoT Hub's AMQP dialect on Proton's engine (the one L1 folder that may use Proton).
+    "protocols/amqp": (L1, ("protocols/common", "protocols/iothub", "routing/model")),
     "routing/grammar": (L1, ("protocols/common",)),
     "routing/query": (L1, ("protocols/common", "routing/model", "routing/grammar")),
     "routing/router": (L1, ("protocols/common", "routing/model", "routing/grammar",
@@ -71,7 +73,7 @@ FOLDERS = {
     # Module identities: the identity registry and the workload API (hub and agent use it).
     "actors/workload": (L3, ("protocols/common", "protocols/iothub", "protocols/transport",
                              "storage", "actors/common")),
-    "actors/hub": (L3, ("protocols/common", "protocols/mqtt", "protocols/iothub",
+    "actors/hub": (L3, ("protocols/common", "protocols/mqtt", "protocols/iothub", "protocols/amqp",
                         "protocols/hub", "protocols/transport", "routing/model",
                         "routing/router", "storage", "actors/common", "actors/workload")),
     "actors/agent": (L3, ("protocols/common", "protocols/iothub", "protocols/transport",

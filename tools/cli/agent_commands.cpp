@@ -399,7 +399,7 @@ int run_check(const app::daemon_config& cfg, const std::string& config_path) {
   std::ifstream ports_file{fs::path{cfg.storage.dir} / "run" / "ports.json"};
   auto ports = json::parse(ports_file, nullptr, false);
   if (ports.is_object()) {
-    for (const auto& key : {"mqtt_tls", "mqtt", "https", "metrics"}) {
+    for (const auto& key : {"mqtt_tls", "mqtt", "amqp_tls", "https", "metrics"}) {
       if (!ports.contains(key)) {
         continue;
       }

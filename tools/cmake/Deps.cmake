@@ -25,3 +25,17 @@ set_target_properties(CAF::core PROPERTIES
   IMPORTED_LOCATION "${CAF_CORE_LIBRARY}"
   INTERFACE_SYSTEM_INCLUDE_DIRECTORIES "${CAF_INCLUDE_DIR}"
   INTERFACE_LINK_LIBRARIES Threads::Threads)
+
+# Qpid Proton 0.37 (C++ binding and the engine): no CMake config, and its .pc files are broken
+# (they require .pc files no package ships), so the targets are made here. The engine is linked
+# by name, never the combined libqpid-proton.so (two copies of every pn_* symbol).
+find_path(PROTON_INCLUDE_DIR proton/io/connection_driver.hpp REQUIRED)
+find_library(PROTON_CPP_LIBRARY qpid-proton-cpp REQUIRED)
+find_library(PROTON_CORE_LIBRARY NAMES qpid-proton-core libqpid-proton-core.so.10 REQUIRED)
+add_library(Proton::core SHARED IMPORTED)
+set_target_properties(Proton::core PROPERTIES IMPORTED_LOCATION "${PROTON_CORE_LIBRARY}"
+  INTERFACE_SYSTEM_INCLUDE_DIRECTORIES "${PROTON_INCLUDE_DIR}")
+add_library(Proton::cpp SHARED IMPORTED)
+set_target_properties(Proton::cpp PROPERTIES IMPORTED_LOCATION "${PROTON_CPP_LIBRARY}"
+  INTERFACE_SYSTEM_INCLUDE_DIRECTORIES "${PROTON_INCLUDE_DIR}"
+  INTERFACE_LINK_LIBRARIES Proton::core)

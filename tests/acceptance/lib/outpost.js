@@ -23,6 +23,7 @@ const { setTimeout: sleep } = require('node:timers/promises');
 
 const { Client, ModuleClient, Message } = require('azure-iot-device');
 const { Mqtt, MqttWs } = require('azure-iot-device-mqtt');
+const { Amqp, AmqpWs } = require('azure-iot-device-amqp');
 const { ConnectionString, NoRetry, SharedAccessSignature, encodeUriComponentStrict } =
   require('azure-iot-common');
 
@@ -35,7 +36,7 @@ const outpostBin = path.join(binDir, 'outpost');
 /// one test file covers every transport (CTest runs the SDK tests once per transport). The
 /// WebSocket transports dial wss://<GatewayHostName>:443, which the harness sends to the
 /// daemon's HTTPS listener.
-const TRANSPORTS = { Mqtt, MqttWs };
+const TRANSPORTS = { Mqtt, MqttWs, Amqp, AmqpWs };
 function transportOf(name) {
   if (!TRANSPORTS[name]) throw new Error(`transport ${name}: not one of ${Object.keys(TRANSPORTS)}`);
   return TRANSPORTS[name];
@@ -214,6 +215,7 @@ class Outpost {
       'mqtt_tls = "127.0.0.1:0"',
       'mqtt = "127.0.0.1:0"',
       'https = "127.0.0.1:0"',
+      'amqp_tls = "127.0.0.1:0"',
       '[agent]',
       `manifest = ${tomlString(this.manifestPath)}`,
       ...Object.entries(this.agentKeys).map(([k, v]) => `${k} = ${typeof v === 'string' ? tomlString(v) : v}`),
@@ -410,7 +412,8 @@ class Outpost {
   /// while HostName stays `localhost` for the username and the token audience.
   gatewayConnectionString(cs, transport = transportName) {
     // The WebSocket transports always dial port 443 (redirected to the HTTPS listener).
-    const gateway = transport.endsWith('Ws') ? 'localhost' : `localhost:${this.tlsPort}`;
+    const port = transport.startsWith('Amqp') ? this.amqpPort : this.tlsPort;
+    const gateway = transport.endsWith('Ws') ? 'localhost' : `localhost:${port}`;
     return `${cs.replace(/;GatewayHostName=[^;]*/, '')};GatewayHostName=${gateway}`;
   }
 
@@ -423,6 +426,8 @@ class Outpost {
   }
 
   get httpsPort() { return this.port('https'); }
+
+  get amqpPort() { return this.port('amqp_tls'); }
 
   /// `outpost service connection-string`: the iothubowner service connection string.
   async serviceConnectionString() {

@@ -1,0 +1,652 @@
+#include "protocols/amqp/hub_connection.hpp"
+
+#include "protocols/amqp/message_map.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <unordered_map>
+
+#include <proton/connection.h>
+#include <proton/connection.hpp>
+#include <proton/connection_options.hpp>
+#include <proton/delivery.h>
+#include <proton/delivery.hpp>
+#include <proton/duration.hpp>
+#include <proton/error_condition.hpp>
+#include <proton/io/connection_driver.hpp>
+#include <proton/link.h>
+#include <proton/message.hpp>
+#include <proton/message_id.hpp>
+#include <proton/messaging_handler.hpp>
+#include <proton/receiver.hpp>
+#include <proton/receiver_options.hpp>
+#include <proton/sasl_plugin.h>
+#include <proton/scalar.hpp>
+#include <proton/sender.hpp>
+#include <proton/session.hpp>
+#include <proton/source.hpp>
+#include <proton/target.hpp>
+#include <proton/timestamp.hpp>
+#include <proton/tracker.hpp>
+#include <proton/transport.h>
+#include <proton/transport.hpp>
+
+namespace outpost::amqp {
+
+namespace {
+
+// Proton's C++ objects keep their C handles protected; the engine-level calls below (SASL
+// plug-in, frame-level limits, link identity) need them. A member pointer taken through a
+// derived class is the legal way in (GCC's aliasing warning does not apply: no object is
+// accessed through the derived type).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstrict-aliasing"
+struct transport_access : proton::transport {
+  static pn_transport_t* get(const proton::transport& t) {
+    return (t.*(&transport_access::pn_object))();
+  }
+};
+struct link_access : proton::link {
+  static pn_link_t* get(const proton::link& l) { return (l.*(&link_access::pn_object))(); }
+};
+struct connection_access : proton::connection {
+  static pn_connection_t* get(const proton::connection& c) {
+    return (c.*(&connection_access::pn_object))();
+  }
+};
+#pragma GCC diagnostic pop
+
+constexpr const char* unauthorized = "amqp:unauthorized-access";
+constexpr const char* not_found = "amqp:not-found";
+constexpr const char* not_implemented = "amqp:not-implemented";
+constexpr const char* limit_exceeded = "amqp:resource-limit-exceeded";
+
+std::string string_property(const proton::message& m, const std::string& name) {
+  if (!m.properties().exists(name)) {
+    return {};
+  }
+  const auto v = m.properties().get(name);
+  if (v.type() == proton::STRING) {
+    return proton::get<std::string>(v);
+  }
+  if (v.type() == proton::SYMBOL) {
+    return proton::get<proton::symbol>(v);
+  }
+  return {};
+}
+
+/// SASL PLAIN's user name: `<d>[/modules/<m>]@sas.<hub>` or the legacy `<d>@<hub>` (facts §4.1).
+result<iothub::client_identity> plain_identity(std::string_view user) {
+  const auto at = user.find('@');
+  if (at == std::string_view::npos || at == 0) {
+    return std::make_error_code(std::errc::invalid_argument);
+  }
+  auto parsed = parse_link_address("/devices/" + std::string{user.substr(0, at)} + "/twin");
+  if (!parsed) {
+    return parsed.error();
+  }
+  return parsed->who;
+}
+
+} // namespace
+
+class hub_connection::handler final : public proton::messaging_handler {
+public:
+  handler(connection_settings settings, authenticate_fn authenticate)
+      : settings_(std::move(settings)),
+        authenticate_(std::move(authenticate)),
+        driver_(settings_.container_id) {
+    proton::connection_options opts;
+    opts.handler(*this)
+        .sasl_enabled(true)
+        .sasl_allow_insecure_mechs(true) // the transport below is TLS (ours); Proton cannot know
+        .idle_timeout(proton::duration(settings_.idle_timeout_ms))
+        .max_frame_size(settings_.max_frame_size)
+        .max_sessions(64)
+        .container_id(settings_.container_id);
+    driver_.accept(opts);
+    // Our SASL server: Debian's Proton has no Cyrus SASL, so PLAIN is checked here.
+    pnx_sasl_set_implementation(transport_access::get(driver_.transport()), &sasl_impl, this);
+  }
+
+  // ---- feeding -------------------------------------------------------------------------------
+
+  void feed(std::string_view bytes, std::int64_t now_ms) {
+    now_ms_ = now_ms;
+    while (!bytes.empty() && !finished_) {
+      auto buf = driver_.read_buffer();
+      if (buf.size == 0) {
+        dispatch();
+        buf = driver_.read_buffer();
+        if (buf.size == 0) {
+          return; // the engine reads no more (closing): the rest is discarded
+        }
+      }
+      const auto n = std::min(buf.size, bytes.size());
+      std::memcpy(buf.data, bytes.data(), n);
+      driver_.read_done(n);
+      bytes.remove_prefix(n);
+      dispatch();
+      check_message_sizes();
+    }
+    tick(now_ms);
+  }
+
+  void disconnected() {
+    if (!finished_) {
+      driver_.disconnected(
+          proton::error_condition("amqp:connection:framing-error", "socket closed"));
+      dispatch();
+    }
+  }
+
+  std::int64_t tick(std::int64_t now_ms) {
+    now_ms_ = now_ms;
+    expire_identities();
+    const auto next = driver_.tick(proton::timestamp(now_ms));
+    dispatch();
+    return next.milliseconds();
+  }
+
+  void dispatch() {
+    if (!finished_ && !driver_.dispatch()) {
+      finished_ = true;
+    }
+  }
+
+  std::string take_output() {
+    std::string out;
+    for (;;) {
+      const auto buf = driver_.write_buffer();
+      if (buf.size == 0) {
+        break;
+      }
+      out.append(buf.data, buf.size);
+      driver_.write_done(buf.size);
+      dispatch();
+    }
+    return out;
+  }
+
+  bool finished() const { return finished_; }
+
+  void take_events(events& out) {
+    for (auto& e : events_) {
+      out.push_back(std::move(e));
+    }
+    events_.clear();
+  }
+
+  // ---- the owner's answers ------------------------------------------------------------------
+
+  void settle(std::uint64_t id, outcome how, const std::string& why) {
+    auto it = unsettled_.find(id);
+    if (it == unsettled_.end()) {
+      return; // its link closed meanwhile: the client sends it again
+    }
+    auto d = it->second;
+    unsettled_.erase(it);
+    switch (how) {
+      case outcome::accepted:
+        d.accept();
+        break;
+      case outcome::rejected:
+        (void)why; // Proton's C++ delivery carries no condition on reject
+        d.reject();
+        break;
+      case outcome::released:
+        d.release();
+        break;
+    }
+    auto receiver = d.receiver();
+    if (receiver.active()) {
+      receiver.add_credit(1);
+    }
+    dispatch();
+  }
+
+  void close(const std::string& condition, const std::string& description) {
+    auto c = driver_.connection();
+    if (c.active() || !closing_) {
+      closing_ = true;
+      c.close(proton::error_condition(condition, description));
+      dispatch();
+    }
+  }
+
+  bool authenticated(const iothub::client_identity& who, std::int64_t now_s) const {
+    auto it = identities_.find(who.id());
+    return it != identities_.end() && (it->second.expires_s == 0 || it->second.expires_s > now_s);
+  }
+
+  // ---- Proton's callbacks --------------------------------------------------------------------
+
+  void on_connection_open(proton::connection& c) override {
+    if (!c.active()) {
+      c.open();
+    }
+  }
+
+  void on_session_open(proton::session& s) override {
+    if (!s.active()) {
+      s.open();
+    }
+  }
+
+  void on_receiver_open(proton::receiver& r) override {
+    // The client's sender: CBS requests or telemetry.
+    if (r.active()) {
+      return;
+    }
+    const auto address = r.target().address();
+    auto parsed = parse_link_address(address);
+    if (refuse_over_limit(r)) {
+      return;
+    }
+    if (!parsed) {
+      return refuse(r, not_found, "no IoT Hub entity at \"" + address + "\"");
+    }
+    switch (parsed->kind) {
+      case link_kind::cbs:
+        r.open(proton::receiver_options().auto_accept(true).credit_window(16));
+        links_[link_access::get(r)] = {link_kind::cbs, {}};
+        return;
+      case link_kind::events: {
+        if (!authenticated(parsed->who, now_ms_ / 1000)) {
+          return refuse(r, unauthorized,
+                        "Unable to open events link as the connection is not authenticated for "
+                            + parsed->who.id() + " (put a token on $cbs first)");
+        }
+        r.open(proton::receiver_options().auto_accept(false).credit_window(0));
+        r.add_credit(settings_.telemetry_credit);
+        links_[link_access::get(r)] = {link_kind::events, parsed->who};
+        return;
+      }
+      default:
+        return refuse(
+            r, not_implemented,
+            std::string{"sending to "} + to_string(parsed->kind) + " links is not served yet");
+    }
+  }
+
+  void on_sender_open(proton::sender& s) override {
+    // The client's receiver: CBS replies (others come with the next parts of the dialect).
+    if (s.active()) {
+      return;
+    }
+    const auto address = s.source().address();
+    auto parsed = parse_link_address(address);
+    if (refuse_over_limit(s)) {
+      return;
+    }
+    if (!parsed) {
+      return refuse(s, not_found, "no IoT Hub entity at \"" + address + "\"");
+    }
+    if (parsed->kind == link_kind::cbs) {
+      s.open();
+      cbs_reply_ = s;
+      links_[link_access::get(s)] = {link_kind::cbs, {}};
+      flush_cbs_replies();
+      return;
+    }
+    refuse(s, not_implemented,
+           std::string{"receiving from "} + to_string(parsed->kind) + " links is not served yet");
+  }
+
+  void on_sendable(proton::sender& s) override {
+    if (cbs_reply_ && link_access::get(s) == link_access::get(cbs_reply_)) {
+      flush_cbs_replies();
+    }
+  }
+
+  void on_message(proton::delivery& d, proton::message& m) override {
+    auto receiver = d.receiver();
+    auto it = links_.find(link_access::get(receiver));
+    if (it == links_.end()) {
+      d.release();
+      return;
+    }
+    if (it->second.kind == link_kind::cbs) {
+      return put_token(m);
+    }
+    const auto who = it->second.who;
+    if (!authenticated(who, now_ms_ / 1000)) {
+      d.release();
+      receiver.close(
+          proton::error_condition(unauthorized, "the token of " + who.id() + " has expired"));
+      return;
+    }
+    auto msg = from_amqp(m);
+    if (!msg) {
+      d.reject();
+      receiver.add_credit(1);
+      return;
+    }
+    const auto id = next_delivery_++;
+    unsettled_.emplace(id, d);
+    events_.push_back(telemetry_event{who, std::move(*msg), id});
+  }
+
+  void on_receiver_close(proton::receiver& r) override {
+    forget_link(link_access::get(r));
+    proton::messaging_handler::on_receiver_close(r);
+  }
+
+  void on_sender_close(proton::sender& s) override {
+    if (cbs_reply_ && link_access::get(s) == link_access::get(cbs_reply_)) {
+      cbs_reply_ = proton::sender{};
+    }
+    forget_link(link_access::get(s));
+    proton::messaging_handler::on_sender_close(s);
+  }
+
+  void on_connection_close(proton::connection& c) override {
+    events_.push_back(closed_event{c.error().empty() ? "closed by the peer" : c.error().what()});
+    proton::messaging_handler::on_connection_close(c);
+  }
+
+  void on_transport_error(proton::transport& t) override {
+    events_.push_back(closed_event{t.error().what()});
+  }
+
+  void on_error(const proton::error_condition&) override {} // the close events above say it
+
+  // ---- SASL (our plug-in's server side) ------------------------------------------------------
+
+  /// PLAIN: `authcid` names the identity, `password` is its SAS token.
+  bool sasl_plain(std::string_view authcid, const std::string& password) {
+    auto who = plain_identity(authcid);
+    if (!who) {
+      return false;
+    }
+    const auto verdict = authenticate_(*who, password);
+    if (!verdict.ok) {
+      return false;
+    }
+    remember(*who, verdict);
+    sasl_user_ = who->id();
+    return true;
+  }
+
+  const std::string& sasl_user() const { return sasl_user_; }
+
+  static const pnx_sasl_implementation sasl_impl;
+
+private:
+  struct identity_state {
+    iothub::client_identity who;
+    std::int64_t expires_s = 0;
+  };
+  struct link_info {
+    link_kind kind = link_kind::cbs;
+    iothub::client_identity who;
+  };
+
+  /// Refuses `l` when the connection has as many links as it may hold (true then).
+  template <class Link>
+  bool refuse_over_limit(Link& l) {
+    if (links_.size() < settings_.max_links) {
+      return false;
+    }
+    refuse(l, limit_exceeded, "too many links on one connection");
+    return true;
+  }
+
+  /// Attaches and at once detaches `l` with an error (AMQP's way to refuse a link).
+  template <class Link>
+  void refuse(Link& l, const char* condition, const std::string& why) {
+    l.open();
+    l.close(proton::error_condition(condition, why));
+  }
+
+  void forget_link(pn_link_t* l) {
+    links_.erase(l);
+    for (auto it = unsettled_.begin(); it != unsettled_.end();) {
+      if (link_access::get(it->second.receiver()) == l) {
+        it = unsettled_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  void remember(const iothub::client_identity& who, const auth_verdict& verdict) {
+    auto [it, fresh] = identities_.try_emplace(who.id());
+    it->second = {who, verdict.expires_s};
+    events_.push_back(identity_event{who, verdict.expires_s, !fresh});
+  }
+
+  /// CBS put-token (wire §3.3): answered on the `$cbs` reply link with the request's id as
+  /// correlation id and `status-code`/`status-description`.
+  void put_token(const proton::message& m) {
+    int status = 200;
+    std::string description = "OK";
+    const auto operation = string_property(m, "operation");
+    const auto name = string_property(m, "name");
+    auto aud = parse_audience(name);
+    if (operation != "put-token" || m.body().type() != proton::STRING) {
+      status = 400;
+      description = "expected operation put-token with the token as an amqp-value string";
+    } else if (!aud) {
+      status = 400;
+      description = "bad audience \"" + name + "\"";
+    } else if (identities_.size() >= settings_.max_identities
+               && identities_.find(aud->who.id()) == identities_.end()) {
+      status = 403;
+      description = "too many identities on one connection";
+    } else {
+      const auto verdict = authenticate_(aud->who, proton::get<std::string>(m.body()));
+      if (!verdict.ok) {
+        status = 401;
+        description = verdict.why;
+      } else if (!aud->service()) {
+        remember(aud->who, verdict);
+      }
+    }
+    proton::message reply;
+    reply.correlation_id(m.id());
+    if (!m.reply_to().empty()) {
+      reply.to(m.reply_to());
+    }
+    reply.properties().put("status-code", proton::scalar{static_cast<std::int32_t>(status)});
+    reply.properties().put("status-description", proton::scalar{description});
+    cbs_pending_.push_back(std::move(reply));
+    flush_cbs_replies();
+  }
+
+  void flush_cbs_replies() {
+    while (!cbs_pending_.empty() && cbs_reply_ && cbs_reply_.active() && cbs_reply_.credit() > 0) {
+      cbs_reply_.send(cbs_pending_.front());
+      cbs_pending_.pop_front();
+    }
+    // Bounded: a client that never attaches the reply link gets no more than a few answers.
+    while (cbs_pending_.size() > 64) {
+      cbs_pending_.pop_front();
+    }
+  }
+
+  /// Identities whose token expired lose their links (IoT Hub detaches them; the SDK renews
+  /// before that).
+  void expire_identities() {
+    const auto now_s = now_ms_ / 1000;
+    for (auto it = identities_.begin(); it != identities_.end();) {
+      if (it->second.expires_s == 0 || it->second.expires_s > now_s) {
+        ++it;
+        continue;
+      }
+      const auto id = it->first;
+      it = identities_.erase(it);
+      for (auto link = links_.begin(); link != links_.end();) {
+        if (link->second.kind != link_kind::cbs && link->second.who.id() == id) {
+          pn_link_t* l = link->first;
+          ++link;
+          pn_condition_set_name(pn_link_condition(l), unauthorized);
+          pn_condition_set_description(pn_link_condition(l),
+                                       ("the token of " + id + " has expired").c_str());
+          pn_link_close(l);
+        } else {
+          ++link;
+        }
+      }
+    }
+  }
+
+  /// A transfer still arriving may not grow past the message limit (Proton would buffer it
+  /// whole): the connection is closed instead.
+  void check_message_sizes() {
+    pn_connection_t* c = connection_access::get(driver_.connection());
+    for (pn_link_t* l = pn_link_head(c, 0); l != nullptr; l = pn_link_next(l, 0)) {
+      pn_delivery_t* d = pn_link_current(l);
+      if (d != nullptr && pn_link_is_receiver(l)
+          && pn_delivery_pending(d) > settings_.max_message_bytes) {
+        close("amqp:link:message-size-exceeded", "a message is larger than the hub takes");
+        return;
+      }
+    }
+  }
+
+  connection_settings settings_;
+  authenticate_fn authenticate_;
+  proton::io::connection_driver driver_;
+  std::int64_t now_ms_ = 0;
+  bool finished_ = false;
+  bool closing_ = false;
+  events events_;
+  std::unordered_map<std::string, identity_state> identities_;
+  std::unordered_map<pn_link_t*, link_info> links_;
+  std::unordered_map<std::uint64_t, proton::delivery> unsettled_;
+  std::uint64_t next_delivery_ = 1;
+  proton::sender cbs_reply_;
+  std::deque<proton::message> cbs_pending_;
+  std::string sasl_user_; // Proton keeps the pointer given to pnx_sasl_set_succeeded
+};
+
+namespace {
+
+hub_connection::handler* context_of(pn_transport_t* t) {
+  return static_cast<hub_connection::handler*>(pnx_sasl_get_context(t));
+}
+
+void sasl_free(pn_transport_t*) {}
+
+const char* sasl_mechanisms(pn_transport_t*) {
+  return "ANONYMOUS MSSBCBS PLAIN";
+}
+
+bool sasl_init_server(pn_transport_t* t) {
+  pnx_sasl_set_desired_state(t, SASL_POSTED_MECHANISMS);
+  return true;
+}
+
+bool sasl_init_client(pn_transport_t*) {
+  return false; // this plug-in serves; the upstream link's client side is Proton's own
+}
+
+void sasl_prepare_write(pn_transport_t*) {}
+
+void sasl_process_init(pn_transport_t* t, const char* mechanism, const pn_bytes_t* recv) {
+  const std::string_view mech{mechanism ? mechanism : ""};
+  auto* h = context_of(t);
+  if (mech == "ANONYMOUS" || mech == "MSSBCBS") {
+    // Authentication follows per identity through CBS put-token (facts §4.1-4.2).
+    pnx_sasl_set_succeeded(t, "anonymous", nullptr);
+  } else if (mech == "PLAIN" && recv != nullptr && h != nullptr) {
+    // authzid NUL authcid NUL password (RFC 4616).
+    const std::string_view all{recv->start, recv->size};
+    const auto first = all.find('\0');
+    const auto second = first == std::string_view::npos ? first : all.find('\0', first + 1);
+    if (second != std::string_view::npos
+        && h->sasl_plain(all.substr(first + 1, second - first - 1),
+                         std::string{all.substr(second + 1)})) {
+      pnx_sasl_set_succeeded(t, h->sasl_user().c_str(), nullptr);
+    } else {
+      pnx_sasl_set_failed(t);
+    }
+  } else {
+    pnx_sasl_set_failed(t);
+  }
+  pnx_sasl_set_desired_state(t, SASL_POSTED_OUTCOME);
+}
+
+void sasl_process_response(pn_transport_t*, const pn_bytes_t*) {}
+bool sasl_process_mechanisms(pn_transport_t*, const char*) {
+  return false;
+}
+void sasl_process_challenge(pn_transport_t*, const pn_bytes_t*) {}
+void sasl_process_outcome(pn_transport_t*, const pn_bytes_t*) {}
+bool sasl_can_encrypt(pn_transport_t*) {
+  return false;
+}
+ssize_t sasl_max_encrypt_size(pn_transport_t*) {
+  return 0;
+}
+ssize_t sasl_encode(pn_transport_t*, pn_bytes_t, pn_bytes_t*) {
+  return 0;
+}
+ssize_t sasl_decode(pn_transport_t*, pn_bytes_t, pn_bytes_t*) {
+  return 0;
+}
+
+} // namespace
+
+const pnx_sasl_implementation hub_connection::handler::sasl_impl = {
+    sasl_free,
+    sasl_mechanisms,
+    sasl_init_server,
+    sasl_init_client,
+    sasl_prepare_write,
+    sasl_process_init,
+    sasl_process_response,
+    sasl_process_mechanisms,
+    sasl_process_challenge,
+    sasl_process_outcome,
+    sasl_can_encrypt,
+    sasl_max_encrypt_size,
+    sasl_encode,
+    sasl_decode,
+};
+
+hub_connection::hub_connection(connection_settings settings, authenticate_fn authenticate)
+    : handler_(std::make_unique<handler>(std::move(settings), std::move(authenticate))) {}
+
+hub_connection::~hub_connection() = default;
+
+void hub_connection::on_bytes(std::string_view bytes, std::int64_t now_ms, events& out) {
+  handler_->feed(bytes, now_ms);
+  next_tick_ = handler_->tick(now_ms);
+  handler_->take_events(out);
+}
+
+void hub_connection::on_disconnected(events& out) {
+  handler_->disconnected();
+  handler_->take_events(out);
+}
+
+void hub_connection::on_tick(std::int64_t now_ms, events& out) {
+  next_tick_ = handler_->tick(now_ms);
+  handler_->take_events(out);
+}
+
+void hub_connection::settle(std::uint64_t delivery, outcome how, const std::string& why) {
+  handler_->settle(delivery, how, why);
+}
+
+void hub_connection::close(const std::string& condition, const std::string& description) {
+  handler_->close(condition, description);
+}
+
+std::string hub_connection::take_output() {
+  return handler_->take_output();
+}
+
+bool hub_connection::finished() const noexcept {
+  return handler_->finished();
+}
+
+bool hub_connection::authenticated(const iothub::client_identity& who, std::int64_t now_s) const {
+  return handler_->authenticated(who, now_s);
+}
+
+} // namespace outpost::amqp

@@ -1,0 +1,119 @@
+#pragma once
+
+#include "protocols/amqp/address.hpp"
+#include "protocols/common/result.hpp"
+#include "protocols/iothub/identity.hpp"
+#include "routing/model/message.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <variant>
+#include <vector>
+
+namespace outpost::amqp {
+
+/// One connection's limits and what the hub advertises.
+struct connection_settings {
+  std::string container_id = "outpost";
+  /// Advertised idle time-out: peers send heartbeats at half of it (facts §4: edgeHub 240 s).
+  /// A peer silent for longer than its own advertised time-out is closed.
+  std::uint32_t idle_timeout_ms = 240000;
+  std::uint32_t max_frame_size = 65536;
+  /// Credit granted on a telemetry link: deliveries the client may have unsettled (each is
+  /// settled once durable, and its credit comes back then).
+  std::uint32_t telemetry_credit = 100;
+  /// A message (all its transfer frames) above this closes the connection
+  /// (`amqp:link:message-size-exceeded`); IoT Hub's limit is 256 KiB of body.
+  std::size_t max_message_bytes = 256 * 1024 + 16 * 1024;
+  /// Links open at once on the connection, and identities authenticated on it.
+  std::size_t max_links = 256;
+  std::size_t max_identities = 128;
+};
+
+/// The shell's verdict on credentials (a CBS token, a SASL PLAIN password, or, with an empty
+/// token, the TLS client certificate).
+struct auth_verdict {
+  bool ok = false;
+  std::string why;            ///< when refused: said to the client
+  std::int64_t expires_s = 0; ///< SAS expiry (seconds since the epoch); 0 = none
+  bool service = false;       ///< the hub's service policy (`iothubowner`), not an identity
+};
+/// Checks `token` for `who` (empty `who`: the service policy; empty `token`: the client
+/// certificate). Called synchronously from inside the connection's event handling.
+using authenticate_fn =
+    std::function<auth_verdict(const iothub::client_identity& who, const std::string& token)>;
+
+/// An identity is authenticated on this connection (first time, or its token renewed).
+struct identity_event {
+  iothub::client_identity who;
+  std::int64_t expires_s = 0;
+  bool renewed = false;
+};
+/// A telemetry message (device telemetry or module output) from `who`: settle it with
+/// `settle(delivery, ...)` once it is durable (or dropped).
+struct telemetry_event {
+  iothub::client_identity who;
+  routing::message msg;
+  std::uint64_t delivery = 0;
+};
+/// The peer closed the connection, or it failed; `why` is the condition, for the log.
+struct closed_event {
+  std::string why;
+};
+
+using event = std::variant<identity_event, telemetry_event, closed_event>;
+using events = std::vector<event>;
+
+/// How the hub settles a client's delivery.
+enum class outcome : unsigned char { accepted, rejected, released };
+
+/// One AMQP 1.0 connection in IoT Hub's dialect (facts §4, wire §3), server side: Qpid
+/// Proton's engine (`proton::io::connection_driver`) with the hub's handler, fed with bytes by
+/// its owner. SASL ANONYMOUS, MSSBCBS and PLAIN (a SAS token as the password), or no SASL at
+/// all (the Node SDK); CBS put-token on `$cbs` for any number of identities, each renewable;
+/// links checked against the identity they name. Telemetry deliveries come out as events and
+/// are settled by the owner once durable; their credit returns only then.
+///
+/// Pure: bytes and time in, bytes and events out; no sockets, threads or clocks. Owned by one
+/// actor; not thread-safe.
+class hub_connection {
+public:
+  hub_connection(connection_settings settings, authenticate_fn authenticate);
+  ~hub_connection();
+  hub_connection(const hub_connection&) = delete;
+  hub_connection& operator=(const hub_connection&) = delete;
+
+  /// Bytes from the peer (any split), at `now_ms` (wall clock, ms since the epoch).
+  void on_bytes(std::string_view bytes, std::int64_t now_ms, events& out);
+  /// The socket is gone: the engine is told, closing events follow.
+  void on_disconnected(events& out);
+  /// Time passed: heartbeats to send, a silent peer to close.
+  void on_tick(std::int64_t now_ms, events& out);
+  /// When `on_tick` must run next (ms since the epoch); 0 = no timer.
+  std::int64_t next_tick() const noexcept { return next_tick_; }
+
+  /// Settles a telemetry delivery and gives its link a credit back.
+  void settle(std::uint64_t delivery, outcome how, const std::string& why = {});
+  /// Closes the connection with an error condition (e.g. `amqp:unauthorized-access`).
+  void close(const std::string& condition, const std::string& description);
+
+  /// The bytes to send now (empty: nothing). Call after every call above.
+  std::string take_output();
+  /// The engine is done: everything is written and nothing more will be read.
+  bool finished() const noexcept;
+
+  /// Whether `who` holds a valid authentication on this connection at `now_s`.
+  bool authenticated(const iothub::client_identity& who, std::int64_t now_s) const;
+
+  class handler; // Proton's callbacks; private to the .cpp
+
+private:
+  std::unique_ptr<handler> handler_;
+  std::int64_t next_tick_ = 0;
+};
+
+} // namespace outpost::amqp
