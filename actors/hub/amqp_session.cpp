@@ -3,6 +3,7 @@
 #include "actors/common/messages.hpp"
 #include "actors/hub/authenticator.hpp"
 #include "protocols/amqp/hub_connection.hpp"
+#include "protocols/common/log_escape.hpp"
 #include "protocols/hub/hub_session.hpp"
 #include "protocols/transport/stream_server.hpp"
 
@@ -34,6 +35,7 @@ struct amqp_state {
   bool paused = false;
   bool closing = false;
   std::int64_t tick_at = 0;
+  std::int64_t open_deadline = 0; ///< the peer's AMQP open must come by then (ms, wall clock)
 
   static inline const char* name = "amqp_session";
 };
@@ -138,7 +140,8 @@ void carry_events(amqp_actor* self, amqp::events& evs) {
       }
       slot_of(self, id->who);
     } else if (auto* c = std::get_if<amqp::closed_event>(&e)) {
-      spdlog::info("[amqp {}] connection closed: {}", label(st), c->why);
+      // Proton's descriptions may quote the peer's bytes: escaped and bounded.
+      spdlog::info("[amqp {}] connection closed: {}", label(st), log_escape(c->why));
       st.closing = true;
     }
   }
@@ -156,6 +159,9 @@ void finish(amqp_actor* self) {
 void schedule_tick(amqp_actor* self) {
   auto& st = self->state;
   std::int64_t deadline = st.proto->next_tick();
+  if (!st.proto->opened() && (deadline == 0 || st.open_deadline < deadline)) {
+    deadline = st.open_deadline;
+  }
   for (const auto& [id, slot] : st.identities) {
     const auto d = slot.core->next_deadline();
     if (d != std::numeric_limits<std::int64_t>::max() && (deadline == 0 || d < deadline)) {
@@ -197,12 +203,11 @@ void pump(amqp_actor* self, amqp::events evs, const std::string& identity, hub::
   }
   carry_events(self, evs);
   for (;;) {
-    auto out = st.proto->take_output();
-    amqp::events more;
-    st.proto->on_tick(now(self), more); // settles may have queued events
-    if (!out.empty()) {
+    if (auto out = st.proto->take_output(); !out.empty()) {
       st.conn->send(std::move(out));
     }
+    amqp::events more;
+    st.proto->on_tick(now(self), more); // settles may have queued events
     if (more.empty()) {
       break;
     }
@@ -234,6 +239,12 @@ caf::behavior amqp_behavior(amqp_actor* self, std::shared_ptr<const hub_services
   if (st.hub->sessions) {
     self->join(st.hub->sessions);
   }
+  // The deadline counts from the TCP accept: the TLS handshake is part of it.
+  const auto since_accept = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::steady_clock::now() - st.conn->accepted_at())
+                                .count();
+  st.open_deadline =
+      now(self) - std::max<std::int64_t>(since_accept, 0) + st.hub->limits.connect_timeout_ms;
   schedule_tick(self);
   return {
       [=](data_atom, const std::string& chunk) {
@@ -248,6 +259,15 @@ caf::behavior amqp_behavior(amqp_actor* self, std::shared_ptr<const hub_services
       [=](tick_atom) {
         auto& s = self->state;
         s.tick_at = 0;
+        if (!s.proto->opened() && now(self) >= s.open_deadline) {
+          // Silent, slow or stuck before its AMQP open (a truncated frame): it costs a socket
+          // and a driver, so it is bounded like an MQTT CONNECT.
+          spdlog::info("[amqp {}] no AMQP open within {} ms: closed", label(s),
+                       s.hub->limits.connect_timeout_ms);
+          s.closing = true;
+          finish(self);
+          return;
+        }
         amqp::events evs;
         s.proto->on_tick(now(self), evs);
         for (auto& [id, slot] : s.identities) {

@@ -172,6 +172,13 @@ public:
 
   bool finished() const { return finished_; }
 
+  /// The engine threw: the connection is over (its owner closes the socket).
+  void fail(const std::string& why) {
+    finished_ = true;
+    events_.push_back(closed_event{"engine failure: " + why});
+  }
+  bool opened() const { return opened_; }
+
   void take_events(events& out) {
     for (auto& e : events_) {
       out.push_back(std::move(e));
@@ -224,6 +231,7 @@ public:
   // ---- Proton's callbacks --------------------------------------------------------------------
 
   void on_connection_open(proton::connection& c) override {
+    opened_ = true;
     if (!c.active()) {
       c.open();
     }
@@ -512,6 +520,7 @@ private:
   proton::io::connection_driver driver_;
   std::int64_t now_ms_ = 0;
   bool finished_ = false;
+  bool opened_ = false;
   bool closing_ = false;
   events events_;
   std::unordered_map<std::string, identity_state> identities_;
@@ -613,36 +622,55 @@ hub_connection::hub_connection(connection_settings settings, authenticate_fn aut
 
 hub_connection::~hub_connection() = default;
 
+// Proton's C++ binding reports some engine failures by throwing (proton::error): every entry
+// point turns them into the end of this connection, never into an exception for the owner.
+template <class F>
+void hub_connection::guarded(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    handler_->fail(e.what());
+  }
+}
+
 void hub_connection::on_bytes(std::string_view bytes, std::int64_t now_ms, events& out) {
-  handler_->feed(bytes, now_ms);
-  next_tick_ = handler_->tick(now_ms);
+  guarded([&] {
+    handler_->feed(bytes, now_ms);
+    next_tick_ = handler_->tick(now_ms);
+  });
   handler_->take_events(out);
 }
 
 void hub_connection::on_disconnected(events& out) {
-  handler_->disconnected();
+  guarded([&] { handler_->disconnected(); });
   handler_->take_events(out);
 }
 
 void hub_connection::on_tick(std::int64_t now_ms, events& out) {
-  next_tick_ = handler_->tick(now_ms);
+  guarded([&] { next_tick_ = handler_->tick(now_ms); });
   handler_->take_events(out);
 }
 
 void hub_connection::settle(std::uint64_t delivery, outcome how, const std::string& why) {
-  handler_->settle(delivery, how, why);
+  guarded([&] { handler_->settle(delivery, how, why); });
 }
 
 void hub_connection::close(const std::string& condition, const std::string& description) {
-  handler_->close(condition, description);
+  guarded([&] { handler_->close(condition, description); });
 }
 
 std::string hub_connection::take_output() {
-  return handler_->take_output();
+  std::string out;
+  guarded([&] { out = handler_->take_output(); });
+  return out;
 }
 
 bool hub_connection::finished() const noexcept {
   return handler_->finished();
+}
+
+bool hub_connection::opened() const noexcept {
+  return handler_->opened();
 }
 
 bool hub_connection::authenticated(const iothub::client_identity& who, std::int64_t now_s) const {

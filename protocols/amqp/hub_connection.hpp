@@ -105,6 +105,9 @@ public:
   std::string take_output();
   /// The engine is done: everything is written and nothing more will be read.
   bool finished() const noexcept;
+  /// The peer's AMQP `open` has arrived (after SASL, if any): until then the owner bounds the
+  /// time a connection may take.
+  bool opened() const noexcept;
 
   /// Whether `who` holds a valid authentication on this connection at `now_s`.
   bool authenticated(const iothub::client_identity& who, std::int64_t now_s) const;
@@ -112,6 +115,9 @@ public:
   class handler; // Proton's callbacks; private to the .cpp
 
 private:
+  template <class F>
+  void guarded(F&& f);
+
   std::unique_ptr<handler> handler_;
   std::int64_t next_tick_ = 0;
 };

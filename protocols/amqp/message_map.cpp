@@ -25,7 +25,40 @@ using routing::system_property;
 
 namespace {
 
-/// An id's string form and its type letter.
+bool valid_utf8(const std::string& s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t n = c < 0x80           ? 1
+                          : (c >> 5) == 0x6  ? 2
+                          : (c >> 4) == 0xe  ? 3
+                          : (c >> 3) == 0x1e ? 4
+                                             : 0;
+    if (n == 0 || i + n > s.size()) {
+      return false;
+    }
+    for (std::size_t k = 1; k < n; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) {
+        return false;
+      }
+    }
+    i += n;
+  }
+  return true;
+}
+
+std::string to_hex(const std::string& bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+/// An id's string form and its type letter. A binary id that is UTF-8 text is that text (`b`);
+/// any other is shown in hex (`x`): MQTT's property bag and the SDKs carry text only.
 std::pair<std::string, char> id_text(const proton::message_id& id) {
   switch (id.type()) {
     case proton::UUID:
@@ -34,7 +67,11 @@ std::pair<std::string, char> id_text(const proton::message_id& id) {
       return {std::to_string(proton::get<std::uint64_t>(id)), 'l'};
     case proton::BINARY: {
       const auto b = proton::get<proton::binary>(id);
-      return {std::string(b.begin(), b.end()), 'b'};
+      std::string bytes(b.begin(), b.end());
+      if (valid_utf8(bytes)) {
+        return {std::move(bytes), 'b'};
+      }
+      return {to_hex(bytes), 'x'};
     }
     case proton::STRING:
       return {proton::get<std::string>(id), 's'};
@@ -83,6 +120,18 @@ proton::message_id id_value(const std::string& text, char type) {
   }
   if (type == 'b') {
     return proton::message_id{proton::binary(text)};
+  }
+  if (type == 'x' && text.size() % 2 == 0) {
+    std::string bytes;
+    for (std::size_t i = 0; i < text.size(); i += 2) {
+      const int hi = hex_digit(text[i]);
+      const int lo = hex_digit(text[i + 1]);
+      if (hi < 0 || lo < 0) {
+        return text;
+      }
+      bytes += static_cast<char>(hi * 16 + lo);
+    }
+    return proton::message_id{proton::binary(bytes)};
   }
   return text;
 }

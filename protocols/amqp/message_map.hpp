@@ -16,7 +16,8 @@ namespace outpost::amqp {
 ///
 /// In (client → hub): message-id and correlation-id of any AMQP type the SDKs send (string,
 /// uuid, ulong, binary) become their string forms (uuid canonical lower case, ulong decimal,
-/// binary its bytes) and `amqp_id_types` remembers the types; content-type/-encoding, `to`,
+/// binary its bytes when they are UTF-8 text, else lower-case hex) and `amqp_id_types`
+/// remembers the types; content-type/-encoding, `to`,
 /// user-id, absolute-expiry-time (ISO 8601 ms), application properties (non-string values in
 /// their text form; `iothub-outputname`, `iothub-message-schema`, `iothub-creation-time-utc`,
 /// `iothub-operation` and `iothub-ack` become system properties), annotations `dt-subject` and

@@ -34,8 +34,9 @@ enum class system_property : std::uint8_t {
   enqueued_time,        ///< when the hub accepted it (ISO 8601)
   edge_message_id,      ///< the hub's own id for the message
   /// AMQP only: the types message-id and correlation-id arrived in, one letter each (`s`
-  /// string, `u` uuid, `l` ulong, `b` binary), so AMQP out sends them back as they came; the
-  /// values above hold their string forms. Not on MQTT, not in route queries.
+  /// string, `u` uuid, `l` ulong, `b` binary as text, `x` binary shown in hex), so AMQP out sends
+  /// them back as they came; the values above hold their string forms. Not on MQTT, not in route
+  /// queries.
   amqp_id_types,
 };
 
