@@ -2,6 +2,8 @@
 
 #include "actors/common/messages.hpp"
 #include "actors/hub/authenticator.hpp"
+#include "actors/hub/hub_metrics.hpp"
+#include "actors/hub/session_directory.hpp"
 #include "protocols/amqp/hub_connection.hpp"
 #include "protocols/common/log_escape.hpp"
 #include "protocols/hub/hub_session.hpp"
@@ -19,11 +21,21 @@ namespace outpost::actors {
 namespace {
 
 /// One identity authenticated on the connection: its own session core (routing, durability,
-/// acknowledgements in arrival order).
+/// acknowledgements in arrival order) and a proxy actor that stands for it where the hub's
+/// services expect one session per identity (directory take-over, desired pushes, method calls):
+/// it forwards what they send, tagged with the identity, to the connection's actor.
 struct identity_slot {
   iothub::client_identity who;
   std::optional<hub::hub_session> core;
+  caf::actor proxy;
+  bool registered = false;        ///< with the session directory
+  bool c2d_requested = false;     ///< the device's C2D queue was asked for
+  bool watching_desired = false;  ///< registered with the twins for desired patches
+  bool listening_methods = false; ///< registered with the method router
+  std::size_t twins_in_flight = 0;
 };
+
+constexpr std::size_t max_twin_requests_in_flight = 16;
 
 struct amqp_state {
   /// First member, so destroyed last: the hub's shutdown waits until the connection is gone.
@@ -31,7 +43,8 @@ struct amqp_state {
   std::shared_ptr<const hub_services> hub;
   std::shared_ptr<transport::stream_connection> conn;
   std::optional<amqp::hub_connection> proto;
-  std::map<std::string, identity_slot> identities; ///< by identity id
+  std::map<std::string, identity_slot> identities;     ///< by identity id
+  std::map<storage::queue_handle, std::string> queues; ///< attached mailboxes: whose
   bool paused = false;
   bool closing = false;
   std::int64_t tick_at = 0;
@@ -104,24 +117,181 @@ void carry_hub(amqp_actor* self, const std::string& identity, hub::actions& hact
       store(self, identity, std::move(*append));
     } else if (auto* release = std::get_if<hub::release_action>(&a)) {
       self->send(mailbox_of(*release->mailbox), ack_atom::value, std::move(release->seqs));
+    } else if (auto* attach = std::get_if<hub::attach_action>(&a)) {
+      st.queues[attach->mailbox->queue] = identity;
+      self->send(mailbox_of(*attach->mailbox), subscribe_atom::value,
+                 caf::actor_cast<consumer_actor>(caf::actor{self}));
+    } else if (auto* d = std::get_if<hub::deliver_action>(&a)) {
+      auto slot = st.identities.find(identity);
+      if (slot == st.identities.end()) {
+        continue;
+      }
+      if (!d->from->device_bound) {
+        d->msg.set(routing::system_property::input_name, d->from->target.input);
+      }
+      st.proto->deliver(slot->second.who,
+                        d->from->device_bound ? amqp::outbound::c2d : amqp::outbound::inputs,
+                        d->msg, d->token, 0);
     }
-    // Deliveries, twins and methods over AMQP come with the next parts of the dialect; the
-    // connection core refuses the links that would ask for them.
   }
+}
+
+/// Stands for one identity of a connection: forwards with the identity's id.
+caf::behavior identity_proxy(caf::event_based_actor* self, caf::actor owner, std::string id) {
+  return {
+      [=](take_over_atom a) { self->send(owner, a, id); },
+      [=](desired_atom a, std::int64_t version, std::string& patch) {
+        self->send(owner, a, version, std::move(patch), id);
+      },
+      [=](method_request_atom a, std::string& rid, std::string& method, std::string& payload) {
+        self->send(owner, a, std::move(rid), std::move(method), std::move(payload), id);
+      },
+  };
 }
 
 identity_slot& slot_of(amqp_actor* self, const iothub::client_identity& who) {
   auto& st = self->state;
   auto [it, fresh] = st.identities.try_emplace(who.id());
   if (fresh) {
-    it->second.who = who;
-    it->second.core.emplace(core_settings(*st.hub));
+    auto& slot = it->second;
+    slot.who = who;
+    slot.core.emplace(core_settings(*st.hub));
     // The connection core ends an identity's links when its token expires; this core keeps
     // no expiry of its own.
-    it->second.core->open(who, 0);
+    slot.core->open(who, 0);
+    slot.proxy = self->spawn<caf::linked>(identity_proxy, caf::actor{self}, who.id());
     spdlog::info("[amqp {} {}] authenticated", label(st), who.id());
+    // One identity, one live session: an MQTT or AMQP session of the same identity elsewhere
+    // is taken over (and this one is, by a later connection).
+    const auto id = who.id();
+    self->request(st.hub->directory, std::chrono::seconds(30), register_atom::value, id,
+                  caf::actor_cast<directory_session_actor>(slot.proxy), true)
+        .then(
+            [self, id](session_info&) {
+              auto s = self->state.identities.find(id);
+              if (s != self->state.identities.end()) {
+                s->second.registered = true;
+              }
+            },
+            [](caf::error&) {});
   }
   return it->second;
+}
+
+template <class Handle, class On, class Off>
+void set_interest(amqp_actor* self, identity_slot& slot, const Handle& service, bool& registered,
+                  bool want, On on, Off off) {
+  if (want == registered || !service) {
+    return;
+  }
+  registered = want;
+  if (want) {
+    self->send(service, on, slot.who.id(), slot.proxy);
+  } else {
+    self->send(service, off, slot.who.id(), slot.proxy);
+  }
+}
+
+/// A client attached (or detached) a receiving link: what the hub starts (or stops) sending.
+void on_link(amqp_actor* self, const amqp::link_event& e) {
+  auto& st = self->state;
+  auto& slot = slot_of(self, e.who);
+  hub::actions h;
+  switch (e.kind) {
+    case amqp::outbound::inputs:
+      if (e.attached) {
+        slot.core->want_inputs(st.hub->routes->get(), h);
+      }
+      break;
+    case amqp::outbound::c2d:
+      if (e.attached && !slot.c2d_requested && !e.who.is_module() && st.hub->c2d) {
+        slot.c2d_requested = true;
+        const auto id = e.who.id();
+        self->request(st.hub->c2d, std::chrono::seconds(30), c2d_open_atom::value, e.who.device_id)
+            .then(
+                [self, id](c2d_queue& q) {
+                  auto s = self->state.identities.find(id);
+                  if (s == self->state.identities.end() || q.error || !q.binding) {
+                    return;
+                  }
+                  hub::actions h2;
+                  s->second.core->want_c2d(std::move(q.binding), h2);
+                  pump(self, {}, id, std::move(h2));
+                },
+                [](caf::error&) {});
+      }
+      break;
+    case amqp::outbound::methods:
+      set_interest(self, slot, st.hub->methods, slot.listening_methods, e.attached,
+                   method_listen_atom::value, method_unlisten_atom::value);
+      break;
+    case amqp::outbound::twin:
+      if (!e.attached) {
+        set_interest(self, slot, st.hub->twins, slot.watching_desired, false,
+                     twin_watch_atom::value, twin_unwatch_atom::value);
+      }
+      break;
+  }
+  carry_hub(self, slot.who.id(), h);
+}
+
+/// A twin request on the twin link (wire §3.5): GET, PATCH reported, PUT/DELETE the desired
+/// notifications. Answered on the twin link with the request's correlation id.
+void on_twin(amqp_actor* self, amqp::twin_request_event& e) {
+  auto& st = self->state;
+  auto& slot = slot_of(self, e.who);
+  const auto who = e.who;
+  const auto correlation = e.correlation;
+  if (e.op == "PUT" || e.op == "DELETE") {
+    set_interest(self, slot, st.hub->twins, slot.watching_desired, e.op == "PUT",
+                 twin_watch_atom::value, twin_unwatch_atom::value);
+    st.proto->twin_response(who, correlation, 200, {}, 0);
+    return;
+  }
+  const bool patch = e.op == "PATCH";
+  if (!patch && e.op != "GET") {
+    st.proto->twin_response(who, correlation, 400, R"({"message":"unknown twin operation"})", 0);
+    return;
+  }
+  if (slot.twins_in_flight >= max_twin_requests_in_flight) {
+    st.proto->twin_response(who, correlation, 429,
+                            R"({"message":"too many twin requests in flight"})", 0);
+    return;
+  }
+  ++slot.twins_in_flight;
+  const auto id = who.id();
+  const auto started = std::chrono::steady_clock::now();
+  auto answer = [self, id, correlation, patch, started,
+                 body = patch ? e.body : std::string{}](twin_reply r) mutable {
+    auto s = self->state.identities.find(id);
+    if (s == self->state.identities.end()) {
+      return;
+    }
+    --s->second.twins_in_flight;
+    count_twin_request(*self->state.hub->metrics, !patch, id,
+                       std::chrono::steady_clock::now() - started);
+    hub::actions h;
+    const bool accepted = patch && r.status == 204;
+    if (accepted) {
+      s->second.core->on_reported(std::move(body), *self->state.hub->routes->get(), h);
+    }
+    // An accepted patch is answered with its new version and no body; errors keep theirs.
+    self->state.proto->twin_response(s->second.who, correlation, r.status,
+                                     accepted ? std::string{} : std::move(r.body),
+                                     accepted ? r.version : 0);
+    pump(self, {}, id, std::move(h));
+  };
+  auto failed = [answer](caf::error&) mutable {
+    answer(twin_reply{500, 0, R"({"message":"twin request failed"})"});
+  };
+  if (patch) {
+    self->request(st.hub->twins, std::chrono::seconds(30), twin_report_atom::value, id,
+                  std::move(e.body))
+        .then(answer, failed);
+  } else {
+    self->request(st.hub->twins, std::chrono::seconds(30), twin_get_atom::value, id)
+        .then(answer, failed);
+  }
 }
 
 void carry_events(amqp_actor* self, amqp::events& evs) {
@@ -139,6 +309,23 @@ void carry_events(amqp_actor* self, amqp::events& evs) {
         spdlog::info("[amqp {} {}] token renewed", label(st), id->who.id());
       }
       slot_of(self, id->who);
+    } else if (auto* l = std::get_if<amqp::link_event>(&e)) {
+      on_link(self, *l);
+    } else if (auto* d = std::get_if<amqp::delivered_event>(&e)) {
+      // Accepted = complete; rejected (reject) and released (abandon) end the delivery too:
+      // IoT Edge drops a module input that is not completed (facts §4.4).
+      auto slot = st.identities.find(d->who.id());
+      if (slot != st.identities.end()) {
+        hub::actions h;
+        slot->second.core->on_delivered(d->token, h);
+        slot->second.core->flush(h);
+        carry_hub(self, slot->first, h);
+      }
+    } else if (auto* t = std::get_if<amqp::twin_request_event>(&e)) {
+      on_twin(self, *t);
+    } else if (auto* m = std::get_if<amqp::method_response_event>(&e)) {
+      self->send(st.hub->methods, method_answer_atom::value, m->who.id(), std::move(m->request_id),
+                 m->status, std::move(m->body));
     } else if (auto* c = std::get_if<amqp::closed_event>(&e)) {
       // Proton's descriptions may quote the peer's bytes: escaped and bounded.
       spdlog::info("[amqp {}] connection closed: {}", label(st), log_escape(c->why));
@@ -151,6 +338,15 @@ void finish(amqp_actor* self) {
   auto& st = self->state;
   for (auto& [id, slot] : st.identities) {
     slot.core->close();
+    set_interest(self, slot, st.hub->twins, slot.watching_desired, false, twin_watch_atom::value,
+                 twin_unwatch_atom::value);
+    set_interest(self, slot, st.hub->methods, slot.listening_methods, false,
+                 method_listen_atom::value, method_unlisten_atom::value);
+    if (slot.registered) {
+      self->send(st.hub->directory, unregister_atom::value, id,
+                 caf::actor_cast<directory_session_actor>(slot.proxy));
+    }
+    caf::anon_send_exit(slot.proxy, caf::exit_reason::user_shutdown);
   }
   st.conn->close(true);
   self->quit();
@@ -202,6 +398,17 @@ void pump(amqp_actor* self, amqp::events evs, const std::string& identity, hub::
     carry_hub(self, identity, hacts);
   }
   carry_events(self, evs);
+  // Each core emits its pass's appends and releases on flush.
+  for (auto& [id, slot] : st.identities) {
+    for (;;) {
+      hub::actions h;
+      slot.core->flush(h);
+      if (h.empty()) {
+        break;
+      }
+      carry_hub(self, id, h);
+    }
+  }
   for (;;) {
     if (auto out = st.proto->take_output(); !out.empty()) {
       st.conn->send(std::move(out));
@@ -281,7 +488,67 @@ caf::behavior amqp_behavior(amqp_actor* self, std::shared_ptr<const hub_services
         // Identities changed (removed, disabled, re-keyed): the next link or put-token is
         // checked against the new table; live links of a removed identity end with it.
       },
-      [=](routes_atom) {},
+      [=](routes_atom) {
+        auto& s = self->state;
+        for (auto& [id, slot] : s.identities) {
+          hub::actions h;
+          slot.core->on_routes(s.hub->routes->get(), h);
+          carry_hub(self, id, h);
+        }
+        pump(self, {});
+      },
+      [=](deliver_atom, storage::queue_handle q, entries& es) {
+        auto& s = self->state;
+        auto owner = s.queues.find(q);
+        if (owner == s.queues.end()) {
+          return;
+        }
+        auto slot = s.identities.find(owner->second);
+        if (slot == s.identities.end()) {
+          return;
+        }
+        hub::actions h;
+        slot->second.core->on_entries(q, std::move(es), h);
+        pump(self, {}, owner->second, std::move(h));
+      },
+      [=](drained_atom, storage::queue_handle q) {
+        auto& s = self->state;
+        auto owner = s.queues.find(q);
+        if (owner == s.queues.end()) {
+          return;
+        }
+        auto slot = s.identities.find(owner->second);
+        if (slot == s.identities.end()) {
+          return;
+        }
+        hub::actions h;
+        slot->second.core->on_drained(q, h);
+        pump(self, {}, owner->second, std::move(h));
+      },
+      [=](take_over_atom, const std::string& id) {
+        // Another connection of this identity registered: it is the live one now. Its links
+        // here stay, but nothing more is delivered to them.
+        auto slot = self->state.identities.find(id);
+        if (slot != self->state.identities.end()) {
+          slot->second.registered = false;
+          spdlog::info("[amqp {} {}] taken over by a newer session", label(self->state), id);
+        }
+      },
+      [=](desired_atom, std::int64_t, std::string& patch, const std::string& id) {
+        auto slot = self->state.identities.find(id);
+        if (slot != self->state.identities.end()) {
+          self->state.proto->desired_patch(slot->second.who, std::move(patch));
+          pump(self, {});
+        }
+      },
+      [=](method_request_atom, std::string& rid, std::string& method, std::string& payload,
+          const std::string& id) {
+        auto slot = self->state.identities.find(id);
+        if (slot != self->state.identities.end()) {
+          self->state.proto->method_request(slot->second.who, rid, method, std::move(payload));
+          pump(self, {});
+        }
+      },
   };
 }
 

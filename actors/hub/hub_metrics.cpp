@@ -73,4 +73,13 @@ hub_metrics::hub_metrics(prometheus::Registry& r)
                                  .Help("Time taken to call direct methods")
                                  .Register(r)) {}
 
+void count_twin_request(hub_metrics& m, bool get, const std::string& id,
+                        std::chrono::steady_clock::duration took) {
+  const prometheus::Labels labels{{get ? "source" : "target", "edge_hub"}, {"id", id}};
+  (get ? m.get_twin : m.reported_properties).Add(labels).Increment();
+  (get ? m.get_twin_duration : m.reported_properties_duration)
+      .Add(labels, hub_metrics::quantiles(), hub_metrics::window, hub_metrics::window_buckets)
+      .Observe(std::chrono::duration<double>(took).count());
+}
+
 } // namespace outpost::actors

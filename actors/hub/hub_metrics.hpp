@@ -46,7 +46,13 @@ struct hub_metrics {
   /// its sample list): its default of 5 buckets cost 3.4% of the hub's CPU, and with one size
   /// summary per device that talks, 10,000 TLS devices held ~100 MiB more with 2 buckets.
   static constexpr std::chrono::seconds window{60};
+
   static constexpr int window_buckets = 1;
 };
+
+/// edgehub_gettwin_* (`get`) or edgehub_reported_properties_* (IoT Edge's names) for one twin
+/// request of the authenticated identity `id`, whatever protocol carried it.
+void count_twin_request(hub_metrics& m, bool get, const std::string& id,
+                        std::chrono::steady_clock::duration took);
 
 } // namespace outpost::actors

@@ -424,13 +424,7 @@ bool subscribed(const session_state& st, iothub::subscription_kind kind) {
 /// edgehub_gettwin_* and edgehub_reported_properties_* (IoT Edge's names), labelled with the
 /// authenticated identity.
 void count_twin(session_state& st, hub::twin_op op, std::chrono::steady_clock::duration took) {
-  const bool get = op == hub::twin_op::get;
-  auto& m = *st.hub->metrics;
-  const prometheus::Labels labels{{get ? "source" : "target", "edge_hub"}, {"id", st.who.id()}};
-  (get ? m.get_twin : m.reported_properties).Add(labels).Increment();
-  (get ? m.get_twin_duration : m.reported_properties_duration)
-      .Add(labels, hub_metrics::quantiles(), hub_metrics::window, hub_metrics::window_buckets)
-      .Observe(std::chrono::duration<double>(took).count());
+  count_twin_request(*st.hub->metrics, op == hub::twin_op::get, st.who.id(), took);
 }
 
 /// Twin requests of one session the registry works on at once.

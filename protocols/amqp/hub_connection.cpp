@@ -5,9 +5,13 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <iterator>
 #include <map>
+#include <optional>
 #include <unordered_map>
 
+#include <proton/annotation_key.hpp>
+#include <proton/binary.hpp>
 #include <proton/connection.h>
 #include <proton/connection.hpp>
 #include <proton/connection_options.hpp>
@@ -25,13 +29,16 @@
 #include <proton/sasl_plugin.h>
 #include <proton/scalar.hpp>
 #include <proton/sender.hpp>
+#include <proton/sender_options.hpp>
 #include <proton/session.hpp>
 #include <proton/source.hpp>
+#include <proton/symbol.hpp>
 #include <proton/target.hpp>
 #include <proton/timestamp.hpp>
 #include <proton/tracker.hpp>
 #include <proton/transport.h>
 #include <proton/transport.hpp>
+#include <proton/uuid.hpp>
 
 namespace outpost::amqp {
 
@@ -75,6 +82,78 @@ std::string string_property(const proton::message& m, const std::string& name) {
     return proton::get<proton::symbol>(v);
   }
   return {};
+}
+
+/// An id in its string form (uuid canonical, ulong decimal, binary as is).
+std::string id_string(const proton::message_id& id) {
+  switch (id.type()) {
+    case proton::UUID:
+      return proton::get<proton::uuid>(id).str();
+    case proton::ULONG:
+      return std::to_string(proton::get<std::uint64_t>(id));
+    case proton::BINARY: {
+      const auto b = proton::get<proton::binary>(id);
+      return std::string(b.begin(), b.end());
+    }
+    case proton::STRING:
+      return proton::get<std::string>(id);
+    default:
+      return {};
+  }
+}
+
+std::string body_string(const proton::message& m) {
+  const auto& body = m.body();
+  if (body.type() == proton::BINARY) {
+    const auto b = proton::get<proton::binary>(body);
+    return std::string(b.begin(), b.end());
+  }
+  if (body.type() == proton::STRING) {
+    return proton::get<std::string>(body);
+  }
+  return {};
+}
+
+std::string annotation_string(const proton::message& m, const char* name) {
+  const proton::annotation_key key{proton::symbol{name}};
+  if (!m.message_annotations().exists(key)) {
+    return {};
+  }
+  const auto v = m.message_annotations().get(key);
+  if (v.type() == proton::STRING) {
+    return proton::get<std::string>(v);
+  }
+  if (v.type() == proton::SYMBOL) {
+    return proton::get<proton::symbol>(v);
+  }
+  return {};
+}
+
+/// What the hub sends on a client's receiving link at `kind`'s address, if anything.
+std::optional<outbound> outbound_of(const link_address& a) {
+  switch (a.kind) {
+    case link_kind::events:
+      return a.who.is_module() ? std::optional{outbound::inputs} : std::nullopt;
+    case link_kind::devicebound:
+      return outbound::c2d;
+    case link_kind::twin:
+      return outbound::twin;
+    case link_kind::methods:
+      return outbound::methods;
+    default:
+      return std::nullopt;
+  }
+}
+
+std::string outbound_key(const iothub::client_identity& who, outbound kind) {
+  return who.id() + '\n' + to_string(kind);
+}
+
+proton::message data_message(std::string body) {
+  proton::message m;
+  m.body(proton::binary(body));
+  m.inferred(true); // a Data section (the SDKs read `body.content`)
+  return m;
 }
 
 /// SASL PLAIN's user name: `<d>[/modules/<m>]@sas.<hub>` or the legacy `<d>@<hub>` (facts §4.1).
@@ -259,7 +338,7 @@ public:
     switch (parsed->kind) {
       case link_kind::cbs:
         r.open(proton::receiver_options().auto_accept(true).credit_window(16));
-        links_[link_access::get(r)] = {link_kind::cbs, {}};
+        links_[link_access::get(r)] = {link_kind::cbs, {}, std::nullopt};
         return;
       case link_kind::events: {
         if (!authenticated(parsed->who, now_ms_ / 1000)) {
@@ -269,7 +348,19 @@ public:
         }
         r.open(proton::receiver_options().auto_accept(false).credit_window(0));
         r.add_credit(settings_.telemetry_credit);
-        links_[link_access::get(r)] = {link_kind::events, parsed->who};
+        links_[link_access::get(r)] = {link_kind::events, parsed->who, std::nullopt};
+        return;
+      }
+      case link_kind::twin:
+      case link_kind::methods: {
+        if (!authenticated(parsed->who, now_ms_ / 1000)) {
+          return refuse(r, unauthorized,
+                        std::string{"Unable to open "} + to_string(parsed->kind)
+                            + " link as the connection is not authenticated for "
+                            + parsed->who.id());
+        }
+        r.open(proton::receiver_options().auto_accept(true).credit_window(16));
+        links_[link_access::get(r)] = {parsed->kind, parsed->who, std::nullopt};
         return;
       }
       default:
@@ -295,18 +386,91 @@ public:
     if (parsed->kind == link_kind::cbs) {
       s.open();
       cbs_reply_ = s;
-      links_[link_access::get(s)] = {link_kind::cbs, {}};
+      links_[link_access::get(s)] = {link_kind::cbs, {}, std::nullopt};
       flush_cbs_replies();
       return;
     }
-    refuse(s, not_implemented,
-           std::string{"receiving from "} + to_string(parsed->kind) + " links is not served yet");
+    const auto kind = outbound_of(*parsed);
+    if (!kind) {
+      return refuse(
+          s, not_implemented,
+          std::string{"receiving from "} + to_string(parsed->kind) + " links is not served yet");
+    }
+    if (!authenticated(parsed->who, now_ms_ / 1000)) {
+      return refuse(s, unauthorized,
+                    std::string{"Unable to open "} + to_string(*kind)
+                        + " link as the connection is not authenticated for " + parsed->who.id());
+    }
+    const auto key = outbound_key(parsed->who, *kind);
+    if (auto old = outbound_.find(key); old != outbound_.end()) {
+      // One link per identity and kind: a second replaces the first.
+      old->second.sender.close(
+          proton::error_condition("amqp:link:stolen", "replaced by a newer link"));
+      forget_outbound(link_access::get(old->second.sender), false);
+    }
+    s.open();
+    links_[link_access::get(s)] = {parsed->kind, parsed->who, kind};
+    outbound_[key] = outbound_link{s, parsed->who, *kind, {}};
+    events_.push_back(link_event{parsed->who, *kind, true});
   }
 
   void on_sendable(proton::sender& s) override {
     if (cbs_reply_ && link_access::get(s) == link_access::get(cbs_reply_)) {
       flush_cbs_replies();
+      return;
     }
+    auto info = links_.find(link_access::get(s));
+    if (info != links_.end() && info->second.out) {
+      if (auto it = outbound_.find(outbound_key(info->second.who, *info->second.out));
+          it != outbound_.end()) {
+        flush(it->second);
+      }
+    }
+  }
+
+  void on_tracker_accept(proton::tracker& t) override { settled_by_client(t, outcome::accepted); }
+  void on_tracker_reject(proton::tracker& t) override { settled_by_client(t, outcome::rejected); }
+  void on_tracker_release(proton::tracker& t) override { settled_by_client(t, outcome::released); }
+  void on_tracker_settle(proton::tracker& t) override { trackers_.erase(t); }
+
+  // ---- the hub's sends -----------------------------------------------------------------------
+
+  void enqueue(const iothub::client_identity& who, outbound kind, proton::message m,
+               std::uint64_t token) {
+    auto it = outbound_.find(outbound_key(who, kind));
+    if (it == outbound_.end()) {
+      return; // no such link (any more): the mailbox redelivers to the next one
+    }
+    it->second.queue.emplace_back(std::move(m), token);
+    flush(it->second);
+    dispatch();
+  }
+
+  void twin_response(const iothub::client_identity& who, const std::string& correlation, int status,
+                     std::string body, std::int64_t version) {
+    auto m = data_message(std::move(body));
+    m.correlation_id(correlation);
+    m.message_annotations().put(proton::symbol{"status"}, static_cast<std::int32_t>(status));
+    if (version > 0) {
+      m.message_annotations().put(proton::symbol{"version"}, version);
+    }
+    enqueue(who, outbound::twin, std::move(m), 0);
+  }
+
+  void desired_patch(const iothub::client_identity& who, std::string body) {
+    enqueue(who, outbound::twin, data_message(std::move(body)), 0);
+  }
+
+  void method_request(const iothub::client_identity& who, const std::string& request_id,
+                      const std::string& method, std::string payload) {
+    auto m = data_message(std::move(payload));
+    m.correlation_id(request_id);
+    m.properties().put("IoThub-methodname", proton::scalar{method});
+    enqueue(who, outbound::methods, std::move(m), 0);
+  }
+
+  bool listening(const iothub::client_identity& who, outbound kind) const {
+    return outbound_.count(outbound_key(who, kind)) != 0;
   }
 
   void on_message(proton::delivery& d, proton::message& m) override {
@@ -320,6 +484,26 @@ public:
       return put_token(m);
     }
     const auto who = it->second.who;
+    if (it->second.kind == link_kind::twin) {
+      events_.push_back(twin_request_event{who, annotation_string(m, "operation"),
+                                           annotation_string(m, "resource"),
+                                           id_string(m.correlation_id()), body_string(m)});
+      return;
+    }
+    if (it->second.kind == link_kind::methods) {
+      int status = 0;
+      if (m.properties().exists("IoThub-status")) {
+        const auto v = m.properties().get("IoThub-status");
+        if (v.type() == proton::INT) {
+          status = proton::get<std::int32_t>(v);
+        } else if (v.type() == proton::LONG) {
+          status = static_cast<int>(proton::get<std::int64_t>(v));
+        }
+      }
+      events_.push_back(
+          method_response_event{who, id_string(m.correlation_id()), status, body_string(m)});
+      return;
+    }
     if (!authenticated(who, now_ms_ / 1000)) {
       d.release();
       receiver.close(
@@ -346,6 +530,7 @@ public:
     if (cbs_reply_ && link_access::get(s) == link_access::get(cbs_reply_)) {
       cbs_reply_ = proton::sender{};
     }
+    forget_outbound(link_access::get(s), true);
     forget_link(link_access::get(s));
     proton::messaging_handler::on_sender_close(s);
   }
@@ -390,6 +575,13 @@ private:
   struct link_info {
     link_kind kind = link_kind::cbs;
     iothub::client_identity who;
+    std::optional<outbound> out; ///< the hub's sending links: what they carry
+  };
+  struct outbound_link {
+    proton::sender sender;
+    iothub::client_identity who;
+    outbound kind = outbound::inputs;
+    std::deque<std::pair<proton::message, std::uint64_t>> queue; ///< waiting for credit
   };
 
   /// Refuses `l` when the connection has as many links as it may hold (true then).
@@ -407,6 +599,44 @@ private:
   void refuse(Link& l, const char* condition, const std::string& why) {
     l.open();
     l.close(proton::error_condition(condition, why));
+  }
+
+  void flush(outbound_link& l) {
+    while (!l.queue.empty() && l.sender.active() && l.sender.credit() > 0) {
+      auto& [m, token] = l.queue.front();
+      auto t = l.sender.send(m);
+      if (token != 0) {
+        trackers_[t] = {l.who, token};
+      }
+      l.queue.pop_front();
+    }
+  }
+
+  void settled_by_client(proton::tracker& t, outcome how) {
+    auto it = trackers_.find(t);
+    if (it == trackers_.end()) {
+      return;
+    }
+    events_.push_back(delivered_event{it->second.first, it->second.second, how});
+    trackers_.erase(it);
+  }
+
+  /// The hub's sending link `l` is gone: its queue is dropped (the mailboxes redeliver what
+  /// was not settled), the owner hears of it when `tell`.
+  void forget_outbound(pn_link_t* l, bool tell) {
+    for (auto it = outbound_.begin(); it != outbound_.end(); ++it) {
+      if (link_access::get(it->second.sender) != l) {
+        continue;
+      }
+      if (tell) {
+        events_.push_back(link_event{it->second.who, it->second.kind, false});
+      }
+      for (auto t = trackers_.begin(); t != trackers_.end();) {
+        t = link_access::get(t->first.sender()) == l ? trackers_.erase(t) : std::next(t);
+      }
+      outbound_.erase(it);
+      return;
+    }
   }
 
   void forget_link(pn_link_t* l) {
@@ -527,6 +757,8 @@ private:
   std::unordered_map<pn_link_t*, link_info> links_;
   std::unordered_map<std::uint64_t, proton::delivery> unsettled_;
   std::uint64_t next_delivery_ = 1;
+  std::unordered_map<std::string, outbound_link> outbound_; ///< by identity and kind
+  std::map<proton::tracker, std::pair<iothub::client_identity, std::uint64_t>> trackers_;
   proton::sender cbs_reply_;
   std::deque<proton::message> cbs_pending_;
   std::string sasl_user_; // Proton keeps the pointer given to pnx_sasl_set_succeeded
@@ -649,6 +881,51 @@ void hub_connection::on_disconnected(events& out) {
 void hub_connection::on_tick(std::int64_t now_ms, events& out) {
   guarded([&] { next_tick_ = handler_->tick(now_ms); });
   handler_->take_events(out);
+}
+
+const char* to_string(outbound k) noexcept {
+  switch (k) {
+    case outbound::inputs:
+      return "inputs";
+    case outbound::c2d:
+      return "c2d";
+    case outbound::twin:
+      return "twin";
+    case outbound::methods:
+      return "methods";
+  }
+  return "unknown";
+}
+
+void hub_connection::deliver(const iothub::client_identity& who, outbound kind,
+                             const routing::message& msg, std::uint64_t token,
+                             std::uint32_t delivery_count) {
+  guarded([&] {
+    outbound_stamp stamp;
+    stamp.sequence_number = token;
+    stamp.delivery_count = delivery_count;
+    handler_->enqueue(who, kind, to_amqp(msg, stamp), token);
+  });
+}
+
+void hub_connection::twin_response(const iothub::client_identity& who,
+                                   const std::string& correlation, int status, std::string body,
+                                   std::int64_t version) {
+  guarded([&] { handler_->twin_response(who, correlation, status, std::move(body), version); });
+}
+
+void hub_connection::desired_patch(const iothub::client_identity& who, std::string body) {
+  guarded([&] { handler_->desired_patch(who, std::move(body)); });
+}
+
+void hub_connection::method_request(const iothub::client_identity& who,
+                                    const std::string& request_id, const std::string& method,
+                                    std::string payload) {
+  guarded([&] { handler_->method_request(who, request_id, method, std::move(payload)); });
+}
+
+bool hub_connection::listening(const iothub::client_identity& who, outbound kind) const {
+  return handler_->listening(who, kind);
 }
 
 void hub_connection::settle(std::uint64_t delivery, outcome how, const std::string& why) {

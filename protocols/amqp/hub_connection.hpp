@@ -65,11 +65,51 @@ struct closed_event {
   std::string why;
 };
 
-using event = std::variant<identity_event, telemetry_event, closed_event>;
-using events = std::vector<event>;
-
-/// How the hub settles a client's delivery.
+/// How a delivery is settled (by the hub: a client's telemetry; by the client: what the hub
+/// sent it). For C2D: accepted = complete, rejected = reject, released = abandon.
 enum class outcome : unsigned char { accepted, rejected, released };
+
+/// What a client's receiving link is for: what the hub may now send it.
+enum class outbound : unsigned char {
+  inputs,  ///< a module's inputs (`/devices/{d}/modules/{m}/messages/events`)
+  c2d,     ///< a device's cloud-to-device messages (`.../messages/devicebound`)
+  twin,    ///< twin responses and desired-property patches (`.../twin`)
+  methods, ///< direct method requests (`.../methods/devicebound`)
+};
+const char* to_string(outbound k) noexcept;
+
+/// A client attached (or detached) a receiving link of `kind` for `who`.
+struct link_event {
+  iothub::client_identity who;
+  outbound kind = outbound::inputs;
+  bool attached = true;
+};
+/// The client settled what the hub sent with `deliver(..., token)`.
+struct delivered_event {
+  iothub::client_identity who;
+  std::uint64_t token = 0;
+  outcome how = outcome::accepted;
+};
+/// A twin request (wire §3.5): `op` GET, PATCH (reported), PUT or DELETE (desired
+/// notifications); answer with `twin_response(who, correlation, ...)`.
+struct twin_request_event {
+  iothub::client_identity who;
+  std::string op;
+  std::string resource;
+  std::string correlation; ///< the request's correlation-id, in its string form
+  std::string body;
+};
+/// The client's answer to a direct method request.
+struct method_response_event {
+  iothub::client_identity who;
+  std::string request_id;
+  int status = 0;
+  std::string body;
+};
+
+using event = std::variant<identity_event, telemetry_event, closed_event, link_event,
+                           delivered_event, twin_request_event, method_response_event>;
+using events = std::vector<event>;
 
 /// One AMQP 1.0 connection in IoT Hub's dialect (facts §4, wire §3), server side: Qpid
 /// Proton's engine (`proton::io::connection_driver`) with the hub's handler, fed with bytes by
@@ -95,6 +135,23 @@ public:
   void on_tick(std::int64_t now_ms, events& out);
   /// When `on_tick` must run next (ms since the epoch); 0 = no timer.
   std::int64_t next_tick() const noexcept { return next_tick_; }
+
+  /// Sends a stored message on `who`'s link of `kind` (inputs or c2d) as IoT Hub does (Data
+  /// body, `x-opt-input-name`, the connection ids...); the client's settlement comes back as a
+  /// `delivered_event` with `token`. Waits in the link's queue while the client grants no
+  /// credit; dropped (never settled) when no such link is attached.
+  void deliver(const iothub::client_identity& who, outbound kind, const routing::message& msg,
+               std::uint64_t token, std::uint32_t delivery_count);
+  /// Answers a twin request (`status` as a message annotation, `body` JSON or empty).
+  void twin_response(const iothub::client_identity& who, const std::string& correlation, int status,
+                     std::string body, std::int64_t version);
+  /// Pushes a desired-properties patch (`{"k":v,"$version":N}`) on the twin link.
+  void desired_patch(const iothub::client_identity& who, std::string body);
+  /// Sends a direct method request on the methods link.
+  void method_request(const iothub::client_identity& who, const std::string& request_id,
+                      const std::string& method, std::string payload);
+  /// Whether `who` has a receiving link of `kind` attached.
+  bool listening(const iothub::client_identity& who, outbound kind) const;
 
   /// Settles a telemetry delivery and gives its link a credit back.
   void settle(std::uint64_t delivery, outcome how, const std::string& why = {});

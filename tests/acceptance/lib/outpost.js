@@ -603,6 +603,8 @@ class Inbox {
 /// Was the inputs subscription acknowledged? (azure-iot-device-mqtt 1.16.4 keeps the state in
 /// its topic table; the SUBACK is also visible in the wire tap.)
 function inputSubscribed(client) {
+  // AMQP transports: the inputs receiver link, once attached.
+  if (client._transport && '_c2dEndpoint' in client._transport) return !!client._transport._c2dLink;
   const t = client._transport && client._transport._topics && client._transport._topics.inputMessage;
   if (t) return t.subscribed === true && !t.subscribeInProgress;
   return client.wire.connections.some((c) => c.received.some((p) => p.cmd === 'suback'));
@@ -614,6 +616,13 @@ function propsOf(msg) {
   for (let i = 0; i < msg.properties.count(); i++) {
     const { key, value } = msg.properties.getItem(i);
     out[key] = value;
+  }
+  // Over AMQP the sender's ids are message annotations (the SDK maps none of them): shown
+  // under the names the MQTT property bag gives them, so one assertion covers both wires.
+  const ann = msg.transportObj && msg.transportObj.message_annotations;
+  if (ann) {
+    if (ann['iothub-connection-device-id'] !== undefined) out['$.cdid'] = ann['iothub-connection-device-id'];
+    if (ann['iothub-connection-module-id'] !== undefined) out['$.cmid'] = ann['iothub-connection-module-id'];
   }
   return out;
 }
