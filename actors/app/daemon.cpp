@@ -206,10 +206,15 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, transport::io_runner
   deployment_origin origin;
   std::optional<deployment_read> deployment =
       read_initial_deployment(cfg.agent.manifest, applied_path, origin);
-  auto hub = start_hub(cfg,
-                       {sys, io, core.writer, core.identities, core.kv, core.sessions,
-                        *core.registry, ports, deployment ? &deployment->hub : nullptr},
-                       why);
+  // The service API's policy key: read by every HTTPS request and by AMQP service callers,
+  // replaced by a rotation once the new one is durable (column `agent`); known once the agent
+  // has started.
+  auto service_key = std::make_shared<service_key_snapshot>();
+  auto hub =
+      start_hub(cfg,
+                {sys, io, core.writer, core.identities, core.kv, core.sessions, *core.registry,
+                 ports, deployment ? &deployment->hub : nullptr, service_key},
+                why);
   if (!hub) {
     spdlog::critical("[hub] {}", why);
     return exit_failure;
@@ -259,10 +264,7 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, transport::io_runner
     spdlog::critical("[http admin] {}", why);
     return exit_failure;
   }
-  // The service API's policy key: read by every HTTPS request, replaced by a rotation once
-  // the new one is durable (column `agent`).
-  auto service_key = std::make_shared<service_key_snapshot>(
-      std::make_shared<const std::string>(agent->service_key));
+  service_key->set(std::make_shared<const std::string>(agent->service_key));
   std::function<result<std::string>()> rotate_service_key = [&sys, writer = core.writer,
                                                              service_key]() -> result<std::string> {
     const auto raw = transport::random_bytes(storage::agent_records::master_key_size);

@@ -195,6 +195,7 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
   hub->max_output_bytes = cfg.hub.max_output_bytes;
   hub->output_stall_ms = std::int64_t{cfg.hub.output_stall_secs} * 1000;
   hub->now_ms = wall_ms;
+  hub->service_key = deps.service_key;
   p->services = hub;
   p->max_connections = max_connections(cfg);
 

@@ -75,6 +75,8 @@ struct hub_deps {
   std::vector<std::pair<std::string, std::string>>& ports;
   /// The `$edgeHub` section of the deployment read at start-up; null without a manifest.
   const actors::edgehub_deployment* deployment = nullptr;
+  /// The service policy's key (AMQP service callers); filled in once the agent has it.
+  std::shared_ptr<actors::snapshot<std::string>> service_key;
 };
 
 /// Builds the hub from the configuration: TLS files (or the quickstart edge CA), the routes of

@@ -5,8 +5,11 @@
 #include "actors/hub/hub_metrics.hpp"
 #include "actors/hub/session_directory.hpp"
 #include "protocols/amqp/hub_connection.hpp"
+#include "protocols/amqp/message_map.hpp"
 #include "protocols/common/log_escape.hpp"
 #include "protocols/hub/hub_session.hpp"
+#include "protocols/iothub/sas.hpp"
+#include "protocols/transport/crypto.hpp"
 #include "protocols/transport/stream_server.hpp"
 
 #include <caf/all.hpp>
@@ -82,7 +85,19 @@ amqp::auth_verdict check_credentials(const hub_services& hub,
                                      const iothub::client_identity& who, const std::string& token,
                                      std::int64_t now_ms) {
   if (who.device_id.empty()) {
-    return {false, "service tokens are not accepted on AMQP yet", 0, true};
+    // The service policy (azure-iothub's Client.send): `skn` names it, signed with its key.
+    const auto key = hub.service_key ? hub.service_key->get() : nullptr;
+    auto parsed = iothub::parse_sas_token(token);
+    if (!key || key->empty() || !parsed) {
+      return {false, "not a service token", 0, true};
+    }
+    auto ok = iothub::verify_service_token(
+        *parsed, {hub.hub_hostname, hub.hostname, "iothubowner", *key, now_ms / 1000},
+        [](std::string_view k, std::string_view d) { return transport::hmac_sha256(k, d); });
+    if (!ok) {
+      return {false, "service token refused: " + ok.error().message(), 0, true};
+    }
+    return {true, {}, parsed->expiry, true};
   }
   auto snapshot = hub.identities->get();
   const auth_settings settings{hub.hub_hostname, hub.hostname, now_ms / 1000};
@@ -235,6 +250,27 @@ void on_link(amqp_actor* self, const amqp::link_event& e) {
   carry_hub(self, slot.who.id(), h);
 }
 
+/// A service caller's C2D message: into the device's queue (durably), then settled: accepted
+/// once queued, rejected when the queue refuses it (full: IoT Hub's 403004).
+void send_c2d(amqp_actor* self, amqp::c2d_send_event& e) {
+  auto& st = self->state;
+  std::int64_t ttl_ms = 3600 * 1000; // IoT Hub's default C2D TTL
+  if (auto exp = e.msg.get(routing::system_property::absolute_expiry_time)) {
+    if (auto at = amqp::parse_iso8601_ms(std::string{*exp})) {
+      ttl_ms = std::max<std::int64_t>(1, *at - now(self));
+    }
+  }
+  const auto delivery = e.delivery;
+  auto settle = [self, delivery](bool ok) {
+    self->state.proto->settle(delivery, ok ? amqp::outcome::accepted : amqp::outcome::rejected);
+    pump(self, {});
+  };
+  self->request(st.hub->c2d, std::chrono::seconds(30), c2d_send_atom::value, e.device_id,
+                std::move(e.msg), ttl_ms)
+      .then([settle](c2d_reply& r) { settle(r.http_status / 100 == 2); },
+            [settle](caf::error&) { settle(false); });
+}
+
 /// A twin request on the twin link (wire §3.5): GET, PATCH reported, PUT/DELETE the desired
 /// notifications. Answered on the twin link with the request's correlation id.
 void on_twin(amqp_actor* self, amqp::twin_request_event& e) {
@@ -326,6 +362,8 @@ void carry_events(amqp_actor* self, amqp::events& evs) {
     } else if (auto* m = std::get_if<amqp::method_response_event>(&e)) {
       self->send(st.hub->methods, method_answer_atom::value, m->who.id(), std::move(m->request_id),
                  m->status, std::move(m->body));
+    } else if (auto* c2d = std::get_if<amqp::c2d_send_event>(&e)) {
+      send_c2d(self, *c2d);
     } else if (auto* c = std::get_if<amqp::closed_event>(&e)) {
       // Proton's descriptions may quote the peer's bytes: escaped and bounded.
       spdlog::info("[amqp {}] connection closed: {}", label(st), log_escape(c->why));

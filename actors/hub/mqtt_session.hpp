@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/common/live_count.hpp"
+#include "actors/common/snapshot.hpp"
 #include "actors/common/writer_interface.hpp"
 #include "actors/hub/c2d_interface.hpp"
 #include "actors/hub/directory_interface.hpp"
@@ -66,6 +67,9 @@ struct hub_services {
   /// under `route_output="other"` (labels a client can multiply are capped).
   std::size_t max_output_series = 16;
   std::function<std::int64_t()> now_ms;
+  /// The service policy (`iothubowner`) key, base64, for service callers on AMQP (azure-iothub's
+  /// `Client.send`); set once the agent has it, empty until then (service tokens refused).
+  std::shared_ptr<snapshot<std::string>> service_key;
 };
 
 /// The frame size limit a connection's I/O side enforces: `pre_auth_frame_bytes` until the

@@ -351,6 +351,17 @@ public:
         links_[link_access::get(r)] = {link_kind::events, parsed->who, std::nullopt};
         return;
       }
+      case link_kind::service_devicebound: {
+        if (!service_authenticated()) {
+          return refuse(r, unauthorized,
+                        "Unable to open the C2D sender link as the connection is not "
+                        "authenticated with the service policy (put its token on $cbs first)");
+        }
+        r.open(proton::receiver_options().auto_accept(false).credit_window(0));
+        r.add_credit(settings_.telemetry_credit);
+        links_[link_access::get(r)] = {parsed->kind, {}, std::nullopt};
+        return;
+      }
       case link_kind::twin:
       case link_kind::methods: {
         if (!authenticated(parsed->who, now_ms_ / 1000)) {
@@ -483,6 +494,9 @@ public:
     if (it->second.kind == link_kind::cbs) {
       return put_token(m);
     }
+    if (it->second.kind == link_kind::service_devicebound) {
+      return c2d_send(d, m, receiver);
+    }
     const auto who = it->second.who;
     if (it->second.kind == link_kind::twin) {
       events_.push_back(twin_request_event{who, annotation_string(m, "operation"),
@@ -584,6 +598,29 @@ private:
     std::deque<std::pair<proton::message, std::uint64_t>> queue; ///< waiting for credit
   };
 
+  bool service_authenticated() const {
+    return service_expires_s_ < 0 || service_expires_s_ > now_ms_ / 1000;
+  }
+
+  /// A service caller's C2D message: `to` names the device (`/devices/{d}/messages/devicebound`).
+  void c2d_send(proton::delivery& d, const proton::message& m, proton::receiver& receiver) {
+    if (!service_authenticated()) {
+      d.release();
+      receiver.close(proton::error_condition(unauthorized, "the service token has expired"));
+      return;
+    }
+    auto target = parse_link_address(m.to());
+    auto msg = from_amqp(m);
+    if (!target || target->kind != link_kind::devicebound || !msg) {
+      d.reject();
+      receiver.add_credit(1);
+      return;
+    }
+    const auto id = next_delivery_++;
+    unsettled_.emplace(id, d);
+    events_.push_back(c2d_send_event{target->who.device_id, std::move(*msg), id});
+  }
+
   /// Refuses `l` when the connection has as many links as it may hold (true then).
   template <class Link>
   bool refuse_over_limit(Link& l) {
@@ -681,6 +718,8 @@ private:
         description = verdict.why;
       } else if (!aud->service()) {
         remember(aud->who, verdict);
+      } else {
+        service_expires_s_ = verdict.expires_s == 0 ? -1 : verdict.expires_s;
       }
     }
     proton::message reply;
@@ -749,6 +788,7 @@ private:
   authenticate_fn authenticate_;
   proton::io::connection_driver driver_;
   std::int64_t now_ms_ = 0;
+  std::int64_t service_expires_s_ = 0; ///< service policy token: 0 none, -1 no expiry
   bool finished_ = false;
   bool opened_ = false;
   bool closing_ = false;

@@ -107,8 +107,18 @@ struct method_response_event {
   std::string body;
 };
 
-using event = std::variant<identity_event, telemetry_event, closed_event, link_event,
-                           delivered_event, twin_request_event, method_response_event>;
+/// A service caller (authenticated with the service policy's token) sends a C2D message to
+/// `device_id` on `/messages/devicebound`: settle `delivery` once the device's queue holds it
+/// (accepted) or refuses it (rejected).
+struct c2d_send_event {
+  std::string device_id;
+  routing::message msg;
+  std::uint64_t delivery = 0;
+};
+
+using event =
+    std::variant<identity_event, telemetry_event, closed_event, link_event, delivered_event,
+                 twin_request_event, method_response_event, c2d_send_event>;
 using events = std::vector<event>;
 
 /// One AMQP 1.0 connection in IoT Hub's dialect (facts §4, wire §3), server side: Qpid

@@ -414,3 +414,44 @@ test('applyConfigurationContent deploys like the manifest file; outpost check na
       assert.match(fileCheck.stdout, /deployment in force: from \S*manifest/, fileCheck.stdout);
     });
   });
+
+test('C2D from azure-iothub Client.send (AMQP, service token on $cbs) reaches devices over MQTT and over AMQP',
+  { timeout: 60000 }, async () => {
+    await withOutpost({ name: 'svc-c2d' }, async (op) => {
+      const { client } = await service(op);
+      const devices = {};
+      for (const [id, transport] of [['devMqtt', 'Mqtt'], ['devAmqp', 'Amqp']]) {
+        const dev = await op.openDevice(await op.addDevice(id), { transport });
+        const got = [];
+        dev.on('message', (m) => { got.push(m); dev.complete(m, () => {}); });
+        devices[id] = got;
+      }
+      await new Promise((r) => setTimeout(r, 500)); // the SDKs attach or subscribe on the listener
+      await withTimeout(client.open(), 15000, 'service Client.open (AMQP, put-token of the service policy)');
+      for (const id of Object.keys(devices)) {
+        const m = new Message(`to ${id}`);
+        m.messageId = `c2d-${id}`;
+        m.properties.add('kind', 'greeting');
+        // Resolves on the disposition `accepted`: the device's queue holds it durably.
+        await withTimeout(client.send(id, m), 15000, `Client.send to ${id}`);
+      }
+      for (const [id, got] of Object.entries(devices)) {
+        await waitFor(() => got.length === 1, { timeoutMs: 15000, message: `C2D delivered to ${id}` });
+        assert.equal(got[0].data.toString(), `to ${id}`);
+        assert.equal(got[0].messageId, `c2d-${id}`);
+        assert.equal(got[0].properties.getValue('kind'), 'greeting');
+      }
+      await client.close();
+
+      // A device token is not the service policy's: the service client is refused.
+      const devCs = await op.addDevice('devX');
+      const p = ConnectionString.parse(devCs);
+      const wrong = ServiceClient.fromSharedAccessSignature(sasToken({
+        host: 'localhost', deviceId: 'devX', key: p.SharedAccessKey, expiry: inAnHour(),
+      }));
+      await rejection(wrong.send('devMqtt', new Message('nope')), 15000, 'send with a device token');
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(devices.devMqtt.length, 1, 'nothing sent with a device token arrives');
+      await wrong.close().catch(() => {});
+    });
+  });

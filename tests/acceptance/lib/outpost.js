@@ -440,7 +440,7 @@ class Outpost {
   /// Sends the SDKs' https://localhost(:443) to this daemon's HTTPS listener (see redirectHttps);
   /// undone by dispose (call again after a restart: the port changes).
   async redirectHttps() {
-    const undo = redirectHttps(this.httpsPort, await this.caPem());
+    const undo = redirectHttps(this.httpsPort, await this.caPem(), { amqpPort: this.amqpPort });
     this._undo.push(undo);
     return undo;
   }
@@ -734,18 +734,20 @@ function withWrongKey(cs) {
 /// A request host of "<host>:<n>" counts as <host> too: ModuleClient.invokeMethod posts to
 /// https://<GatewayHostName>, and gatewayConnectionString's GatewayHostName is localhost:<MQTT
 /// TLS port> (the MQTT side's own stand-in for 8883); a real module has host names on both.
-function redirectHttps(port, ca, { host = 'localhost' } = {}) {
+function redirectHttps(port, ca, { host = 'localhost', amqpPort } = {}) {
   const redirect = (options) => {
     const p = options && options.port;
     const h = options && typeof options === 'object' ? String(options.host || options.hostname || '') : '';
-    if (h.replace(/:\d+$/, '') === host
-        && (p === undefined || p === null || p === '' || Number(p) === 443)) {
-      return {
-        ...options, host: '127.0.0.1', hostname: '127.0.0.1', port, servername: host,
-        ca: options.ca || ca,
-      };
-    }
-    return options;
+    if (h.replace(/:\d+$/, '') !== host) return options;
+    // 443: IoT Hub's HTTPS and WebSocket port; 5671: AMQP (azure-iothub's Client.send).
+    let to = null;
+    if (p === undefined || p === null || p === '' || Number(p) === 443) to = port;
+    else if (amqpPort && Number(p) === 5671) to = amqpPort;
+    if (to === null) return options;
+    return {
+      ...options, host: '127.0.0.1', hostname: '127.0.0.1', port: to, servername: host,
+      ca: options.ca || ca,
+    };
   };
   const proto = https.Agent.prototype;
   const original = proto.createConnection;
@@ -755,9 +757,22 @@ function redirectHttps(port, ca, { host = 'localhost' } = {}) {
   proto.createConnection = redirected;
   // `ws` (the SDKs' WebSocket transports) calls tls.connect itself, past any agent.
   const originalTls = tls.connect;
-  const redirectedTls = function connect(options, ...rest) {
-    return typeof options === 'object' && options !== null
-      ? originalTls.call(this, redirect(options), ...rest) : originalTls.call(this, options, ...rest);
+  // Both of tls.connect's forms: (options[, cb]) as ws calls it, (port[, host][, options][, cb])
+  // as rhea (the AMQP SDKs) does.
+  const redirectedTls = function connect(...args) {
+    if (typeof args[0] === 'object' && args[0] !== null) {
+      return originalTls.call(this, redirect(args[0]), ...args.slice(1));
+    }
+    if (typeof args[0] === 'number' || (typeof args[0] === 'string' && /^\d+$/.test(args[0]))) {
+      let i = 1;
+      let h;
+      if (typeof args[1] === 'string') { h = args[1]; i = 2; }
+      const hasOptions = typeof args[i] === 'object' && args[i] !== null;
+      const opts = hasOptions ? args[i] : {};
+      const options = { ...opts, port: Number(args[0]), host: h || opts.host };
+      return originalTls.call(this, redirect(options), ...args.slice(hasOptions ? i + 1 : i));
+    }
+    return originalTls.apply(this, args);
   };
   tls.connect = redirectedTls;
   return function undo() {
