@@ -1,5 +1,6 @@
 #include "protocols/amqp/hub_connection.hpp"
 
+#include "protocols/amqp/frame_guard.hpp"
 #include "protocols/amqp/message_map.hpp"
 
 #include <algorithm>
@@ -194,6 +195,14 @@ public:
 
   void feed(std::string_view bytes, std::int64_t now_ms) {
     now_ms_ = now_ms;
+    if (guard_failed_) {
+      return; // closing: nothing more is read
+    }
+    if (!guard_.scan(bytes)) {
+      guard_failed_ = true;
+      close("amqp:invalid-field", guard_.why());
+      return;
+    }
     while (!bytes.empty() && !finished_) {
       auto buf = driver_.read_buffer();
       if (buf.size == 0) {
@@ -789,6 +798,8 @@ private:
   proton::io::connection_driver driver_;
   std::int64_t now_ms_ = 0;
   std::int64_t service_expires_s_ = 0; ///< service policy token: 0 none, -1 no expiry
+  frame_guard guard_;                  ///< what Proton 0.37 must not see (frame_guard.hpp)
+  bool guard_failed_ = false;
   bool finished_ = false;
   bool opened_ = false;
   bool closing_ = false;
