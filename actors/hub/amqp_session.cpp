@@ -4,6 +4,7 @@
 #include "actors/hub/authenticator.hpp"
 #include "actors/hub/hub_metrics.hpp"
 #include "actors/hub/session_directory.hpp"
+#include "actors/hub/session_metrics.hpp"
 #include "protocols/amqp/hub_connection.hpp"
 #include "protocols/amqp/message_map.hpp"
 #include "protocols/common/log_escape.hpp"
@@ -29,6 +30,7 @@ namespace {
 /// it forwards what they send, tagged with the identity, to the connection's actor.
 struct identity_slot {
   iothub::client_identity who;
+  std::optional<session_metrics> metrics; ///< before `core`, which points at it
   std::optional<hub::hub_session> core;
   caf::actor proxy;
   bool registered = false;        ///< with the session directory
@@ -103,6 +105,10 @@ amqp::auth_verdict check_credentials(const hub_services& hub,
   const auth_settings settings{hub.hub_hostname, hub.hostname, now_ms / 1000};
   const auto r = authenticate_identity(who, token, *snapshot, settings, cert);
   if (r.connack_code != 0) {
+    // Labelled with the identity only when it is registered (a bounded set), as for MQTT.
+    const bool known = snapshot->find(who.id()) != snapshot->end();
+    hub.metrics->connect_failed.Add({{"id", known ? who.id() : "unknown"}, {"reason", r.reason}})
+        .Increment();
     return {false, r.reason, 0, false};
   }
   return {true, {}, r.expires_s, false};
@@ -170,7 +176,10 @@ identity_slot& slot_of(amqp_actor* self, const iothub::client_identity& who) {
   if (fresh) {
     auto& slot = it->second;
     slot.who = who;
-    slot.core.emplace(core_settings(*st.hub));
+    slot.metrics.emplace(*st.hub, "amqp");
+    slot.metrics->set_identity(who);
+    slot.core.emplace(core_settings(*st.hub), &*slot.metrics);
+    st.hub->metrics->connect_success.Add({{"id", who.id()}}).Increment();
     // The connection core ends an identity's links when its token expires; this core keeps
     // no expiry of its own.
     slot.core->open(who, 0);
@@ -333,9 +342,11 @@ void on_twin(amqp_actor* self, amqp::twin_request_event& e) {
 void carry_events(amqp_actor* self, amqp::events& evs) {
   auto& st = self->state;
   const auto routes = st.hub->routes->get();
+  const bool monitored = st.hub->monitor && st.hub->monitor->active(now(self));
   for (auto& e : evs) {
     if (auto* t = std::get_if<amqp::telemetry_event>(&e)) {
       auto& slot = slot_of(self, t->who);
+      slot.metrics->set_monitored(monitored);
       hub::actions h;
       slot.core->on_telemetry(std::move(t->msg), t->delivery, *routes, h);
       slot.core->flush(h);
@@ -384,6 +395,7 @@ void finish(amqp_actor* self) {
       self->send(st.hub->directory, unregister_atom::value, id,
                  caf::actor_cast<directory_session_actor>(slot.proxy));
     }
+    st.hub->metrics->disconnect.Add({{"id", id}}).Increment();
     caf::anon_send_exit(slot.proxy, caf::exit_reason::user_shutdown);
   }
   st.conn->close(true);

@@ -4,6 +4,7 @@
 #include "actors/hub/authenticator.hpp"
 #include "actors/hub/hub_metrics.hpp"
 #include "actors/hub/session_directory.hpp"
+#include "actors/hub/session_metrics.hpp"
 #include "protocols/common/log_escape.hpp"
 #include "protocols/hub/hub_session.hpp"
 #include "protocols/iothub/topics.hpp"
@@ -27,18 +28,6 @@ namespace {
 
 struct session_state;
 
-/// What the core decides, counted under IoT Edge's metric names. Labels come from the
-/// authenticated identity and from names it chose, capped (see `count_received`).
-struct session_metrics : hub::session_observer {
-  session_state* st = nullptr;
-  void received(const routing::message& m, std::size_t body_bytes) override;
-  void dropped(hub::drop_reason why, const routing::message& m) override;
-  void delivered(const routing::message& m, const hub::binding& from,
-                 std::int64_t enqueued_ms) override;
-  void routed(const routing::message& m, const std::vector<hub::bound_target>& targets) override;
-  void store_refused(std::error_code ec) override;
-};
-
 struct session_state {
   /// First member, so destroyed last: the hub's shutdown waits until the connection is gone.
   std::shared_ptr<live_count::token> alive;
@@ -46,15 +35,14 @@ struct session_state {
   std::shared_ptr<transport::stream_connection> conn;
   std::shared_ptr<frame_limit> limit; ///< shared with the I/O side's frame forwarder
   std::optional<mqtt::session> proto; ///< MQTT 3.1.1: packets, packet ids, keepalive
-  session_metrics metrics;
+  std::optional<session_metrics> metrics;
   std::optional<hub::hub_session> core; ///< the hub's side: routing, storage, delivery
   iothub::client_identity who;
   /// The accepted CONNECT (its credentials): checked again when the identities change.
   std::optional<mqtt::connect> credentials;
   bool registered = false;
   bool closing = false;
-  bool paused = false;    ///< the socket is not read (backpressure: see hub_session::reading)
-  bool monitored = false; ///< `outpost monitor` is watching during this pass
+  bool paused = false; ///< the socket is not read (backpressure: see hub_session::reading)
   bool watching_desired = false;   ///< registered with the twins for desired patches
   bool listening_methods = false;  ///< registered with the method router
   bool c2d_requested = false;      ///< the device's C2D queue was asked for
@@ -62,14 +50,6 @@ struct session_state {
   std::string out;                 ///< bytes for the socket, flushed once per pass
   std::vector<std::string> subscriptions;
   std::int64_t tick_at = 0;
-  prometheus::Counter* received = nullptr; ///< edgehub_messages_received_total, no output
-  std::unordered_map<std::string, prometheus::Counter*> received_by_output; ///< capped
-  prometheus::Counter* other_output_counter = nullptr; ///< outputs past the cap
-  std::string last_output; ///< a module usually sends on one output: no lookup for it
-  prometheus::Counter* last_output_counter = nullptr;
-  prometheus::Summary* size = nullptr;
-  std::unordered_map<std::string, std::pair<prometheus::Counter*, prometheus::Summary*>>
-      sent_series;
 
   static inline const char* name = "mqtt_session";
 };
@@ -151,114 +131,6 @@ void set_paused(session_actor* self) {
   } else {
     st.conn->resume_reading();
   }
-}
-
-// -- metrics ---------------------------------------------------------------------------------
-
-/// edgehub_messages_received_total{id, route_output}: one series per module output used.
-void count_received(session_state& st, std::string_view output) {
-  if (output.empty()) {
-    st.received->Increment();
-    return;
-  }
-  if (!st.last_output_counter || output != st.last_output) {
-    st.last_output.assign(output);
-    // Each output name is a series: past the cap, further names share "other" (and are not
-    // remembered, so the map stays bounded too).
-    if (auto found = st.received_by_output.find(st.last_output);
-        found != st.received_by_output.end()) {
-      st.last_output_counter = found->second;
-    } else if (st.received_by_output.size() < st.hub->max_output_series) {
-      st.last_output_counter =
-          &st.hub->metrics->received.Add({{"id", st.who.id()}, {"route_output", st.last_output}});
-      st.received_by_output.emplace(st.last_output, st.last_output_counter);
-    } else {
-      if (!st.other_output_counter) {
-        st.other_output_counter =
-            &st.hub->metrics->received.Add({{"id", st.who.id()}, {"route_output", "other"}});
-      }
-      st.last_output_counter = st.other_output_counter;
-    }
-  }
-  st.last_output_counter->Increment();
-}
-
-void session_metrics::received(const routing::message& m, std::size_t body_bytes) {
-  if (!st->size) {
-    // Created on the first publish: a summary holds ~20 KiB, too much for idle connections.
-    st->size =
-        &st->hub->metrics->message_size.Add({{"id", st->who.id()}}, hub_metrics::quantiles(),
-                                            hub_metrics::window, hub_metrics::window_buckets);
-  }
-  st->size->Observe(static_cast<double>(body_bytes));
-  count_received(*st, m.get(routing::system_property::output_name).value_or(""));
-}
-
-void session_metrics::dropped(hub::drop_reason why, const routing::message& m) {
-  if (why == hub::drop_reason::undecodable) {
-    spdlog::error("[mqtt {}] undecodable stored message dropped", st->who.id());
-    return;
-  }
-  if (why != hub::drop_reason::no_route) {
-    st->hub->metrics->dropped.Add({{"reason", hub::to_string(why)}, {"from", st->who.id()}})
-        .Increment();
-    return;
-  }
-  const auto out_name = m.get(routing::system_property::output_name).value_or("");
-  // Only output names that have a series of their own label it (see count_received).
-  const bool own = out_name.empty() || st->received_by_output.count(std::string{out_name}) != 0;
-  st->hub->metrics->dropped
-      .Add({{"reason", "no_route"},
-            {"from", st->who.id()},
-            {"from_route_output", own ? std::string{out_name} : std::string{"other"}}})
-      .Increment();
-}
-
-/// edgehub_messages_sent_total and edgehub_message_process_duration_seconds, with the series
-/// of each (sender, input) looked up once per session.
-void session_metrics::delivered(const routing::message& msg, const hub::binding& b,
-                                std::int64_t enqueued_ms) {
-  const auto device = msg.get(routing::system_property::connection_device_id).value_or("");
-  const auto module = msg.get(routing::system_property::connection_module_id).value_or("");
-  auto output = msg.get(routing::system_property::output_name).value_or("");
-  auto key = std::string{device} + "/" + std::string{module} + "/" + std::string{output} + "|"
-             + b.target.input;
-  if (st->sent_series.size() >= 4 * st->hub->max_output_series && !st->sent_series.count(key)) {
-    // Senders' output names are labels too: past the cap they share "other".
-    output = "other";
-    key = std::string{device} + "/" + std::string{module} + "/other|" + b.target.input;
-  }
-  auto& series = st->sent_series[key];
-  if (!series.first) {
-    const auto from =
-        module.empty() ? std::string{device} : std::string{device} + "/" + std::string{module};
-    const auto priority = std::to_string(b.priority);
-    series.first = &st->hub->metrics->sent.Add({{"from", from},
-                                                {"to", st->who.id()},
-                                                {"from_route_output", std::string{output}},
-                                                {"to_route_input", b.target.input},
-                                                {"priority", priority}});
-    series.second = &st->hub->metrics->process_duration.Add(
-        {{"from", from}, {"to", st->who.id()}, {"priority", priority}}, hub_metrics::quantiles(),
-        hub_metrics::window, hub_metrics::window_buckets);
-  }
-  series.first->Increment();
-  if (enqueued_ms > 0) {
-    series.second->Observe(static_cast<double>(st->hub->now_ms() - enqueued_ms) / 1000.0);
-  }
-}
-
-void session_metrics::routed(const routing::message& m,
-                             const std::vector<hub::bound_target>& targets) {
-  if (st->monitored) {
-    st->hub->monitor->record(m, targets, st->hub->now_ms());
-  }
-}
-
-void session_metrics::store_refused(std::error_code ec) {
-  spdlog::warn("[mqtt {}] store refused a message ({}): not reading until it fits", st->who.id(),
-               ec.message());
-  st->hub->metrics->unack.Add({{"reason", "storage_failure"}, {"from", st->who.id()}}).Increment();
 }
 
 // -- authentication --------------------------------------------------------------------------
@@ -369,7 +241,7 @@ void on_authenticate(session_actor* self, const mqtt::connect& c) {
           [=, expires_s = result.expires_s](session_info& info) {
             auto& s = self->state;
             s.registered = true;
-            s.received = &s.hub->metrics->received.Add({{"id", s.who.id()}, {"route_output", ""}});
+            s.metrics->set_identity(s.who);
             s.hub->metrics->connect_success.Add({{"id", s.who.id()}}).Increment();
             spdlog::info("[mqtt {} {}] connected ({} session{})", s.conn->peer_address(),
                          s.who.id(), clean ? "clean" : "persistent",
@@ -498,7 +370,7 @@ void carry_mqtt(session_actor* self, mqtt::actions& acts, hub::actions& hacts) {
       }
       if (!routes) {
         routes = st.hub->routes->get();
-        st.monitored = st.hub->monitor && st.hub->monitor->active(now(self));
+        st.metrics->set_monitored(st.hub->monitor && st.hub->monitor->active(now(self)));
       }
       // QoS 1 packet ids are never 0: the id is the core's acknowledgement tag.
       st.core->on_publish(pub->p.topic, std::move(pub->p.payload),
@@ -644,8 +516,8 @@ caf::behavior session_behavior(session_actor* self, std::shared_ptr<const hub_se
                                 std::chrono::steady_clock::now() - st.conn->accepted_at())
                                 .count();
   st.proto.emplace(st.hub->limits, now(self) - std::max<std::int64_t>(since_accept, 0));
-  st.metrics.st = &st;
-  st.core.emplace(core_settings(*st.hub), &st.metrics);
+  st.metrics.emplace(*st.hub, "mqtt");
+  st.core.emplace(core_settings(*st.hub), &*st.metrics);
   if (st.hub->sessions) {
     self->join(st.hub->sessions);
   }

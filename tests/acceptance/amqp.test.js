@@ -63,6 +63,10 @@ for (const transport of ['Amqp', 'AmqpWs']) {
         assert.equal(props.prop1, 'value 1');
         assert.equal(props['weird/key&='], 'v=a&b/c d');
         assert.equal(props['$.cdid'], 'dev1', 'the hub stamps the authenticated device');
+        // Counted under IoT Edge's names, as MQTT clients are.
+        const metrics = await op.metricsText();
+        assert.match(metrics, /edgehub_messages_received_total\{[^}]*id="dev1"[^}]*\} 1/);
+        assert.match(metrics, /edgehub_client_connect_success_total\{[^}]*id="dev1"[^}]*\} 1/);
       });
     });
 }

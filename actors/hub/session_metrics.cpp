@@ -1,0 +1,118 @@
+#include "actors/hub/session_metrics.hpp"
+
+#include "actors/hub/hub_metrics.hpp"
+#include "actors/hub/mqtt_session.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace outpost::actors {
+
+void session_metrics::set_identity(const iothub::client_identity& who) {
+  id_ = who.id();
+  received_ = &hub_.metrics->received.Add({{"id", id_}, {"route_output", ""}});
+}
+
+/// edgehub_messages_received_total{id, route_output}: one series per module output used.
+void session_metrics::count_received(std::string_view output) {
+  if (output.empty()) {
+    received_->Increment();
+    return;
+  }
+  if (!last_output_counter_ || output != last_output_) {
+    last_output_.assign(output);
+    // Each output name is a series: past the cap, further names share "other" (and are not
+    // remembered, so the map stays bounded too).
+    if (auto found = received_by_output_.find(last_output_); found != received_by_output_.end()) {
+      last_output_counter_ = found->second;
+    } else if (received_by_output_.size() < hub_.max_output_series) {
+      last_output_counter_ =
+          &hub_.metrics->received.Add({{"id", id_}, {"route_output", last_output_}});
+      received_by_output_.emplace(last_output_, last_output_counter_);
+    } else {
+      if (!other_output_counter_) {
+        other_output_counter_ =
+            &hub_.metrics->received.Add({{"id", id_}, {"route_output", "other"}});
+      }
+      last_output_counter_ = other_output_counter_;
+    }
+  }
+  last_output_counter_->Increment();
+}
+
+void session_metrics::received(const routing::message& m, std::size_t body_bytes) {
+  if (!size_) {
+    // Created on the first publish: a summary holds ~20 KiB, too much for idle connections.
+    size_ = &hub_.metrics->message_size.Add({{"id", id_}}, hub_metrics::quantiles(),
+                                            hub_metrics::window, hub_metrics::window_buckets);
+  }
+  size_->Observe(static_cast<double>(body_bytes));
+  count_received(m.get(routing::system_property::output_name).value_or(""));
+}
+
+void session_metrics::dropped(hub::drop_reason why, const routing::message& m) {
+  if (why == hub::drop_reason::undecodable) {
+    spdlog::error("[{} {}] undecodable stored message dropped", protocol_, id_);
+    return;
+  }
+  if (why != hub::drop_reason::no_route) {
+    hub_.metrics->dropped.Add({{"reason", hub::to_string(why)}, {"from", id_}}).Increment();
+    return;
+  }
+  const auto out_name = m.get(routing::system_property::output_name).value_or("");
+  // Only output names that have a series of their own label it (see count_received).
+  const bool own = out_name.empty() || received_by_output_.count(std::string{out_name}) != 0;
+  hub_.metrics->dropped
+      .Add({{"reason", "no_route"},
+            {"from", id_},
+            {"from_route_output", own ? std::string{out_name} : std::string{"other"}}})
+      .Increment();
+}
+
+/// edgehub_messages_sent_total and edgehub_message_process_duration_seconds, with the series
+/// of each (sender, input) looked up once per session.
+void session_metrics::delivered(const routing::message& msg, const hub::binding& b,
+                                std::int64_t enqueued_ms) {
+  const auto device = msg.get(routing::system_property::connection_device_id).value_or("");
+  const auto module = msg.get(routing::system_property::connection_module_id).value_or("");
+  auto output = msg.get(routing::system_property::output_name).value_or("");
+  auto key = std::string{device} + "/" + std::string{module} + "/" + std::string{output} + "|"
+             + b.target.input;
+  if (sent_series_.size() >= 4 * hub_.max_output_series && !sent_series_.count(key)) {
+    // Senders' output names are labels too: past the cap they share "other".
+    output = "other";
+    key = std::string{device} + "/" + std::string{module} + "/other|" + b.target.input;
+  }
+  auto& series = sent_series_[key];
+  if (!series.first) {
+    const auto from =
+        module.empty() ? std::string{device} : std::string{device} + "/" + std::string{module};
+    const auto priority = std::to_string(b.priority);
+    series.first = &hub_.metrics->sent.Add({{"from", from},
+                                            {"to", id_},
+                                            {"from_route_output", std::string{output}},
+                                            {"to_route_input", b.target.input},
+                                            {"priority", priority}});
+    series.second = &hub_.metrics->process_duration.Add(
+        {{"from", from}, {"to", id_}, {"priority", priority}}, hub_metrics::quantiles(),
+        hub_metrics::window, hub_metrics::window_buckets);
+  }
+  series.first->Increment();
+  if (enqueued_ms > 0) {
+    series.second->Observe(static_cast<double>(hub_.now_ms() - enqueued_ms) / 1000.0);
+  }
+}
+
+void session_metrics::routed(const routing::message& m,
+                             const std::vector<hub::bound_target>& targets) {
+  if (monitored_) {
+    hub_.monitor->record(m, targets, hub_.now_ms());
+  }
+}
+
+void session_metrics::store_refused(std::error_code ec) {
+  spdlog::warn("[{} {}] store refused a message ({}): not reading until it fits", protocol_, id_,
+               ec.message());
+  hub_.metrics->unack.Add({{"reason", "storage_failure"}, {"from", id_}}).Increment();
+}
+
+} // namespace outpost::actors
