@@ -70,6 +70,7 @@ std::string label(const amqp_state& st) {
 
 void pump(amqp_actor* self, amqp::events evs, const std::string& identity = {},
           hub::actions hacts = {});
+void drop_identity(amqp_actor* self, const std::string& id);
 
 hub::session_settings core_settings(const hub_services& hub) {
   hub::session_settings s;
@@ -375,6 +376,9 @@ void carry_events(amqp_actor* self, amqp::events& evs) {
                  m->status, std::move(m->body));
     } else if (auto* c2d = std::get_if<amqp::c2d_send_event>(&e)) {
       send_c2d(self, *c2d);
+    } else if (auto* r = std::get_if<amqp::revoked_event>(&e)) {
+      spdlog::info("[amqp {} {}] revoked: {}", label(st), r->id, r->why);
+      drop_identity(self, r->id);
     } else if (auto* c = std::get_if<amqp::closed_event>(&e)) {
       // Proton's descriptions may quote the peer's bytes: escaped and bounded.
       spdlog::info("[amqp {}] connection closed: {}", label(st), log_escape(c->why));
@@ -383,21 +387,43 @@ void carry_events(amqp_actor* self, amqp::events& evs) {
   }
 }
 
+/// Ends what the connection holds for one identity: its core, its registrations, its proxy.
+void release_identity(amqp_actor* self, const std::string& id, identity_slot& slot) {
+  auto& st = self->state;
+  slot.core->close();
+  set_interest(self, slot, st.hub->twins, slot.watching_desired, false, twin_watch_atom::value,
+               twin_unwatch_atom::value);
+  set_interest(self, slot, st.hub->methods, slot.listening_methods, false,
+               method_listen_atom::value, method_unlisten_atom::value);
+  if (slot.registered) {
+    self->send(st.hub->directory, unregister_atom::value, id,
+               caf::actor_cast<directory_session_actor>(slot.proxy));
+  }
+  st.hub->metrics->disconnect.Add({{"id", id}}).Increment();
+  // Unlinked first: a linked proxy's exit would take the connection's actor with it.
+  self->unlink_from(slot.proxy);
+  caf::anon_send_exit(slot.proxy, caf::exit_reason::user_shutdown);
+}
+
+void drop_identity(amqp_actor* self, const std::string& id) {
+  auto& st = self->state;
+  auto it = st.identities.find(id);
+  if (it == st.identities.end()) {
+    return;
+  }
+  release_identity(self, id, it->second);
+  for (auto q = st.queues.begin(); q != st.queues.end();) {
+    q = q->second == id ? st.queues.erase(q) : std::next(q);
+  }
+  st.identities.erase(it);
+}
+
 void finish(amqp_actor* self) {
   auto& st = self->state;
   for (auto& [id, slot] : st.identities) {
-    slot.core->close();
-    set_interest(self, slot, st.hub->twins, slot.watching_desired, false, twin_watch_atom::value,
-                 twin_unwatch_atom::value);
-    set_interest(self, slot, st.hub->methods, slot.listening_methods, false,
-                 method_listen_atom::value, method_unlisten_atom::value);
-    if (slot.registered) {
-      self->send(st.hub->directory, unregister_atom::value, id,
-                 caf::actor_cast<directory_session_actor>(slot.proxy));
-    }
-    st.hub->metrics->disconnect.Add({{"id", id}}).Increment();
-    caf::anon_send_exit(slot.proxy, caf::exit_reason::user_shutdown);
+    release_identity(self, id, slot);
   }
+  st.identities.clear();
   st.conn->close(true);
   self->quit();
 }
@@ -535,8 +561,11 @@ caf::behavior amqp_behavior(amqp_actor* self, std::shared_ptr<const hub_services
         pump(self, std::move(evs));
       },
       [=](identities_atom) {
-        // Identities changed (removed, disabled, re-keyed): the next link or put-token is
-        // checked against the new table; live links of a removed identity end with it.
+        // Identities changed (removed, disabled, re-keyed): every credential held is checked
+        // again; an identity that no longer passes loses its links and its session here.
+        amqp::events evs;
+        self->state.proto->reauthenticate(evs);
+        pump(self, std::move(evs));
       },
       [=](routes_atom) {
         auto& s = self->state;

@@ -350,7 +350,7 @@ public:
         links_[link_access::get(r)] = {link_kind::cbs, {}, std::nullopt};
         return;
       case link_kind::events: {
-        if (!authenticated(parsed->who, now_ms_ / 1000)) {
+        if (!admit(parsed->who)) {
           return refuse(r, unauthorized,
                         "Unable to open events link as the connection is not authenticated for "
                             + parsed->who.id() + " (put a token on $cbs first)");
@@ -373,7 +373,7 @@ public:
       }
       case link_kind::twin:
       case link_kind::methods: {
-        if (!authenticated(parsed->who, now_ms_ / 1000)) {
+        if (!admit(parsed->who)) {
           return refuse(r, unauthorized,
                         std::string{"Unable to open "} + to_string(parsed->kind)
                             + " link as the connection is not authenticated for "
@@ -416,7 +416,7 @@ public:
           s, not_implemented,
           std::string{"receiving from "} + to_string(parsed->kind) + " links is not served yet");
     }
-    if (!authenticated(parsed->who, now_ms_ / 1000)) {
+    if (!admit(parsed->who)) {
       return refuse(s, unauthorized,
                     std::string{"Unable to open "} + to_string(*kind)
                         + " link as the connection is not authenticated for " + parsed->who.id());
@@ -581,7 +581,7 @@ public:
     if (!verdict.ok) {
       return false;
     }
-    remember(*who, verdict);
+    remember(*who, verdict, password);
     sasl_user_ = who->id();
     return true;
   }
@@ -594,6 +594,7 @@ private:
   struct identity_state {
     iothub::client_identity who;
     std::int64_t expires_s = 0;
+    std::string credential; ///< the token (CBS, PLAIN) or "" (TLS client certificate)
   };
   struct link_info {
     link_kind kind = link_kind::cbs;
@@ -696,12 +697,78 @@ private:
     }
   }
 
-  void remember(const iothub::client_identity& who, const auth_verdict& verdict) {
+  void remember(const iothub::client_identity& who, const auth_verdict& verdict,
+                std::string credential) {
     auto [it, fresh] = identities_.try_emplace(who.id());
-    it->second = {who, verdict.expires_s};
+    it->second = {who, verdict.expires_s, std::move(credential)};
     events_.push_back(identity_event{who, verdict.expires_s, !fresh});
   }
 
+  /// `who` may open links: authenticated on this connection, or (no token: the Node SDK with
+  /// X.509 skips CBS) by the TLS client certificate.
+  bool admit(const iothub::client_identity& who) {
+    if (authenticated(who, now_ms_ / 1000)) {
+      return true;
+    }
+    if (identities_.size() >= settings_.max_identities) {
+      return false;
+    }
+    const auto verdict = authenticate_(who, std::string{});
+    if (!verdict.ok) {
+      return false;
+    }
+    remember(who, verdict, std::string{});
+    return true;
+  }
+
+  /// Closes every link of identity `id` with `amqp:unauthorized-access` and `why`.
+  void close_links_of(const std::string& id, const std::string& why) {
+    for (auto link = links_.begin(); link != links_.end();) {
+      if (link->second.kind != link_kind::cbs && link->second.who.id() == id) {
+        pn_link_t* l = link->first;
+        ++link;
+        pn_condition_set_name(pn_link_condition(l), unauthorized);
+        pn_condition_set_description(pn_link_condition(l), why.c_str());
+        pn_link_close(l);
+      } else {
+        ++link;
+      }
+    }
+  }
+
+public:
+  /// The identities changed (removed, disabled, re-keyed; the service key rotated): every
+  /// credential held is checked again, and those that no longer pass lose their links.
+  void reauthenticate() {
+    for (auto it = identities_.begin(); it != identities_.end();) {
+      const auto verdict = authenticate_(it->second.who, it->second.credential);
+      if (verdict.ok) {
+        it->second.expires_s = verdict.expires_s;
+        ++it;
+        continue;
+      }
+      const auto id = it->first;
+      it = identities_.erase(it);
+      close_links_of(id, id + " is no longer authorized: " + verdict.why);
+      events_.push_back(revoked_event{id, verdict.why});
+    }
+    if (service_expires_s_ != 0 && !authenticate_({}, service_credential_).ok) {
+      service_expires_s_ = 0;
+      for (auto link = links_.begin(); link != links_.end();) {
+        pn_link_t* l = link->first;
+        const bool service_link = link->second.kind == link_kind::service_devicebound;
+        ++link;
+        if (service_link) {
+          pn_condition_set_name(pn_link_condition(l), unauthorized);
+          pn_condition_set_description(pn_link_condition(l), "the service token was revoked");
+          pn_link_close(l);
+        }
+      }
+    }
+    dispatch();
+  }
+
+private:
   /// CBS put-token (wire §3.3): answered on the `$cbs` reply link with the request's id as
   /// correlation id and `status-code`/`status-description`.
   void put_token(const proton::message& m) {
@@ -726,9 +793,10 @@ private:
         status = 401;
         description = verdict.why;
       } else if (!aud->service()) {
-        remember(aud->who, verdict);
+        remember(aud->who, verdict, proton::get<std::string>(m.body()));
       } else {
         service_expires_s_ = verdict.expires_s == 0 ? -1 : verdict.expires_s;
+        service_credential_ = proton::get<std::string>(m.body());
       }
     }
     proton::message reply;
@@ -764,18 +832,7 @@ private:
       }
       const auto id = it->first;
       it = identities_.erase(it);
-      for (auto link = links_.begin(); link != links_.end();) {
-        if (link->second.kind != link_kind::cbs && link->second.who.id() == id) {
-          pn_link_t* l = link->first;
-          ++link;
-          pn_condition_set_name(pn_link_condition(l), unauthorized);
-          pn_condition_set_description(pn_link_condition(l),
-                                       ("the token of " + id + " has expired").c_str());
-          pn_link_close(l);
-        } else {
-          ++link;
-        }
-      }
+      close_links_of(id, "the token of " + id + " has expired");
     }
   }
 
@@ -798,7 +855,8 @@ private:
   proton::io::connection_driver driver_;
   std::int64_t now_ms_ = 0;
   std::int64_t service_expires_s_ = 0; ///< service policy token: 0 none, -1 no expiry
-  frame_guard guard_;                  ///< what Proton 0.37 must not see (frame_guard.hpp)
+  std::string service_credential_;
+  frame_guard guard_; ///< what Proton 0.37 must not see (frame_guard.hpp)
   bool guard_failed_ = false;
   bool finished_ = false;
   bool opened_ = false;
@@ -973,6 +1031,11 @@ void hub_connection::method_request(const iothub::client_identity& who,
                                     const std::string& request_id, const std::string& method,
                                     std::string payload) {
   guarded([&] { handler_->method_request(who, request_id, method, std::move(payload)); });
+}
+
+void hub_connection::reauthenticate(events& out) {
+  guarded([&] { handler_->reauthenticate(); });
+  handler_->take_events(out);
 }
 
 bool hub_connection::listening(const iothub::client_identity& who, outbound kind) const {

@@ -116,9 +116,16 @@ struct c2d_send_event {
   std::uint64_t delivery = 0;
 };
 
+/// An identity lost its authorization on this connection (`reauthenticate`): its links are
+/// closed; the owner ends what it holds for it.
+struct revoked_event {
+  std::string id;
+  std::string why;
+};
+
 using event =
     std::variant<identity_event, telemetry_event, closed_event, link_event, delivered_event,
-                 twin_request_event, method_response_event, c2d_send_event>;
+                 twin_request_event, method_response_event, c2d_send_event, revoked_event>;
 using events = std::vector<event>;
 
 /// One AMQP 1.0 connection in IoT Hub's dialect (facts §4, wire §3), server side: Qpid
@@ -175,6 +182,10 @@ public:
   /// The peer's AMQP `open` has arrived (after SASL, if any): until then the owner bounds the
   /// time a connection may take.
   bool opened() const noexcept;
+
+  /// The identities changed: every credential held is checked again through the authenticate
+  /// function; identities that fail lose their links (`revoked_event`).
+  void reauthenticate(events& out);
 
   /// Whether `who` holds a valid authentication on this connection at `now_s`.
   bool authenticated(const iothub::client_identity& who, std::int64_t now_s) const;

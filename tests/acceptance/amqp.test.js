@@ -150,3 +150,22 @@ test('a Proton client: uuid message id and binary correlation id arrive intact o
         'a binary correlation id that is UTF-8 text arrives as that text');
     });
   });
+
+test('Amqp: disabling a device ends its AMQP links within a second; nothing it sends after that is routed',
+  { timeout: 120000 }, async () => {
+    await withOutpost({ name: 'amqp-revoke' }, async (op) => {
+      const modB = await op.openModule(await op.addModule('modB'), { transport: 'Mqtt' });
+      const dev = await op.openDevice(await op.addDevice('dev1'), { transport: 'Amqp', retry: false });
+      await withTimeout(dev.sendEvent(new Message('before')), 15000, 'sendEvent before');
+      await modB.inbox.waitCount('fromDevices', 1, 20000);
+      const t0 = Date.now();
+      await op.cliOk(['identity', 'disable', 'dev1']);
+      await withTimeout((async () => {
+        while (!/\[amqp [^\]]* dev1\] revoked/.test(op.stderrText())) await sleep(50);
+      })(), 5000, 'the hub to revoke dev1 on its AMQP connection');
+      assert.ok(Date.now() - t0 < 2000, `revoked after ${Date.now() - t0} ms`);
+      await withTimeout(dev.sendEvent(new Message('after')).catch(() => 'refused'), 20000, 'sendEvent after');
+      await sleep(500);
+      assert.equal(modB.inbox.on('fromDevices').length, 1, 'nothing sent after the revocation is routed');
+    });
+  });

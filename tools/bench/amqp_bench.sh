@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# AMQP against MQTT on one Outpost, same run, same machine (issue 11's benchmark): fan-in of
+# PUBLISHERS devices (256 B, durable: storage.durability = "fsync", each message settled /
+# PUBACKed only once it is in the sink module's mailbox on disk), both over TLS, closed loop with
+# INFLIGHT unacknowledged messages per device; then the hub's RSS per idle AMQP connection
+# (IDLE authenticated connections, each with its events link attached) next to MQTT's.
+#
+#   tools/bench/amqp_bench.sh [OUT.md]      (default /tmp/outpost-amqp-bench.md)
+#
+# Builds nothing: expects build/bin/{outpostd,outpost,outpost-loadgen,outpost-amqp-loadgen}.
+# Knobs: PUBLISHERS=100 PAYLOAD=256 INFLIGHT=16 DURATION=10 REPS=3 IDLE=1000 KEEP=0
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+bin="${OUTPOST_BIN_DIR:-$root/build/bin}"
+out="${1:-/tmp/outpost-amqp-bench.md}"
+PUBLISHERS="${PUBLISHERS:-100}"
+PAYLOAD="${PAYLOAD:-256}"
+INFLIGHT="${INFLIGHT:-16}"
+DURATION="${DURATION:-10}"
+REPS="${REPS:-3}"
+IDLE="${IDLE:-1000}"
+KEEP="${KEEP:-0}"
+
+for f in outpostd outpost outpost-loadgen outpost-amqp-loadgen; do
+  [ -x "$bin/$f" ] || { echo "amqp_bench.sh: $bin/$f not found (build it first)" >&2; exit 2; }
+done
+for tool in curl jq python3; do
+  command -v "$tool" >/dev/null || { echo "amqp_bench.sh: $tool is required" >&2; exit 2; }
+done
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+work="$(mktemp -d /tmp/outpost-amqp-bench.XXXXXX)"
+pid=""
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+cleanup() {
+  [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  if [ "$KEEP" = 1 ]; then log "work dir kept: $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+cat >"$work/manifest.json" <<'EOF'
+{"modulesContent": {
+  "$edgeAgent": {"properties.desired": {"schemaVersion": "1.1",
+    "runtime": {"type": "docker", "settings": {"minDockerVersion": "v1.25"}},
+    "systemModules": {"edgeAgent": {"type": "docker", "settings": {"image": "a"}},
+      "edgeHub": {"type": "docker", "status": "running", "restartPolicy": "always", "settings": {"image": "h"}}},
+    "modules": {}}},
+  "$edgeHub": {"properties.desired": {"schemaVersion": "1.1",
+    "routes": {"devicesToSink": "FROM /messages/* INTO BrokeredEndpoint(\"/modules/sink/inputs/in1\")"},
+    "storeAndForwardConfiguration": {"timeToLiveSecs": 7200}}}}}
+EOF
+cat >"$work/config.toml" <<EOF
+hostname = "localhost"
+device_id = "edge1"
+[storage]
+dir = "$work/data"
+durability = "fsync"
+[listen]
+metrics = ""
+mqtt = ""
+mqtt_tls = "127.0.0.1:0"
+amqp_tls = "127.0.0.1:0"
+https = ""
+[agent]
+manifest = "$work/manifest.json"
+[hub]
+max_unauthenticated_per_source = 1000000
+[log]
+level = "warn"
+EOF
+
+start() {
+  rm -rf "$work/data/messages" # a fresh store per run (identities and keys stay)
+  rm -f "$work/data/run/ports.json"
+  "$bin/outpostd" --config "$work/config.toml" 2>>"$work/outpostd.log" &
+  pid=$!
+  for _ in $(seq 300); do
+    [ -s "$work/data/run/ports.json" ] && break
+    kill -0 "$pid" 2>/dev/null || { tail -20 "$work/outpostd.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  mqtt_port="$(jq -r '.mqtt_tls' "$work/data/run/ports.json" | sed 's/.*://')"
+  amqp_port="$(jq -r '.amqp_tls' "$work/data/run/ports.json" | sed 's/.*://')"
+  admin="$(jq -r '.admin_socket' "$work/data/run/ports.json")"
+}
+stop() { kill -TERM "$pid"; wait "$pid" || true; pid=""; }
+
+identities() { # FILE PREFIX COUNT
+  local cfg="$work/curl.cfg"
+  : >"$cfg"
+  for i in $(seq 1 "$3"); do
+    [ "$i" -gt 1 ] && echo next >>"$cfg"
+    printf 'unix-socket = "%s"\nurl = "http://localhost/identities"\nrequest = "POST"\nheader = "Content-Type: application/json"\ndata = "{\\"id\\":\\"%s%d\\"}"\n' \
+      "$admin" "$2" "$i" >>"$cfg"
+  done
+  curl -sS -K "$cfg" | jq -r 'select(.primaryKey != null) | "\(.id) \(.primaryKey)"' >>"$1"
+}
+
+fsync_p99() {
+  python3 - "$work/probe" <<'PY'
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+lat = []
+for _ in range(300):
+    os.write(fd, b"x" * 300); t = time.perf_counter_ns(); os.fdatasync(fd); lat.append(time.perf_counter_ns() - t)
+os.close(fd); os.unlink(sys.argv[1]); lat.sort()
+print(f"p50 {lat[150]/1e3:.0f} us, p99 {lat[296]/1e3:.0f} us")
+PY
+}
+
+start
+: >"$work/keys.txt"
+identities "$work/keys.txt" d "$PUBLISHERS"
+curl -sS --unix-socket "$admin" -X POST -H 'Content-Type: application/json' \
+  -d '{"id":"sink","type":"module"}' http://localhost/identities >/dev/null
+: >"$work/idle-keys.txt"
+identities "$work/idle-keys.txt" i "$IDLE"
+"$bin/outpost" --config "$work/config.toml" ca >"$work/ca.pem"
+stop
+log "identities: $(wc -l <"$work/keys.txt") publishers, $(wc -l <"$work/idle-keys.txt") idle; fdatasync $(fsync_p99)"
+
+common=(--host 127.0.0.1 --ca "$work/ca.pem" --hub-hostname localhost --publishers "$PUBLISHERS"
+        --payload "$PAYLOAD" --inflight "$INFLIGHT")
+: >"$work/results.jsonl"
+for rep in $(seq 1 "$REPS"); do
+  start
+  log "rep $rep: MQTT/TLS fan-in"
+  "$bin/outpost-loadgen" "${common[@]}" --port "$mqtt_port" --tls --iothub-keys "$work/keys.txt" \
+    --qos 1 --duration "$DURATION" --broker-pid "$pid" | jq -c '. + {protocol: "mqtt"}' \
+    >>"$work/results.jsonl"
+  stop
+  start
+  log "rep $rep: AMQP/TLS fan-in"
+  "$bin/outpost-amqp-loadgen" "${common[@]}" --port "$amqp_port" --iothub-keys "$work/keys.txt" \
+    --duration "$DURATION" --broker-pid "$pid" >>"$work/results.jsonl"
+  stop
+done
+start
+sleep 1
+log "idle: $IDLE AMQP connections"
+"$bin/outpost-amqp-loadgen" --host 127.0.0.1 --port "$amqp_port" --ca "$work/ca.pem" \
+  --iothub-keys "$work/idle-keys.txt" --id-template 'i{n}' --idle "$IDLE" --hold 3 \
+  --broker-pid "$pid" | jq -c '. + {test: "idle"}' >>"$work/results.jsonl"
+stop
+cat "$work/results.jsonl" >&2
+
+python3 - "$work/results.jsonl" "$out" "$PUBLISHERS" "$PAYLOAD" "$INFLIGHT" "$DURATION" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+def rate(r):
+    return r.get("msgs_per_s") or r.get("acked_per_s") or r.get("delivered_per_s") or 0
+mq = [rate(r) for r in rows if r.get("protocol") == "mqtt"]
+am = [rate(r) for r in rows if r.get("protocol") == "amqp" and r.get("test") != "idle"]
+idle = [r for r in rows if r.get("test") == "idle"]
+with open(sys.argv[2], "w") as f:
+    f.write(f"| figure | MQTT/TLS | AMQP/TLS | AMQP/MQTT |\n|---|---|---|---|\n")
+    if mq and am:
+        m, a = statistics.median(mq), statistics.median(am)
+        f.write(f"| durable fan-in msgs/s, {sys.argv[3]} devices, {sys.argv[4]} B, {sys.argv[5]} in flight each (median of {len(am)}) | {m:,.0f} | {a:,.0f} | {a/m:.2f}x |\n")
+    if idle:
+        f.write(f"| hub RSS per idle AMQP connection ({idle[0].get('connections_ready')} authenticated, events link attached) | | {idle[0].get('rss_per_connection_kib', 0):.1f} KiB | |\n")
+print(open(sys.argv[2]).read())
+PY
