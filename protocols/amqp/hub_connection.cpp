@@ -245,6 +245,8 @@ public:
   }
 
   std::string take_output() {
+    return_credit();
+    dispatch();
     std::string out;
     for (;;) {
       const auto buf = driver_.write_buffer();
@@ -295,11 +297,22 @@ public:
         d.release();
         break;
     }
+    // The credit goes back with the pass's other settlements: one flow frame per link and
+    // pass (take_output), not one per message.
     auto receiver = d.receiver();
     if (receiver.active()) {
-      receiver.add_credit(1);
+      ++credit_due_[link_access::get(receiver)];
     }
-    dispatch();
+  }
+
+  /// Gives the credit of this pass's settlements back, one flow per link.
+  void return_credit() {
+    for (const auto& [l, n] : credit_due_) {
+      if (links_.count(l) != 0) {
+        pn_link_flow(l, static_cast<int>(n));
+      }
+    }
+    credit_due_.clear();
   }
 
   void close(const std::string& condition, const std::string& description) {
@@ -688,6 +701,7 @@ private:
 
   void forget_link(pn_link_t* l) {
     links_.erase(l);
+    credit_due_.erase(l);
     for (auto it = unsettled_.begin(); it != unsettled_.end();) {
       if (link_access::get(it->second.receiver()) == l) {
         it = unsettled_.erase(it);
@@ -865,6 +879,7 @@ private:
   std::unordered_map<std::string, identity_state> identities_;
   std::unordered_map<pn_link_t*, link_info> links_;
   std::unordered_map<std::uint64_t, proton::delivery> unsettled_;
+  std::unordered_map<pn_link_t*, std::uint32_t> credit_due_; ///< settled this pass, per link
   std::uint64_t next_delivery_ = 1;
   std::unordered_map<std::string, outbound_link> outbound_; ///< by identity and kind
   std::map<proton::tracker, std::pair<iothub::client_identity, std::uint64_t>> trackers_;

@@ -92,20 +92,24 @@ public:
     events_ = cbs_in_.connection().open_sender("/devices/" + id_ + "/messages/events");
   }
 
-  void on_tracker_accept(proton::tracker&) override {
-    --outstanding_;
-    if (sending.load(std::memory_order_relaxed)) {
-      accepted.fetch_add(1, std::memory_order_relaxed);
+  void on_tracker_accept(proton::tracker& t) override {
+    if (t.sender() != events_) {
+      return; // the put-token
     }
+    --outstanding_;
+    accepted.fetch_add(1, std::memory_order_relaxed);
     fill();
   }
-  void on_tracker_reject(proton::tracker&) override {
+  void on_tracker_reject(proton::tracker& t) override {
+    if (t.sender() != events_) {
+      return;
+    }
     --outstanding_;
     refused.fetch_add(1, std::memory_order_relaxed);
     fill();
   }
 
-  /// Runs on the connection's thread (work queue).
+  /// Runs on the connection's thread.
   void fill() {
     if (idle_ || !events_ || !sending.load(std::memory_order_relaxed)) {
       return;
@@ -116,12 +120,6 @@ public:
       m.inferred(true);
       events_.send(m);
       ++outstanding_;
-    }
-  }
-
-  void start_sending() {
-    if (events_) {
-      events_.work_queue().add([this] { fill(); });
     }
   }
 
@@ -196,6 +194,7 @@ int main(int argc, char** argv) {
                           .sasl_enabled(false)
                           .virtual_host(o.hub_hostname));
   }
+  sending = idle == 0;
   std::thread runner([&] { container.run(threads); });
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (ready.load() < n && std::chrono::steady_clock::now() < deadline) {
@@ -213,11 +212,9 @@ int main(int argc, char** argv) {
     out["rss_per_connection_kib"] =
         ready.load() > 0 ? double(held.rss_kib - before_connect.rss_kib) / ready.load() : 0.0;
   } else {
-    sending = true;
-    for (auto& p : pubs) {
-      p->start_sending();
-    }
-    std::this_thread::sleep_for(std::chrono::seconds(1)); // warm-up
+    // Every publisher sends from the moment its link is up; the window opens once all are,
+    // after a second of warm-up.
+    std::this_thread::sleep_for(std::chrono::seconds(1));
     const auto a0 = accepted.load();
     const auto s0 = sample_process(o.broker_pid);
     const auto t0 = now_ns();
