@@ -71,12 +71,13 @@ for (const transport of ['Amqp', 'AmqpWs']) {
     });
 }
 
-test('Amqp: token renewals are put-tokens on the same connection, and no message is lost across them',
+for (const transport of ['Amqp', 'AmqpWs']) {
+test(`${transport}: token renewals are put-tokens on the same connection, and no message is lost across them`,
   { timeout: 120000 }, async () => {
-    await withOutpost({ name: 'amqp-renewal' }, async (op) => {
+    await withOutpost({ name: `amqp-renewal-${transport}` }, async (op) => {
       const modB = await op.openModule(await op.addModule('modB'), { transport: 'Mqtt' });
       const dev = await op.openDevice(await op.addDevice('dev1'), {
-        transport: 'Amqp', tokenRenewal: { tokenValidTimeInSeconds: 20, tokenRenewalMarginInSeconds: 15 },
+        transport, tokenRenewal: { tokenValidTimeInSeconds: 20, tokenRenewalMarginInSeconds: 15 },
       });
       let seq = 0;
       const deadline = Date.now() + 40000;
@@ -95,6 +96,36 @@ test('Amqp: token renewals are put-tokens on the same connection, and no message
       assert.equal((log.match(/\[amqp [^\]]* dev1\] authenticated/g) || []).length, 1,
         'one authentication, then renewals: no reconnect');
       assert.doesNotMatch(log, /\[amqp [^\]]*\] connection closed/, 'the connection stayed open');
+    });
+  });
+}
+
+test('a Proton client as a module receives its input over AMQP: ids, properties and IoT Hub\'s annotations',
+  { timeout: 120000 }, async () => {
+    await withOutpost({ name: 'amqp-proton-input' }, async (op) => {
+      const modCs = await op.addModule('modB');
+      const p = ConnectionString.parse(modCs);
+      const token = sasToken({ host: 'localhost', deviceId: p.DeviceId, moduleId: p.ModuleId,
+        key: p.SharedAccessKey, expiry: Math.floor(Date.now() / 1000) + 3600 });
+      const readyFile = path.join(op.dir, 'peer-ready');
+      const received = peer(op, 'input', { device: 'edge1', module: 'modB', token, ready_file: readyFile });
+      await withTimeout((async () => {
+        while (!require('node:fs').existsSync(readyFile)) await sleep(50);
+      })(), 20000, 'the Proton module to attach its inputs link');
+      const dev = await op.openDevice(await op.addDevice('dev1'), { transport: 'Mqtt' });
+      const m = new Message('to the proton module');
+      m.messageId = 'mid-p';
+      m.correlationId = 'b3d5a3a4-1f6e-4c4e-9d55-0b1c2d3e4f50';
+      m.properties.add('k', 'v');
+      await withTimeout(dev.sendEvent(m), 15000, 'sendEvent');
+      const got = await received;
+      assert.equal(got.cbs_status, 200, JSON.stringify(got));
+      assert.equal(got.body, 'to the proton module');
+      assert.equal(got.message_id, 'mid-p');
+      assert.equal(got.correlation_id, 'b3d5a3a4-1f6e-4c4e-9d55-0b1c2d3e4f50', 'a string from MQTT stays that string');
+      assert.equal(got.properties.k, 'v');
+      assert.equal(got.annotations['x-opt-input-name'], 'fromDevices', JSON.stringify(got.annotations));
+      assert.equal(got.annotations['iothub-connection-device-id'], 'dev1', JSON.stringify(got.annotations));
     });
   });
 

@@ -112,9 +112,36 @@ def refusals(cfg):
     return out
 
 
+def module_input(cfg):
+    """A module (`module`, on edge device `device`) receives one input message over AMQP and
+    accepts it; reports its body, ids and IoT Hub's annotations."""
+    conn = connect(cfg)
+    replies = conn.create_receiver("$cbs")
+    requests = conn.create_sender("$cbs")
+    requests.send(Message(id="put-m", reply_to="cbs", body=cfg["token"], properties={
+        "operation": "put-token", "type": "servicebus.windows.net:sastoken",
+        "name": "%s%%2Fdevices%%2F%s%%2Fmodules%%2F%s" % (HOST, cfg["device"], cfg["module"])}))
+    reply = replies.receive(timeout=10)
+    replies.accept()
+    inputs = conn.create_receiver("/devices/%s/modules/%s/messages/events" % (cfg["device"], cfg["module"]))
+    print("attached", file=sys.stderr, flush=True)
+    with open(cfg["ready_file"], "w") as f:
+        f.write("ready")
+    msg = inputs.receive(timeout=20)
+    inputs.accept()
+    ann = {str(k): (str(v) if not isinstance(v, (int, float)) else v)
+           for k, v in (msg.annotations or {}).items()}
+    body = msg.body if isinstance(msg.body, (bytes, bytearray)) else str(msg.body).encode()
+    out = {"cbs_status": reply.properties["status-code"], "body": body.decode("utf-8", "replace"),
+           "message_id": str(msg.id), "correlation_id": str(msg.correlation_id),
+           "annotations": ann, "properties": {str(k): str(v) for k, v in (msg.properties or {}).items()}}
+    conn.close()
+    return out
+
+
 def main():
     cfg = json.load(sys.stdin)
-    scenario = {"telemetry": telemetry, "refusals": refusals}[sys.argv[1]]
+    scenario = {"telemetry": telemetry, "refusals": refusals, "input": module_input}[sys.argv[1]]
     print(json.dumps(scenario(cfg)))
 
 
