@@ -68,10 +68,51 @@ actors::c2d_actor hub_runtime::c2d() const {
   return parts_->c2d;
 }
 
+namespace {
+
+/// A connection's handler that keeps `outpost_connections{protocol, transport}` while it is open.
+class counted_handler final : public transport::stream_handler {
+public:
+  counted_handler(std::shared_ptr<transport::stream_handler> inner, prometheus::Gauge* open)
+      : inner_(std::move(inner)),
+        open_(open) {
+    open_->Increment();
+  }
+  void on_data(std::string_view bytes) override { inner_->on_data(bytes); }
+  void on_closed(std::error_code ec) override {
+    open_->Decrement();
+    inner_->on_closed(ec);
+  }
+
+private:
+  std::shared_ptr<transport::stream_handler> inner_;
+  prometheus::Gauge* open_;
+};
+
+transport::stream_server::accept_fn counted(transport::stream_server::accept_fn inner,
+                                            actors::hub_metrics& metrics, const char* protocol,
+                                            const char* over) {
+  auto* open = &metrics.connections.Add({{"protocol", protocol}, {"transport", over}});
+  return [inner = std::move(inner), open](std::shared_ptr<transport::stream_connection> conn)
+             -> std::shared_ptr<transport::stream_handler> {
+    auto handler = inner(std::move(conn));
+    if (!handler) {
+      return nullptr;
+    }
+    return std::make_shared<counted_handler>(std::move(handler), open);
+  };
+}
+
+} // namespace
+
 transport::websocket_options hub_runtime::websockets() const {
   transport::websocket_options ws;
-  ws.protocols.emplace_back("mqtt", actors::mqtt_acceptor(*parts_->sys, parts_->services));
-  ws.protocols.emplace_back("AMQPWSB10", actors::amqp_acceptor(*parts_->sys, parts_->services));
+  auto& metrics = *parts_->services->metrics;
+  ws.protocols.emplace_back("mqtt", counted(actors::mqtt_acceptor(*parts_->sys, parts_->services),
+                                            metrics, "mqtt", "websocket"));
+  ws.protocols.emplace_back(
+      "AMQPWSB10",
+      counted(actors::amqp_acceptor(*parts_->sys, parts_->services), metrics, "amqp", "websocket"));
   ws.max_connections = parts_->max_connections;
   return ws;
 }
@@ -216,8 +257,10 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
     opts.handshake_timeout = std::chrono::seconds{cfg.hub.connect_timeout_secs};
     opts.max_connections = max_connections(cfg);
     opts.max_unauthenticated_per_source = cfg.hub.max_unauthenticated_per_source;
-    auto server = amqp ? actors::start_amqp_listener(deps.io, deps.sys, hub, std::move(opts), why)
-                       : actors::start_mqtt_listener(deps.io, deps.sys, hub, std::move(opts), why);
+    auto accept =
+        counted(amqp ? actors::amqp_acceptor(deps.sys, hub) : actors::mqtt_acceptor(deps.sys, hub),
+                *metrics, amqp ? "amqp" : "mqtt", tls ? "tls" : "tcp");
+    auto server = transport::stream_server::start(deps.io, opts, std::move(accept), why);
     if (!server) {
       why = std::string{"cannot listen on "} + *address + " (listen." + key
             + "): " + (why.empty() ? server.error().message() : why);

@@ -36,6 +36,10 @@ hub_metrics::hub_metrics(prometheus::Registry& r)
                             .Help("Clients connected to the hub")
                             .Register(r)
                             .Add({})),
+      connections(prometheus::BuildGauge()
+                      .Name("outpost_connections")
+                      .Help("Open client connections by protocol and transport")
+                      .Register(r)),
       connect_success(prometheus::BuildCounter()
                           .Name("edgehub_client_connect_success_total")
                           .Help("Successful client connections")

@@ -24,6 +24,9 @@ struct hub_metrics {
   prometheus::Family<prometheus::Counter>& unack;            ///< {reason, from, from_route_output}
   prometheus::Family<prometheus::Summary>& process_duration; ///< {from, to, priority}
   prometheus::Gauge& connected_clients;
+  /// Open client connections by protocol (mqtt, amqp) and transport (tcp, tls, websocket):
+  /// `outpost_connections`, ours (IoT Edge counts clients, not connections).
+  prometheus::Family<prometheus::Gauge>& connections;
   prometheus::Family<prometheus::Counter>& connect_success; ///< {id}
   prometheus::Family<prometheus::Counter>& connect_failed;  ///< {id, reason}
   prometheus::Family<prometheus::Counter>& disconnect;      ///< {id}

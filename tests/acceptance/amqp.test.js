@@ -67,6 +67,8 @@ for (const transport of ['Amqp', 'AmqpWs']) {
         const metrics = await op.metricsText();
         assert.match(metrics, /edgehub_messages_received_total\{[^}]*id="dev1"[^}]*\} 1/);
         assert.match(metrics, /edgehub_client_connect_success_total\{[^}]*id="dev1"[^}]*\} 1/);
+        const over = transport === 'AmqpWs' ? 'websocket' : 'tls';
+        assert.match(metrics, new RegExp(`outpost_connections\\{protocol="amqp",transport="${over}"\\} 1`));
       });
     });
 }

@@ -73,6 +73,12 @@ test('an MqttWs device reaches a module on MQTT/TLS through wss://localhost:443/
       assert.equal(dev.wire.connections[0].uri, 'wss://localhost:443/$iothub/websocket',
         'the SDK dials IoT Hub\'s WebSocket endpoint (redirected to the HTTPS listener)');
       assert.equal(modB.wire.connections[0].uri.split(':')[0], 'mqtts');
+      // Open connections by protocol and transport: in /metrics and in `outpost check`.
+      const metrics = await op.metricsText();
+      assert.match(metrics, /outpost_connections\{protocol="mqtt",transport="websocket"\} 1/);
+      assert.match(metrics, /outpost_connections\{protocol="mqtt",transport="tls"\} 1/);
+      const check = await op.cli(['check']);
+      assert.match(check.stdout, /clients: .*mqtt\/websocket 1/, check.stdout);
 
       const msg = new Message(Buffer.from('{"t":1}'));
       msg.messageId = 'ws-1';

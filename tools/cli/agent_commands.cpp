@@ -249,6 +249,35 @@ void check_store(const std::string& metrics_address, const app::daemon_config& c
   }
 }
 
+/// The open client connections by protocol and transport (`outpost_connections`): MQTT and
+/// AMQP, over TCP, TLS or WebSockets.
+void check_connections(const std::string& metrics_address, checker& c) {
+  auto metrics = transport::http_get(metrics_address, "/metrics");
+  if (!metrics || metrics->status != 200) {
+    return;
+  }
+  std::string summary;
+  std::istringstream lines{metrics->body};
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("outpost_connections{", 0) != 0) {
+      continue;
+    }
+    const auto label = [&](const std::string& name) {
+      const auto at = line.find(name + "=\"");
+      if (at == std::string::npos) {
+        return std::string{};
+      }
+      const auto from = at + name.size() + 2;
+      return line.substr(from, line.find('"', from) - from);
+    };
+    const auto value = line.substr(line.rfind(' ') + 1);
+    summary += (summary.empty() ? "" : ", ") + label("protocol") + "/" + label("transport") + " "
+               + value.substr(0, value.find('.'));
+  }
+  c.pass("clients: " + (summary.empty() ? std::string{"no listener has served one yet"} : summary)
+         + " (open connections by protocol/transport)");
+}
+
 } // namespace
 
 int run_list(const app::daemon_config& cfg) {
@@ -413,6 +442,7 @@ int run_check(const app::daemon_config& cfg, const std::string& config_path) {
     }
     if (ports.contains("metrics")) {
       check_store(ports["metrics"].get<std::string>(), cfg, c);
+      check_connections(ports["metrics"].get<std::string>(), c);
     }
   }
   // The manifest file and the service API's applyConfigurationContent: the newer is in force.
