@@ -72,16 +72,6 @@ void pump(amqp_actor* self, amqp::events evs, const std::string& identity = {},
           hub::actions hacts = {});
 void drop_identity(amqp_actor* self, const std::string& id);
 
-hub::session_settings core_settings(const hub_services& hub) {
-  hub::session_settings s;
-  s.edge_device_id = hub.edge_device_id;
-  s.max_pending_in = hub.limits.max_pending_in;
-  s.max_inflight_out = hub.limits.max_inflight_out;
-  s.max_output_bytes = hub.max_output_bytes;
-  s.output_stall_ms = hub.output_stall_ms;
-  return s;
-}
-
 /// The checks of an MQTT CONNECT, on the identity a CBS audience or a SASL user name names.
 amqp::auth_verdict check_credentials(const hub_services& hub,
                                      const std::optional<transport::peer_certificate>& cert,
@@ -504,6 +494,25 @@ void pump(amqp_actor* self, amqp::events evs, const std::string& identity, hub::
   schedule_tick(self);
 }
 
+/// Runs `f` on the core of the identity that attached mailbox `q` (if it is still here), then
+/// carries out what it asked for.
+template <class F>
+void with_queue_owner(amqp_actor* self, storage::queue_handle q, F f) {
+  auto& s = self->state;
+  auto owner = s.queues.find(q);
+  if (owner == s.queues.end()) {
+    return;
+  }
+  auto slot = s.identities.find(owner->second);
+  if (slot == s.identities.end()) {
+    return;
+  }
+  const auto id = owner->second;
+  hub::actions h;
+  f(*slot->second.core, h);
+  pump(self, {}, id, std::move(h));
+}
+
 caf::behavior amqp_behavior(amqp_actor* self, std::shared_ptr<const hub_services> hub,
                             std::shared_ptr<transport::stream_connection> conn,
                             std::shared_ptr<live_count::token> alive) {
@@ -577,32 +586,13 @@ caf::behavior amqp_behavior(amqp_actor* self, std::shared_ptr<const hub_services
         pump(self, {});
       },
       [=](deliver_atom, storage::queue_handle q, entries& es) {
-        auto& s = self->state;
-        auto owner = s.queues.find(q);
-        if (owner == s.queues.end()) {
-          return;
-        }
-        auto slot = s.identities.find(owner->second);
-        if (slot == s.identities.end()) {
-          return;
-        }
-        hub::actions h;
-        slot->second.core->on_entries(q, std::move(es), h);
-        pump(self, {}, owner->second, std::move(h));
+        with_queue_owner(self, q, [&](hub::hub_session& core, hub::actions& h) {
+          core.on_entries(q, std::move(es), h);
+        });
       },
       [=](drained_atom, storage::queue_handle q) {
-        auto& s = self->state;
-        auto owner = s.queues.find(q);
-        if (owner == s.queues.end()) {
-          return;
-        }
-        auto slot = s.identities.find(owner->second);
-        if (slot == s.identities.end()) {
-          return;
-        }
-        hub::actions h;
-        slot->second.core->on_drained(q, h);
-        pump(self, {}, owner->second, std::move(h));
+        with_queue_owner(self, q,
+                         [&](hub::hub_session& core, hub::actions& h) { core.on_drained(q, h); });
       },
       [=](take_over_atom, const std::string& id) {
         // Another connection of this identity registered: it is the live one now. Its links

@@ -492,16 +492,6 @@ void on_data(session_actor* self, const std::string& chunk) {
   pump(self, std::move(acts));
 }
 
-hub::session_settings core_settings(const hub_services& hub) {
-  hub::session_settings s;
-  s.edge_device_id = hub.edge_device_id;
-  s.max_pending_in = hub.limits.max_pending_in;
-  s.max_inflight_out = hub.limits.max_inflight_out;
-  s.max_output_bytes = hub.max_output_bytes;
-  s.output_stall_ms = hub.output_stall_ms;
-  return s;
-}
-
 caf::behavior session_behavior(session_actor* self, std::shared_ptr<const hub_services> hub,
                                std::shared_ptr<transport::stream_connection> conn,
                                std::shared_ptr<frame_limit> limit,
@@ -603,6 +593,16 @@ caf::behavior session_behavior(session_actor* self, std::shared_ptr<const hub_se
 }
 
 } // namespace
+
+hub::session_settings core_settings(const hub_services& hub) {
+  hub::session_settings s;
+  s.edge_device_id = hub.edge_device_id;
+  s.max_pending_in = hub.limits.max_pending_in;
+  s.max_inflight_out = hub.limits.max_inflight_out;
+  s.max_output_bytes = hub.max_output_bytes;
+  s.output_stall_ms = hub.output_stall_ms;
+  return s;
+}
 
 caf::actor spawn_mqtt_session(caf::actor_system& sys, std::shared_ptr<const hub_services> hub,
                               std::shared_ptr<transport::stream_connection> conn,

@@ -10,6 +10,7 @@
 #include "actors/hub/monitor_feed.hpp"
 #include "actors/hub/twin_interface.hpp"
 #include "actors/workload/identity_registry.hpp"
+#include "protocols/hub/hub_session.hpp"
 #include "protocols/mqtt/session.hpp"
 
 #include <caf/actor.hpp>
@@ -71,6 +72,9 @@ struct hub_services {
   /// `Client.send`); set once the agent has it, empty until then (service tokens refused).
   std::shared_ptr<snapshot<std::string>> service_key;
 };
+
+/// The settings of one identity's session core (`hub::hub_session`), whatever its protocol.
+hub::session_settings core_settings(const hub_services& hub);
 
 /// The frame size limit a connection's I/O side enforces: `pre_auth_frame_bytes` until the
 /// session accepts CONNECT, then `max_frame_bytes`. Shared by the session and its forwarder.

@@ -39,33 +39,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat >"$work/manifest.json" <<'EOF'
-{
-  "modulesContent": {
-    "$edgeAgent": {
-      "properties.desired": {
-        "schemaVersion": "1.1",
-        "runtime": {"type": "docker", "settings": {"minDockerVersion": "v1.25"}},
-        "systemModules": {
-          "edgeAgent": {"type": "docker", "settings": {"image": "mcr.microsoft.com/azureiotedge-agent:1.5"}},
-          "edgeHub": {"type": "docker", "status": "running", "restartPolicy": "always",
-                      "settings": {"image": "mcr.microsoft.com/azureiotedge-hub:1.5"}}
-        },
-        "modules": {}
-      }
-    },
-    "$edgeHub": {
-      "properties.desired": {
-        "schemaVersion": "1.1",
-        "routes": {
-          "devicesToSink": "FROM /messages/* INTO BrokeredEndpoint(\"/modules/sink/inputs/in1\")"
-        },
-        "storeAndForwardConfiguration": {"timeToLiveSecs": 7200}
-      }
-    }
-  }
-}
-EOF
+# The route of compare.sh: device telemetry into the (unread) sink module's mailbox.
+cp "$root/tools/bench/sink_manifest.json" "$work/manifest.json"
 cat >"$work/config.toml" <<EOF
 hostname = "localhost"
 device_id = "edge1"

@@ -148,33 +148,8 @@ hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; 
 
 op_dir="$work/outpost"
 mkdir -p "$op_dir"
-cat >"$op_dir/manifest.json" <<'EOF'
-{
-  "modulesContent": {
-    "$edgeAgent": {
-      "properties.desired": {
-        "schemaVersion": "1.1",
-        "runtime": {"type": "docker", "settings": {"minDockerVersion": "v1.25"}},
-        "systemModules": {
-          "edgeAgent": {"type": "docker", "settings": {"image": "mcr.microsoft.com/azureiotedge-agent:1.5"}},
-          "edgeHub": {"type": "docker", "status": "running", "restartPolicy": "always",
-                      "settings": {"image": "mcr.microsoft.com/azureiotedge-hub:1.5"}}
-        },
-        "modules": {}
-      }
-    },
-    "$edgeHub": {
-      "properties.desired": {
-        "schemaVersion": "1.1",
-        "routes": {
-          "devicesToSink": "FROM /messages/* WHERE NOT IS_DEFINED($connectionModuleId) INTO BrokeredEndpoint(\"/modules/sink/inputs/in1\")"
-        },
-        "storeAndForwardConfiguration": {"timeToLiveSecs": 7200}
-      }
-    }
-  }
-}
-EOF
+# One route: device telemetry into the sink module's input (the subscriber, when there is one).
+cp "$root/tools/bench/sink_manifest.json" "$op_dir/manifest.json"
 cat >"$op_dir/config.toml" <<EOF
 hostname = "localhost"
 device_id = "edge1"
