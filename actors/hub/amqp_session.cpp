@@ -53,7 +53,10 @@ struct amqp_state {
   bool paused = false;
   bool closing = false;
   std::int64_t tick_at = 0;
-  std::int64_t open_deadline = 0; ///< the peer's AMQP open must come by then (ms, wall clock)
+  /// The peer must have authenticated something (an identity, the service policy) by then
+  /// (ms, wall clock): an AMQP open alone does not hold a connection.
+  std::int64_t open_deadline = 0;
+  bool authenticated_once = false;
 
   static inline const char* name = "amqp_session";
 };
@@ -421,7 +424,7 @@ void finish(amqp_actor* self) {
 void schedule_tick(amqp_actor* self) {
   auto& st = self->state;
   std::int64_t deadline = st.proto->next_tick();
-  if (!st.proto->opened() && (deadline == 0 || st.open_deadline < deadline)) {
+  if (!st.authenticated_once && (deadline == 0 || st.open_deadline < deadline)) {
     deadline = st.open_deadline;
   }
   for (const auto& [id, slot] : st.identities) {
@@ -526,7 +529,14 @@ caf::behavior amqp_behavior(amqp_actor* self, std::shared_ptr<const hub_services
       static_cast<std::uint32_t>(std::max<std::size_t>(1, st.hub->limits.max_pending_in));
   st.proto.emplace(settings, [self](const iothub::client_identity& who, const std::string& token) {
     auto& s = self->state;
-    return check_credentials(*s.hub, s.conn->peer_cert(), who, token, now(self));
+    auto verdict = check_credentials(*s.hub, s.conn->peer_cert(), who, token, now(self));
+    if (verdict.ok) {
+      // No longer counted against [hub] max_unauthenticated_per_source, nor bounded by the
+      // connect timeout.
+      s.conn->authenticated();
+      s.authenticated_once = true;
+    }
+    return verdict;
   });
   if (st.hub->sessions) {
     self->join(st.hub->sessions);
@@ -551,10 +561,10 @@ caf::behavior amqp_behavior(amqp_actor* self, std::shared_ptr<const hub_services
       [=](tick_atom) {
         auto& s = self->state;
         s.tick_at = 0;
-        if (!s.proto->opened() && now(self) >= s.open_deadline) {
-          // Silent, slow or stuck before its AMQP open (a truncated frame): it costs a socket
-          // and a driver, so it is bounded like an MQTT CONNECT.
-          spdlog::info("[amqp {}] no AMQP open within {} ms: closed", label(s),
+        if (!s.authenticated_once && now(self) >= s.open_deadline) {
+          // Silent, slow, stuck in a truncated frame or never authenticating: it costs a
+          // socket and a driver, so it is bounded like an MQTT CONNECT.
+          spdlog::info("[amqp {}] not authenticated within {} ms: closed", label(s),
                        s.hub->limits.connect_timeout_ms);
           s.closing = true;
           finish(self);

@@ -170,7 +170,7 @@ test('a Proton client: uuid message id and binary correlation id arrive intact o
         s.resume(); // read what the hub answers, so its close is seen
         s.write(junk);
         await withTimeout(new Promise((resolve) => s.on('close', resolve)), 20000,
-          'the hub to close a garbage connection (a truncated frame: at the connect timeout, 10 s)');
+          'the hub to close a garbage connection (a truncated frame: unauthenticated at the connect timeout, 10 s)');
       }
       const after = await peer(op, 'telemetry', {
         device: 'dev1', token: tokenFor(devCs, now + 3600), message_id: 'after-garbage',
