@@ -449,15 +449,7 @@ void set_paused(amqp_actor* self) {
   for (auto& [id, slot] : st.identities) {
     hold = !slot.core->reading() || hold;
   }
-  if (hold == st.paused) {
-    return;
-  }
-  st.paused = hold;
-  if (hold) {
-    st.conn->pause_reading();
-  } else {
-    st.conn->resume_reading();
-  }
+  hold_reading(*st.conn, st.paused, hold);
 }
 
 /// Carries out events and one identity's actions, then writes what Proton produced.
@@ -483,7 +475,7 @@ void pump(amqp_actor* self, amqp::events evs, const std::string& identity, hub::
       st.conn->send(std::move(out));
     }
     amqp::events more;
-    st.proto->on_tick(now(self), more); // settles may have queued events
+    st.proto->take_events(more); // what writing the output made the engine report
     if (more.empty()) {
       break;
     }

@@ -121,16 +121,7 @@ void finish(session_actor* self) {
 /// durability, the store refusing messages, or a client that does not read its output.
 void set_paused(session_actor* self) {
   auto& st = self->state;
-  const bool hold = !st.core->reading();
-  if (hold == st.paused) {
-    return;
-  }
-  st.paused = hold;
-  if (hold) {
-    st.conn->pause_reading();
-  } else {
-    st.conn->resume_reading();
-  }
+  hold_reading(*st.conn, st.paused, !st.core->reading());
 }
 
 // -- authentication --------------------------------------------------------------------------
@@ -593,6 +584,18 @@ caf::behavior session_behavior(session_actor* self, std::shared_ptr<const hub_se
 }
 
 } // namespace
+
+void hold_reading(transport::stream_connection& conn, bool& paused, bool hold) {
+  if (hold == paused) {
+    return;
+  }
+  paused = hold;
+  if (hold) {
+    conn.pause_reading();
+  } else {
+    conn.resume_reading();
+  }
+}
 
 hub::session_settings core_settings(const hub_services& hub) {
   hub::session_settings s;

@@ -73,6 +73,10 @@ struct hub_services {
   std::shared_ptr<snapshot<std::string>> service_key;
 };
 
+/// Pauses or resumes reading `conn` when `hold` differs from `paused` (which it updates): the
+/// socket stops at once under backpressure and resumes once, not on every pass.
+void hold_reading(transport::stream_connection& conn, bool& paused, bool hold);
+
 /// The settings of one identity's session core (`hub::hub_session`), whatever its protocol.
 hub::session_settings core_settings(const hub_services& hub);
 

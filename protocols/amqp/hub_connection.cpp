@@ -267,7 +267,6 @@ public:
     finished_ = true;
     events_.push_back(closed_event{"engine failure: " + why});
   }
-  bool opened() const { return opened_; }
 
   void take_events(events& out) {
     for (auto& e : events_) {
@@ -332,7 +331,6 @@ public:
   // ---- Proton's callbacks --------------------------------------------------------------------
 
   void on_connection_open(proton::connection& c) override {
-    opened_ = true;
     if (!c.active()) {
       c.open();
     }
@@ -873,7 +871,6 @@ private:
   frame_guard guard_; ///< what Proton 0.37 must not see (frame_guard.hpp)
   bool guard_failed_ = false;
   bool finished_ = false;
-  bool opened_ = false;
   bool closing_ = false;
   events events_;
   std::unordered_map<std::string, identity_state> identities_;
@@ -1075,8 +1072,8 @@ bool hub_connection::finished() const noexcept {
   return handler_->finished();
 }
 
-bool hub_connection::opened() const noexcept {
-  return handler_->opened();
+void hub_connection::take_events(events& out) {
+  handler_->take_events(out);
 }
 
 bool hub_connection::authenticated(const iothub::client_identity& who, std::int64_t now_s) const {

@@ -179,9 +179,9 @@ public:
   std::string take_output();
   /// The engine is done: everything is written and nothing more will be read.
   bool finished() const noexcept;
-  /// The peer's AMQP `open` has arrived (after SASL, if any): until then the owner bounds the
-  /// time a connection may take.
-  bool opened() const noexcept;
+  /// Events the calls without an `events` parameter queued (deliveries, settlements: links
+  /// the engine opened or closed meanwhile).
+  void take_events(events& out);
 
   /// The identities changed: every credential held is checked again through the authenticate
   /// function; identities that fail lose their links (`revoked_event`).
