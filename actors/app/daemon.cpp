@@ -10,6 +10,7 @@
 #include "actors/common/process_metrics.hpp"
 #include "actors/common/storage_writer.hpp"
 #include "actors/common/store_metrics.hpp"
+#include "actors/common/summary_registry.hpp"
 #include "actors/workload/identity_registry.hpp"
 #include "protocols/iothub/encoding.hpp"
 #include "protocols/transport/crypto.hpp"
@@ -136,17 +137,19 @@ bool write_ports(const fs::path& file,
 
 /// The HTTP surface: /metrics (Prometheus text) and /healthz (the store answers).
 transport::http_handler http_routes(caf::actor_system& sys, actors::writer_actor writer,
-                                    std::shared_ptr<prometheus::Registry> registry) {
+                                    std::shared_ptr<prometheus::Registry> registry,
+                                    std::shared_ptr<actors::summary_registry> summaries) {
   auto process = std::make_shared<actors::process_metrics>();
-  return [&sys, writer, registry, process](const transport::http_request& req) {
+  return [&sys, writer, registry, summaries, process](const transport::http_request& req) {
     const auto path = req.target.substr(0, req.target.find('?'));
     if (req.method != "GET") {
       return transport::http_response{405, "text/plain", "method not allowed\n"};
     }
     if (path == "/metrics") {
       auto families = registry->Collect();
-      auto more = process->Collect();
-      families.insert(families.end(), more.begin(), more.end());
+      for (auto more : {summaries->Collect(), process->Collect()}) {
+        families.insert(families.end(), more.begin(), more.end());
+      }
       return transport::http_response{200, "text/plain; version=0.0.4; charset=utf-8",
                                       prometheus::TextSerializer{}.Serialize(families)};
     }
@@ -191,6 +194,8 @@ struct core_actors {
   std::shared_ptr<storage::kv_store> kv;
   std::shared_ptr<actors::identity_snapshot> identities;
   std::shared_ptr<prometheus::Registry> registry;
+  /// The hub's per-message summaries (constant-cost quantiles), collected with `registry`.
+  std::shared_ptr<actors::summary_registry> summaries;
 };
 
 /// Starts the HTTP surfaces and the hub, writes ports.json, waits for SIGTERM/SIGINT, then
@@ -213,7 +218,7 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, transport::io_runner
   auto hub =
       start_hub(cfg,
                 {sys, io, core.writer, core.identities, core.kv, core.sessions, *core.registry,
-                 ports, deployment ? &deployment->hub : nullptr, service_key},
+                 *core.summaries, ports, deployment ? &deployment->hub : nullptr, service_key},
                 why);
   if (!hub) {
     spdlog::critical("[hub] {}", why);
@@ -246,8 +251,8 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, transport::io_runner
   } source_guard{source};
   std::unique_ptr<transport::http_server> http;
   if (!cfg.listen.metrics.empty()) {
-    auto s = transport::http_server::start(io, cfg.listen.metrics,
-                                           http_routes(sys, core.writer, core.registry));
+    auto s = transport::http_server::start(
+        io, cfg.listen.metrics, http_routes(sys, core.writer, core.registry, core.summaries));
     if (!s) {
       spdlog::critical("[http] cannot listen on {} (listen.metrics): {}", cfg.listen.metrics,
                        s.error().message());
@@ -427,7 +432,9 @@ int run_daemon(const daemon_config& cfg) {
     caf::anon_send_exit(*writer, caf::exit_reason::user_shutdown);
     return exit_failure;
   }
-  const int code = serve(cfg, sys, io, {*writer, *id_registry, sessions, kv, identities, registry});
+  const int code = serve(cfg, sys, io,
+                         {*writer, *id_registry, sessions, kv, identities, registry,
+                          std::make_shared<actors::summary_registry>()});
   // Threads that spawned actors or used scoped actors hold CAF's logger until they end, and
   // the actor system's destructor waits for the logger: they end first. With the "io"
   // scheduler the I/O threads still run the actors until the system has waited for them (its

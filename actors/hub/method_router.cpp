@@ -54,12 +54,9 @@ void carry(router_pointer self, hub::method_table::outputs& out) {
         if (st.metrics) {
           const prometheus::Labels labels{{"from", c->second.from}, {"to", c->second.to}};
           st.metrics->direct_methods.Add(labels).Increment();
-          st.metrics->direct_method_duration
-              .Add(labels, hub_metrics::quantiles(), hub_metrics::window,
-                   hub_metrics::window_buckets)
-              .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now()
-                                                     - c->second.started)
-                           .count());
+          st.metrics->direct_method_duration.add(labels).observe(
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - c->second.started)
+                  .count());
         }
         c->second.promise.deliver(method_call_reply{f->http_status, std::move(f->body)});
         st.callers.erase(c);

@@ -41,11 +41,10 @@ void session_metrics::count_received(std::string_view output) {
 
 void session_metrics::received(const routing::message& m, std::size_t body_bytes) {
   if (!size_) {
-    // Created on the first publish: a summary holds ~20 KiB, too much for idle connections.
-    size_ = &hub_.metrics->message_size.Add({{"id", id_}}, hub_metrics::quantiles(),
-                                            hub_metrics::window, hub_metrics::window_buckets);
+    // Created on the first publish: idle connections hold no series.
+    size_ = &hub_.metrics->message_size.add({{"id", id_}});
   }
-  size_->Observe(static_cast<double>(body_bytes));
+  size_->observe(static_cast<double>(body_bytes));
   count_received(m.get(routing::system_property::output_name).value_or(""));
 }
 
@@ -92,13 +91,12 @@ void session_metrics::delivered(const routing::message& msg, const hub::binding&
                                             {"from_route_output", std::string{output}},
                                             {"to_route_input", b.target.input},
                                             {"priority", priority}});
-    series.second = &hub_.metrics->process_duration.Add(
-        {{"from", from}, {"to", id_}, {"priority", priority}}, hub_metrics::quantiles(),
-        hub_metrics::window, hub_metrics::window_buckets);
+    series.second =
+        &hub_.metrics->process_duration.add({{"from", from}, {"to", id_}, {"priority", priority}});
   }
   series.first->Increment();
   if (enqueued_ms > 0) {
-    series.second->Observe(static_cast<double>(hub_.now_ms() - enqueued_ms) / 1000.0);
+    series.second->observe(static_cast<double>(hub_.now_ms() - enqueued_ms) / 1000.0);
   }
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/common/summary_registry.hpp"
 #include "protocols/hub/hub_session.hpp"
 #include "protocols/iothub/identity.hpp"
 
@@ -10,7 +11,6 @@
 
 namespace prometheus {
 class Counter;
-class Summary;
 } // namespace prometheus
 
 namespace outpost::actors {
@@ -51,8 +51,8 @@ private:
   prometheus::Counter* other_output_counter_ = nullptr; ///< outputs past the cap
   std::string last_output_; ///< a module usually sends on one output: no lookup for it
   prometheus::Counter* last_output_counter_ = nullptr;
-  prometheus::Summary* size_ = nullptr;
-  std::unordered_map<std::string, std::pair<prometheus::Counter*, prometheus::Summary*>>
+  summary_registry::series* size_ = nullptr;
+  std::unordered_map<std::string, std::pair<prometheus::Counter*, summary_registry::series*>>
       sent_series_;
 };
 
