@@ -335,17 +335,32 @@ void on_twin(amqp_actor* self, amqp::twin_request_event& e) {
 
 void carry_events(amqp_actor* self, amqp::events& evs) {
   auto& st = self->state;
-  const auto routes = st.hub->routes->get();
-  const bool monitored = st.hub->monitor && st.hub->monitor->active(now(self));
+  // Looked up once per pass, and only when telemetry came: most passes carry only
+  // settlements. Consecutive messages are mostly one identity's (one link's): its slot is
+  // kept until another identity's message or any other event (which may drop identities).
+  decltype(self->state.hub->routes->get()) routes;
+  bool monitored = false;
+  identity_slot* last = nullptr;
   for (auto& e : evs) {
     if (auto* t = std::get_if<amqp::telemetry_event>(&e)) {
-      auto& slot = slot_of(self, t->who);
-      slot.metrics->set_monitored(monitored);
+      if (!routes) {
+        routes = st.hub->routes->get();
+        monitored = st.hub->monitor && st.hub->monitor->active(now(self));
+      }
+      if (!last || !(last->who == t->who)) {
+        last = &slot_of(self, t->who);
+        last->metrics->set_monitored(monitored);
+      }
+      // Appends wait for the pass's flush (pump): one store request per pass, not per message.
       hub::actions h;
-      slot.core->on_telemetry(std::move(t->msg), t->delivery, *routes, h);
-      slot.core->flush(h);
-      carry_hub(self, slot.who.id(), h);
-    } else if (auto* id = std::get_if<amqp::identity_event>(&e)) {
+      last->core->on_telemetry(std::move(t->msg), t->delivery, *routes, h);
+      if (!h.empty()) {
+        carry_hub(self, last->who.id(), h);
+      }
+      continue;
+    }
+    last = nullptr;
+    if (auto* id = std::get_if<amqp::identity_event>(&e)) {
       if (id->renewed) {
         spdlog::info("[amqp {} {}] token renewed", label(st), id->who.id());
       }
@@ -458,28 +473,27 @@ void pump(amqp_actor* self, amqp::events evs, const std::string& identity, hub::
   if (!hacts.empty()) {
     carry_hub(self, identity, hacts);
   }
-  carry_events(self, evs);
-  // Each core emits its pass's appends and releases on flush.
-  for (auto& [id, slot] : st.identities) {
-    for (;;) {
-      hub::actions h;
-      slot.core->flush(h);
-      if (h.empty()) {
-        break;
-      }
-      carry_hub(self, id, h);
-    }
-  }
   for (;;) {
+    carry_events(self, evs);
+    // Each core emits its pass's appends and releases on flush.
+    for (auto& [id, slot] : st.identities) {
+      for (;;) {
+        hub::actions h;
+        slot.core->flush(h);
+        if (h.empty()) {
+          break;
+        }
+        carry_hub(self, id, h);
+      }
+    }
     if (auto out = st.proto->take_output(); !out.empty()) {
       st.conn->send(std::move(out));
     }
-    amqp::events more;
-    st.proto->take_events(more); // what writing the output made the engine report
-    if (more.empty()) {
+    evs.clear();
+    st.proto->take_events(evs); // what writing the output made the engine report
+    if (evs.empty()) {
       break;
     }
-    carry_events(self, more);
   }
   if (st.closing || st.proto->finished()) {
     finish(self);

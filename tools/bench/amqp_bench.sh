@@ -25,6 +25,7 @@ DURATION="${DURATION:-10}"
 REPS="${REPS:-3}"
 IDLE="${IDLE:-1000}"
 KEEP="${KEEP:-0}"
+ENGINES="${ENGINES:-raw proton}" # the AMQP loadgen engines each rep runs
 
 for f in outpostd outpost outpost-loadgen outpost-amqp-loadgen; do
   [ -x "$bin/$f" ] || { echo "amqp_bench.sh: $bin/$f not found (build it first)" >&2; exit 2; }
@@ -125,7 +126,7 @@ for rep in $(seq 1 "$REPS"); do
     --qos 1 --duration "$DURATION" --broker-pid "$pid" | jq -c '. + {protocol: "mqtt"}' \
     >>"$work/results.jsonl"
   stop
-  for engine in raw proton; do
+  for engine in $ENGINES; do
     start
     log "rep $rep: AMQP/TLS fan-in, $engine engine"
     "$bin/outpost-amqp-loadgen" "${common[@]}" --engine "$engine" --port "$amqp_port" \
