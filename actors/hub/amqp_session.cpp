@@ -146,7 +146,7 @@ void carry_hub(amqp_actor* self, const std::string& identity, hub::actions& hact
       }
       st.proto->deliver(slot->second.who,
                         d->from->device_bound ? amqp::outbound::c2d : amqp::outbound::inputs,
-                        d->msg, d->token, 0);
+                        d->msg, d->token, d->delivery_count);
     }
   }
 }
@@ -368,12 +368,17 @@ void carry_events(amqp_actor* self, amqp::events& evs) {
     } else if (auto* l = std::get_if<amqp::link_event>(&e)) {
       on_link(self, *l);
     } else if (auto* d = std::get_if<amqp::delivered_event>(&e)) {
-      // Accepted = complete; rejected (reject) and released (abandon) end the delivery too:
-      // IoT Edge drops a module input that is not completed (facts §4.4).
+      // Accepted = complete, rejected = reject: the delivery is done. Released = abandon: a
+      // C2D message goes out again (IoT Hub); a module input is done, as IoT Edge drops one
+      // that is not completed (facts §4.4).
       auto slot = st.identities.find(d->who.id());
       if (slot != st.identities.end()) {
         hub::actions h;
-        slot->second.core->on_delivered(d->token, h);
+        if (d->how == amqp::outcome::released) {
+          slot->second.core->on_abandoned(d->token, h);
+        } else {
+          slot->second.core->on_delivered(d->token, h);
+        }
         slot->second.core->flush(h);
         carry_hub(self, slot->first, h);
       }

@@ -18,6 +18,8 @@ const char* to_string(drop_reason r) noexcept {
       return "no_route";
     case drop_reason::undecodable:
       return "undecodable";
+    case drop_reason::max_delivery_count:
+      return "max_delivery_count";
   }
   return "unknown";
 }
@@ -299,7 +301,8 @@ void hub_session::deliver(const binding* from, storage::stored_entry e, actions&
   send(from, std::move(e), out);
 }
 
-void hub_session::send(const binding* from, storage::stored_entry e, actions& out) {
+void hub_session::send(const binding* from, storage::stored_entry e, actions& out,
+                       std::uint32_t delivery_count) {
   auto msg = routing::decode(e.body);
   if (!msg) {
     observer_->dropped(drop_reason::undecodable, routing::message{});
@@ -307,9 +310,35 @@ void hub_session::send(const binding* from, storage::stored_entry e, actions& ou
     return;
   }
   const auto token = next_token_++;
-  inflight_.emplace(token, delivery{from, e.seq});
-  observer_->delivered(*msg, *from, e.enqueued_ms);
-  out.push_back(deliver_action{token, from, std::move(*msg), e.enqueued_ms});
+  const auto enqueued_ms = e.enqueued_ms;
+  auto& d = inflight_.emplace(token, delivery{from, e.seq}).first->second;
+  if (from->device_bound) {
+    d.entry = std::move(e);
+    d.delivery_count = delivery_count;
+  }
+  if (delivery_count == 0) {
+    observer_->delivered(*msg, *from, enqueued_ms); // counted once, however often abandoned
+  }
+  out.push_back(deliver_action{token, from, std::move(*msg), enqueued_ms, delivery_count});
+}
+
+void hub_session::on_abandoned(std::uint64_t token, actions& out) {
+  auto d = inflight_.find(token);
+  if (d == inflight_.end() || !d->second.entry) {
+    return on_delivered(token, out);
+  }
+  auto again = std::move(d->second);
+  inflight_.erase(d);
+  const auto count = again.delivery_count + 1;
+  if (count >= settings_.max_c2d_deliveries) {
+    auto msg = routing::decode(again.entry->body);
+    observer_->dropped(drop_reason::max_delivery_count, msg ? *msg : routing::message{});
+    release(again.mailbox, again.seq);
+    return;
+  }
+  // Delivered again at once, ahead of what waits: IoT Hub puts an abandoned message back
+  // where it was in the device's queue.
+  send(again.mailbox, std::move(*again.entry), out, count);
 }
 
 void hub_session::on_delivered(std::uint64_t token, actions& out) {

@@ -10,6 +10,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -35,6 +36,9 @@ struct session_settings {
   std::size_t max_output_bytes = 4u << 20;
   std::int64_t output_stall_ms = 30000;
   std::int64_t output_check_ms = 100; ///< how often a full queue is looked at again
+  /// A cloud-to-device message abandoned this many times is dropped (IoT Hub's default
+  /// MaxDeliveryCount: it dead-letters it).
+  std::uint32_t max_c2d_deliveries = 10;
 };
 
 /// Why an inbound message was acknowledged without being stored (IoT Edge drops and counts).
@@ -44,6 +48,7 @@ enum class drop_reason : std::uint8_t {
   too_many_properties, ///< the property bag is over its bound
   no_route,            ///< no route matched
   undecodable,         ///< a stored message could not be decoded (delivery side)
+  max_delivery_count,  ///< a C2D message abandoned `max_c2d_deliveries` times (dead-lettered)
 };
 const char* to_string(drop_reason r) noexcept;
 
@@ -74,6 +79,7 @@ struct deliver_action {
   const binding* from = nullptr;
   routing::message msg;
   std::int64_t enqueued_ms = 0;
+  std::uint32_t delivery_count = 0; ///< earlier deliveries of this entry the client abandoned
 };
 /// These entries of the mailbox are done (delivered and acknowledged, or undeliverable).
 struct release_action {
@@ -192,6 +198,10 @@ public:
   void on_drained(storage::queue_handle queue, actions& out);
   /// The client acknowledged the delivery `token` (released with the next `flush`).
   void on_delivered(std::uint64_t token, actions& out);
+  /// The client abandoned the delivery `token` (AMQP `released`): a C2D message is delivered
+  /// again with its delivery count raised, and dropped once it reaches `max_c2d_deliveries`;
+  /// any other delivery is done, as IoT Edge treats a module input that is not completed.
+  void on_abandoned(std::uint64_t token, actions& out);
 
   // -- time and output -----------------------------------------------------------------------
 
@@ -223,6 +233,9 @@ private:
   struct delivery {
     const binding* mailbox;
     storage::sequence seq;
+    /// C2D only (a few, slow): the entry, kept to deliver it again when abandoned.
+    std::optional<storage::stored_entry> entry;
+    std::uint32_t delivery_count = 0;
   };
   struct waiting_entry {
     const binding* mailbox;
@@ -236,7 +249,8 @@ private:
   void attach(const binding* b, actions& out);
   void attach_inputs(actions& out);
   void deliver(const binding* from, storage::stored_entry e, actions& out);
-  void send(const binding* from, storage::stored_entry e, actions& out);
+  void send(const binding* from, storage::stored_entry e, actions& out,
+            std::uint32_t delivery_count = 0);
   void release(const binding* mailbox, storage::sequence seq);
 
   session_settings settings_;

@@ -202,3 +202,43 @@ test('Amqp: disabling a device ends its AMQP links within a second; nothing it s
       assert.equal(modB.inbox.on('fromDevices').length, 1, 'nothing sent after the revocation is routed');
     });
   });
+
+test('Amqp: C2D abandoned (released) comes again; rejected and completed ones do not, and nothing stays queued',
+  { timeout: 120000 }, async () => {
+    await withOutpost({ name: 'amqp-abandon' }, async (op) => {
+      const cs = await op.addDevice('dev1');
+      const dev = await op.openDevice(cs, { transport: 'Amqp' });
+      const seen = [];
+      dev.on('message', (msg) => {
+        seen.push(msg.messageId);
+        const times = seen.filter((id) => id === msg.messageId).length;
+        if (msg.messageId === 'abandoned' && times <= 2) {
+          dev.abandon(msg, () => {});
+        } else if (msg.messageId === 'rejected') {
+          dev.reject(msg, () => {});
+        } else {
+          dev.complete(msg, () => {});
+        }
+      });
+      await sleep(500); // the SDK attaches its C2D receiver
+      for (const id of ['abandoned', 'rejected', 'completed']) {
+        const r = await op.cli(['c2d', 'send', 'dev1', '--body', id, '--message-id', id]);
+        assert.equal(r.code, 0, r.stderr);
+      }
+      await withTimeout((async () => {
+        while (seen.length < 5) await sleep(50);
+      })(), 15000, `five deliveries (seen ${seen})`);
+      await sleep(1000);
+      assert.deepEqual(seen.filter((id) => id === 'abandoned').length, 3,
+        `abandoned twice, then completed: ${seen}`);
+      assert.equal(seen.filter((id) => id === 'rejected').length, 1, `rejected once: ${seen}`);
+      assert.equal(seen.filter((id) => id === 'completed').length, 1, `completed once: ${seen}`);
+      // Nothing is left in the queue: a new connection gets nothing.
+      await op.closeClient(dev);
+      const again = await op.openDevice(cs, { transport: 'Amqp' });
+      const late = [];
+      again.on('message', (m) => { late.push(m.messageId); again.complete(m, () => {}); });
+      await sleep(1500);
+      assert.deepEqual(late, [], 'every delivery was settled');
+    });
+  });

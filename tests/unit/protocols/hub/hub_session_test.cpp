@@ -254,6 +254,43 @@ TEST_F(HubSession, ADeviceAttachesItsC2DQueueOnceAndGetsItsMessages) {
   EXPECT_TRUE(all_of<attach_action>(none).empty()) << "modules have no C2D";
 }
 
+TEST_F(HubSession, AnAbandonedC2DMessageComesAgainUntilItsDeliveryCountRunsOut) {
+  auto queue = std::make_shared<binding>();
+  queue->endpoint_id = "$c2d/d1";
+  queue->queue = 77;
+  queue->device_bound = true;
+  auto& s = open("d1");
+  actions out;
+  s.want_c2d(queue, out);
+  actions first;
+  s.on_entries(77, {entry(1, "c2d body")}, first);
+  auto d = all_of<deliver_action>(first);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].delivery_count, 0u);
+  // Abandoned nine times: each time it comes again, counted, and the mailbox keeps it.
+  for (std::uint32_t n = 1; n < 10; ++n) {
+    actions again;
+    s.on_abandoned(d[0].token, again);
+    s.flush(again);
+    EXPECT_TRUE(all_of<release_action>(again).empty()) << n;
+    d = all_of<deliver_action>(again);
+    ASSERT_EQ(d.size(), 1u) << n;
+    EXPECT_EQ(d[0].delivery_count, n);
+    EXPECT_EQ(d[0].msg.body, "c2d body");
+  }
+  EXPECT_EQ(observer_.delivered_count, 1) << "a message is counted as sent once";
+  // The tenth abandon: dropped (IoT Hub dead-letters it) and released from the mailbox.
+  actions last;
+  s.on_abandoned(d[0].token, last);
+  s.flush(last);
+  EXPECT_TRUE(all_of<deliver_action>(last).empty());
+  const auto r = all_of<release_action>(last);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].seqs, std::vector<storage::sequence>{1});
+  ASSERT_EQ(observer_.drops.size(), 1u);
+  EXPECT_EQ(observer_.drops[0], drop_reason::max_delivery_count);
+}
+
 TEST_F(HubSession, AMethodResponseGoesToTheCallerAndIsAcknowledgedInItsPlace) {
   auto routes = bind({{"r", spec("FROM /messages/* INTO $upstream")}});
   auto& s = open("d1");
@@ -669,6 +706,20 @@ TEST(BoundRoutes, ABindingErrorFailsTheWholeBinding) {
       });
   ASSERT_FALSE(bound);
   EXPECT_EQ(bound.error(), std::errc::io_error);
+}
+
+TEST_F(HubSessionDelivery, AnAbandonedModuleInputIsDone) {
+  actions got;
+  core_->on_entries(queue_, {entry(5)}, got);
+  const auto d = all_of<deliver_action>(got);
+  ASSERT_EQ(d.size(), 1u);
+  actions done;
+  core_->on_abandoned(d[0].token, done);
+  core_->flush(done);
+  EXPECT_TRUE(all_of<deliver_action>(done).empty()) << "IoT Edge drops an input not completed";
+  const auto r = all_of<release_action>(done);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].seqs, std::vector<storage::sequence>{5});
 }
 
 } // namespace
