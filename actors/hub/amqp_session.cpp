@@ -264,14 +264,17 @@ void send_c2d(amqp_actor* self, amqp::c2d_send_event& e) {
     }
   }
   const auto delivery = e.delivery;
-  auto settle = [self, delivery](bool ok) {
-    self->state.proto->settle(delivery, ok ? amqp::outcome::accepted : amqp::outcome::rejected);
+  // A refusal says why in the rejection's condition (the queue's answer: IoT Hub's error
+  // body, e.g. 403004 for a full queue).
+  auto settle = [self, delivery](bool ok, const std::string& why) {
+    self->state.proto->settle(delivery, ok ? amqp::outcome::accepted : amqp::outcome::rejected,
+                              why);
     pump(self, {});
   };
   self->request(st.hub->c2d, std::chrono::seconds(30), c2d_send_atom::value, e.device_id,
                 std::move(e.msg), ttl_ms)
-      .then([settle](c2d_reply& r) { settle(r.http_status / 100 == 2); },
-            [settle](caf::error&) { settle(false); });
+      .then([settle](c2d_reply& r) { settle(r.http_status / 100 == 2, r.body); },
+            [settle](caf::error&) { settle(false, "the device's queue did not answer"); });
 }
 
 /// A twin request on the twin link (wire §3.5): GET, PATCH reported, PUT/DELETE the desired

@@ -59,6 +59,11 @@ struct transport_access : proton::transport {
 struct link_access : proton::link {
   static pn_link_t* get(const proton::link& l) { return (l.*(&link_access::pn_object))(); }
 };
+struct delivery_access : proton::delivery {
+  static pn_delivery_t* get(const proton::delivery& d) {
+    return (d.*(&delivery_access::pn_object))();
+  }
+};
 struct connection_access : proton::connection {
   static pn_connection_t* get(const proton::connection& c) {
     return (c.*(&connection_access::pn_object))();
@@ -282,25 +287,32 @@ public:
     if (it == unsettled_.end()) {
       return; // its link closed meanwhile: the client sends it again
     }
-    auto d = it->second;
+    const auto d = std::move(it->second); // holds the delivery while it is settled
     unsettled_.erase(it);
+    // Proton's C calls: its C++ delivery carries no condition on a rejection, and wrapping the
+    // receiver costs a reference count round trip per message.
+    pn_delivery_t* p = delivery_access::get(d);
     switch (how) {
       case outcome::accepted:
-        d.accept();
+        pn_delivery_update(p, PN_ACCEPTED);
         break;
-      case outcome::rejected:
-        (void)why; // Proton's C++ delivery carries no condition on reject
-        d.reject();
+      case outcome::rejected: {
+        pn_disposition_t* local = pn_delivery_local(p);
+        pn_condition_set_name(pn_disposition_condition(local), "amqp:precondition-failed");
+        pn_condition_set_description(pn_disposition_condition(local), why.c_str());
+        pn_delivery_update(p, PN_REJECTED);
         break;
+      }
       case outcome::released:
-        d.release();
+        pn_delivery_update(p, PN_RELEASED);
         break;
     }
+    pn_delivery_settle(p);
     // The credit goes back with the pass's other settlements: one flow frame per link and
     // pass (take_output), not one per message.
-    auto receiver = d.receiver();
-    if (receiver.active()) {
-      ++credit_due_[link_access::get(receiver)];
+    pn_link_t* l = pn_delivery_link(p);
+    if ((pn_link_state(l) & PN_LOCAL_ACTIVE) != 0) {
+      ++credit_due_[l];
     }
   }
 

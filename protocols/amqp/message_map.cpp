@@ -10,6 +10,8 @@
 
 #include <proton/annotation_key.hpp>
 #include <proton/binary.hpp>
+#include <proton/codec.h>
+#include <proton/codec/decoder.hpp>
 #include <proton/codec/vector.hpp>
 #include <proton/message.hpp>
 #include <proton/message_id.hpp>
@@ -174,14 +176,31 @@ std::optional<system_property> system_app_property(const std::string& name) {
   return std::nullopt;
 }
 
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstrict-aliasing"
+/// The C codec under a value: its binary is read in place, where `proton::get<binary>` would
+/// first copy it into a vector (a second copy of every telemetry body).
+struct data_access : proton::internal::data {
+  static pn_data_t* get(const proton::internal::data& d) {
+    return (d.*(&data_access::pn_object))();
+  }
+};
+#pragma GCC diagnostic pop
+
 result<std::string> body_of(const proton::message& in) {
   const auto& body = in.body();
   switch (body.type()) {
     case proton::NULL_TYPE:
       return std::string{};
     case proton::BINARY: {
-      const auto b = proton::get<proton::binary>(body);
-      return std::string(reinterpret_cast<const char*>(b.data()), b.size()); // one memcpy
+      proton::codec::decoder dec{body};
+      pn_data_t* data = data_access::get(dec);
+      pn_data_rewind(data);
+      if (!pn_data_next(data) || pn_data_type(data) != PN_BINARY) {
+        return std::make_error_code(std::errc::bad_message);
+      }
+      const pn_bytes_t b = pn_data_get_binary(data);
+      return std::string(b.start, b.size); // the one copy
     }
     case proton::STRING:
       return proton::get<std::string>(body);

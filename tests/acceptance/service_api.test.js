@@ -441,6 +441,16 @@ test('C2D from azure-iothub Client.send (AMQP, service token on $cbs) reaches de
         assert.equal(got[0].messageId, `c2d-${id}`);
         assert.equal(got[0].properties.getValue('kind'), 'greeting');
       }
+      // A full device queue (50 messages) rejects the delivery with IoT Hub's reason.
+      await op.addDevice('devFull');
+      for (let i = 0; i < 50; i += 1) {
+        const r = await op.admin('POST', '/devices/devFull/messages/deviceBound', { body: `n${i}` });
+        assert.equal(r.status, 201, JSON.stringify(r.body));
+      }
+      const full = await rejection(client.send('devFull', new Message('one too many')), 15000,
+        'Client.send to a full queue');
+      assert.match(`${full.message} ${JSON.stringify(full.amqpError || {})}`, /403004/,
+        `the rejection says why: ${full.message}`);
       await client.close();
 
       // A device token is not the service policy's: the service client is refused.
