@@ -57,7 +57,7 @@ public:
     }
   }
 
-  bool binary_field() {
+  bool binary_field(std::string* out = nullptr) {
     if (!next()) {
       return true;
     }
@@ -76,6 +76,9 @@ public:
     }
     if (rest_.size() < len) {
       return false;
+    }
+    if (out != nullptr) {
+      out->assign(rest_.substr(0, len));
     }
     rest_.remove_prefix(len);
     return true;
@@ -122,9 +125,10 @@ private:
   std::uint32_t count_;
 };
 
-/// The performative's code and its list (count and encoded fields); false if unreadable.
+/// The performative's code, its list (count and encoded fields) and where the list ends in
+/// `body` (the payload's start); false if unreadable.
 bool performative(std::string_view body, std::uint8_t& code, std::uint32_t& count,
-                  std::string_view& list) {
+                  std::string_view& list, std::size_t& end) {
   if (body.size() < 3 || body[0] != '\x00') {
     return false;
   }
@@ -144,10 +148,13 @@ bool performative(std::string_view body, std::uint8_t& code, std::uint32_t& coun
   const auto list_code = static_cast<std::uint8_t>(body[at++]);
   if (list_code == 0x45) {
     count = 0;
+    end = at;
   } else if (list_code == 0xc0 && body.size() >= at + 2) {
+    end = at + 1 + static_cast<std::uint8_t>(body[at]);
     count = static_cast<std::uint8_t>(body[at + 1]);
     at += 2;
   } else if (list_code == 0xd0 && body.size() >= at + 8) {
+    end = at + 4 + std::size_t{be32(body.data() + at)};
     count = be32(body.data() + at + 4);
     at += 8;
   } else {
@@ -190,12 +197,16 @@ bool frame_guard::scan(std::string_view bytes) {
       state_ = left_ == 0 ? state::header : state::frame_body;
       continue;
     }
-    if (state_ == state::skip) {
+    if (state_ == state::skip || state_ == state::capture) {
       const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(left_, bytes.size()));
+      if (state_ == state::capture && !capture(bytes.substr(0, take))) {
+        failed_ = true;
+        return false;
+      }
       bytes.remove_prefix(take);
       left_ -= take;
       if (left_ == 0) {
-        state_ = state::header;
+        end_frame();
       }
       continue;
     }
@@ -217,10 +228,63 @@ bool frame_guard::scan(std::string_view bytes) {
         failed_ = true;
         return false;
       }
-      state_ = left_ == 0 ? state::header : state::skip;
+      if (capturing_ != nullptr) {
+        // The payload's start may already be in the prefix, or still to come.
+        if (payload_at_ < body_.size()) {
+          if (!capture(std::string_view{body_}.substr(payload_at_))) {
+            failed_ = true;
+            return false;
+          }
+        } else {
+          skip_before_payload_ = payload_at_ - body_.size();
+        }
+      }
+      if (left_ == 0) {
+        end_frame();
+      } else {
+        state_ = capturing_ != nullptr ? state::capture : state::skip;
+      }
     }
   }
   return !failed_;
+}
+
+bool frame_guard::capture(std::string_view bytes) {
+  const auto skip = std::min(skip_before_payload_, bytes.size());
+  skip_before_payload_ -= skip;
+  bytes.remove_prefix(skip);
+  if (capturing_->payload.size() + bytes.size() > max_batch_bytes_) {
+    why_ = "a batched message larger than the hub takes (" + std::to_string(max_batch_bytes_)
+           + " bytes)";
+    return false;
+  }
+  capturing_->payload.append(bytes);
+  return true;
+}
+
+void frame_guard::end_frame() {
+  state_ = state::header;
+  if (capturing_ != nullptr && completes_batch_) {
+    if (batches_.size() == 16) {
+      batches_.pop_front(); // never taken (its link was refused): the oldest goes
+    }
+    batches_.push_back(std::move(*capturing_));
+    batching_.erase(capture_key_);
+  }
+  capturing_ = nullptr;
+  completes_batch_ = false;
+  skip_before_payload_ = 0;
+}
+
+std::optional<std::string> frame_guard::take_batch(std::string_view tag) {
+  for (auto it = batches_.begin(); it != batches_.end(); ++it) {
+    if (it->tag == tag) {
+      auto payload = std::move(it->payload);
+      batches_.erase(it);
+      return payload;
+    }
+  }
+  return std::nullopt;
 }
 
 bool frame_guard::frame_complete_prefix() {
@@ -234,7 +298,8 @@ bool frame_guard::check_transfer(std::uint16_t channel, std::string_view body) {
   std::uint8_t code = 0;
   std::uint32_t count = 0;
   std::string_view list;
-  if (!performative(body, code, count, list)) {
+  std::size_t end = 0;
+  if (!performative(body, code, count, list, end)) {
     return true; // not a performative this guard reads: Proton decides
   }
   fields f{list, count};
@@ -242,12 +307,16 @@ bool frame_guard::check_transfer(std::uint16_t channel, std::string_view body) {
     std::optional<std::uint32_t> handle;
     if (f.uint_field(handle) && handle) {
       more_pending_.erase({channel, *handle});
+      batching_.erase({channel, *handle});
     }
     return true;
   }
   if (code == performative_end) {
     for (auto it = more_pending_.begin(); it != more_pending_.end();) {
       it = it->first == channel ? more_pending_.erase(it) : std::next(it);
+    }
+    for (auto it = batching_.begin(); it != batching_.end();) {
+      it = it->first.first == channel ? batching_.erase(it) : std::next(it);
     }
     return true;
   }
@@ -259,7 +328,8 @@ bool frame_guard::check_transfer(std::uint16_t channel, std::string_view body) {
   std::optional<std::uint32_t> format;
   bool settled = false;
   bool more = false;
-  if (!f.uint_field(handle) || !f.uint_field(id) || !f.binary_field() || !f.uint_field(format)
+  std::string tag;
+  if (!f.uint_field(handle) || !f.uint_field(id) || !f.binary_field(&tag) || !f.uint_field(format)
       || !f.bool_field(settled) || !f.bool_field(more)) {
     why_ = "a transfer performative the hub cannot read";
     return false;
@@ -274,6 +344,18 @@ bool frame_guard::check_transfer(std::uint16_t channel, std::string_view body) {
     more_pending_.insert(key);
   } else {
     more_pending_.erase(key);
+  }
+  if (!continuing) {
+    batching_.erase(key); // an aborted or unfinished one is forgotten
+    if (format == batched_format) {
+      batching_[key].tag = std::move(tag);
+    }
+  }
+  if (auto b = batching_.find(key); b != batching_.end()) {
+    capturing_ = &b->second;
+    capture_key_ = key;
+    payload_at_ = end;
+    completes_batch_ = !more;
   }
   return true;
 }

@@ -182,7 +182,8 @@ public:
   handler(connection_settings settings, authenticate_fn authenticate)
       : settings_(std::move(settings)),
         authenticate_(std::move(authenticate)),
-        driver_(settings_.container_id) {
+        driver_(settings_.container_id),
+        guard_(settings_.max_message_bytes) {
     proton::connection_options opts;
     opts.handler(*this)
         .sasl_enabled(true)
@@ -282,7 +283,23 @@ public:
 
   // ---- the owner's answers ------------------------------------------------------------------
 
-  void settle(std::uint64_t id, outcome how, const std::string& why) {
+  void settle(std::uint64_t id, outcome how, std::string why) {
+    if (auto part = part_of_.find(id); part != part_of_.end()) {
+      // One message of a batch: the delivery is settled with the last of them.
+      id = part->second;
+      part_of_.erase(part);
+      auto& b = batches_[id];
+      if (how != outcome::accepted && b.how == outcome::accepted) {
+        b.how = how;
+        b.why = std::move(why);
+      }
+      if (--b.left > 0) {
+        return;
+      }
+      how = b.how;
+      why = std::move(b.why);
+      batches_.erase(id);
+    }
     auto it = unsettled_.find(id);
     if (it == unsettled_.end()) {
       return; // its link closed meanwhile: the client sends it again
@@ -556,6 +573,12 @@ public:
           proton::error_condition(unauthorized, "the token of " + who.id() + " has expired"));
       return;
     }
+    if (guard_.has_batches()) {
+      const auto t = pn_delivery_tag(delivery_access::get(d));
+      if (auto payload = guard_.take_batch(std::string_view{t.start, t.size})) {
+        return telemetry_batch(d, who, *payload);
+      }
+    }
     auto msg = from_amqp(m);
     if (!msg) {
       d.reject();
@@ -565,6 +588,28 @@ public:
     const auto id = next_delivery_++;
     unsettled_.emplace(id, d);
     events_.push_back(telemetry_event{who, std::move(*msg), id});
+  }
+
+  /// A delivery in the batched format (frame_guard kept its payload, Proton could not): one
+  /// telemetry event per message, and the delivery settled once all of them are (rejected if
+  /// any was).
+  void telemetry_batch(proton::delivery& d, const iothub::client_identity& who,
+                       const std::string& payload) {
+    auto msgs = from_amqp_batch(payload);
+    if (!msgs) {
+      const auto id = next_delivery_++;
+      unsettled_.emplace(id, d);
+      settle(id, outcome::rejected, "a batched message that does not decode"); // credit back
+      return;
+    }
+    const auto parent = next_delivery_++;
+    unsettled_.emplace(parent, d);
+    batches_[parent] = batch_state{msgs->size(), outcome::accepted, {}};
+    for (auto& msg : *msgs) {
+      const auto id = next_delivery_++;
+      part_of_[id] = parent;
+      events_.push_back(telemetry_event{who, std::move(msg), id});
+    }
   }
 
   void on_receiver_close(proton::receiver& r) override {
@@ -888,6 +933,13 @@ private:
   std::unordered_map<std::string, identity_state> identities_;
   std::unordered_map<pn_link_t*, link_info> links_;
   std::unordered_map<std::uint64_t, proton::delivery> unsettled_;
+  struct batch_state {
+    std::size_t left = 0; ///< messages of the batch not settled yet
+    outcome how = outcome::accepted;
+    std::string why;
+  };
+  std::unordered_map<std::uint64_t, batch_state> batches_;   ///< by the delivery's id
+  std::unordered_map<std::uint64_t, std::uint64_t> part_of_; ///< a batch's message -> delivery
   std::unordered_map<pn_link_t*, std::uint32_t> credit_due_; ///< settled this pass, per link
   std::uint64_t next_delivery_ = 1;
   std::unordered_map<std::string, outbound_link> outbound_; ///< by identity and kind

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstdio>
 #include <ctime>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -272,6 +273,58 @@ result<routing::message> from_amqp(const proton::message& in) {
         out.set(system_property::interface_id, proton::get<std::string>(value));
       }
     }
+  }
+  return out;
+}
+
+result<std::vector<routing::message>> from_amqp_batch(std::string_view payload,
+                                                      std::size_t max_messages) {
+  const auto bad = std::make_error_code(std::errc::bad_message);
+  std::unique_ptr<pn_data_t, void (*)(pn_data_t*)> data{pn_data(0), &pn_data_free};
+  std::vector<routing::message> out;
+  proton::message inner;
+  while (!payload.empty()) {
+    pn_data_clear(data.get());
+    const auto n = pn_data_decode(data.get(), payload.data(), payload.size());
+    if (n <= 0) {
+      return bad;
+    }
+    payload.remove_prefix(static_cast<std::size_t>(n));
+    pn_data_rewind(data.get());
+    if (!pn_data_next(data.get()) || pn_data_type(data.get()) != PN_DESCRIBED) {
+      return bad;
+    }
+    pn_data_enter(data.get());
+    if (!pn_data_next(data.get()) || pn_data_type(data.get()) != PN_ULONG) {
+      return bad;
+    }
+    if (pn_data_get_ulong(data.get()) != 0x75) {
+      continue; // header, annotations, properties, application properties, footer
+    }
+    if (!pn_data_next(data.get()) || pn_data_type(data.get()) != PN_BINARY) {
+      return bad;
+    }
+    if (out.size() == max_messages) {
+      return bad;
+    }
+    const pn_bytes_t b = pn_data_get_binary(data.get());
+    if (b.size < 3 || b.start[0] != 0) {
+      return bad; // a message is sections, each a described value (Proton would take "")
+    }
+    try {
+      inner.clear();
+      inner.decode(std::vector<char>(b.start, b.start + b.size));
+    } catch (const std::exception&) {
+      return bad; // proton::error: not an encoded message
+    }
+    auto msg = from_amqp(inner);
+    if (!msg) {
+      return msg.error();
+    }
+    out.push_back(std::move(*msg));
+  }
+  if (out.empty()) {
+    return bad;
   }
   return out;
 }

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace proton {
 class message;
@@ -24,6 +26,14 @@ namespace outpost::amqp {
 /// `iothub-interface-id`. The body is the Data section (or an amqp-value string or binary).
 /// Errors: `std::errc::bad_message` for a body of another kind (a list, a map, ...).
 result<routing::message> from_amqp(const proton::message& in);
+
+/// The messages of one delivery in IoT Hub's batched format (`AmqpBatchedMessageFormat`,
+/// message-format 0x80013700): `payload` is the outer message's sections; each Data section
+/// is one encoded message, mapped as `from_amqp` maps it; the other sections are ignored, as
+/// edgeHub ignores them. At most `max_messages`. Errors (`std::errc::bad_message`): no Data
+/// section, more than `max_messages`, or any section or inner message that does not decode.
+result<std::vector<routing::message>> from_amqp_batch(std::string_view payload,
+                                                      std::size_t max_messages = 1000);
 
 /// Out (hub → client): the reverse, ids in the types they came in (a string id from MQTT stays a
 /// string), a Data body, and the annotations IoT Hub adds: `x-opt-input-name` (module input),

@@ -244,7 +244,7 @@ void encode_transfer_at(std::string& out, std::uint16_t channel, const transfer_
   put_be32(out, f.delivery_id);
   put_binary(out, f.delivery_tag);
   tag_at = out.size() - f.delivery_tag.size();
-  put_uint(out, 0); // message-format
+  put_uint(out, f.message_format);
   put_bool(out, f.settled);
   list.finish(5);
   out.append(message);
@@ -309,10 +309,11 @@ void encode_data(std::string& out, std::string_view body) {
 }
 
 transfer_template::transfer_template(std::uint16_t channel, std::uint32_t handle,
-                                     std::string_view message) {
+                                     std::string_view message, std::uint32_t message_format) {
   const char tag[8] = {};
   transfer_fields f;
   f.handle = handle;
+  f.message_format = message_format;
   f.delivery_tag = std::string_view{tag, sizeof tag};
   encode_transfer_at(frame_, channel, f, message, id_at_, tag_at_);
 }

@@ -130,6 +130,7 @@ struct transfer_fields {
   std::uint32_t delivery_id = 0;
   std::string_view delivery_tag;
   bool settled = false;
+  std::uint32_t message_format = 0; ///< 0x80013700: IoT Hub's batched format
 };
 /// One frame: the transfer performative (message-format 0) and `message` (encoded sections).
 void encode_transfer(std::string& out, std::uint16_t channel, const transfer_fields& f,
@@ -158,7 +159,8 @@ void encode_data(std::string& out, std::string_view body);
 /// two patches (delivery-id, an 8-byte delivery-tag), not an encoding.
 class transfer_template {
 public:
-  transfer_template(std::uint16_t channel, std::uint32_t handle, std::string_view message);
+  transfer_template(std::uint16_t channel, std::uint32_t handle, std::string_view message,
+                    std::uint32_t message_format = 0);
   void append(std::string& out, std::uint32_t delivery_id, std::uint64_t tag) const;
   std::size_t size() const noexcept { return frame_.size(); }
 

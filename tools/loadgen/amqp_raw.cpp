@@ -100,9 +100,25 @@ struct connection {
   std::vector<std::uint8_t> unsettled; ///< by delivery id % ring
 };
 
+constexpr std::uint32_t batched_format = 0x80013700; ///< AmqpBatchedMessageFormat
+
 std::string payload_message(std::size_t payload) {
   std::string m;
   amqp::encode_data(m, std::string(payload, 'x'));
+  return m;
+}
+
+/// A delivery's message: one message, or `batch` of them in IoT Hub's batched format (each
+/// Data section of the outer message is one encoded message).
+std::string delivery_message(std::size_t payload, unsigned batch) {
+  if (batch <= 1) {
+    return payload_message(payload);
+  }
+  const auto one = payload_message(payload);
+  std::string m;
+  for (unsigned i = 0; i < batch; ++i) {
+    amqp::encode_data(m, one);
+  }
   return m;
 }
 
@@ -121,7 +137,8 @@ public:
       : s_(s),
         o_(s.o),
         creds_(s.o),
-        events_frame_(0, events, payload_message(s.o.payload)) {}
+        events_frame_(0, events, delivery_message(s.o.payload, s.batch),
+                      s.batch > 1 ? batched_format : 0) {}
 
   ~raw_run() {
     for (auto& c : conns_) {
@@ -767,7 +784,7 @@ private:
       }
       pending = 0;
       --c.outstanding;
-      (outcome == amqp::code::accepted ? accepted_ : refused_) += 1;
+      (outcome == amqp::code::accepted ? accepted_ : refused_) += std::max(1u, s_.batch);
     }
     while (before(c.oldest, c.next_outgoing) && c.unsettled[c.oldest % ring] == 0) {
       ++c.oldest;

@@ -137,6 +137,60 @@ TEST(AmqpMessageMap, BodiesOtherThanDataOrTextAreRefused) {
   EXPECT_EQ(from_amqp(m).error(), std::errc::bad_message);
 }
 
+/// A Data section (described 0x75, vbin32) holding `bytes`.
+std::string data_section(const std::string& bytes) {
+  std::string out{"\x00\x53\x75\xb0", 4};
+  const auto n = static_cast<std::uint32_t>(bytes.size());
+  out += static_cast<char>(n >> 24);
+  out += static_cast<char>(n >> 16);
+  out += static_cast<char>(n >> 8);
+  out += static_cast<char>(n);
+  return out + bytes;
+}
+
+std::string encoded(const proton::message& m) {
+  std::vector<char> buf;
+  proton::message copy = m;
+  copy.encode(buf);
+  return {buf.begin(), buf.end()};
+}
+
+TEST(AmqpMessageMap, ABatchIsEachDataSectionAsAMessage) {
+  proton::message a = sdk_telemetry();
+  proton::message b;
+  b.id(std::string{"second"});
+  b.body(proton::binary(std::string{"two"}));
+  // The outer message's own properties section (0x73, an empty list) is ignored.
+  const std::string outer_props{"\x00\x53\x73\x45", 4};
+  auto batch = from_amqp_batch(outer_props + data_section(encoded(a)) + data_section(encoded(b)));
+  ASSERT_TRUE(batch) << batch.error().message();
+  ASSERT_EQ(batch->size(), 2u);
+  const auto one = from_amqp(a);
+  ASSERT_TRUE(one);
+  EXPECT_EQ((*batch)[0].body, one->body);
+  EXPECT_EQ((*batch)[0].get(system_property::message_id), one->get(system_property::message_id));
+  EXPECT_EQ((*batch)[0].properties, one->properties);
+  EXPECT_EQ((*batch)[1].body, "two");
+  EXPECT_EQ((*batch)[1].get(system_property::message_id), "second");
+}
+
+TEST(AmqpMessageMap, ABatchThatDoesNotDecodeIsRefusedWhole) {
+  proton::message b;
+  b.body(proton::binary(std::string{"x"}));
+  const auto good = data_section(encoded(b));
+  EXPECT_FALSE(from_amqp_batch("")) << "no Data section";
+  EXPECT_FALSE(from_amqp_batch(std::string{"\x00\x53\x73\x45", 4})) << "no Data section";
+  EXPECT_FALSE(from_amqp_batch(good + data_section("not a message")));
+  EXPECT_FALSE(from_amqp_batch(good.substr(0, good.size() - 1))) << "truncated";
+  EXPECT_FALSE(from_amqp_batch(good + "\x40")) << "not a section";
+  std::string three;
+  for (int i = 0; i < 3; ++i) {
+    three += good;
+  }
+  EXPECT_TRUE(from_amqp_batch(three, 3));
+  EXPECT_FALSE(from_amqp_batch(three, 2)) << "over the bound";
+}
+
 TEST(AmqpMessageMap, Iso8601) {
   EXPECT_EQ(*parse_iso8601_ms("1970-01-01T00:00:01Z"), 1000);
   EXPECT_EQ(*parse_iso8601_ms("2026-12-04T20:30:00.5Z"), 1796416200500);
