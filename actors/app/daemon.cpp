@@ -314,7 +314,9 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, transport::io_runner
     sd.origin = origin_snapshot;
     sd.hub_status = hub->status();
     // The hub's certificate; no client certificates asked for (the API takes SAS tokens).
-    auto tls = transport::tls_server_context::create(hub->tls(), false, why);
+    // Asks for a client certificate (optional): X.509 devices over MqttWs and AmqpWs present
+    // theirs here; the service API's callers present none.
+    auto tls = transport::tls_server_context::create(hub->tls(), true, why);
     if (!tls) {
       spdlog::critical("[https] {}", why);
       return exit_failure;

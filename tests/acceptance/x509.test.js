@@ -11,7 +11,7 @@ const path = require('node:path');
 const { errors } = require('azure-iot-common');
 const { Client } = require('azure-iot-device');
 const { Mqtt } = require('azure-iot-device-mqtt');
-const { withOutpost, Message, withTimeout, propsOf } = require('./lib/outpost');
+const { withOutpost, Message, withTimeout, propsOf, transportOf } = require('./lib/outpost');
 
 function openssl(args) {
   return execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -106,3 +106,46 @@ test('a certificate signed by the edge CA authenticates an x509_ca identity by i
         'sensor8 presenting sensor7\'s certificate (CN mismatch)');
     });
   });
+
+// The same certificates over the other transports: AMQP on 5671 (no CBS: the certificate is
+// the credential) and both WebSocket transports on the HTTPS listener, which asks for a client
+// certificate during its handshake.
+for (const transport of ['Amqp', 'MqttWs', 'AmqpWs']) {
+  test(`${transport}: a self-signed certificate authenticates by thumbprint; another is refused`,
+    { timeout: 120000 }, async () => {
+      await withOutpost({ name: `x509-${transport}` }, async (op) => {
+        const modB = await op.openModule(await op.addModule('modB'), { transport: 'Mqtt' });
+        const good = makeCert(op.dir, 'cam2');
+        const other = makeCert(op.dir, 'cam2-other');
+        await op.cliOk(['identity', 'add', 'device', 'cam2', '--auth', 'x509_thumbprint',
+          '--primary-thumbprint', good.thumbprint]);
+        const client = async ({ cert, key }) => {
+          const host = transport.endsWith('Ws') ? 'localhost' : `localhost:${op.amqpPort}`;
+          const c = Client.fromConnectionString(`HostName=${host};DeviceId=cam2;x509=true`,
+            transportOf(transport));
+          await op._prepare(c, { retry: false, label: 'cam2', transport });
+          await c.setOptions({ ca: await op.caPem(), cert, key });
+          return c;
+        };
+        const props = await sendThrough(op, await client(good), modB, `thumbprint over ${transport}`);
+        assert.equal(props['$.cdid'], 'cam2');
+        // AMQP opens the connection before anything is authorized: the refusal comes with the
+        // first link (the events link of sendEvent), MQTT's with CONNACK.
+        let refused = null;
+        const stranger = await client(other);
+        try {
+          await withTimeout(stranger.open(), 20000, `${transport}: open() with another certificate`);
+          const m = new Message('stranger');
+          m.messageId = 'stranger';
+          await withTimeout(stranger.sendEvent(m), 20000,
+            `${transport}: sendEvent with another certificate`);
+        } catch (err) {
+          refused = err;
+        }
+        assert.ok(refused, `${transport}: an unregistered certificate must be refused`);
+        await new Promise((r) => setTimeout(r, 300));
+        assert.ok(!modB.inbox.on('fromDevices').some((m) => m.msg.messageId === 'stranger'),
+          'nothing from the stranger is routed');
+      });
+    });
+}

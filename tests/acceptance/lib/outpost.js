@@ -829,6 +829,6 @@ module.exports = {
   Outpost, withOutpost, Inbox, Message, DEFAULT_ROUTES, manifest, unixHttp,
   waitFor, withTimeout, sleep, propsOf, bodyOf, tapWire, inputSubscribed,
   sasToken, sdkSasToken, serviceSasToken, withWrongKey, ConnectionString, redirectHttps,
-  getTwin, report, watchDesired, echoHandler, transportName, overWebSockets,
+  getTwin, report, watchDesired, echoHandler, transportName, transportOf, overWebSockets,
   paths: { repoRoot, binDir, outpostdBin, outpostBin },
 };
