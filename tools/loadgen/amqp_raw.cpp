@@ -377,29 +377,20 @@ private:
     if (c.ssl == nullptr || (c.st != state::open && c.st != state::closing) || c.out.empty()) {
       return;
     }
-    std::size_t pos = 0;
-    while (pos < c.out.size()) {
-      const auto len = std::min<std::size_t>(c.out.size() - pos, INT_MAX);
-      const int n = SSL_write(c.ssl, c.out.data() + pos, static_cast<int>(len));
-      if (n <= 0) {
-        c.out.erase(0, pos);
-        tls_retry(c, n, "TLS write");
-        return;
-      }
-      pos += static_cast<std::size_t>(n);
+    if (const auto step = tls_write(c.ssl, c.out); step != tls_step::done) {
+      tls_retry(c, step, "TLS write");
+      return;
     }
-    c.out.clear();
     set_events(c, false);
   }
 
-  /// An SSL_* result that is not success: true = wait for the socket and try again.
-  bool tls_retry(connection& c, int rc, const char* what) {
-    const int err = SSL_get_error(c.ssl, rc);
-    if (err == SSL_ERROR_WANT_WRITE) {
+  /// A TLS step that is not success: true = wait for the socket and try again.
+  bool tls_retry(connection& c, tls_step step, const char* what) {
+    if (step == tls_step::want_write) {
       set_events(c, true);
       return true;
     }
-    if (err == SSL_ERROR_WANT_READ) {
+    if (step == tls_step::want_read) {
       // Bytes queued while reading go out with this pass's flush: EPOLLOUT only when a
       // write is blocked (one epoll_ctl pair per pass and connection otherwise).
       if (c.out.empty() || c.st == state::handshaking) {
@@ -412,14 +403,13 @@ private:
       return false;
     }
     fail(c, std::string{what} + ": "
-                + (err == SSL_ERROR_ZERO_RETURN ? "closed by the hub" : ssl_error_text()));
+                + (step == tls_step::closed ? "closed by the hub" : ssl_error_text()));
     return false;
   }
 
   bool handshake(connection& c) {
-    const int rc = SSL_connect(c.ssl);
-    if (rc != 1) {
-      tls_retry(c, rc, "TLS handshake");
+    if (const auto step = tls_handshake(c.ssl); step != tls_step::done) {
+      tls_retry(c, step, "TLS handshake");
       return false;
     }
     c.st = state::open;
@@ -433,10 +423,7 @@ private:
         return fail(
             c, "connect to " + o_.host + ":" + std::to_string(o_.port) + ": " + std::strerror(err));
       }
-      c.ssl = SSL_new(ctx_);
-      SSL_set_fd(c.ssl, c.fd);
-      SSL_set_tlsext_host_name(c.ssl, o_.hub_hostname.c_str());
-      SSL_set1_host(c.ssl, o_.hub_hostname.c_str());
+      c.ssl = start_client_tls(ctx_, c.fd, o_.hub_hostname, true);
       c.st = state::handshaking;
     }
     if (c.st == state::handshaking && !handshake(c)) {
@@ -458,15 +445,12 @@ private:
       }
       return;
     }
-    // Everything OpenSSL has: bytes it buffered do not wake epoll again.
-    char buf[16 * 1024];
-    while (c.ssl != nullptr) {
-      const int n = SSL_read(c.ssl, buf, sizeof buf);
-      if (n <= 0) {
-        tls_retry(c, n, "TLS read");
-        return;
-      }
-      on_bytes(c, {buf, static_cast<std::size_t>(n)});
+    const auto step = tls_read_all(c.ssl, [&](std::string_view bytes) {
+      on_bytes(c, bytes);
+      return c.ssl != nullptr; // not torn down by what the bytes said
+    });
+    if (step != tls_step::done) {
+      tls_retry(c, step, "TLS read");
     }
   }
 

@@ -394,38 +394,29 @@ private:
     }
   }
 
-  /// Handles an SSL_* result that is not success; true = wait for the socket and try again.
-  bool tls_retry(connection& c, int rc, const char* what) {
-    const int err = SSL_get_error(c.ssl, rc);
-    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-      set_events(c, err == SSL_ERROR_WANT_WRITE || !c.out.empty());
+  /// A TLS step that is not success; true = wait for the socket and try again.
+  bool tls_retry(connection& c, tls_step step, const char* what) {
+    if (step == tls_step::want_read || step == tls_step::want_write) {
+      set_events(c, step == tls_step::want_write || !c.out.empty());
       return true;
     }
     fail(c.id + ": " + what + ": "
-         + (err == SSL_ERROR_ZERO_RETURN ? "closed by the broker" : ssl_error_text()));
+         + (step == tls_step::closed ? "closed by the broker" : ssl_error_text()));
     return false;
   }
 
   void flush_tls(connection& c) {
-    std::size_t pos = 0;
-    while (pos < c.out.size()) {
-      const int n = SSL_write(c.ssl, c.out.data() + pos, static_cast<int>(c.out.size() - pos));
-      if (n <= 0) {
-        c.out.erase(0, pos);
-        tls_retry(c, n, "TLS write");
-        return;
-      }
-      pos += static_cast<std::size_t>(n);
+    if (const auto step = tls_write(c.ssl, c.out); step != tls_step::done) {
+      tls_retry(c, step, "TLS write");
+      return;
     }
-    c.out.clear();
     set_events(c, false);
   }
 
   /// The TLS handshake; true once it is done (the CONNECT in `out` can go).
   bool handshake(connection& c) {
-    const int rc = SSL_connect(c.ssl);
-    if (rc != 1) {
-      tls_retry(c, rc, "TLS handshake");
+    if (const auto step = tls_handshake(c.ssl); step != tls_step::done) {
+      tls_retry(c, step, "TLS handshake");
       return false;
     }
     c.connecting = false;
@@ -442,12 +433,7 @@ private:
       if (ctx_ == nullptr) {
         c.connecting = false;
       } else {
-        c.ssl = SSL_new(ctx_);
-        SSL_set_fd(c.ssl, c.fd);
-        SSL_set_tlsext_host_name(c.ssl, o_.hub_hostname.c_str());
-        if (!o_.ca.empty()) {
-          SSL_set1_host(c.ssl, o_.hub_hostname.c_str());
-        }
+        c.ssl = start_client_tls(ctx_, c.fd, o_.hub_hostname, !o_.ca.empty());
       }
     }
     if (c.connecting && !handshake(c)) {
@@ -477,15 +463,15 @@ private:
       }
       return;
     }
-    // Everything OpenSSL has: bytes it buffered do not wake epoll again.
-    char buf[16 * 1024];
-    while (phase_ != phase::done) {
-      const int n = SSL_read(c.ssl, buf, sizeof buf);
-      if (n <= 0) {
-        tls_retry(c, n, "TLS read");
-        return;
-      }
-      on_bytes(c, {buf, static_cast<std::size_t>(n)}, now);
+    if (phase_ == phase::done) {
+      return;
+    }
+    const auto step = tls_read_all(c.ssl, [&](std::string_view bytes) {
+      on_bytes(c, bytes, now);
+      return phase_ != phase::done;
+    });
+    if (step != tls_step::done) {
+      tls_retry(c, step, "TLS read");
     }
   }
 

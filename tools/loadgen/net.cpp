@@ -3,7 +3,9 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <stdexcept>
 
@@ -46,6 +48,62 @@ SSL_CTX* make_client_tls_context(const std::string& ca) {
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
   }
   return ctx;
+}
+
+SSL* start_client_tls(SSL_CTX* ctx, int fd, const std::string& host, bool verify_host) {
+  SSL* ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, fd);
+  SSL_set_tlsext_host_name(ssl, host.c_str());
+  if (verify_host) {
+    SSL_set1_host(ssl, host.c_str());
+  }
+  return ssl;
+}
+
+tls_step tls_step_of(SSL* ssl, int rc) {
+  switch (SSL_get_error(ssl, rc)) {
+    case SSL_ERROR_WANT_READ:
+      return tls_step::want_read;
+    case SSL_ERROR_WANT_WRITE:
+      return tls_step::want_write;
+    case SSL_ERROR_ZERO_RETURN:
+      return tls_step::closed;
+    default:
+      return tls_step::failed;
+  }
+}
+
+tls_step tls_handshake(SSL* ssl) {
+  const int rc = SSL_connect(ssl);
+  return rc == 1 ? tls_step::done : tls_step_of(ssl, rc);
+}
+
+tls_step tls_write(SSL* ssl, std::string& out) {
+  std::size_t pos = 0;
+  while (pos < out.size()) {
+    const auto len = std::min<std::size_t>(out.size() - pos, INT_MAX);
+    const int n = SSL_write(ssl, out.data() + pos, static_cast<int>(len));
+    if (n <= 0) {
+      out.erase(0, pos);
+      return tls_step_of(ssl, n);
+    }
+    pos += static_cast<std::size_t>(n);
+  }
+  out.clear();
+  return tls_step::done;
+}
+
+tls_step tls_read_all(SSL* ssl, const std::function<bool(std::string_view)>& on_bytes) {
+  char buf[16 * 1024];
+  for (;;) {
+    const int n = SSL_read(ssl, buf, sizeof buf);
+    if (n <= 0) {
+      return tls_step_of(ssl, n);
+    }
+    if (!on_bytes({buf, static_cast<std::size_t>(n)})) {
+      return tls_step::done;
+    }
+  }
 }
 
 int start_connect(const std::string& host, std::uint16_t port, bool nodelay, std::string& why) {

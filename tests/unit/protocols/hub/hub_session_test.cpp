@@ -223,11 +223,17 @@ TEST_F(HubSession, AReportedPatchIsRoutedAsATwinChangeNotification) {
   EXPECT_TRUE(acks(after).empty()) << "nobody waits for a notification's acknowledgement";
 }
 
-TEST_F(HubSession, ADeviceAttachesItsC2DQueueOnceAndGetsItsMessages) {
+/// Device d1's C2D queue (mailbox 77), as the C2D actor hands it out.
+std::shared_ptr<binding> c2d_queue() {
   auto queue = std::make_shared<binding>();
   queue->endpoint_id = "$c2d/d1";
   queue->queue = 77;
   queue->device_bound = true;
+  return queue;
+}
+
+TEST_F(HubSession, ADeviceAttachesItsC2DQueueOnceAndGetsItsMessages) {
+  const auto queue = c2d_queue();
   auto& s = open("d1");
   actions out;
   s.want_c2d(queue, out);
@@ -255,10 +261,7 @@ TEST_F(HubSession, ADeviceAttachesItsC2DQueueOnceAndGetsItsMessages) {
 }
 
 TEST_F(HubSession, AnAbandonedC2DMessageComesAgainUntilItsDeliveryCountRunsOut) {
-  auto queue = std::make_shared<binding>();
-  queue->endpoint_id = "$c2d/d1";
-  queue->queue = 77;
-  queue->device_bound = true;
+  const auto queue = c2d_queue();
   auto& s = open("d1");
   actions out;
   s.want_c2d(queue, out);
