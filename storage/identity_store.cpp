@@ -8,7 +8,7 @@ namespace outpost::storage {
 
 namespace {
 
-constexpr char format_version = 1;
+constexpr char format_version = 2; ///< 1: before the edge capability and the parent
 
 void put_string(std::string& out, std::string_view s) {
   put_be32(out, static_cast<std::uint32_t>(s.size()));
@@ -49,34 +49,42 @@ bool valid_identity_id(std::string_view id) noexcept {
   return true;
 }
 
-// Layout: version, u8 auth, u8 enabled, be64 created, then strings device, module, primary,
-// secondary (be32 length + bytes each).
+// Layout (version 2): version, u8 auth, u8 enabled, be64 created, u8 edge_enabled, then
+// strings device, module, primary, secondary, parent (be32 length + bytes each). Version 1
+// records (no edge flag, no parent) still decode.
 std::string encode_identity(const identity& i) {
   std::string out;
   out.push_back(format_version);
   out.push_back(static_cast<char>(i.auth));
   out.push_back(i.enabled ? 1 : 0);
   put_be64(out, static_cast<std::uint64_t>(i.created_ms));
-  for (const auto* s : {&i.device_id, &i.module_id, &i.primary, &i.secondary}) {
+  out.push_back(i.edge_enabled ? 1 : 0);
+  for (const auto* s : {&i.device_id, &i.module_id, &i.primary, &i.secondary, &i.parent}) {
     put_string(out, *s);
   }
   return out;
 }
 
 result<identity> decode_identity(std::string_view in) {
-  if (in.size() < 11 || in[0] != format_version || static_cast<std::uint8_t>(in[1]) > 2
-      || static_cast<std::uint8_t>(in[2]) > 1) {
+  const bool v1 = !in.empty() && in[0] == 1;
+  const std::size_t fixed = v1 ? 11 : 12;
+  if (in.size() < fixed || (in[0] != format_version && !v1) || static_cast<std::uint8_t>(in[1]) > 2
+      || static_cast<std::uint8_t>(in[2]) > 1 || (!v1 && static_cast<std::uint8_t>(in[11]) > 1)) {
     return errc::corrupt_record;
   }
   identity i;
   i.auth = static_cast<auth_type>(in[1]);
   i.enabled = in[2] == 1;
   i.created_ms = static_cast<std::int64_t>(get_be64(in, 3));
-  std::size_t pos = 11;
+  i.edge_enabled = !v1 && in[11] == 1;
+  std::size_t pos = fixed;
   for (auto* s : {&i.device_id, &i.module_id, &i.primary, &i.secondary}) {
     if (!get_string(in, pos, *s)) {
       return errc::corrupt_record;
     }
+  }
+  if (!v1 && !get_string(in, pos, i.parent)) {
+    return errc::corrupt_record;
   }
   if (pos != in.size() || i.device_id.empty()) {
     return errc::corrupt_record;
@@ -116,6 +124,21 @@ result<identity> make_identity(const identity_request& req, const identity_store
   if (store.find(i.id())) {
     return errc::identity_exists;
   }
+  if (req.module && (req.edge_enabled || !req.parent.empty())) {
+    return errc::invalid_identity; // modules are in their device's scope, and not edges
+  }
+  if (!req.parent.empty()) {
+    // A device goes into an edge device's scope: the parent must be one (or this edge).
+    const auto* parent = store.find(req.parent);
+    if (req.parent != edge_device_id && parent == nullptr) {
+      return errc::identity_not_found;
+    }
+    if (req.parent != edge_device_id && !parent->edge_enabled) {
+      return errc::invalid_identity;
+    }
+    i.parent = req.parent;
+  }
+  i.edge_enabled = req.edge_enabled;
   i.auth = req.auth;
   switch (req.auth) {
     case auth_type::sas: // the request's own keys (the service API's), else fresh ones

@@ -28,13 +28,19 @@ struct identity {
   std::string secondary;
   bool enabled = true;
   std::int64_t created_ms = 0;
+  /// An edge device (IoT Hub's `capabilities.iotEdge`): a child edge connects upstream to this
+  /// one with it, and devices can be put in its scope.
+  bool edge_enabled = false;
+  /// A device in an edge device's scope: that edge device's id (IoT Hub's parent).
+  std::string parent;
 
   /// "<device>" or "<device>/<module>", IoT Edge's client id.
   std::string id() const { return module_id.empty() ? device_id : device_id + "/" + module_id; }
   friend bool operator==(const identity& a, const identity& b) {
     return a.device_id == b.device_id && a.module_id == b.module_id && a.auth == b.auth
            && a.primary == b.primary && a.secondary == b.secondary && a.enabled == b.enabled
-           && a.created_ms == b.created_ms;
+           && a.created_ms == b.created_ms && a.edge_enabled == b.edge_enabled
+           && a.parent == b.parent;
   }
 };
 
@@ -51,6 +57,8 @@ struct identity_request {
   /// does; the caller checks a given key's length).
   std::string primary;
   std::string secondary;
+  bool edge_enabled = false; ///< devices only: `--edge-enabled`
+  std::string parent;        ///< devices only: `--parent EDGE`, an edge-enabled device
 };
 
 /// Validates `req` against the registry and builds the record: a bare module id belongs to

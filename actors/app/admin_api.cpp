@@ -57,7 +57,9 @@ json summary(const storage::identity& i) {
           {"type", i.module_id.empty() ? "device" : "module"},
           {"auth", auth_name(i.auth)},
           {"status", i.enabled ? "enabled" : "disabled"},
-          {"createdMs", i.created_ms}};
+          {"createdMs", i.created_ms},
+          {"edgeEnabled", i.edge_enabled},
+          {"parent", i.parent}};
 }
 
 json detail(const storage::identity& i, const daemon_config& cfg) {
@@ -136,6 +138,14 @@ http_response add(caf::actor_system& sys, const actors::registry_actor& registry
   }
   r.primary = body.value("primaryThumbprint", std::string{});
   r.secondary = body.value("secondaryThumbprint", std::string{});
+  if (body.contains("edgeEnabled") && !body["edgeEnabled"].is_boolean()) {
+    return error(400, "edgeEnabled must be true or false");
+  }
+  if (body.contains("parent") && !body["parent"].is_string()) {
+    return error(400, "parent must be a device id");
+  }
+  r.edge_enabled = body.value("edgeEnabled", false);
+  r.parent = body.value("parent", std::string{});
   return ask(sys, registry, cfg, 201, actors::identity_add_atom::value, std::move(r));
 }
 

@@ -198,7 +198,28 @@ std::string registry_etag(const storage::identity& i) {
   return iothub::base64_encode(std::to_string(h));
 }
 
-json registry_json(const storage::identity& i, const daemon_config& cfg) {
+/// IoT Hub's scope of an edge device: "ms-azure-iot-edge://<id>-<generation id>".
+std::string scope_of(const storage::identity& edge) {
+  return "ms-azure-iot-edge://" + edge.device_id + "-" + std::to_string(edge.created_ms);
+}
+
+/// The registered device whose scope `scope` is (null if none).
+const storage::identity* device_of_scope(const actors::identity_table& table,
+                                         std::string_view scope) {
+  constexpr std::string_view prefix = "ms-azure-iot-edge://";
+  const auto dash = scope.rfind('-');
+  if (scope.substr(0, prefix.size()) != prefix || dash == std::string_view::npos
+      || dash < prefix.size()) {
+    return nullptr;
+  }
+  const auto found = table.find(std::string{scope.substr(prefix.size(), dash - prefix.size())});
+  return found != table.end() && found->second.module_id.empty() && scope_of(found->second) == scope
+             ? &found->second
+             : nullptr;
+}
+
+json registry_json(const storage::identity& i, const daemon_config& cfg,
+                   const actors::identity_table& table) {
   const bool sas = i.auth == storage::auth_type::sas;
   const bool thumb = i.auth == storage::auth_type::x509_thumbprint;
   json j = {
@@ -219,7 +240,18 @@ json registry_json(const storage::identity& i, const daemon_config& cfg) {
         {"type", auth_type_name(i.auth)}}},
   };
   if (i.module_id.empty()) {
-    j["capabilities"] = {{"iotEdge", i.device_id == cfg.device_id}};
+    // An edge device has a scope of its own; a device in an edge's scope has the edge's, and
+    // names it among its parents (IoT Hub's nested-edge registry fields).
+    const bool edge = i.edge_enabled || i.device_id == cfg.device_id;
+    const auto parent = i.parent.empty() ? table.end() : table.find(i.parent);
+    j["capabilities"] = {{"iotEdge", edge}};
+    if (edge) {
+      j["deviceScope"] = scope_of(i);
+    } else if (parent != table.end()) {
+      j["deviceScope"] = scope_of(parent->second);
+    }
+    j["parentScopes"] =
+        parent != table.end() ? json::array({scope_of(parent->second)}) : json::array();
   } else {
     j["moduleId"] = i.module_id;
     j["managedBy"] = i.device_id == cfg.device_id ? "IotEdge" : "";
@@ -326,7 +358,9 @@ http_response put_identity(const service_api_deps& d, const http_request& req,
     }
     auto updated = ask_registry(d, failure, is_module, actors::identity_enable_atom::value, id,
                                 status == "enabled");
-    return updated ? iothub_response(200, registry_json(*updated, d.cfg).dump()) : failure;
+    return updated
+               ? iothub_response(200, registry_json(*updated, d.cfg, *d.identities->get()).dump())
+               : failure;
   }
   storage::identity_request r;
   r.id = id;
@@ -362,6 +396,26 @@ http_response put_identity(const service_api_deps& d, const http_request& req,
                       "authentication.type must be sas, selfSigned or "
                       "certificateAuthority");
   }
+  if (!is_module) {
+    // Nested edges: `capabilities.iotEdge`, and the parent's scope as `deviceScope` (a leaf)
+    // or `parentScopes[0]` (either).
+    const auto caps = body.value("capabilities", json::object());
+    r.edge_enabled = caps.is_object() && caps.value("iotEdge", false) == true;
+    std::string parent_scope;
+    if (const auto parents = body.value("parentScopes", json::array());
+        parents.is_array() && !parents.empty() && parents[0].is_string()) {
+      parent_scope = parents[0].get<std::string>();
+    } else if (!r.edge_enabled) {
+      parent_scope = string_field(body, "deviceScope");
+    }
+    if (!parent_scope.empty()) {
+      const auto* parent = device_of_scope(*d.identities->get(), parent_scope);
+      if (parent == nullptr) {
+        return rest_error(400, 400004, "no edge device has the scope " + parent_scope);
+      }
+      r.parent = parent->device_id;
+    }
+  }
   auto made = ask_registry(d, failure, is_module, actors::identity_add_atom::value, std::move(r));
   if (!made) {
     return failure;
@@ -373,7 +427,7 @@ http_response put_identity(const service_api_deps& d, const http_request& req,
     }
   }
   spdlog::info("[service api] {} {} created", is_module ? "module" : "device", id);
-  return iothub_response(200, registry_json(*made, d.cfg).dump());
+  return iothub_response(200, registry_json(*made, d.cfg, *d.identities->get()).dump());
 }
 
 http_response registry_routes(const service_api_deps& d, const http_request& req,
@@ -384,7 +438,7 @@ http_response registry_routes(const service_api_deps& d, const http_request& req
     json list = json::array();
     for (const auto& [id, i] : *table) {
       if (i.module_id.empty()) {
-        list.push_back(registry_json(i, d.cfg));
+        list.push_back(registry_json(i, d.cfg, *table));
       }
     }
     return iothub_response(200, list.dump());
@@ -397,7 +451,7 @@ http_response registry_routes(const service_api_deps& d, const http_request& req
     json list = json::array();
     for (const auto& [id, i] : *table) {
       if (i.device_id == device && !i.module_id.empty()) {
-        list.push_back(registry_json(i, d.cfg));
+        list.push_back(registry_json(i, d.cfg, *table));
       }
     }
     return iothub_response(200, list.dump());
@@ -413,7 +467,7 @@ http_response registry_routes(const service_api_deps& d, const http_request& req
       return module.empty() ? rest_error(404, 404001, "device " + id + " is not registered")
                             : rest_error(404, 404010, "module " + id + " is not registered");
     }
-    return iothub_response(200, registry_json(found->second, d.cfg).dump());
+    return iothub_response(200, registry_json(found->second, d.cfg, *table).dump());
   }
   if (req.method == "PUT") {
     return put_identity(d, req, device, module);

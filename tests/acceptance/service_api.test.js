@@ -465,3 +465,48 @@ test('C2D from azure-iothub Client.send (AMQP, service token on $cbs) reaches de
       await wrong.close().catch(() => {});
     });
   });
+
+test('edge devices and their scope: --edge-enabled, --parent, and IoT Hub\'s deviceScope/parentScopes',
+  { timeout: 60000 }, async () => {
+    await withOutpost({ name: 'svc-scope' }, async (op) => {
+      const gwCs = (await op.cliOk(['identity', 'add', 'device', 'gw', '--edge-enabled'])).trim();
+      assert.match(gwCs, /^HostName=localhost;DeviceId=gw;SharedAccessKey=[A-Za-z0-9+/=]+$/,
+        'an edge device prints its connection string (for a child\'s [upstream])');
+      await op.cliOk(['identity', 'add', 'device', 'leaf', '--parent', 'gw']);
+      await op.cliOk(['identity', 'add', 'device', 'plain']);
+      const missing = await op.cli(['identity', 'add', 'device', 'x1', '--parent', 'nobody']);
+      assert.notEqual(missing.code, 0, 'a parent that does not exist');
+      const notEdge = await op.cli(['identity', 'add', 'device', 'x2', '--parent', 'plain']);
+      assert.notEqual(notEdge.code, 0, 'a parent that is not an edge device');
+      const list = await op.cliOk(['identity', 'list']);
+      assert.match(list, /^gw\tdevice\tsas\tenabled\tedge$/m, list);
+      assert.match(list, /^leaf\tdevice\tsas\tenabled\tparent=gw$/m, list);
+
+      const { registry } = await service(op);
+      const gw = (await withTimeout(registry.get('gw'), 15000, 'get gw')).responseBody;
+      assert.equal(gw.capabilities.iotEdge, true);
+      assert.match(gw.deviceScope, /^ms-azure-iot-edge:\/\/gw-\d+$/);
+      assert.deepEqual(gw.parentScopes, []);
+      const leaf = (await withTimeout(registry.get('leaf'), 15000, 'get leaf')).responseBody;
+      assert.equal(leaf.capabilities.iotEdge, false);
+      assert.equal(leaf.deviceScope, gw.deviceScope, 'a leaf carries its edge\'s scope');
+      assert.deepEqual(leaf.parentScopes, [gw.deviceScope]);
+      const plain = (await withTimeout(registry.get('plain'), 15000, 'get plain')).responseBody;
+      assert.equal(plain.deviceScope, undefined);
+
+      // Created through the registry API with the edge's scope, as IoT Hub's tools do.
+      await withTimeout(registry.create({ deviceId: 'leaf2', deviceScope: gw.deviceScope }), 15000,
+        'create leaf2 in gw\'s scope');
+      const leaf2 = (await withTimeout(registry.get('leaf2'), 15000, 'get leaf2')).responseBody;
+      assert.deepEqual(leaf2.parentScopes, [gw.deviceScope]);
+      await withTimeout(registry.create({ deviceId: 'gw2', capabilities: { iotEdge: true }, parentScopes: [gw.deviceScope] }),
+        15000, 'create a child edge gw2 under gw');
+      const gw2 = (await withTimeout(registry.get('gw2'), 15000, 'get gw2')).responseBody;
+      assert.equal(gw2.capabilities.iotEdge, true);
+      assert.match(gw2.deviceScope, /^ms-azure-iot-edge:\/\/gw2-\d+$/);
+      assert.deepEqual(gw2.parentScopes, [gw.deviceScope]);
+      const bad = await rejection(registry.create({ deviceId: 'lost', deviceScope: 'ms-azure-iot-edge://nope-1' }),
+        15000, 'create in an unknown scope');
+      assert.equal(statusOf(bad), 400, describe(bad));
+    });
+  });

@@ -77,7 +77,14 @@ std::string id_path(const std::string& id) {
 
 void print_identity_row(const nlohmann::json& i) {
   std::cout << i.value("id", "") << "\t" << i.value("type", "") << "\t" << i.value("auth", "")
-            << "\t" << i.value("status", "") << "\n";
+            << "\t" << i.value("status", "");
+  if (i.value("edgeEnabled", false)) {
+    std::cout << "\tedge";
+  }
+  if (const auto parent = i.value("parent", std::string{}); !parent.empty()) {
+    std::cout << "\tparent=" << parent;
+  }
+  std::cout << "\n";
 }
 
 struct identity_cli {
@@ -96,6 +103,8 @@ struct identity_cli {
   std::string auth = "sas";
   std::string primary;
   std::string secondary;
+  bool edge_enabled = false;
+  std::string parent;
   bool connection_string_only = false;
 };
 
@@ -112,6 +121,10 @@ void add_identity_commands(CLI::App& app, identity_cli& c) {
     sub->add_option("--primary-thumbprint", c.primary, "SHA-256 thumbprint (x509_thumbprint)");
     sub->add_option("--secondary-thumbprint", c.secondary, "SHA-256 thumbprint");
   }
+  c.add_device->add_flag("--edge-enabled", c.edge_enabled,
+                         "an edge device: a child edge connects upstream to this one with it");
+  c.add_device->add_option("--parent", c.parent,
+                           "put the device in this edge device's scope (an --edge-enabled one)");
   c.list = c.cmd->add_subcommand("list", "list identities");
   c.show = c.cmd->add_subcommand("show", "show one identity with its keys");
   c.show->add_flag("--connection-string", c.connection_string_only, "print only that");
@@ -134,7 +147,9 @@ int run_identity(const daemon_config& cfg, const identity_cli& c) {
                        {"type", c.add_module->parsed() ? "module" : "device"},
                        {"auth", c.auth},
                        {"primaryThumbprint", c.primary},
-                       {"secondaryThumbprint", c.secondary}};
+                       {"secondaryThumbprint", c.secondary},
+                       {"edgeEnabled", c.edge_enabled},
+                       {"parent", c.parent}};
     auto j = admin(cfg, "POST", "/identities", req.dump());
     if (!j) {
       return exit_failure;

@@ -57,7 +57,7 @@ TEST(IdentityStore, RecordsHaveAStableEncoding) {
   auto d = device("d");
   d.auth = auth_type::x509_thumbprint;
   const auto bytes = encode_identity(d);
-  EXPECT_EQ(bytes.substr(0, 3), std::string("\x01\x01\x01", 3));
+  EXPECT_EQ(bytes.substr(0, 3), std::string("\x02\x01\x01", 3));
   EXPECT_EQ(decode_identity(bytes).value(), d);
   for (std::size_t n = 0; n < bytes.size(); ++n) {
     EXPECT_FALSE(decode_identity(bytes.substr(0, n))) << n;
@@ -66,13 +66,14 @@ TEST(IdentityStore, RecordsHaveAStableEncoding) {
 }
 
 TEST(IdentityStore, GoldenBytes) {
-  identity i{"d", "m", auth_type::sas, "p", "s", true, 0x0102030405060708};
+  identity i{"d", "m", auth_type::sas, "p", "s", true, 0x0102030405060708, true, "e"};
   const auto v = encode_identity(i);
   EXPECT_EQ(golden::hex(v),
-            "01"               // format version
+            "02"               // format version
             "00"               // auth: sas
             "01"               // enabled
             "0102030405060708" // created ms
+            "01"               // edge enabled
             "00000001"
             "64" // device
             "00000001"
@@ -80,11 +81,67 @@ TEST(IdentityStore, GoldenBytes) {
             "00000001"
             "70" // primary
             "00000001"
-            "73"); // secondary
+            "73" // secondary
+            "00000001"
+            "65"); // parent
   EXPECT_EQ(decode_identity(v).value(), i);
   for (std::size_t n = 0; n < v.size(); ++n) {
     EXPECT_FALSE(decode_identity(v.substr(0, n))) << n;
   }
+}
+
+TEST(IdentityStore, VersionOneRecordsStillDecode) {
+  // A record written before edge devices and parents existed.
+  const auto v1 = golden::bytes(
+      "01"
+      "00"
+      "01"
+      "0102030405060708"
+      "00000001"
+      "64"
+      "00000000"
+      "00000001"
+      "70"
+      "00000001"
+      "73");
+  const auto i = decode_identity(v1);
+  ASSERT_TRUE(i);
+  EXPECT_EQ(i->device_id, "d");
+  EXPECT_EQ(i->primary, "p");
+  EXPECT_FALSE(i->edge_enabled);
+  EXPECT_EQ(i->parent, "");
+  EXPECT_EQ(decode_identity(encode_identity(*i)).value(), *i) << "rewritten as version 2";
+}
+
+TEST(IdentityStore, AParentMustBeAnEdgeDevice) {
+  memory_kv_store kv;
+  auto s = identity_store::open(kv);
+  ASSERT_TRUE(s);
+  const std::pair<std::string, std::string> keys{"a", "b"};
+  identity_request edge{"gw", false, auth_type::sas, "", "", true, ""};
+  auto gw = make_identity(edge, *s, "edge1", keys, 1);
+  ASSERT_TRUE(gw);
+  EXPECT_TRUE(gw->edge_enabled);
+  ASSERT_TRUE(s->put(*gw));
+  ASSERT_TRUE(s->put(*make_identity({"plain"}, *s, "edge1", keys, 1)));
+
+  identity_request leaf{"leaf", false, auth_type::sas, "", "", false, "gw"};
+  auto l = make_identity(leaf, *s, "edge1", keys, 1);
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->parent, "gw");
+  leaf.parent = "edge1"; // this edge device itself
+  EXPECT_EQ(make_identity(leaf, *s, "edge1", keys, 1)->parent, "edge1");
+  leaf.parent = "nobody";
+  EXPECT_EQ(make_identity(leaf, *s, "edge1", keys, 1).error(), errc::identity_not_found);
+  leaf.parent = "plain";
+  EXPECT_EQ(make_identity(leaf, *s, "edge1", keys, 1).error(), errc::invalid_identity)
+      << "not an edge device";
+  identity_request mod{"m", true, auth_type::sas, "", "", false, "gw"};
+  EXPECT_EQ(make_identity(mod, *s, "edge1", keys, 1).error(), errc::invalid_identity)
+      << "a module is in its device's scope";
+  mod.parent.clear();
+  mod.edge_enabled = true;
+  EXPECT_EQ(make_identity(mod, *s, "edge1", keys, 1).error(), errc::invalid_identity);
 }
 
 TEST(IdentityStore, ChangesGoThroughTheGivenWriter) {
