@@ -13,6 +13,7 @@
 #
 # Builds nothing: expects build/bin/{outpostd,outpost,outpost-loadgen,outpost-amqp-loadgen}.
 # Knobs: PUBLISHERS=100 PAYLOAD=256 INFLIGHT=16 DURATION=10 REPS=3 IDLE=1000 KEEP=0
+#   ENGINES="raw proton" (the AMQP engines each rep runs)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
