@@ -167,8 +167,14 @@ bool performative(std::string_view body, std::uint8_t& code, std::uint32_t& coun
 } // namespace
 
 bool frame_guard::scan(std::string_view bytes) {
+  const auto total = bytes.size();
+  std::size_t frame_start = 0; // in this chunk (0: the frame began in an earlier one)
+  accepted_ = 0;
   while (!failed_ && !bytes.empty()) {
     if (state_ == state::header) {
+      if (head_.empty()) {
+        frame_start = total - bytes.size();
+      }
       // At a boundary: a protocol header ("AMQP" and 4 bytes) or a frame header (8 bytes).
       const auto take = std::min<std::size_t>(8 - head_.size(), bytes.size());
       head_.append(bytes.substr(0, take));
@@ -201,6 +207,7 @@ bool frame_guard::scan(std::string_view bytes) {
       const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(left_, bytes.size()));
       if (state_ == state::capture && !capture(bytes.substr(0, take))) {
         failed_ = true;
+        accepted_ = frame_start;
         return false;
       }
       bytes.remove_prefix(take);
@@ -226,6 +233,7 @@ bool frame_guard::scan(std::string_view bytes) {
     if (left_ == 0 || (have_prefix && consumed + take >= ext)) {
       if (type_ == 0 && !frame_complete_prefix()) {
         failed_ = true;
+        accepted_ = frame_start;
         return false;
       }
       if (capturing_ != nullptr) {
@@ -233,6 +241,7 @@ bool frame_guard::scan(std::string_view bytes) {
         if (payload_at_ < body_.size()) {
           if (!capture(std::string_view{body_}.substr(payload_at_))) {
             failed_ = true;
+            accepted_ = frame_start;
             return false;
           }
         } else {

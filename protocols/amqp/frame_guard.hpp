@@ -41,6 +41,10 @@ public:
 
   const std::string& why() const noexcept { return why_; }
 
+  /// Once failed: how many bytes of the last `scan` came before the refused frame (whole
+  /// frames the engine may still take, so it can answer the peer with a close that says why).
+  std::size_t accepted() const noexcept { return accepted_; }
+
   /// The payload of the oldest complete batched delivery with this delivery tag, taken.
   std::optional<std::string> take_batch(std::string_view tag);
   bool has_batches() const noexcept { return !batches_.empty(); }
@@ -68,6 +72,7 @@ private:
   std::set<link_key> more_pending_;
   std::string why_;
   bool failed_ = false;
+  std::size_t accepted_ = 0;
 
   std::size_t max_batch_bytes_;
   std::map<link_key, pending_batch> batching_; ///< batched deliveries still arriving

@@ -206,9 +206,18 @@ public:
     }
     if (!guard_.scan(bytes)) {
       guard_failed_ = true;
+      // The frames before the refused one still reach the engine: a peer that sent its
+      // header and open in the same read gets a close that says why, not silence.
+      push(bytes.substr(0, guard_.accepted()));
       close("amqp:invalid-field", guard_.why());
       return;
     }
+    push(bytes);
+    tick(now_ms);
+  }
+
+  /// Hands bytes to the engine, dispatching as it reads.
+  void push(std::string_view bytes) {
     while (!bytes.empty() && !finished_) {
       auto buf = driver_.read_buffer();
       if (buf.size == 0) {
@@ -225,7 +234,6 @@ public:
       dispatch();
       check_message_sizes();
     }
-    tick(now_ms);
   }
 
   void disconnected() {
@@ -262,6 +270,12 @@ public:
       out.append(buf.data, buf.size);
       driver_.write_done(buf.size);
       dispatch();
+    }
+    if (guard_failed_ && !finished_) {
+      // The peer broke the framing: once the close that says why is out, the connection ends
+      // (no waiting for a close from a peer that already misbehaved).
+      finished_ = true;
+      events_.push_back(closed_event{"refused: " + guard_.why()});
     }
     return out;
   }

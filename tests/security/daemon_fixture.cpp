@@ -60,6 +60,7 @@ void daemon_fixture::start() {
   mqtt_tls_ = json_string(*ports, "mqtt_tls").value_or("");
   metrics_ = json_string(*ports, "metrics").value_or("");
   https_ = json_string(*ports, "https").value_or("");
+  amqp_tls_ = json_string(*ports, "amqp_tls").value_or("");
 }
 
 void daemon_fixture::stop() {

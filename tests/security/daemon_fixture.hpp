@@ -71,6 +71,7 @@ protected:
   std::string mqtt_tls_; ///< TLS MQTT "127.0.0.1:port"
   std::string metrics_;  ///< "127.0.0.1:port"
   std::string https_;    ///< IoT Hub's HTTPS API "127.0.0.1:port"
+  std::string amqp_tls_; ///< AMQP over TLS "127.0.0.1:port"
   std::map<std::string, std::string> keys_;
   std::unique_ptr<process> daemon_;
 };
