@@ -5,88 +5,13 @@
 // and each refusal says why. Raw frames over TLS, as any peer could send them.
 
 #include "tests/security/daemon_fixture.hpp"
+#include "tests/support/tls_http.hpp"
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-
-#include <chrono>
-#include <memory>
+#include <fstream>
 #include <string>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 namespace outpost::test {
 namespace {
-
-using namespace std::chrono_literals;
-
-/// A blocking TLS client (the hub's certificate is not checked: the peer is the attacker).
-class raw_tls {
-public:
-  explicit raw_tls(const std::string& address) {
-    const auto colon = address.rfind(':');
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1))));
-    ::inet_pton(AF_INET, address.substr(0, colon).c_str(), &sa.sin_addr);
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    timeval tv{5, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-      return;
-    }
-    ctx_.reset(SSL_CTX_new(TLS_client_method()));
-    ssl_.reset(SSL_new(ctx_.get()));
-    SSL_set_fd(ssl_.get(), fd_);
-    ok_ = SSL_connect(ssl_.get()) == 1;
-  }
-  ~raw_tls() {
-    ssl_.reset();
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-  }
-  bool ok() const { return ok_; }
-  bool send(const std::string& bytes) {
-    return SSL_write(ssl_.get(), bytes.data(), static_cast<int>(bytes.size()))
-           == static_cast<int>(bytes.size());
-  }
-  /// What one read returns ("" on close or after the 5 s receive timeout).
-  std::string read_some() {
-    char buf[4096];
-    const int n = SSL_read(ssl_.get(), buf, sizeof buf);
-    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string{};
-  }
-  /// Everything the hub sends until it closes (or `limit` passes).
-  std::string read_all(std::chrono::milliseconds limit = 10s) {
-    std::string out;
-    const auto until = std::chrono::steady_clock::now() + limit;
-    char buf[4096];
-    while (std::chrono::steady_clock::now() < until) {
-      const int n = SSL_read(ssl_.get(), buf, sizeof buf);
-      if (n <= 0) {
-        break;
-      }
-      out.append(buf, static_cast<std::size_t>(n));
-    }
-    return out;
-  }
-
-private:
-  struct ctx_free {
-    void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
-  };
-  struct ssl_free {
-    void operator()(SSL* s) const { SSL_free(s); }
-  };
-  int fd_ = -1;
-  std::unique_ptr<SSL_CTX, ctx_free> ctx_;
-  std::unique_ptr<SSL, ssl_free> ssl_;
-  bool ok_ = false;
-};
 
 /// One AMQP frame (doff 2, type 0, channel 0) around `body`.
 std::string frame(const std::string& body) {
@@ -127,37 +52,43 @@ const std::string open_frame = frame(performative(0x10, 1, std::string{"\xa1\x04
 const std::string begin_frame = frame(
     performative(0x11, 4, std::string{"\x40\x43\x70\x00\x00\x03\xe8\x70\x00\x00\x03\xe8", 12}));
 
+const std::string close_frame = frame(std::string{"\x00\x53\x18\x45", 4});
+
 class AmqpAbuse : public daemon_fixture {
 protected:
   void SetUp() override {
     daemon_fixture::SetUp();
     start();
     ASSERT_FALSE(amqp_tls_.empty());
+    port_ = static_cast<unsigned short>(std::stoi(amqp_tls_.substr(amqp_tls_.rfind(':') + 1)));
+    const auto ca = cli({"ca"});
+    ASSERT_EQ(ca.code, 0) << ca.err;
+    ca_ = (dir_ / "ca.pem").string();
+    std::ofstream{ca_} << ca.out;
+  }
+
+  /// Everything the hub answers to `writes` over TLS, until it closes.
+  std::string exchange(const std::vector<std::string>& writes) {
+    return tls_exchange(port_, ca_, writes);
   }
 
   /// A new connection still gets the hub's protocol header: the hub serves on.
   void expect_serving() {
-    raw_tls probe{amqp_tls_};
-    ASSERT_TRUE(probe.ok());
-    ASSERT_TRUE(probe.send(header));
-    std::string first;
-    for (int i = 0; i < 8 && first.size() < 8; ++i) {
-      first += probe.read_some();
-    }
-    ASSERT_GE(first.size(), 8u);
-    EXPECT_EQ(first.substr(0, 8), header) << "the hub answers a new AMQP connection";
+    const auto answer = exchange({header + open_frame + close_frame});
+    ASSERT_GE(answer.size(), 8u);
+    EXPECT_EQ(answer.substr(0, 8), header) << "the hub answers a new AMQP connection";
     EXPECT_FALSE(scrape().empty()) << "the daemon is alive";
   }
+
+  unsigned short port_ = 0;
+  std::string ca_;
 };
 
 TEST_F(AmqpAbuse, ATransferWithoutDeliveryIdClosesOnlyItsConnection) {
-  raw_tls c{amqp_tls_};
-  ASSERT_TRUE(c.ok());
   // handle 0, no delivery-id, tag "t", format 0, settled false, more true: PROTON-2853's abort.
   const auto transfer =
       frame(performative(0x14, 6, std::string{"\x43\x40\xa0\x01t\x43\x42\x41", 8}) + "data");
-  ASSERT_TRUE(c.send(header + open_frame + begin_frame + transfer));
-  const auto answer = c.read_all();
+  const auto answer = exchange({header + open_frame + begin_frame + transfer});
   EXPECT_NE(answer.find("delivery-id required on the first transfer of a delivery"),
             std::string::npos)
       << "the close says why: " << answer.size() << " bytes";
@@ -168,11 +99,9 @@ TEST_F(AmqpAbuse, AFrameOverTheMaximumIsRefusedWithoutBeingBuffered) {
   const auto rss_before = daemon_rss_kib();
   // A 4 MiB frame (the hub's max-frame-size is 64 KiB): Proton refuses it by its header.
   const auto head = performative(0x14, 6, std::string{"\x43\x43\xa0\x01t\x43\x42\x42", 8});
-  raw_tls c{amqp_tls_};
-  ASSERT_TRUE(c.ok());
-  ASSERT_TRUE(c.send(header + open_frame + begin_frame));
-  c.send(frame(head + std::string(4u << 20, 'x'))); // the hub may close while this is written
-  const auto answer = c.read_all();
+  // The hub may close while the frame is still being written: the answer is what it sent.
+  const auto answer =
+      exchange({header + open_frame + begin_frame, frame(head + std::string(4u << 20, 'x'))});
   EXPECT_NE(answer.find("amqp:connection:framing-error"), std::string::npos)
       << "the close says why: " << answer.size() << " bytes";
   EXPECT_LT(daemon_rss_kib(), rss_before + 2 * 1024 + rss_slack_kib)
