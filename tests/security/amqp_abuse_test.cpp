@@ -1,8 +1,8 @@
 // Issue 11: AMQP peers. Debian's Proton 0.37 aborts the whole process on a transfer that starts
-// a delivery without a delivery-id (an assert, PROTON-2853), and the frame guard in front of it
-// keeps the payload of batched deliveries (Proton would drop all but their last section): one
-// frame must cost only its own connection, a huge batched delivery must not grow the daemon,
-// and each refusal says why. Raw frames over TLS, as any peer could send them.
+// a delivery without a delivery-id (an assert, PROTON-2853): one frame must cost only its own
+// connection, a frame far over the maximum must not be buffered, and each refusal says why.
+// Raw frames over TLS, as any peer could send them. (The guard's bound on batched payloads is
+// AmqpFrameGuard's: reaching it takes an authenticated link.)
 
 #include "tests/security/daemon_fixture.hpp"
 #include "tests/support/tls_http.hpp"
