@@ -57,7 +57,7 @@ public:
     }
   }
 
-  bool binary_field(std::string* out = nullptr) {
+  bool binary_field(std::string_view* out = nullptr) {
     if (!next()) {
       return true;
     }
@@ -78,7 +78,7 @@ public:
       return false;
     }
     if (out != nullptr) {
-      out->assign(rest_.substr(0, len));
+      *out = rest_.substr(0, len);
     }
     rest_.remove_prefix(len);
     return true;
@@ -170,6 +170,11 @@ bool frame_guard::scan(std::string_view bytes) {
   const auto total = bytes.size();
   std::size_t frame_start = 0; // in this chunk (0: the frame began in an earlier one)
   accepted_ = 0;
+  const auto refuse = [&] { // the frame that began at `frame_start` breaks a rule
+    failed_ = true;
+    accepted_ = frame_start;
+    return false;
+  };
   while (!failed_ && !bytes.empty()) {
     if (state_ == state::header) {
       if (head_.empty()) {
@@ -206,9 +211,7 @@ bool frame_guard::scan(std::string_view bytes) {
     if (state_ == state::skip || state_ == state::capture) {
       const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(left_, bytes.size()));
       if (state_ == state::capture && !capture(bytes.substr(0, take))) {
-        failed_ = true;
-        accepted_ = frame_start;
-        return false;
+        return refuse();
       }
       bytes.remove_prefix(take);
       left_ -= take;
@@ -232,17 +235,13 @@ bool frame_guard::scan(std::string_view bytes) {
     const bool have_prefix = body_.size() >= body_prefix;
     if (left_ == 0 || (have_prefix && consumed + take >= ext)) {
       if (type_ == 0 && !frame_complete_prefix()) {
-        failed_ = true;
-        accepted_ = frame_start;
-        return false;
+        return refuse();
       }
       if (capturing_ != nullptr) {
         // The payload's start may already be in the prefix, or still to come.
         if (payload_at_ < body_.size()) {
           if (!capture(std::string_view{body_}.substr(payload_at_))) {
-            failed_ = true;
-            accepted_ = frame_start;
-            return false;
+            return refuse();
           }
         } else {
           skip_before_payload_ = payload_at_ - body_.size();
@@ -337,7 +336,7 @@ bool frame_guard::check_transfer(std::uint16_t channel, std::string_view body) {
   std::optional<std::uint32_t> format;
   bool settled = false;
   bool more = false;
-  std::string tag;
+  std::string_view tag; // kept only for a batched delivery
   if (!f.uint_field(handle) || !f.uint_field(id) || !f.binary_field(&tag) || !f.uint_field(format)
       || !f.bool_field(settled) || !f.bool_field(more)) {
     why_ = "a transfer performative the hub cannot read";
@@ -357,7 +356,7 @@ bool frame_guard::check_transfer(std::uint16_t channel, std::string_view body) {
   if (!continuing) {
     batching_.erase(key); // an aborted or unfinished one is forgotten
     if (format == batched_format) {
-      batching_[key].tag = std::move(tag);
+      batching_[key].tag.assign(tag);
     }
   }
   if (auto b = batching_.find(key); b != batching_.end()) {

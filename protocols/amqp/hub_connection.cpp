@@ -298,7 +298,7 @@ public:
   // ---- the owner's answers ------------------------------------------------------------------
 
   void settle(std::uint64_t id, outcome how, std::string why) {
-    if (auto part = part_of_.find(id); part != part_of_.end()) {
+    if (auto part = part_of_.empty() ? part_of_.end() : part_of_.find(id); part != part_of_.end()) {
       // One message of a batch: the delivery is settled with the last of them.
       id = part->second;
       part_of_.erase(part);
