@@ -79,7 +79,7 @@ void drop_identity(amqp_actor* self, const std::string& id);
 amqp::auth_verdict check_credentials(const hub_services& hub,
                                      const std::optional<transport::peer_certificate>& cert,
                                      const iothub::client_identity& who, const std::string& token,
-                                     std::int64_t now_ms) {
+                                     std::string_view auth_chain, std::int64_t now_ms) {
   if (who.device_id.empty()) {
     // The service policy (azure-iothub's Client.send): `skn` names it, signed with its key.
     const auto key = hub.service_key ? hub.service_key->get() : nullptr;
@@ -97,7 +97,7 @@ amqp::auth_verdict check_credentials(const hub_services& hub,
   }
   auto snapshot = hub.identities->get();
   const auth_settings settings{hub.hub_hostname, hub.hostname, now_ms / 1000};
-  const auto r = authenticate_identity(who, token, *snapshot, settings, cert);
+  const auto r = authenticate_identity(who, token, *snapshot, settings, cert, auth_chain);
   if (r.connack_code != 0) {
     // Labelled with the identity only when it is registered (a bounded set), as for MQTT.
     const bool known = snapshot->find(who.id()) != snapshot->end();
@@ -541,9 +541,11 @@ caf::behavior amqp_behavior(amqp_actor* self, std::shared_ptr<const hub_services
   settings.container_id = st.hub->hostname;
   settings.telemetry_credit =
       static_cast<std::uint32_t>(std::max<std::size_t>(1, st.hub->limits.max_pending_in));
-  st.proto.emplace(settings, [self](const iothub::client_identity& who, const std::string& token) {
+  st.proto.emplace(settings, [self](const iothub::client_identity& who, const std::string& token,
+                                    std::string_view auth_chain) {
     auto& s = self->state;
-    auto verdict = check_credentials(*s.hub, s.conn->peer_cert(), who, token, now(self));
+    auto verdict =
+        check_credentials(*s.hub, s.conn->peer_cert(), who, token, auth_chain, now(self));
     if (verdict.ok) {
       // No longer counted against [hub] max_unauthenticated_per_source, nor bounded by the
       // connect timeout.

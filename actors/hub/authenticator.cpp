@@ -4,6 +4,8 @@
 #include "protocols/transport/crypto.hpp"
 #include "protocols/transport/stream_server.hpp"
 
+#include <vector>
+
 namespace outpost::actors {
 
 namespace {
@@ -81,17 +83,89 @@ auth_result check_certificate(const std::optional<transport::peer_certificate>& 
   return refused(5, "unknown authentication type");
 }
 
+/// `"a;b;c"` split on `;`; empty when any part is empty or there are too many.
+std::vector<std::string_view> split_chain(std::string_view chain) {
+  std::vector<std::string_view> out;
+  while (out.size() <= max_auth_chain) {
+    const auto semi = chain.find(';');
+    const auto part = chain.substr(0, semi);
+    if (part.empty()) {
+      return {};
+    }
+    out.push_back(part);
+    if (semi == std::string_view::npos) {
+      return out.size() <= max_auth_chain ? out : std::vector<std::string_view>{};
+    }
+    chain.remove_prefix(semi + 1);
+  }
+  return {};
+}
+
+/// IoT Hub's on-behalf-of check (authenticator.hpp): the chain leads from `who`'s device up to
+/// the signing edge, one parent at a time, and the token verifies with the signer's keys.
+auth_result check_on_behalf(const iothub::client_identity& who, const std::string& token,
+                            std::string_view auth_chain, const identity_table& identities,
+                            const auth_settings& settings) {
+  const auto chain = split_chain(auth_chain);
+  if (chain.empty()) {
+    return refused(5, "malformed auth-chain");
+  }
+  if (chain.front() != who.device_id) {
+    return refused(5, "the auth-chain does not start with the identity's device");
+  }
+  auto signer = identities.find(chain.back());
+  if (signer == identities.end() || !signer->second.module_id.empty()) {
+    return refused(5, "the auth-chain's edge device is not registered");
+  }
+  if (!signer->second.enabled || !signer->second.edge_enabled) {
+    return refused(5, "the auth-chain's last device is not an enabled edge device");
+  }
+  for (std::size_t i = 0; i + 1 < chain.size(); ++i) {
+    auto dev = identities.find(chain[i]);
+    if (dev == identities.end() || !dev->second.enabled) {
+      return refused(5, "a device of the auth-chain is not registered or disabled");
+    }
+    if (dev->second.parent != chain[i + 1]) {
+      return refused(
+          5, std::string{chain[i]} + " is not in the scope of " + std::string{chain[i + 1]});
+    }
+  }
+  if (signer->second.auth != storage::auth_type::sas) {
+    return refused(5, "the edge device does not use SAS keys");
+  }
+  auto parsed = iothub::parse_sas_token(token);
+  if (!parsed) {
+    return refused(4, "malformed SAS token");
+  }
+  iothub::sas_check check{settings.hub_hostname,
+                          settings.edge_hostname,
+                          who,
+                          settings.now_seconds,
+                          {signer->second.primary, signer->second.secondary}};
+  auto ok = iothub::verify_sas_token(*parsed, check, [](std::string_view k, std::string_view d) {
+    return transport::hmac_sha256(k, d);
+  });
+  if (!ok) {
+    return refused(5, "on behalf of " + who.id() + ": " + ok.error().message());
+  }
+  return {0, "", who, parsed->expiry};
+}
+
 } // namespace
 
 auth_result authenticate_identity(const iothub::client_identity& who, const std::string& token,
                                   const identity_table& identities, const auth_settings& settings,
-                                  const std::optional<transport::peer_certificate>& cert) {
+                                  const std::optional<transport::peer_certificate>& cert,
+                                  std::string_view auth_chain) {
   auto id = identities.find(who.id());
   if (id == identities.end()) {
     return refused(5, "identity not registered");
   }
   if (!id->second.enabled) {
     return refused(5, "identity disabled");
+  }
+  if (!auth_chain.empty()) {
+    return check_on_behalf(who, token, auth_chain, identities, settings);
   }
   if (!token.empty()) {
     return check_sas(token, id->second, identities, who, settings);

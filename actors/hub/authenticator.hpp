@@ -44,8 +44,20 @@ auth_result authenticate(const mqtt::connect& c, const identity_table& identitie
 /// The identity checks of `authenticate` once the protocol has named the identity (AMQP: a CBS
 /// put-token's audience, a SASL PLAIN user name): registered and enabled, then the SAS `token`
 /// or, when it is empty, the TLS client certificate. `connack_code` 0 means accepted.
+///
+/// With an `auth_chain` (a child edge's upstream link, IoT Hub's on-behalf-of gateway
+/// authentication; facts §7.1): `"<device>[;<edge>...];<signer>"`, the identity's device first
+/// and the child edge that signed `token` with its own keys last. Accepted only when the
+/// signer is a registered, enabled, edge-enabled SAS device and each device of the chain is in
+/// the scope of the next (its `parent`), so an edge vouches only for its own modules and the
+/// devices (and nested edges) below it. At most `max_auth_chain` entries.
 auth_result authenticate_identity(const iothub::client_identity& who, const std::string& token,
                                   const identity_table& identities, const auth_settings& settings,
-                                  const std::optional<transport::peer_certificate>& cert);
+                                  const std::optional<transport::peer_certificate>& cert,
+                                  std::string_view auth_chain = {});
+
+/// IoT Edge nests at most 5 levels below the cloud: a chain has at most that many edges and the
+/// leaf.
+inline constexpr std::size_t max_auth_chain = 6;
 
 } // namespace outpost::actors

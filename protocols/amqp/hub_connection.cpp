@@ -659,11 +659,11 @@ public:
     if (!who) {
       return false;
     }
-    const auto verdict = authenticate_(*who, password);
+    const auto verdict = authenticate_(*who, password, {});
     if (!verdict.ok) {
       return false;
     }
-    remember(*who, verdict, password);
+    remember(*who, verdict, password, {});
     sasl_user_ = who->id();
     return true;
   }
@@ -677,6 +677,7 @@ private:
     iothub::client_identity who;
     std::int64_t expires_s = 0;
     std::string credential; ///< the token (CBS, PLAIN) or "" (TLS client certificate)
+    std::string chain;      ///< the put-token's auth-chain (a child edge's), or ""
   };
   struct link_info {
     link_kind kind = link_kind::cbs;
@@ -781,9 +782,9 @@ private:
   }
 
   void remember(const iothub::client_identity& who, const auth_verdict& verdict,
-                std::string credential) {
+                std::string credential, std::string chain) {
     auto [it, fresh] = identities_.try_emplace(who.id());
-    it->second = {who, verdict.expires_s, std::move(credential)};
+    it->second = {who, verdict.expires_s, std::move(credential), std::move(chain)};
     events_.push_back(identity_event{who, verdict.expires_s, !fresh});
   }
 
@@ -796,11 +797,11 @@ private:
     if (identities_.size() >= settings_.max_identities) {
       return false;
     }
-    const auto verdict = authenticate_(who, std::string{});
+    const auto verdict = authenticate_(who, std::string{}, {});
     if (!verdict.ok) {
       return false;
     }
-    remember(who, verdict, std::string{});
+    remember(who, verdict, std::string{}, {});
     return true;
   }
 
@@ -824,7 +825,7 @@ public:
   /// credential held is checked again, and those that no longer pass lose their links.
   void reauthenticate() {
     for (auto it = identities_.begin(); it != identities_.end();) {
-      const auto verdict = authenticate_(it->second.who, it->second.credential);
+      const auto verdict = authenticate_(it->second.who, it->second.credential, it->second.chain);
       if (verdict.ok) {
         it->second.expires_s = verdict.expires_s;
         ++it;
@@ -835,7 +836,7 @@ public:
       close_links_of(id, id + " is no longer authorized: " + verdict.why);
       events_.push_back(revoked_event{id, verdict.why});
     }
-    if (service_expires_s_ != 0 && !authenticate_({}, service_credential_).ok) {
+    if (service_expires_s_ != 0 && !authenticate_({}, service_credential_, {}).ok) {
       service_expires_s_ = 0;
       for (auto link = links_.begin(); link != links_.end();) {
         pn_link_t* l = link->first;
@@ -871,12 +872,14 @@ private:
       status = 403;
       description = "too many identities on one connection";
     } else {
-      const auto verdict = authenticate_(aud->who, proton::get<std::string>(m.body()));
+      // A child edge vouches for an identity of its scope (authenticate_fn).
+      auto chain = string_property(m, "com.microsoft:auth-chain");
+      const auto verdict = authenticate_(aud->who, proton::get<std::string>(m.body()), chain);
       if (!verdict.ok) {
         status = 401;
         description = verdict.why;
       } else if (!aud->service()) {
-        remember(aud->who, verdict, proton::get<std::string>(m.body()));
+        remember(aud->who, verdict, proton::get<std::string>(m.body()), std::move(chain));
       } else {
         service_expires_s_ = verdict.expires_s == 0 ? -1 : verdict.expires_s;
         service_credential_ = proton::get<std::string>(m.body());

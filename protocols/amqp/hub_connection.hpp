@@ -43,9 +43,11 @@ struct auth_verdict {
   bool service = false;       ///< the hub's service policy (`iothubowner`), not an identity
 };
 /// Checks `token` for `who` (empty `who`: the service policy; empty `token`: the client
-/// certificate). Called synchronously from inside the connection's event handling.
-using authenticate_fn =
-    std::function<auth_verdict(const iothub::client_identity& who, const std::string& token)>;
+/// certificate). `auth_chain` is the put-token's `com.microsoft:auth-chain` application
+/// property (a child edge vouching for an identity of its scope, `"<device>;...;<edge>"`), empty
+/// otherwise. Called synchronously from inside the connection's event handling.
+using authenticate_fn = std::function<auth_verdict(
+    const iothub::client_identity& who, const std::string& token, std::string_view auth_chain)>;
 
 /// An identity is authenticated on this connection (first time, or its token renewed).
 struct identity_event {

@@ -22,8 +22,8 @@ namespace {
 
 namespace amqp = outpost::amqp;
 
-amqp::auth_verdict fuzz_auth(const outpost::iothub::client_identity& who,
-                             const std::string& token) {
+amqp::auth_verdict fuzz_auth(const outpost::iothub::client_identity& who, const std::string& token,
+                             std::string_view) {
   if (token.rfind("good", 0) != 0) {
     return {false, "refused", 0, false};
   }
