@@ -329,7 +329,12 @@ result<std::vector<routing::message>> from_amqp_batch(std::string_view payload,
   return out;
 }
 
-proton::message to_amqp(const routing::message& in, const outbound_stamp& stamp) {
+namespace {
+
+/// The properties both directions carry: ids, the properties section, application
+/// properties (with `extra` system properties as IoT Hub's application properties), a Data
+/// body.
+proton::message common_message(const routing::message& in, bool output_name) {
   proton::message out;
   const auto types = in.get(system_property::amqp_id_types).value_or("ss");
   if (auto v = in.get(system_property::message_id)) {
@@ -370,9 +375,38 @@ proton::message to_amqp(const routing::message& in, const outbound_stamp& stamp)
       props.emplace_back(name, proton::scalar{std::string{*v}});
     }
   }
+  if (output_name) {
+    if (auto v = in.get(system_property::output_name)) {
+      props.emplace_back("iothub-outputname", proton::scalar{std::string{*v}});
+    }
+  }
   if (!props.empty()) {
     out.properties().value(proton::value{props});
   }
+  out.body(proton::binary(in.body));
+  out.inferred(true); // a Data section, which the SDKs read (`body.content`)
+  return out;
+}
+
+} // namespace
+
+proton::message to_amqp_telemetry(const routing::message& in) {
+  auto out = common_message(in, true);
+  auto& annotations = out.message_annotations();
+  const std::pair<system_property, const char*> as_annotations[] = {
+      {system_property::component_name, "dt-subject"},
+      {system_property::interface_id, "iothub-interface-id"},
+  };
+  for (const auto& [p, name] : as_annotations) {
+    if (auto v = in.get(p)) {
+      annotations.put(proton::symbol{name}, proton::value{std::string{*v}});
+    }
+  }
+  return out;
+}
+
+proton::message to_amqp(const routing::message& in, const outbound_stamp& stamp) {
+  auto out = common_message(in, false);
   auto& annotations = out.message_annotations();
   const std::pair<system_property, const char*> as_annotations[] = {
       {system_property::input_name, "x-opt-input-name"},
@@ -399,8 +433,6 @@ proton::message to_amqp(const routing::message& in, const outbound_stamp& stamp)
   if (!stamp.lock_token.empty()) {
     annotations.put(proton::symbol{"x-opt-lock-token"}, id_value(stamp.lock_token, 'u'));
   }
-  out.body(proton::binary(in.body));
-  out.inferred(true); // a Data section, which the SDKs read (`body.content`)
   return out;
 }
 

@@ -46,6 +46,15 @@ struct outbound_stamp {
 };
 proton::message to_amqp(const routing::message& in, const outbound_stamp& stamp);
 
+/// Client → hub (a child edge's upstream link sending on behalf of its clients): the format
+/// `from_amqp` reads, so the parent gets the message as its sender wrote it: ids in their
+/// types, content type and encoding, `to`, user-id, expiry, application properties, the
+/// system properties IoT Hub carries as application properties (`iothub-outputname` for a
+/// module's output, schema, creation time, operation) and the `dt-subject`/
+/// `iothub-interface-id` annotations; a Data body. The connection ids, enqueued time and input
+/// name are the parent's to stamp, not sent.
+proton::message to_amqp_telemetry(const routing::message& in);
+
 /// ISO 8601 UTC ("2026-12-04T20:30:00.123Z", fraction optional) to ms since the epoch.
 result<std::int64_t> parse_iso8601_ms(const std::string& text);
 

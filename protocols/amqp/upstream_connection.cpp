@@ -1,0 +1,483 @@
+#include "protocols/amqp/upstream_connection.hpp"
+
+#include "protocols/amqp/message_map.hpp"
+
+#include <cstring>
+#include <deque>
+#include <map>
+#include <unordered_map>
+
+#include <proton/connection.hpp>
+#include <proton/connection_options.hpp>
+#include <proton/delivery.hpp>
+#include <proton/duration.hpp>
+#include <proton/error_condition.hpp>
+#include <proton/io/connection_driver.hpp>
+#include <proton/message.hpp>
+#include <proton/message_id.hpp>
+#include <proton/messaging_handler.hpp>
+#include <proton/receiver.hpp>
+#include <proton/receiver_options.hpp>
+#include <proton/scalar.hpp>
+#include <proton/sender.hpp>
+#include <proton/sender_options.hpp>
+#include <proton/session.hpp>
+#include <proton/target.hpp>
+#include <proton/target_options.hpp>
+#include <proton/timestamp.hpp>
+#include <proton/tracker.hpp>
+#include <proton/transport.hpp>
+
+namespace outpost::amqp {
+
+namespace {
+
+int int_property(const proton::message& m, const std::string& name) {
+  if (!m.properties().exists(name)) {
+    return 0;
+  }
+  const auto v = m.properties().get(name);
+  switch (v.type()) {
+    case proton::INT:
+      return proton::get<std::int32_t>(v);
+    case proton::LONG:
+      return static_cast<int>(proton::get<std::int64_t>(v));
+    case proton::UINT:
+      return static_cast<int>(proton::get<std::uint32_t>(v));
+    default:
+      return 0;
+  }
+}
+
+std::string text_property(const proton::message& m, const std::string& name) {
+  if (!m.properties().exists(name)) {
+    return {};
+  }
+  const auto v = m.properties().get(name);
+  return v.type() == proton::STRING ? proton::get<std::string>(v) : std::string{};
+}
+
+std::string telemetry_address(const iothub::client_identity& who) {
+  return who.is_module()
+             ? "/devices/" + who.device_id + "/modules/" + who.module_id + "/messages/events"
+             : "/devices/" + who.device_id + "/messages/events";
+}
+
+} // namespace
+
+class upstream_connection::handler final : public proton::messaging_handler {
+public:
+  explicit handler(upstream_settings settings)
+      : settings_(std::move(settings)),
+        driver_(settings_.container_id) {}
+
+  void start(std::int64_t now_ms) {
+    now_ms_ = now_ms;
+    proton::connection_options opts;
+    opts.handler(*this)
+        .sasl_enabled(false) // IoT Hub's SAS clients send the plain AMQP header (wire §3.1)
+        .idle_timeout(proton::duration(settings_.idle_timeout_ms))
+        .max_frame_size(settings_.max_frame_size)
+        .container_id(settings_.container_id)
+        .virtual_host(settings_.hostname);
+    driver_.connect(opts);
+    dispatch();
+  }
+
+  void feed(std::string_view bytes) {
+    while (!bytes.empty() && !finished_) {
+      auto buf = driver_.read_buffer();
+      if (buf.size == 0) {
+        dispatch();
+        buf = driver_.read_buffer();
+        if (buf.size == 0) {
+          return; // closing: the rest is discarded
+        }
+      }
+      const auto n = std::min(buf.size, bytes.size());
+      std::memcpy(buf.data, bytes.data(), n);
+      driver_.read_done(n);
+      bytes.remove_prefix(n);
+      dispatch();
+    }
+  }
+
+  std::int64_t tick(std::int64_t now_ms) {
+    now_ms_ = now_ms;
+    const auto next = driver_.tick(proton::timestamp(now_ms));
+    dispatch();
+    return next.milliseconds();
+  }
+
+  void disconnected() {
+    if (!finished_) {
+      driver_.disconnected(
+          proton::error_condition("amqp:connection:framing-error", "socket closed"));
+      dispatch();
+    }
+    end("the connection to the parent was lost");
+  }
+
+  void dispatch() {
+    if (!finished_ && !driver_.dispatch()) {
+      end("the connection to the parent ended");
+    }
+  }
+
+  std::string take_output() {
+    dispatch();
+    std::string out;
+    for (;;) {
+      const auto buf = driver_.write_buffer();
+      if (buf.size == 0) {
+        break;
+      }
+      out.append(buf.data, buf.size);
+      driver_.write_done(buf.size);
+      dispatch();
+    }
+    return out;
+  }
+
+  void fail(const std::string& why) {
+    if (!finished_) {
+      end("engine failure: " + why);
+    }
+  }
+
+  bool finished() const { return finished_; }
+
+  void take_events(up::events& out) {
+    for (auto& e : events_) {
+      out.push_back(std::move(e));
+    }
+    events_.clear();
+  }
+
+  // ---- the owner's calls ---------------------------------------------------------------------
+
+  bool put_token(const iothub::client_identity& who, const std::string& audience,
+                 const std::string& token, const std::string& auth_chain) {
+    if (finished_ || cbs_waiting_.size() >= settings_.max_pending_tokens) {
+      return false;
+    }
+    proton::message m;
+    const auto id = "put-" + std::to_string(next_request_++);
+    m.id(id);
+    m.to("$cbs");
+    m.reply_to("cbs");
+    m.properties().put("operation", proton::scalar{std::string{"put-token"}});
+    m.properties().put("type", proton::scalar{std::string{"servicebus.windows.net:sastoken"}});
+    m.properties().put("name", proton::scalar{audience});
+    if (!auth_chain.empty()) {
+      m.properties().put("com.microsoft:auth-chain", proton::scalar{auth_chain});
+    }
+    m.body(token);
+    cbs_waiting_[id] = who;
+    identities_.try_emplace(who.id()).first->second.who = who;
+    cbs_queue_.push_back(std::move(m));
+    flush_cbs();
+    return true;
+  }
+
+  void send(const iothub::client_identity& who, const routing::message& msg, std::uint64_t token) {
+    auto& st = identities_.try_emplace(who.id()).first->second;
+    st.who = who;
+    if (finished_) {
+      events_.push_back(up::settled{token, up::settled::how::released, "not connected"});
+      return;
+    }
+    st.queue.emplace_back(to_amqp_telemetry(msg), token);
+    ++in_flight_;
+    flush(st);
+  }
+
+  std::size_t in_flight() const { return in_flight_; }
+
+  bool authorized(const iothub::client_identity& who) const {
+    auto it = identities_.find(who.id());
+    return it != identities_.end() && it->second.authorized;
+  }
+
+  void close(const std::string& why) {
+    auto c = driver_.connection();
+    if (!closing_) {
+      closing_ = true;
+      c.close(proton::error_condition("amqp:connection:forced", why));
+      dispatch();
+    }
+  }
+
+  // ---- Proton's callbacks --------------------------------------------------------------------
+
+  void on_connection_open(proton::connection& c) override {
+    cbs_out_ = c.open_sender("$cbs");
+    cbs_in_ = c.open_receiver("$cbs", proton::receiver_options().credit_window(64));
+  }
+
+  void on_receiver_open(proton::receiver& r) override {
+    if (r == cbs_in_ && !opened_) {
+      opened_ = true;
+      events_.push_back(up::opened{});
+    }
+  }
+
+  void on_sendable(proton::sender& s) override {
+    if (s == cbs_out_) {
+      flush_cbs();
+      return;
+    }
+    auto it = by_link_.find(s);
+    if (it != by_link_.end()) {
+      if (auto st = identities_.find(it->second); st != identities_.end()) {
+        flush(st->second);
+      }
+    }
+  }
+
+  void on_message(proton::delivery&, proton::message& m) override {
+    // A put-token answer on `$cbs` (wire §3.3): correlation-id = the request's message-id.
+    const auto corr = m.correlation_id();
+    if (corr.type() != proton::STRING) {
+      return;
+    }
+    auto it = cbs_waiting_.find(proton::get<std::string>(corr));
+    if (it == cbs_waiting_.end()) {
+      return;
+    }
+    const auto who = it->second;
+    cbs_waiting_.erase(it);
+    const int status = int_property(m, "status-code");
+    auto& st = identities_[who.id()];
+    st.who = who;
+    if (status == 200) {
+      st.authorized = true;
+      if (!st.sender) {
+        open_link(st);
+      }
+    } else {
+      st.authorized = false;
+    }
+    events_.push_back(up::token_answered{who.id(), status, text_property(m, "status-description")});
+  }
+
+  void on_tracker_accept(proton::tracker& t) override {
+    settled_by_parent(t, up::settled::how::accepted);
+  }
+  void on_tracker_reject(proton::tracker& t) override {
+    settled_by_parent(t, up::settled::how::rejected);
+  }
+  void on_tracker_release(proton::tracker& t) override {
+    settled_by_parent(t, up::settled::how::released);
+  }
+  void on_tracker_settle(proton::tracker& t) override {
+    // Settled without an outcome we know (e.g. modified): try again later.
+    settled_by_parent(t, up::settled::how::released);
+  }
+
+  void on_sender_close(proton::sender& s) override {
+    auto it = by_link_.find(s);
+    if (it != by_link_.end()) {
+      const auto id = it->second;
+      by_link_.erase(it);
+      const auto why = s.error().empty() ? std::string{"closed by the parent"} : s.error().what();
+      if (auto st = identities_.find(id); st != identities_.end()) {
+        st->second.sender = proton::sender{};
+        st->second.authorized = false;
+        release_link(st->second, why);
+      }
+      events_.push_back(up::link_closed{id, why});
+    }
+    proton::messaging_handler::on_sender_close(s);
+  }
+
+  void on_connection_close(proton::connection& c) override {
+    end(c.error().empty() ? "closed by the parent" : c.error().what());
+    proton::messaging_handler::on_connection_close(c);
+  }
+  void on_transport_error(proton::transport& t) override { end(t.error().what()); }
+  void on_error(const proton::error_condition&) override {} // the close events say it
+
+private:
+  struct identity_state {
+    iothub::client_identity who;
+    bool authorized = false;
+    proton::sender sender;
+    std::deque<std::pair<proton::message, std::uint64_t>> queue; ///< waiting for credit
+  };
+
+  void open_link(identity_state& st) {
+    // One session per identity (facts §7.1: each cloud proxy has its own session and links).
+    auto session = driver_.connection().open_session();
+    st.sender =
+        session.open_sender(telemetry_address(st.who),
+                            proton::sender_options().auto_settle(true).target(
+                                proton::target_options().address(telemetry_address(st.who))));
+    by_link_[st.sender] = st.who.id();
+  }
+
+  void flush(identity_state& st) {
+    while (!st.queue.empty() && st.authorized && st.sender && st.sender.active()
+           && st.sender.credit() > 0) {
+      auto& [m, token] = st.queue.front();
+      trackers_[st.sender.send(m)] = {token, st.who.id()};
+      st.queue.pop_front();
+    }
+  }
+
+  void flush_cbs() {
+    while (!cbs_queue_.empty() && cbs_out_ && cbs_out_.active() && cbs_out_.credit() > 0) {
+      cbs_out_.send(cbs_queue_.front());
+      cbs_queue_.pop_front();
+    }
+  }
+
+  void settled_by_parent(proton::tracker& t, up::settled::how how) {
+    auto it = trackers_.find(t);
+    if (it == trackers_.end()) {
+      return;
+    }
+    events_.push_back(up::settled{it->second.first, how, {}});
+    trackers_.erase(it);
+    --in_flight_;
+  }
+
+  /// `st`'s link is gone: what it had queued or in flight comes back released.
+  void release_link(identity_state& st, const std::string& why) {
+    for (auto& [m, token] : st.queue) {
+      events_.push_back(up::settled{token, up::settled::how::released, why});
+      --in_flight_;
+    }
+    st.queue.clear();
+    for (auto it = trackers_.begin(); it != trackers_.end();) {
+      if (it->second.second == st.who.id()) {
+        events_.push_back(up::settled{it->second.first, up::settled::how::released, why});
+        --in_flight_;
+        it = trackers_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  /// The connection is over: everything not settled comes back released, once.
+  void end(const std::string& why) {
+    if (ended_) {
+      finished_ = true;
+      return;
+    }
+    ended_ = true;
+    finished_ = true;
+    for (auto& [id, st] : identities_) {
+      for (auto& [m, token] : st.queue) {
+        events_.push_back(up::settled{token, up::settled::how::released, why});
+      }
+      st.queue.clear();
+      st.authorized = false;
+    }
+    for (auto& [t, sent] : trackers_) {
+      events_.push_back(up::settled{sent.first, up::settled::how::released, why});
+    }
+    trackers_.clear();
+    in_flight_ = 0;
+    events_.push_back(up::closed{why});
+  }
+
+  upstream_settings settings_;
+  proton::io::connection_driver driver_;
+  std::int64_t now_ms_ = 0;
+  bool finished_ = false;
+  bool ended_ = false;
+  bool closing_ = false;
+  bool opened_ = false;
+  up::events events_;
+  proton::sender cbs_out_;
+  proton::receiver cbs_in_;
+  std::deque<proton::message> cbs_queue_;
+  std::unordered_map<std::string, iothub::client_identity> cbs_waiting_; ///< by request id
+  std::uint64_t next_request_ = 1;
+  std::unordered_map<std::string, identity_state> identities_;
+  std::map<proton::sender, std::string> by_link_;
+  std::map<proton::tracker, std::pair<std::uint64_t, std::string>> trackers_; ///< token, id
+  std::size_t in_flight_ = 0;
+};
+
+upstream_connection::upstream_connection(upstream_settings settings)
+    : handler_(std::make_unique<handler>(std::move(settings))) {}
+
+upstream_connection::~upstream_connection() = default;
+
+// Proton's C++ binding reports some engine failures by throwing: they end the connection.
+template <class F>
+void upstream_connection::guarded(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    handler_->fail(e.what());
+  }
+}
+
+void upstream_connection::start(std::int64_t now_ms) {
+  guarded([&] {
+    handler_->start(now_ms);
+    next_tick_ = handler_->tick(now_ms);
+  });
+}
+
+void upstream_connection::on_bytes(std::string_view bytes, std::int64_t now_ms, up::events& out) {
+  guarded([&] {
+    handler_->feed(bytes);
+    next_tick_ = handler_->tick(now_ms);
+  });
+  handler_->take_events(out);
+}
+
+void upstream_connection::on_disconnected(up::events& out) {
+  guarded([&] { handler_->disconnected(); });
+  handler_->take_events(out);
+}
+
+void upstream_connection::on_tick(std::int64_t now_ms, up::events& out) {
+  guarded([&] { next_tick_ = handler_->tick(now_ms); });
+  handler_->take_events(out);
+}
+
+bool upstream_connection::put_token(const iothub::client_identity& who, const std::string& audience,
+                                    const std::string& token, const std::string& auth_chain) {
+  bool ok = false;
+  guarded([&] { ok = handler_->put_token(who, audience, token, auth_chain); });
+  return ok;
+}
+
+void upstream_connection::send(const iothub::client_identity& who, const routing::message& msg,
+                               std::uint64_t token) {
+  guarded([&] { handler_->send(who, msg, token); });
+}
+
+std::size_t upstream_connection::in_flight() const noexcept {
+  return handler_->in_flight();
+}
+
+bool upstream_connection::authorized(const iothub::client_identity& who) const {
+  return handler_->authorized(who);
+}
+
+void upstream_connection::close(const std::string& why) {
+  guarded([&] { handler_->close(why); });
+}
+
+std::string upstream_connection::take_output() {
+  std::string out;
+  guarded([&] { out = handler_->take_output(); });
+  return out;
+}
+
+void upstream_connection::take_events(up::events& out) {
+  handler_->take_events(out);
+}
+
+bool upstream_connection::finished() const noexcept {
+  return handler_->finished();
+}
+
+} // namespace outpost::amqp

@@ -1,0 +1,123 @@
+#pragma once
+
+#include "protocols/iothub/identity.hpp"
+#include "routing/model/message.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace outpost::amqp {
+
+/// The client side of the upstream link's connection.
+struct upstream_settings {
+  std::string container_id; ///< the child edge's device id
+  std::string hostname;     ///< `open.hostname`: the parent's (IoT hub's) host name
+  /// Advertised idle time-out (facts §7.1: the SDK's server heartbeat, 60 s): the parent sends
+  /// heartbeats at half of it, and one silent for longer than its own is taken as gone.
+  std::uint32_t idle_timeout_ms = 60000;
+  std::uint32_t max_frame_size = 65536;
+  /// Put-token requests waiting for their answer at once (a parent that never answers cannot
+  /// make the child queue without bound).
+  std::size_t max_pending_tokens = 256;
+};
+
+namespace up {
+
+/// The connection is open and its `$cbs` links attached: tokens may be put.
+struct opened {};
+/// A put-token was answered: `status` 200 means `id` may send.
+struct token_answered {
+  std::string id; ///< "<device>" or "<device>/<module>"
+  int status = 0;
+  std::string description;
+};
+/// The parent settled message `token` (`accepted`: it is durable there; `rejected`: it will
+/// never take it; `released`: try again later, also for messages whose link or connection
+/// ended before they were settled).
+struct settled {
+  std::uint64_t token = 0;
+  enum class how : unsigned char { accepted, rejected, released } outcome = how::accepted;
+  std::string why;
+};
+/// The parent closed `id`'s telemetry link (e.g. `amqp:unauthorized-access`): `why` says why.
+struct link_closed {
+  std::string id;
+  std::string why;
+};
+/// The connection is over (closed by the parent, failed, or the socket went): `why` for logs.
+struct closed {
+  std::string why;
+};
+
+using event = std::variant<opened, token_answered, settled, link_closed, closed>;
+using events = std::vector<event>;
+
+} // namespace up
+
+/// One AMQP 1.0 client connection to a parent hub in IoT Hub's dialect, carrying many
+/// identities (facts §7.1: the pooled AMQP connection of edgeHub's cloud proxies): no SASL,
+/// `$cbs` put-token per identity (with `com.microsoft:auth-chain` when the child edge vouches
+/// for it), then one session per identity with a sender to its telemetry address
+/// (`/devices/{d}[/modules/{m}]/messages/events`). Messages go out in IoT Hub's client format
+/// (`to_amqp_telemetry`), as many in flight as the parent grants credit; every one is settled
+/// exactly once through an event.
+///
+/// Pure: Qpid Proton's `connection_driver`, bytes and time in, bytes and events out; no
+/// sockets, threads or clocks. Owned by one actor; not thread-safe.
+class upstream_connection {
+public:
+  explicit upstream_connection(upstream_settings settings);
+  ~upstream_connection();
+  upstream_connection(const upstream_connection&) = delete;
+  upstream_connection& operator=(const upstream_connection&) = delete;
+
+  /// Starts the connection (AMQP header, open, the `$cbs` links) at `now_ms`.
+  void start(std::int64_t now_ms);
+  /// Bytes from the parent (any split).
+  void on_bytes(std::string_view bytes, std::int64_t now_ms, up::events& out);
+  /// The socket is gone: every message not settled comes back `released`, then `closed`.
+  void on_disconnected(up::events& out);
+  /// Time passed: heartbeats to send, a silent parent to close.
+  void on_tick(std::int64_t now_ms, up::events& out);
+  /// When `on_tick` must run next (ms since the epoch); 0 = no timer.
+  std::int64_t next_tick() const noexcept { return next_tick_; }
+
+  /// Puts `token` (a SAS token for `audience`, e.g. `hub/devices/leaf`) for identity `who` on
+  /// `$cbs`; `auth_chain` is empty for the edge's own identities signed with their own keys.
+  /// Answered by `token_answered`; the identity's link opens with the first success. A renewal
+  /// is another call: the link stays. False when too many tokens already await an answer.
+  bool put_token(const iothub::client_identity& who, const std::string& audience,
+                 const std::string& token, const std::string& auth_chain);
+  /// Sends `msg` as `who`'s telemetry (a module's output when it carries an output name);
+  /// waits in the identity's queue until its token is accepted and the parent grants credit.
+  /// Settled by a `settled` event with `token`.
+  void send(const iothub::client_identity& who, const routing::message& msg, std::uint64_t token);
+  /// Messages handed to `send` and not settled yet.
+  std::size_t in_flight() const noexcept;
+  /// Whether `who`'s token was accepted (and its link is not closed).
+  bool authorized(const iothub::client_identity& who) const;
+
+  /// Closes the connection (an orderly AMQP close).
+  void close(const std::string& why);
+  /// The bytes to send now (empty: nothing). Call after every call above.
+  std::string take_output();
+  /// Events the calls without an `events` parameter queued.
+  void take_events(up::events& out);
+  /// The engine is done: nothing more will be read or written.
+  bool finished() const noexcept;
+
+  class handler; // Proton's callbacks; private to the .cpp
+
+private:
+  template <class F>
+  void guarded(F&& f);
+
+  std::unique_ptr<handler> handler_;
+  std::int64_t next_tick_ = 0;
+};
+
+} // namespace outpost::amqp
