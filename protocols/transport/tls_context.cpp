@@ -7,6 +7,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -270,6 +272,59 @@ std::optional<peer_certificate> tls_server_context::peer_certificate_of(ssl_st* 
                         && SSL_get_verify_result(ssl) == X509_V_OK;
   ERR_clear_error();
   return peer;
+}
+
+result<std::shared_ptr<tls_client_context>> tls_client_context::create(
+    const std::string& trust_bundle, std::string& why) {
+  ERR_clear_error();
+  if (!trust_bundle.empty()) {
+    if (auto ec = file_error(trust_bundle, why)) {
+      return ec;
+    }
+  }
+  std::unique_ptr<SSL_CTX, context_deleter> ctx{SSL_CTX_new(TLS_client_method())};
+  if (!ctx || nosignal_socket_method() == nullptr) {
+    why = "creating the TLS context: " + openssl_reason();
+    return std::make_error_code(std::errc::not_enough_memory);
+  }
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  SSL_CTX_set_mode(ctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  const int loaded = trust_bundle.empty()
+                         ? SSL_CTX_set_default_verify_paths(ctx.get())
+                         : SSL_CTX_load_verify_locations(ctx.get(), trust_bundle.c_str(), nullptr);
+  if (loaded != 1) {
+    why = (trust_bundle.empty() ? std::string{"the system's CAs"} : trust_bundle) + ": "
+          + openssl_reason();
+    return make_error_code(certificate_errc::invalid_certificate);
+  }
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  return std::shared_ptr<tls_client_context>{new tls_client_context{ctx.release()}};
+}
+
+tls_client_context::~tls_client_context() {
+  SSL_CTX_free(context_);
+}
+
+ssl_st* tls_client_context::new_connection(int fd, const std::string& server_name) const {
+  SSL* ssl = SSL_new(context_);
+  BIO* bio = ssl ? BIO_new(nosignal_socket_method()) : nullptr;
+  if (!bio) {
+    ERR_clear_error();
+    SSL_free(ssl);
+    return nullptr;
+  }
+  BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(fd)));
+  SSL_set_bio(ssl, bio, bio);
+  auto* param = SSL_get0_param(ssl);
+  X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  if (X509_VERIFY_PARAM_set1_ip_asc(param, server_name.c_str()) != 1) {
+    ERR_clear_error(); // not an IP literal: a DNS name, also sent as SNI
+    SSL_set_tlsext_host_name(ssl, server_name.c_str());
+    X509_VERIFY_PARAM_set1_host(param, server_name.c_str(), server_name.size());
+  }
+  SSL_set_connect_state(ssl);
+  return ssl;
 }
 
 } // namespace outpost::transport

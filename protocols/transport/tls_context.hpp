@@ -71,4 +71,29 @@ private:
   ssl_ctx_st* context_; // owned; SSL objects hold their own references
 };
 
+/// The client side of TLS for this library's outbound connections (`stream_client`: the
+/// upstream link to a parent). TLS 1.2 minimum, the peer's chain verified against a trust
+/// bundle and its name against the name asked for (DNS name, or an IP address literal); a
+/// failure ends the handshake with OpenSSL's reason. Immutable once created; thread-safe.
+class tls_client_context {
+public:
+  /// Loads the CA certificates of `trust_bundle` (PEM). An empty path trusts the system's
+  /// default CAs. Errors: `certificate_errc::invalid_certificate`, system errors for an
+  /// unreadable file; `why` says which.
+  static result<std::shared_ptr<tls_client_context>> create(const std::string& trust_bundle,
+                                                            std::string& why);
+  ~tls_client_context();
+  tls_client_context(const tls_client_context&) = delete;
+  tls_client_context& operator=(const tls_client_context&) = delete;
+
+  /// A new client-side SSL (owned by the caller, `SSL_free`) on the connected non-blocking
+  /// socket `fd` (not owned), sending SNI `server_name` (unless it is an IP literal) and
+  /// requiring the peer's certificate to carry it. Null when OpenSSL is out of memory.
+  ssl_st* new_connection(int fd, const std::string& server_name) const;
+
+private:
+  explicit tls_client_context(ssl_ctx_st* context) : context_(context) {}
+  ssl_ctx_st* context_;
+};
+
 } // namespace outpost::transport

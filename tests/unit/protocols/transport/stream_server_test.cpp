@@ -1,6 +1,7 @@
 #include "protocols/transport/stream_server.hpp"
 
 #include "protocols/transport/certificates.hpp"
+#include "protocols/transport/stream_client.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/err.h>
@@ -976,6 +977,112 @@ TEST(StreamServerMemory, DISABLED_IdleConnectionRss) {
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << v.name;
   }
   std::filesystem::remove_all(dir);
+}
+
+} // namespace
+} // namespace outpost::transport
+
+// ---- stream_client: the upstream link's outbound connection --------------------------------
+
+namespace outpost::transport {
+namespace {
+
+/// Records what a stream_client reports.
+struct client_recorder : client_handler {
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool connected = false;
+  bool closed = false;
+  std::string data;
+  std::string why;
+
+  void on_connected() override {
+    std::lock_guard<std::mutex> lock{mutex};
+    connected = true;
+    changed.notify_all();
+  }
+  void on_data(std::string_view bytes) override {
+    std::lock_guard<std::mutex> lock{mutex};
+    data.append(bytes);
+    changed.notify_all();
+  }
+  void on_closed(std::error_code, const std::string& reason) override {
+    std::lock_guard<std::mutex> lock{mutex};
+    closed = true;
+    why = reason;
+    changed.notify_all();
+  }
+  template <class Pred>
+  bool wait(Pred p) {
+    std::unique_lock<std::mutex> lock{mutex};
+    return changed.wait_for(lock, std::chrono::seconds(10), p);
+  }
+};
+
+class StreamClientTest : public StreamServerTest {
+protected:
+  transport::client_options options(const std::string& name = "localhost") {
+    std::string why;
+    auto ctx = tls_client_context::create(server_files_->ca, why);
+    EXPECT_TRUE(ctx) << why;
+    transport::client_options o;
+    o.host = "127.0.0.1";
+    o.port = port_;
+    o.server_name = name;
+    o.tls_context = ctx ? *ctx : nullptr;
+    return o;
+  }
+};
+
+TEST_F(StreamClientTest, EchoesOverVerifiedTlsInOrder) {
+  start(true);
+  auto rec = std::make_shared<client_recorder>();
+  auto client = stream_client::start(options(), rec);
+  ASSERT_TRUE(rec->wait([&] { return rec->connected || rec->closed; })) << rec->why;
+  ASSERT_TRUE(rec->connected) << rec->why;
+  std::string expected;
+  for (int i = 0; i < 200; ++i) {
+    auto chunk = "chunk " + std::to_string(i) + std::string(1000, 'x') + ";";
+    expected += chunk;
+    client->send(chunk);
+  }
+  ASSERT_TRUE(rec->wait([&] { return rec->data.size() >= expected.size(); }));
+  EXPECT_EQ(rec->data, expected);
+  client->close();
+  ASSERT_TRUE(rec->wait([&] { return rec->closed; }));
+}
+
+TEST_F(StreamClientTest, RefusesAPeerWhoseCertificateNamesAnotherHost) {
+  start(true);
+  auto rec = std::make_shared<client_recorder>();
+  auto client = stream_client::start(options("not-this-host.example"), rec);
+  ASSERT_TRUE(rec->wait([&] { return rec->closed; }));
+  EXPECT_FALSE(rec->connected);
+  EXPECT_NE(rec->why.find("TLS handshake"), std::string::npos) << rec->why;
+  EXPECT_NE(rec->why.find("certificate"), std::string::npos) << rec->why;
+}
+
+TEST_F(StreamClientTest, ReportsARefusedConnectionAndThePeerClosing) {
+  start(true);
+  auto o = options();
+  const auto port = port_;
+  server_->stop();
+  server_.reset();
+  o.port = port;
+  auto rec = std::make_shared<client_recorder>();
+  auto client = stream_client::start(o, rec);
+  ASSERT_TRUE(rec->wait([&] { return rec->closed; }));
+  EXPECT_FALSE(rec->connected);
+  EXPECT_NE(rec->why.find("connecting to 127.0.0.1:"), std::string::npos) << rec->why;
+
+  start(true);
+  auto rec2 = std::make_shared<client_recorder>();
+  auto client2 = stream_client::start(options(), rec2);
+  ASSERT_TRUE(rec2->wait([&] { return rec2->connected; }));
+  ASSERT_TRUE(wait_for_handlers(1));
+  handler(0)->connection_->close();
+  ASSERT_TRUE(rec2->wait([&] { return rec2->closed; }));
+  EXPECT_NE(rec2->why.find("closed"), std::string::npos) << rec2->why;
 }
 
 } // namespace
