@@ -8,6 +8,8 @@
 #include "actors/hub/route_loader.hpp"
 #include "actors/hub/session_directory.hpp"
 #include "actors/hub/twin_registry.hpp"
+#include "actors/hub/upstream_link.hpp"
+#include "protocols/transport/tls_context.hpp"
 
 #include <caf/all.hpp>
 #include <prometheus/registry.h>
@@ -35,7 +37,10 @@ struct hub_runtime::parts {
   std::shared_ptr<actors::live_count> live = std::make_shared<actors::live_count>();
   std::vector<std::unique_ptr<transport::stream_server>> listeners;
   std::shared_ptr<const actors::hub_services> services; ///< what every session runs on
-  std::size_t max_connections = 0;                      ///< per listener
+  caf::actor upstream;                                  ///< the upstream link; null when standalone
+  std::shared_ptr<actors::upstream_status_snapshot> upstream_status =
+      std::make_shared<actors::upstream_status_snapshot>();
+  std::size_t max_connections = 0; ///< per listener
 };
 
 hub_runtime::hub_runtime(std::unique_ptr<parts> p) : parts_(std::move(p)) {}
@@ -50,6 +55,10 @@ const transport::tls_files& hub_runtime::tls() const {
 
 std::shared_ptr<actors::edgehub_status_snapshot> hub_runtime::status() const {
   return parts_->status;
+}
+
+std::shared_ptr<actors::upstream_status_snapshot> hub_runtime::upstream() const {
+  return parts_->upstream_status;
 }
 
 std::shared_ptr<actors::monitor_feed> hub_runtime::monitor() const {
@@ -139,6 +148,9 @@ void hub_runtime::stop() {
   caf::anon_send_exit(parts_->twins, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(parts_->methods, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(parts_->c2d, caf::exit_reason::user_shutdown); // and its mailboxes
+  if (parts_->upstream) {
+    caf::anon_send_exit(parts_->upstream, caf::exit_reason::user_shutdown);
+  }
   // Sessions hold sockets and timers of the I/O runner, which the caller destroys next.
   if (const auto left = parts_->live->wait_zero(std::chrono::seconds{3}); left != 0) {
     spdlog::warn("[hub] {} sessions still running after 3 s", left);
@@ -178,6 +190,38 @@ bool tls_files_for(const daemon_config& cfg, transport::tls_files& out, std::str
     return false;
   }
   out = *generated;
+  return true;
+}
+
+/// `[upstream]`: the link to the parent (the trust bundle is read now: a bad one stops the
+/// start with a clear message, not every later attempt).
+bool start_upstream(const daemon_config& cfg, hub_runtime::parts& p, hub_deps& deps,
+                    std::string& why) {
+  const auto& u = cfg.upstream;
+  actors::upstream_link_config link;
+  auto address = u.parent_hostname.empty() ? u.hub_hostname + ":5671" : u.parent_hostname;
+  const auto colon = address.rfind(':');
+  link.host = address.substr(0, colon);
+  if (link.host.size() > 2 && link.host.front() == '[' && link.host.back() == ']') {
+    link.host = link.host.substr(1, link.host.size() - 2);
+  }
+  link.port = static_cast<unsigned short>(std::stoi(address.substr(colon + 1)));
+  link.hub_hostname = u.hub_hostname;
+  link.device_id = u.device_id;
+  link.key = u.key;
+  std::string tls_why;
+  auto tls = transport::tls_client_context::create(u.trust_bundle, tls_why);
+  if (!tls) {
+    why = "upstream.trust_bundle: " + tls_why;
+    return false;
+  }
+  link.tls = *tls;
+  link.on_state = [status = p.upstream_status](const std::string& state, const std::string& error) {
+    status->set(
+        std::make_shared<const actors::upstream_status>(actors::upstream_status{state, error}));
+  };
+  p.upstream = actors::spawn_upstream_link(deps.sys, p.services, std::move(link));
+  spdlog::info("[upstream] {} forwards $upstream to {} as {}", cfg.device_id, address, u.device_id);
   return true;
 }
 
@@ -271,6 +315,10 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
     spdlog::info("[{}] listening on {}{}", amqp ? "amqp" : "mqtt", (*server)->bound_address(),
                  tls ? " (TLS)" : "");
     p->listeners.push_back(std::move(*server));
+  }
+  if (cfg.upstream.enabled() && !start_upstream(cfg, *p, deps, why)) {
+    hub_runtime cleanup{std::move(p)};
+    return nullptr;
   }
   return std::make_unique<hub_runtime>(std::move(p));
 }

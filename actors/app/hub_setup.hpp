@@ -7,6 +7,7 @@
 #include "actors/hub/method_interface.hpp"
 #include "actors/hub/monitor_feed.hpp"
 #include "actors/hub/twin_interface.hpp"
+#include "actors/hub/upstream_link.hpp"
 #include "actors/workload/identity_registry.hpp"
 #include "protocols/transport/certificates.hpp"
 #include "protocols/transport/websocket_options.hpp"
@@ -43,6 +44,8 @@ public:
   const transport::tls_files& tls() const;
   /// The `$edgeHub` reported status: whether the manifest's routes applied.
   std::shared_ptr<actors::edgehub_status_snapshot> status() const;
+  /// The upstream link's state ("none" when standalone) for `outpost check` and `list`.
+  std::shared_ptr<actors::upstream_status_snapshot> upstream() const;
   /// What `outpost monitor` polls (admin API `GET /monitor`).
   std::shared_ptr<actors::monitor_feed> monitor() const;
   /// The owner of every twin (admin API `/twins`).

@@ -62,7 +62,18 @@ hub_metrics::hub_metrics(prometheus::Registry& r, summary_registry& summaries)
                          .Help("Total number of direct method calls")
                          .Register(r)),
       direct_method_duration(summaries.add_family("edgehub_direct_method_duration_seconds",
-                                                  "Time taken to call direct methods")) {}
+                                                  "Time taken to call direct methods")),
+      offline_count(prometheus::BuildCounter()
+                        .Name("edgehub_offline_count_total")
+                        .Help("Times the upstream link went offline")
+                        .Register(r)),
+      offline_duration(summaries.add_family("edgehub_offline_duration_seconds",
+                                            "How long the upstream link stayed offline")),
+      upstream_connected(prometheus::BuildGauge()
+                             .Name("outpost_upstream_connected")
+                             .Help("1 while the upstream link to the parent is connected")
+                             .Register(r)
+                             .Add({})) {}
 
 void count_twin_request(hub_metrics& m, bool get, const std::string& id,
                         std::chrono::steady_clock::duration took) {

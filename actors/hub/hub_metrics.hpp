@@ -44,6 +44,12 @@ struct hub_metrics {
   /// target identity; counted and timed when the caller is answered (any outcome).
   prometheus::Family<prometheus::Counter>& direct_methods; ///< {from, to}
   summary_registry::family& direct_method_duration;        ///< {from, to}
+  /// The upstream link (facts §7.2): times it went offline, and for how long, by `id` (the
+  /// edge hub's own, `<device>/$edgeHub`).
+  prometheus::Family<prometheus::Counter>& offline_count; ///< {id}
+  summary_registry::family& offline_duration;             ///< {id}
+  /// `outpost_upstream_connected`: 1 while the link to the parent is up (ours).
+  prometheus::Gauge& upstream_connected;
 };
 
 /// edgehub_gettwin_* (`get`) or edgehub_reported_properties_* (IoT Edge's names) for one twin

@@ -141,6 +141,20 @@ std::map<std::string, setter> schema(daemon_config& c) {
       {"hub.max_subscriptions", int_key(c.hub.max_subscriptions, 1, 10'000)},
       {"hub.max_output_bytes", int_key(c.hub.max_output_bytes, 64 * 1024, INT64_MAX)},
       {"hub.output_stall_secs", int_key(c.hub.output_stall_secs, 1, 3600)},
+      {"upstream.connection_string", string_key(c.upstream.connection_string)},
+      {"upstream.parent_hostname", string_key(c.upstream.parent_hostname, check_address)},
+      {"upstream.trust_bundle", string_key(c.upstream.trust_bundle)},
+      {"upstream.protocol", string_key(c.upstream.protocol,
+                                       [](const std::string& v, const std::string& key) {
+                                         if (v == "amqpws") {
+                                           bad(key,
+                                               "\"amqpws\" (AMQP over WebSocket) is not "
+                                               "served upstream yet; use \"amqp\"");
+                                         }
+                                         if (v != "amqp") {
+                                           bad(key, "expected \"amqp\", got \"" + v + "\"");
+                                         }
+                                       })},
       {"log.level", string_key(c.log.level, check_level)},
       {"runtime.threads", int_key(c.runtime.threads, 0, 256)},
       {"runtime.io_threads", int_key(c.runtime.io_threads, 0, 256)},
@@ -152,6 +166,51 @@ std::map<std::string, setter> schema(daemon_config& c) {
                     }
                   })},
   };
+}
+
+/// `[upstream] connection_string`: `Key=value` pairs split on `;` (a value may contain `=`,
+/// base64 keys end with it), HostName, DeviceId and SharedAccessKey required.
+void parse_upstream(daemon_config& c) {
+  auto& u = c.upstream;
+  const std::string key = "upstream.connection_string";
+  std::string text = u.connection_string;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    auto end = text.find(';', pos);
+    if (end == std::string::npos) {
+      end = text.size();
+    }
+    const auto part = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (part.empty()) {
+      continue;
+    }
+    const auto eq = part.find('=');
+    if (eq == std::string::npos) {
+      bad(key, "expected Key=value pairs separated by ';'");
+    }
+    const auto name = part.substr(0, eq);
+    const auto value = part.substr(eq + 1);
+    if (name == "HostName") {
+      u.hub_hostname = value;
+    } else if (name == "DeviceId") {
+      u.device_id = value;
+    } else if (name == "SharedAccessKey") {
+      u.key = value;
+    } else if (name == "ModuleId" || name == "SharedAccessKeyName") {
+      bad(key, "must be an edge device's connection string (no " + name + ")");
+    }
+  }
+  if (u.hub_hostname.empty() || u.device_id.empty() || u.key.empty()) {
+    bad(key, "needs HostName, DeviceId and SharedAccessKey");
+  }
+  if (c.iothub_hostname.empty()) {
+    c.iothub_hostname = u.hub_hostname; // local clients' tokens name the same hub
+  }
+  if (u.device_id != c.device_id) {
+    bad(key,
+        "DeviceId \"" + u.device_id + "\" is not this edge's device_id \"" + c.device_id + "\"");
+  }
 }
 
 void walk(const toml::table& t, const std::string& prefix,
@@ -193,6 +252,9 @@ daemon_config parse_config(const std::string& text, const std::string& source) {
   walk(root, "", schema(c));
   if (c.storage.dir.empty()) {
     bad("storage.dir", "must not be empty");
+  }
+  if (c.upstream.enabled()) {
+    parse_upstream(c);
   }
   const bool any_tls = !c.tls.cert.empty() || !c.tls.key.empty();
   if (any_tls && (c.tls.cert.empty() || c.tls.key.empty())) {

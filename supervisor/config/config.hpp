@@ -94,6 +94,25 @@ struct daemon_config {
     std::uint32_t output_stall_secs = 30;
   } hub;
 
+  /// The parent this edge forwards `$upstream` to (IoT Edge's nested edge; aziot's
+  /// config.toml shape). No `connection_string`: standalone, `$upstream` keeps its messages.
+  struct upstream_section {
+    /// `HostName=<hub>;DeviceId=<this edge device>;SharedAccessKey=<base64>`, as the parent's
+    /// `outpost identity add device <id> --edge-enabled` prints it.
+    std::string connection_string;
+    /// The parent's AMQP listener, "host:port"; "" = the connection string's HostName on 5671
+    /// (443 for amqpws).
+    std::string parent_hostname;
+    /// CA certificate(s) the parent's server certificate must chain to; "" = the system's.
+    std::string trust_bundle;
+    std::string protocol = "amqp"; ///< "amqp" (5671); "amqpws" is refused until served
+    /// Parsed from `connection_string` by the parser.
+    std::string hub_hostname;
+    std::string device_id;
+    std::string key;
+    bool enabled() const noexcept { return !connection_string.empty(); }
+  } upstream;
+
   struct log_section {
     std::string level = "info"; ///< trace, debug, info, warn, error, critical, off
   } log;

@@ -141,6 +141,14 @@ TEST_F(Daemon, BadValuesExitWithCode2NamingTheKey) {
            {"device_id = \"\"", "", "device_id"},
            {"[runtime]\nthreads = 100000", "", "runtime.threads"},
            {"[runtime]\nscheduler = \"fast\"", "", "runtime.scheduler"},
+           {"[upstream]\nprotocol = \"mqtt\"", "", "upstream.protocol"},
+           {"[upstream]\nconnection_string = \"HostName=h;DeviceId=other;SharedAccessKey=a2V5\"",
+            "", "upstream.connection_string"},
+           {"[upstream]\nconnection_string = \"HostName=h;DeviceId=edge1\"", "",
+            "upstream.connection_string"},
+           {"[upstream]\nconnection_string = \"HostName=h;DeviceId=edge1;ModuleId=m;"
+            "SharedAccessKey=a2V5\"",
+            "", "upstream.connection_string"},
        }) {
     // A key given twice is a TOML error, so bad top-level values replace the default line.
     auto cfg = config(c.top, c.storage);

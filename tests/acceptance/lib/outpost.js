@@ -181,7 +181,10 @@ function runFile(file, args, { timeoutMs = 15000 } = {}) {
 class Outpost {
   /// `name` labels the temp dir; `routes` replaces DEFAULT_ROUTES.
   /// `agent` adds keys to [agent] (e.g. {cool_off_secs: 1}); `modules` are $edgeAgent modules.
-  constructor({ name = 'test', routes = DEFAULT_ROUTES, logLevel, agent = {}, modules = {} } = {}) {
+  /// `deviceId` is the edge's device_id; `extra` is TOML appended to the config (e.g. an
+  /// [upstream] section).
+  constructor({ name = 'test', routes = DEFAULT_ROUTES, logLevel, agent = {}, modules = {},
+    deviceId = 'edge1', extra = '' } = {}) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `outpost-acc-${name}-`));
     // Modules run as their own uids: they must reach the workload socket below (search only).
     fs.chmodSync(this.dir, 0o711);
@@ -192,6 +195,8 @@ class Outpost {
     this.portsPath = path.join(this.dataDir, 'run', 'ports.json');
     this.routes = routes;
     this.agentKeys = agent;
+    this.deviceId = deviceId;
+    this.extraConfig = extra;
     this.logLevel = logLevel || process.env.OUTPOST_LOG_LEVEL || 'info';
     this.child = null;
     this.ports = null;
@@ -206,7 +211,7 @@ class Outpost {
   writeConfig() {
     fs.writeFileSync(this.configPath, [
       'hostname = "localhost"',
-      'device_id = "edge1"',
+      `device_id = ${tomlString(this.deviceId)}`,
       '[storage]',
       `dir = ${tomlString(this.dataDir)}`,
       'durability = "fsync"',
@@ -221,6 +226,7 @@ class Outpost {
       ...Object.entries(this.agentKeys).map(([k, v]) => `${k} = ${typeof v === 'string' ? tomlString(v) : v}`),
       '[log]',
       `level = ${tomlString(this.logLevel)}`,
+      this.extraConfig,
       '',
     ].join('\n'));
   }
@@ -381,14 +387,15 @@ class Outpost {
 
   async addDevice(id) {
     const cs = (await this.cliOk(['identity', 'add', 'device', id])).trim();
-    assert.match(cs, new RegExp(`^HostName=localhost;DeviceId=${id};SharedAccessKey=[A-Za-z0-9+/=]+$`),
+    assert.match(cs, new RegExp(`^HostName=localhost;DeviceId=${id};SharedAccessKey=[A-Za-z0-9+/=]+(;GatewayHostName=[^;]+)?$`),
       `identity add device ${id} must print its connection string`);
     return cs;
   }
 
   async addModule(id) {
     const cs = (await this.cliOk(['identity', 'add', 'module', id])).trim();
-    assert.match(cs, new RegExp(`^HostName=localhost;DeviceId=edge1;ModuleId=${id};SharedAccessKey=[A-Za-z0-9+/=]+$`),
+    const device = id.includes('/') ? '' : `DeviceId=${this.deviceId};`;
+    assert.match(cs, new RegExp(`^HostName=localhost;${device}.*ModuleId=${id.split('/').pop()};SharedAccessKey=[A-Za-z0-9+/=]+(;GatewayHostName=[^;]+)?$`),
       `identity add module ${id} must print its connection string`);
     return cs;
   }

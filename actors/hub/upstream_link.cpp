@@ -1,0 +1,501 @@
+#include "actors/hub/upstream_link.hpp"
+
+#include "actors/hub/hub_metrics.hpp"
+#include "actors/hub/hub_routes.hpp"
+#include "protocols/amqp/upstream_connection.hpp"
+#include "protocols/iothub/sas.hpp"
+#include "protocols/transport/crypto.hpp"
+#include "protocols/transport/stream_client.hpp"
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <optional>
+#include <random>
+#include <unordered_map>
+
+namespace outpost::actors {
+
+namespace {
+
+using up_connected_atom = caf::atom_constant<caf::atom("upconn")>;
+using up_data_atom = caf::atom_constant<caf::atom("updata")>;
+using up_closed_atom = caf::atom_constant<caf::atom("upclosed")>;
+using up_retry_atom = caf::atom_constant<caf::atom("upretry")>;
+
+/// The socket side: forwards to the actor, tagged with the connection's generation so that
+/// what a previous connection said is told apart.
+class forwarder final : public transport::client_handler {
+public:
+  forwarder(caf::actor owner, std::uint64_t gen) : owner_(std::move(owner)), gen_(gen) {}
+  void on_connected() override { caf::anon_send(owner_, up_connected_atom::value, gen_); }
+  void on_data(std::string_view bytes) override {
+    caf::anon_send(owner_, up_data_atom::value, gen_, std::string{bytes});
+  }
+  void on_closed(std::error_code, const std::string& why) override {
+    caf::anon_send(owner_, up_closed_atom::value, gen_, why);
+  }
+
+private:
+  caf::actor owner_;
+  std::uint64_t gen_;
+};
+
+enum class link_state { disconnected, trying, connected };
+
+const char* to_string(link_state s) {
+  switch (s) {
+    case link_state::connected:
+      return "connected";
+    case link_state::trying:
+      return "trying";
+    default:
+      return "disconnected";
+  }
+}
+
+struct in_flight {
+  storage::queue_handle queue = 0;
+  storage::sequence seq = 0;
+  const hub::binding* from = nullptr;
+  std::string sender;
+};
+
+struct upstream_state {
+  std::shared_ptr<const hub_services> hub;
+  upstream_link_config cfg;
+  std::unique_ptr<transport::stream_client> client;
+  std::optional<amqp::upstream_connection> proto;
+  std::uint64_t gen = 0;
+  link_state state = link_state::disconnected;
+  bool opened = false; ///< the AMQP connection is open on this generation
+  int attempt = 0;
+  std::int64_t offline_since_ms = 0; ///< 0 = online (or never online yet)
+  std::string last_error;
+  /// The routes this link drains, held so that the bindings below stay valid.
+  std::shared_ptr<const hub_routes> routes;
+  std::vector<const hub::binding*> upstream; ///< `$upstream` queues, highest priority first
+  std::size_t subscribed = 0;                ///< how many of them (in order) are subscribed
+  std::unordered_map<std::uint64_t, in_flight> flight;
+  std::uint64_t next_token = 1;
+  std::unordered_map<std::string, std::int64_t> token_expiry; ///< s, per identity, this link
+  std::int64_t tick_at = 0;
+  std::mt19937_64 rng{std::random_device{}()};
+  static inline const char* name = "upstream_link";
+};
+
+using upstream_actor = caf::stateful_actor<upstream_state>;
+
+std::int64_t now_ms(upstream_actor* self) {
+  return self->state.hub->now_ms();
+}
+
+void set_state(upstream_actor* self, link_state s, const std::string& error = {}) {
+  auto& st = self->state;
+  if (!error.empty()) {
+    st.last_error = error;
+  }
+  if (s == st.state && error.empty()) {
+    return;
+  }
+  const auto was = st.state;
+  st.state = s;
+  const auto now = now_ms(self);
+  const prometheus::Labels id{{"id", st.cfg.device_id + "/$edgeHub"}};
+  if (s == link_state::connected) {
+    if (st.offline_since_ms != 0) {
+      st.hub->metrics->offline_duration.add(id).observe(
+          static_cast<double>(now - st.offline_since_ms) / 1000.0);
+    }
+    st.offline_since_ms = 0;
+    st.hub->metrics->upstream_connected.Set(1);
+  } else if (was == link_state::connected) {
+    st.offline_since_ms = now;
+    st.hub->metrics->offline_count.Add(id).Increment();
+    st.hub->metrics->upstream_connected.Set(0);
+  } else if (st.offline_since_ms == 0) {
+    st.offline_since_ms = now;
+  }
+  if (st.cfg.on_state) {
+    st.cfg.on_state(to_string(s), st.last_error);
+  }
+}
+
+/// The identity a stored message came from: the hub stamped it when it took the message.
+std::optional<iothub::client_identity> sender_of(const routing::message& m) {
+  auto d = m.get(routing::system_property::connection_device_id);
+  if (!d || d->empty()) {
+    return std::nullopt;
+  }
+  auto mod = m.get(routing::system_property::connection_module_id);
+  return iothub::client_identity{std::string{*d}, mod ? std::string{*mod} : std::string{}};
+}
+
+/// `"<device>;<its parent>;...;<this edge>"` through the local registry's parents; the edge's
+/// own identities (itself, its modules) are `"<this edge>"`.
+std::string auth_chain(const upstream_state& st, const iothub::client_identity& who) {
+  const auto& edge = st.cfg.device_id;
+  if (who.device_id == edge) {
+    return edge;
+  }
+  std::string chain = who.device_id;
+  auto table = st.hub->identities->get();
+  std::string at = who.device_id;
+  for (std::size_t depth = 0; depth < 5; ++depth) {
+    auto it = table->find(at);
+    if (it == table->end() || it->second.parent.empty() || it->second.parent == edge) {
+      break;
+    }
+    at = it->second.parent;
+    chain += ";" + at;
+  }
+  return chain + ";" + edge;
+}
+
+std::string audience(const upstream_state& st, const iothub::client_identity& who) {
+  auto a = st.cfg.hub_hostname + "/devices/" + who.device_id;
+  if (who.is_module()) {
+    a += "/modules/" + who.module_id;
+  }
+  return a;
+}
+
+/// Puts a token for `who` when it has none on this connection or it is past half its life.
+void ensure_token(upstream_actor* self, const iothub::client_identity& who) {
+  auto& st = self->state;
+  const auto now_s = now_ms(self) / 1000;
+  auto it = st.token_expiry.find(who.id());
+  if (it != st.token_expiry.end() && it->second - st.cfg.token_ttl_s / 2 > now_s) {
+    return;
+  }
+  const auto expiry = now_s + st.cfg.token_ttl_s;
+  const auto aud = audience(st, who);
+  auto token = iothub::make_sas_token(
+      aud, st.cfg.key, expiry,
+      [](std::string_view k, std::string_view d) { return transport::hmac_sha256(k, d); });
+  if (st.proto->put_token(who, aud, token, auth_chain(st, who))) {
+    st.token_expiry[who.id()] = expiry;
+  }
+}
+
+void flush(upstream_actor* self) {
+  auto& st = self->state;
+  if (!st.proto || !st.client) {
+    return;
+  }
+  auto out = st.proto->take_output();
+  if (!out.empty()) {
+    st.client->send(std::move(out));
+  }
+}
+
+void schedule_tick(upstream_actor* self) {
+  auto& st = self->state;
+  if (!st.proto) {
+    return;
+  }
+  // The engine's heartbeats, and token renewal at least once a minute.
+  auto next = st.proto->next_tick();
+  const auto now = now_ms(self);
+  const auto renewal = now + 60000;
+  if (next == 0 || next > renewal) {
+    next = renewal;
+  }
+  if (st.tick_at != 0 && st.tick_at <= next) {
+    return; // a tick is already due before then
+  }
+  st.tick_at = next;
+  self->delayed_send(self, std::chrono::milliseconds(std::max<std::int64_t>(1, next - now)),
+                     tick_atom::value, st.gen);
+}
+
+/// Subscribes the next `$upstream` queue (priority order); the rest follow on `drained`.
+void subscribe_next(upstream_actor* self) {
+  auto& st = self->state;
+  if (st.subscribed < st.upstream.size()) {
+    self->send(mailbox_of(*st.upstream[st.subscribed++]), subscribe_atom::value,
+               caf::actor_cast<consumer_actor>(caf::actor{self}));
+  }
+}
+
+void unsubscribe_all(upstream_actor* self) {
+  auto& st = self->state;
+  for (std::size_t i = 0; i < st.subscribed; ++i) {
+    self->send(mailbox_of(*st.upstream[i]), unsub_atom::value);
+  }
+  st.subscribed = 0;
+}
+
+/// The `$upstream` bindings of the current routes, highest priority first.
+void read_routes(upstream_actor* self) {
+  auto& st = self->state;
+  st.routes = st.hub->routes->get();
+  std::vector<const hub::binding*> found;
+  if (st.routes) {
+    for (const auto& b : st.routes->bindings()) {
+      if (b.target.what == routing::endpoint::kind::upstream) {
+        found.push_back(&b); // bindings are ordered by (endpoint, priority)
+      }
+    }
+  }
+  bool same = found.size() == st.upstream.size();
+  for (std::size_t i = 0; same && i < found.size(); ++i) {
+    same = found[i]->queue == st.upstream[i]->queue;
+  }
+  if (same) {
+    st.upstream = std::move(found); // the same queues and mailboxes (bind_routes reuses them)
+    return;
+  }
+  // Other queues: drain them again from the start in priority order. What was in flight comes
+  // again (at least once); routes change rarely.
+  unsubscribe_all(self);
+  st.flight.clear();
+  st.upstream = std::move(found);
+  if (st.opened) {
+    subscribe_next(self);
+  }
+}
+
+void connect(upstream_actor* self);
+
+/// The connection is over (or never came up): everything in flight comes again through the
+/// mailboxes, and a new attempt follows after the back-off.
+void disconnected(upstream_actor* self, const std::string& why) {
+  auto& st = self->state;
+  if (st.proto) {
+    amqp::up::events evs;
+    st.proto->on_disconnected(evs); // releases: nothing to do, the unsub below redelivers
+  }
+  unsubscribe_all(self);
+  st.flight.clear();
+  st.token_expiry.clear();
+  st.proto.reset();
+  st.client.reset(); // joins its thread, which has ended (or ends now)
+  st.opened = false;
+  ++st.gen; // whatever the old connection still says is ignored
+  const auto base =
+      std::min<std::int64_t>(st.cfg.max_backoff_ms, std::int64_t{1000} << std::min(st.attempt, 16));
+  std::uniform_int_distribution<std::int64_t> jitter(base / 2, base);
+  const auto delay = jitter(st.rng);
+  ++st.attempt;
+  spdlog::warn("[upstream] {}; next attempt in {} ms", why, delay);
+  // Facts §7.2: a failure while connected makes the link "trying"; another one, disconnected.
+  set_state(self, st.state == link_state::connected ? link_state::trying : link_state::disconnected,
+            why);
+  self->delayed_send(self, std::chrono::milliseconds(delay), up_retry_atom::value, st.gen);
+}
+
+void handle(upstream_actor* self, amqp::up::events& evs) {
+  auto& st = self->state;
+  std::unordered_map<const hub::binding*, std::vector<storage::sequence>> acks;
+  bool ended = false;
+  std::string end_why;
+  for (auto& e : evs) {
+    if (std::holds_alternative<amqp::up::opened>(e)) {
+      st.opened = true;
+      st.attempt = 0;
+      spdlog::info("[upstream] connected to {}:{} as {}", st.cfg.host, st.cfg.port,
+                   st.cfg.device_id);
+      set_state(self, link_state::connected);
+      subscribe_next(self);
+    } else if (auto* t = std::get_if<amqp::up::token_answered>(&e)) {
+      if (t->status != 200) {
+        spdlog::warn("[upstream] the parent refused {}: {} {}", t->id, t->status, t->description);
+        st.token_expiry.erase(t->id);
+        st.last_error = "the parent refused " + t->id + ": " + t->description;
+      }
+    } else if (auto* s = std::get_if<amqp::up::settled>(&e)) {
+      auto it = st.flight.find(s->token);
+      if (it == st.flight.end()) {
+        continue;
+      }
+      auto f = std::move(it->second);
+      st.flight.erase(it);
+      using how = amqp::up::settled::how;
+      if (s->outcome == how::released) {
+        if (!ended) {
+          self->send(mailbox_of(*f.from), nack_atom::value, f.seq);
+        }
+        continue;
+      }
+      acks[f.from].push_back(f.seq);
+      if (s->outcome == how::accepted) {
+        st.hub->metrics->sent
+            .Add({{"from", f.sender},
+                  {"to", "upstream"},
+                  {"from_route_output", ""},
+                  {"to_route_input", ""},
+                  {"priority", std::to_string(f.from->priority)}})
+            .Increment();
+      } else {
+        st.hub->metrics->dropped
+            .Add({{"reason", "rejected_upstream"}, {"from", f.sender}, {"from_route_output", ""}})
+            .Increment();
+      }
+    } else if (auto* l = std::get_if<amqp::up::link_closed>(&e)) {
+      spdlog::warn("[upstream] the parent closed the link of {}: {}", l->id, l->why);
+      st.token_expiry.erase(l->id);
+    } else if (auto* c = std::get_if<amqp::up::closed>(&e)) {
+      ended = true;
+      end_why = c->why;
+    }
+  }
+  for (auto& [b, seqs] : acks) {
+    self->send(mailbox_of(*b), ack_atom::value, std::move(seqs));
+  }
+  flush(self);
+  if (ended) {
+    disconnected(self, "upstream connection ended: " + end_why);
+  } else {
+    schedule_tick(self);
+  }
+}
+
+void connect(upstream_actor* self) {
+  auto& st = self->state;
+  ++st.gen;
+  amqp::upstream_settings settings;
+  settings.container_id = st.cfg.device_id;
+  settings.hostname = st.cfg.hub_hostname;
+  st.proto.emplace(settings);
+  st.proto->start(now_ms(self));
+  transport::client_options opts;
+  opts.host = st.cfg.host;
+  opts.port = st.cfg.port;
+  opts.server_name = st.cfg.hub_hostname;
+  opts.tls_context = st.cfg.tls;
+  opts.connect_timeout = std::chrono::milliseconds(st.cfg.connect_timeout_ms);
+  if (st.state == link_state::disconnected && st.attempt == 0) {
+    set_state(self, link_state::trying);
+  }
+  st.client =
+      transport::stream_client::start(opts, std::make_shared<forwarder>(caf::actor{self}, st.gen));
+}
+
+/// Sends what a mailbox delivered, each message on its sender's link.
+void on_entries(upstream_actor* self, storage::queue_handle q, entries& es) {
+  auto& st = self->state;
+  const hub::binding* from = nullptr;
+  for (std::size_t i = 0; i < st.subscribed; ++i) {
+    if (st.upstream[i]->queue == q) {
+      from = st.upstream[i];
+    }
+  }
+  if (from == nullptr || !st.opened || !st.proto) {
+    return; // from before an unsub: the mailbox delivers it again to the next subscription
+  }
+  std::vector<storage::sequence> invalid;
+  for (auto& e : es) {
+    auto msg = routing::decode(e.body);
+    auto who = msg ? sender_of(*msg) : std::nullopt;
+    if (!who) {
+      // IoT Edge: a message without a sender is invalid, checkpointed (dropped).
+      invalid.push_back(e.seq);
+      st.hub->metrics->dropped
+          .Add({{"reason", "invalid"}, {"from", "unknown"}, {"from_route_output", ""}})
+          .Increment();
+      continue;
+    }
+    ensure_token(self, *who);
+    const auto token = st.next_token++;
+    st.flight[token] = {q, e.seq, from, who->id()};
+    st.proto->send(*who, *msg, token);
+  }
+  if (!invalid.empty()) {
+    self->send(mailbox_of(*from), ack_atom::value, std::move(invalid));
+  }
+  amqp::up::events evs;
+  st.proto->take_events(evs);
+  handle(self, evs);
+}
+
+caf::behavior upstream_link(upstream_actor* self, std::shared_ptr<const hub_services> hub,
+                            upstream_link_config cfg) {
+  auto& st = self->state;
+  st.hub = std::move(hub);
+  st.cfg = std::move(cfg);
+  if (st.hub->sessions) {
+    self->join(st.hub->sessions);
+  }
+  self->set_default_handler(caf::drop); // the sessions group says more than this link hears
+  read_routes(self);
+  set_state(self, link_state::trying);
+  connect(self);
+  return {
+      [=](up_connected_atom, std::uint64_t gen) {
+        if (gen == self->state.gen) {
+          flush(self); // the AMQP header and open, queued since start
+        }
+      },
+      [=](up_data_atom, std::uint64_t gen, const std::string& bytes) {
+        auto& s = self->state;
+        if (gen != s.gen || !s.proto) {
+          return;
+        }
+        amqp::up::events evs;
+        s.proto->on_bytes(bytes, now_ms(self), evs);
+        handle(self, evs);
+      },
+      [=](up_closed_atom, std::uint64_t gen, const std::string& why) {
+        if (gen == self->state.gen) {
+          disconnected(self, why);
+        }
+      },
+      [=](up_retry_atom, std::uint64_t gen) {
+        if (gen == self->state.gen && !self->state.client) {
+          connect(self);
+        }
+      },
+      [=](tick_atom, std::uint64_t gen) {
+        auto& s = self->state;
+        if (gen != s.gen || !s.proto) {
+          return;
+        }
+        s.tick_at = 0;
+        amqp::up::events evs;
+        s.proto->on_tick(now_ms(self), evs);
+        // Renew every token past half its life, in place (no new link).
+        std::vector<std::string> due;
+        const auto now_s = now_ms(self) / 1000;
+        for (auto& [id, expiry] : s.token_expiry) {
+          if (expiry - s.cfg.token_ttl_s / 2 <= now_s) {
+            due.push_back(id);
+          }
+        }
+        for (auto& id : due) {
+          if (auto who = iothub::parse_client_id(id)) {
+            ensure_token(self, *who);
+          }
+        }
+        s.proto->take_events(evs);
+        handle(self, evs);
+      },
+      [=](deliver_atom, storage::queue_handle q, entries& es) { on_entries(self, q, es); },
+      [=](drained_atom, storage::queue_handle) {
+        if (self->state.opened) {
+          subscribe_next(self);
+        }
+      },
+      [=](routes_atom) { read_routes(self); },
+      [=](closed_atom) {
+        auto& s = self->state;
+        if (s.proto) {
+          s.proto->close("the edge hub is stopping");
+          flush(self);
+        }
+        unsubscribe_all(self);
+        s.client.reset();
+        self->quit();
+      },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_upstream_link(caf::actor_system& sys, std::shared_ptr<const hub_services> hub,
+                               upstream_link_config cfg) {
+  return sys.spawn<caf::detached>(upstream_link, std::move(hub), std::move(cfg));
+}
+
+} // namespace outpost::actors

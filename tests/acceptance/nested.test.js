@@ -1,0 +1,97 @@
+'use strict';
+// Issue 12: nested edges. Two outpostd on loopback: the parent, where the child edge is an
+// --edge-enabled device, and the child, whose [upstream] names the parent. Whatever the child
+// routes to $upstream crosses one AMQP connection (TLS verified against the parent's CA, one
+// CBS token per identity signed with the child's key on behalf of it) and is routed by the
+// parent's routes like any local message, keeping its original connectionDeviceId/ModuleId and
+// properties.
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { Outpost, Message, propsOf, bodyOf, withTimeout, waitFor } = require('./lib/outpost');
+
+/// The parent: a sink module that receives everything its children send.
+async function startParent() {
+  const parent = new Outpost({
+    name: 'parent',
+    deviceId: 'parent1',
+    routes: { fromChildren: 'FROM /messages/* INTO BrokeredEndpoint("/modules/sink/inputs/in")' },
+  });
+  await parent.start();
+  return parent;
+}
+
+/// The child edge `childId`, registered at `parent`, its [upstream] pointing there.
+async function startChild(parent, childId, routes) {
+  const edgeCs = (await parent.cliOk(['identity', 'add', 'device', childId, '--edge-enabled'])).trim();
+  const caFile = path.join(parent.dir, 'parent-ca.pem');
+  fs.writeFileSync(caFile, await parent.caPem());
+  const child = new Outpost({
+    name: childId,
+    deviceId: childId,
+    routes,
+    extra: [
+      '[upstream]',
+      `connection_string = "${edgeCs}"`,
+      `parent_hostname = "127.0.0.1:${parent.port('amqp_tls')}"`,
+      `trust_bundle = "${caFile}"`,
+    ].join('\n'),
+  });
+  await child.start();
+  return child;
+}
+
+test('a child module\'s output routed to $upstream reaches a module on the parent with its ids and properties',
+  { timeout: 120000 }, async () => {
+    const parent = await startParent();
+    let child;
+    let failed = false;
+    try {
+      const sinkCs = await parent.addModule('sink');
+      const sink = await parent.openModule(sinkCs);
+      child = await startChild(parent, 'child1',
+        { up: 'FROM /messages/modules/filter/outputs/* INTO $upstream' });
+      // The child's module is registered at the parent too (as edgeAgent registers its modules
+      // with IoT Hub); the child vouches for it with its own key.
+      await parent.cliOk(['identity', 'add', 'module', 'child1/filter']);
+      const filter = await child.openModule(await child.addModule('filter'));
+
+      const sent = [];
+      for (let i = 0; i < 20; i += 1) {
+        const m = new Message(JSON.stringify({ n: i }));
+        m.messageId = `mid-${i}`;
+        m.correlationId = `cid-${i}`;
+        m.contentType = 'application/json';
+        m.properties.add('seq', String(i));
+        m.properties.add('weird key/&=', 'v a/l&u=e');
+        await withTimeout(filter.sendOutputEvent('alerts', m), 15000, 'sendOutputEvent');
+        sent.push(m);
+      }
+      await sink.inbox.waitCount('in', 20, 30000);
+      const got = sink.inbox.on('in').map((i) => i.msg);
+      got.forEach((msg, i) => {
+        assert.equal(bodyOf(msg).toString(), JSON.stringify({ n: i }), 'bodies arrive in order');
+        assert.equal(msg.messageId, `mid-${i}`);
+        assert.equal(msg.correlationId, `cid-${i}`);
+        assert.equal(msg.contentType, 'application/json');
+        const props = propsOf(msg);
+        assert.equal(props.seq, String(i));
+        assert.equal(props['weird key/&='], 'v a/l&u=e');
+        assert.equal(props['$.cdid'], 'child1', `the original device; got ${JSON.stringify(props)}`);
+        assert.equal(props['$.cmid'], 'filter', `the original module; got ${JSON.stringify(props)}`);
+      });
+      const upSent = await waitFor(async () => (await child.metricSum('edgehub_messages_sent_total',
+        { to: 'upstream' })) >= 20 || null, { message: 'messages_sent{to="upstream"} on the child' });
+      assert.ok(upSent);
+      assert.equal(await child.metricSum('outpost_upstream_connected'), 1);
+    } catch (err) {
+      failed = true;
+      err.message += `\n${parent.stderrTail(40)}` + (child ? `\n${child.stderrTail(40)}` : '');
+      throw err;
+    } finally {
+      if (child) await child.dispose({ failed });
+      await parent.dispose({ failed });
+    }
+  });
