@@ -215,11 +215,11 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, transport::io_runner
   // replaced by a rotation once the new one is durable (column `agent`); known once the agent
   // has started.
   auto service_key = std::make_shared<service_key_snapshot>();
-  auto hub =
-      start_hub(cfg,
-                {sys, io, core.writer, core.identities, core.kv, core.sessions, *core.registry,
-                 *core.summaries, ports, deployment ? &deployment->hub : nullptr, service_key},
-                why);
+  auto hub = start_hub(cfg,
+                       {sys, io, core.writer, core.identities, core.kv, core.sessions,
+                        *core.registry, *core.summaries, ports,
+                        deployment ? &deployment->hub : nullptr, service_key, core.id_registry},
+                       why);
   if (!hub) {
     spdlog::critical("[hub] {}", why);
     return exit_failure;

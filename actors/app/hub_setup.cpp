@@ -6,6 +6,7 @@
 #include "actors/hub/method_router.hpp"
 #include "actors/hub/mqtt_listener.hpp"
 #include "actors/hub/route_loader.hpp"
+#include "actors/hub/scope_sync.hpp"
 #include "actors/hub/session_directory.hpp"
 #include "actors/hub/twin_registry.hpp"
 #include "actors/hub/upstream_link.hpp"
@@ -38,6 +39,7 @@ struct hub_runtime::parts {
   std::vector<std::unique_ptr<transport::stream_server>> listeners;
   std::shared_ptr<const actors::hub_services> services; ///< what every session runs on
   caf::actor upstream;                                  ///< the upstream link; null when standalone
+  caf::actor scope_sync; ///< the child edge's scope sync; null when standalone
   std::shared_ptr<actors::upstream_status_snapshot> upstream_status =
       std::make_shared<actors::upstream_status_snapshot>();
   std::size_t max_connections = 0; ///< per listener
@@ -150,6 +152,7 @@ void hub_runtime::stop() {
   caf::anon_send_exit(parts_->c2d, caf::exit_reason::user_shutdown); // and its mailboxes
   if (parts_->upstream) {
     caf::anon_send_exit(parts_->upstream, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(parts_->scope_sync, caf::exit_reason::user_shutdown);
   }
   // Sessions hold sockets and timers of the I/O runner, which the caller destroys next.
   if (const auto left = parts_->live->wait_zero(std::chrono::seconds{3}); left != 0) {
@@ -220,7 +223,21 @@ bool start_upstream(const daemon_config& cfg, hub_runtime::parts& p, hub_deps& d
     status->set(
         std::make_shared<const actors::upstream_status>(actors::upstream_status{state, error}));
   };
+  actors::scope_sync_config scope;
+  scope.https_address = u.parent_https.empty() ? link.host + ":443" : u.parent_https;
+  if (u.parent_https.empty() && link.host.find(':') != std::string::npos) {
+    scope.https_address = "[" + link.host + "]:443"; // an IPv6 literal
+  }
+  scope.hub_hostname = u.hub_hostname;
+  scope.device_id = u.device_id;
+  scope.key = u.key;
+  scope.tls = link.tls;
+  scope.registry = deps.id_registry;
+  scope.identities = deps.identities;
+  scope.interval = std::chrono::seconds(u.scope_refresh_secs);
+  scope.now_ms = wall_ms;
   p.upstream = actors::spawn_upstream_link(deps.sys, p.services, std::move(link));
+  p.scope_sync = actors::spawn_scope_sync(deps.sys, std::move(scope));
   spdlog::info("[upstream] {} forwards $upstream to {} as {}", cfg.device_id, address, u.device_id);
   return true;
 }

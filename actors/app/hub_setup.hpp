@@ -82,6 +82,8 @@ struct hub_deps {
   const actors::edgehub_deployment* deployment = nullptr;
   /// The service policy's key (AMQP service callers); filled in once the agent has it.
   std::shared_ptr<actors::snapshot<std::string>> service_key;
+  /// The identity registry: a child edge's scope sync writes its parent's devices there.
+  actors::registry_actor id_registry;
 };
 
 /// Builds the hub from the configuration: TLS files (or the quickstart edge CA), the routes of

@@ -113,10 +113,29 @@ bool is_method_call(const http_request& req, const std::vector<std::string>& s) 
              || (s.size() == 5 && s[2] == "modules" && s[4] == "methods"));
 }
 
-/// Who called: the service, or a module of this edge device (its id, "edge/module").
+/// A child edge's own calls (IoT Edge's nested registry API, facts §4.7): its scope, and the
+/// registry entries of its own modules, nothing else.
+bool is_edge_call(const http_request& req, const std::vector<std::string>& s,
+                  const std::string& edge) {
+  if (s.size() < 3 || s[0] != "devices" || s[1] != edge || s[2] != "modules") {
+    return false;
+  }
+  if (s.size() == 5) {
+    return req.method == "POST" && s[3] == "$edgeHub"
+           && s[4] == "devicesAndModulesInTargetDeviceScope";
+  }
+  if (s.size() == 3) {
+    return req.method == "GET";
+  }
+  return s.size() == 4 && (req.method == "GET" || req.method == "PUT" || req.method == "DELETE");
+}
+
+/// Who called: the service, a module of this edge device (its id, "edge/module"), or a child
+/// edge device (its id).
 struct caller {
   bool service = false;
   std::string module;
+  std::string edge;
 };
 
 const iothub::hmac_sha256_fn hmac = [](std::string_view key, std::string_view data) {
@@ -125,6 +144,34 @@ const iothub::hmac_sha256_fn hmac = [](std::string_view key, std::string_view da
 
 std::string hub_host(const daemon_config& cfg) {
   return cfg.iothub_hostname.empty() ? cfg.hostname : cfg.iothub_hostname;
+}
+
+/// A child edge's hub (`x-ms-edge-moduleId: <edge>/$edgeHub`), with the edge device's own
+/// token: an enabled, edge-enabled SAS device of this registry.
+std::variant<caller, http_response> authenticate_edge(const service_api_deps& d,
+                                                      const http_request& req,
+                                                      const std::vector<std::string>& s,
+                                                      const iothub::sas_token& token,
+                                                      const std::string& edge) {
+  auto table = d.identities->get();
+  const auto found = table->find(edge);
+  if (found == table->end() || !found->second.enabled || !found->second.edge_enabled
+      || found->second.auth != storage::auth_type::sas) {
+    return unauthorized(edge + " is not an enabled edge device");
+  }
+  const iothub::client_identity who{edge, ""};
+  const iothub::sas_check check{hub_host(d.cfg),
+                                d.cfg.hostname,
+                                who,
+                                now_seconds(),
+                                {found->second.primary, found->second.secondary}};
+  if (auto ok = iothub::verify_sas_token(token, check, hmac); !ok) {
+    return unauthorized("edge device token refused: " + ok.error().message());
+  }
+  if (!is_edge_call(req, s, edge)) {
+    return unauthorized("a child edge may only read its scope and register its own modules");
+  }
+  return caller{false, {}, edge};
 }
 
 /// Who is calling, or the 401 that says why nobody is.
@@ -153,12 +200,15 @@ std::variant<caller, http_response> authenticate(const service_api_deps& d, cons
   if (module_id.empty()) {
     return unauthorized("a device or module token gives no access to the service API");
   }
-  if (!is_method_call(req, s)) {
-    return unauthorized("modules may only invoke direct methods here");
-  }
   const auto slash = module_id.find('/');
   const iothub::client_identity who{module_id.substr(0, slash),
                                     slash == std::string::npos ? "" : module_id.substr(slash + 1)};
+  if (who.module_id == "$edgeHub" && who.device_id != d.cfg.device_id) {
+    return authenticate_edge(d, req, s, *token, who.device_id);
+  }
+  if (!is_method_call(req, s)) {
+    return unauthorized("modules may only invoke direct methods here");
+  }
   if (slash == std::string::npos || who.device_id != d.cfg.device_id || who.module_id.empty()) {
     return unauthorized("Only modules on the same device can invoke DirectMethods");
   }
@@ -524,12 +574,33 @@ void route(const service_api_deps& d, const http_request& req, const std::vector
   }
 }
 
+/// `POST /devices/{edge}/modules/$edgeHub/devicesAndModulesInTargetDeviceScope`: the devices
+/// whose parent `edge` is (with their keys: the child authenticates them while offline) and
+/// the modules registered for it, in IoT Hub's ScopeResult shape, one page.
+http_response device_scope(const service_api_deps& d, const std::string& edge) {
+  auto table = d.identities->get();
+  json devices = json::array();
+  json modules = json::array();
+  for (const auto& [id, i] : *table) {
+    if (i.module_id.empty() && i.parent == edge) {
+      devices.push_back(registry_json(i, d.cfg, *table));
+    } else if (!i.module_id.empty() && i.device_id == edge) {
+      modules.push_back(registry_json(i, d.cfg, *table));
+    }
+  }
+  return iothub_response(
+      200, json{{"devices", devices}, {"modules", modules}, {"continuationLink", nullptr}}.dump());
+}
+
 void route_checked(const service_api_deps& d, const http_request& req,
                    const std::vector<std::string>& s, const caller& by,
                    const transport::http_responder& respond) {
   const transport::http_responder answer = [respond](http_response r) {
     respond(as_rest_error(std::move(r)));
   };
+  if (!by.edge.empty()) { // authenticate_edge checked the path
+    return answer(s.size() == 5 ? device_scope(d, by.edge) : registry_routes(d, req, s));
+  }
   const bool service = by.service;
   if (service) { // the agent's methods restart and read modules: not for modules
     if (auto handled = edge_agent_method(*d.sys, d.agent, d.cfg.device_id, req)) {

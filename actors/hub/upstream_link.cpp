@@ -23,6 +23,11 @@ using up_connected_atom = caf::atom_constant<caf::atom("upconn")>;
 using up_data_atom = caf::atom_constant<caf::atom("updata")>;
 using up_closed_atom = caf::atom_constant<caf::atom("upclosed")>;
 using up_retry_atom = caf::atom_constant<caf::atom("upretry")>;
+using up_token_atom = caf::atom_constant<caf::atom("uptoken")>;
+
+/// A refused token is tried again after this (the parent's registry may catch up: the scope
+/// sync registers this edge's modules there).
+constexpr std::chrono::seconds token_retry{5};
 
 /// The socket side: forwards to the actor, tagged with the connection's generation so that
 /// what a previous connection said is told apart.
@@ -304,6 +309,7 @@ void handle(upstream_actor* self, amqp::up::events& evs) {
         spdlog::warn("[upstream] the parent refused {}: {} {}", t->id, t->status, t->description);
         st.token_expiry.erase(t->id);
         st.last_error = "the parent refused " + t->id + ": " + t->description;
+        self->delayed_send(self, token_retry, up_token_atom::value, st.gen, t->id);
       }
     } else if (auto* s = std::get_if<amqp::up::settled>(&e)) {
       auto it = st.flight.find(s->token);
@@ -336,6 +342,7 @@ void handle(upstream_actor* self, amqp::up::events& evs) {
     } else if (auto* l = std::get_if<amqp::up::link_closed>(&e)) {
       spdlog::warn("[upstream] the parent closed the link of {}: {}", l->id, l->why);
       st.token_expiry.erase(l->id);
+      self->delayed_send(self, token_retry, up_token_atom::value, st.gen, l->id);
     } else if (auto* c = std::get_if<amqp::up::closed>(&e)) {
       ended = true;
       end_why = c->why;
@@ -468,6 +475,17 @@ caf::behavior upstream_link(upstream_actor* self, std::shared_ptr<const hub_serv
             ensure_token(self, *who);
           }
         }
+        s.proto->take_events(evs);
+        handle(self, evs);
+      },
+      [=](up_token_atom, std::uint64_t gen, const std::string& id) {
+        auto& s = self->state;
+        auto who = iothub::parse_client_id(id);
+        if (gen != s.gen || !s.proto || !who || s.proto->authorized(*who)) {
+          return;
+        }
+        ensure_token(self, *who);
+        amqp::up::events evs;
         s.proto->take_events(evs);
         handle(self, evs);
       },

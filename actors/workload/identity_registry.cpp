@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <optional>
+#include <set>
 
 namespace outpost::actors {
 
@@ -108,6 +109,51 @@ identity_reply rotate(registry_pointer self, const std::string& id, key_slot slo
   return {{}, std::move(changed), 1};
 }
 
+/// Replaces the devices in this edge's scope (identity_registry.hpp).
+std::size_t sync_scope(registry_pointer self, const scope_devices& scope) {
+  auto& st = self->state;
+  const auto& edge = st.cfg.edge_device_id;
+  std::size_t changed = 0;
+  std::set<std::string> keep;
+  for (auto i : scope) {
+    if (!i.module_id.empty() || i.device_id == edge || !storage::valid_identity_id(i.device_id)) {
+      continue; // only devices, never this edge itself
+    }
+    i.parent = edge; // here: in this edge's scope
+    const auto* have = st.store->find(i.device_id);
+    if (have && have->parent != edge) {
+      spdlog::warn(
+          "[identity registry {}] registered here and in the parent's scope: the local "
+          "one stays",
+          i.device_id);
+      continue;
+    }
+    keep.insert(i.device_id);
+    if (have && *have == i) {
+      continue;
+    }
+    if (auto r = st.store->put(i); !r) {
+      spdlog::error("[identity registry] cannot store {}: {}", i.device_id, r.error().message());
+      continue;
+    }
+    ++changed;
+    spdlog::info("[identity registry {}] {} from the parent's scope", i.device_id,
+                 have ? "updated" : "added");
+  }
+  for (const auto& i : st.store->list()) {
+    if (i.module_id.empty() && i.parent == edge && keep.count(i.device_id) == 0) {
+      if (st.store->remove(i.device_id)) {
+        ++changed;
+        spdlog::info("[identity registry {}] left the parent's scope: removed", i.device_id);
+      }
+    }
+  }
+  if (changed != 0) {
+    publish(st);
+  }
+  return changed;
+}
+
 registry_actor::behavior_type registry_behavior(registry_pointer self, identity_registry_config cfg,
                                                 std::shared_ptr<storage::identity_store> loaded) {
   self->state.cfg = std::move(cfg);
@@ -128,6 +174,7 @@ registry_actor::behavior_type registry_behavior(registry_pointer self, identity_
       [=](identity_rotate_atom, const std::string& id, key_slot slot) {
         return rotate(self, id, slot);
       },
+      [=](identity_scope_atom, const scope_devices& scope) { return sync_scope(self, scope); },
   };
 }
 

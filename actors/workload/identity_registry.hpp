@@ -46,6 +46,10 @@ struct identity_registry_config {
 /// - `(identity_add_atom, storage::identity_request)` -> `identity_reply`
 /// - `(identity_remove_atom, std::string id)` -> `identity_reply`
 /// - `(identity_enable_atom, std::string id, bool enabled)` -> `identity_reply`
+/// - `(identity_scope_atom, scope_devices)` -> how many identities changed: the devices the
+///   parent put in this edge's scope (a child edge's scope sync). They replace every local
+///   device whose `parent` is this edge (added, their keys or state updated, the ones gone
+///   removed with their modules), so a child authenticates its parent's devices while offline.
 /// - `(identity_rotate_atom, std::string id, key_slot)` -> `identity_reply`: new SAS key(s)
 ///   (`errc::invalid_argument`-like error for X.509 identities)
 /// Every successful change is durable before it is published, and published before the

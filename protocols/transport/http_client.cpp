@@ -1,6 +1,10 @@
 #include "protocols/transport/http_client.hpp"
 
 #include "protocols/common/decimal.hpp"
+#include "protocols/transport/tls_context.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <algorithm>
 #include <cctype>
@@ -215,7 +219,38 @@ result<void> connect_to(int fd, const peer& p, const limit& until) {
   return ok();
 }
 
-result<void> send_all(int fd, std::string_view data, const limit& until) {
+/// After a TLS call returned `r` <= 0: waits for what OpenSSL needs (true), or the error.
+result<bool> tls_wait(int fd, SSL* ssl, int r, const limit& until) {
+  const int err = SSL_get_error(ssl, r);
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+    if (auto ready = wait_for(fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, until); !ready) {
+      return ready.error();
+    }
+    return true;
+  }
+  if (err == SSL_ERROR_ZERO_RETURN) {
+    return false;
+  }
+  ERR_clear_error();
+  return make_error(std::errc::connection_reset);
+}
+
+result<void> send_all(int fd, SSL* ssl, std::string_view data, const limit& until) {
+  while (ssl != nullptr && !data.empty()) {
+    const int n =
+        SSL_write(ssl, data.data(), static_cast<int>(std::min<std::size_t>(data.size(), INT_MAX)));
+    if (n > 0) {
+      data.remove_prefix(static_cast<std::size_t>(n));
+      continue;
+    }
+    auto again = tls_wait(fd, ssl, n, until);
+    if (!again) {
+      return again.error();
+    }
+    if (!*again) {
+      return make_error(std::errc::connection_reset);
+    }
+  }
   while (!data.empty()) {
     const auto sent = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
     if (sent >= 0) {
@@ -238,7 +273,7 @@ result<void> send_all(int fd, std::string_view data, const limit& until) {
 /// The response side of the socket: a buffer of what has been received and not yet consumed.
 class response_reader {
 public:
-  response_reader(int fd, limit until) : fd_(fd), until_(until) {}
+  response_reader(int fd, SSL* ssl, limit until) : fd_(fd), ssl_(ssl), until_(until) {}
 
   std::string& buffer() { return buffer_; }
 
@@ -298,6 +333,21 @@ private:
       return make_error(std::errc::message_size);
     }
     char chunk[16384];
+    while (ssl_ != nullptr) {
+      const int n = SSL_read(ssl_, chunk, sizeof chunk);
+      if (n > 0) {
+        buffer_.append(chunk, static_cast<std::size_t>(n));
+        received_any_ = true;
+        return true;
+      }
+      auto again = tls_wait(fd_, ssl_, n, until_);
+      if (!again) {
+        return again.error();
+      }
+      if (!*again) {
+        return false; // close_notify: the end of the response
+      }
+    }
     for (;;) {
       const auto n = ::recv(fd_, chunk, sizeof chunk, 0);
       if (n > 0) {
@@ -321,6 +371,7 @@ private:
   }
 
   const int fd_;
+  SSL* const ssl_;
   const limit until_;
   std::string buffer_;
   bool received_any_ = false;
@@ -457,13 +508,34 @@ result<http_reply> read_reply(response_reader& reader, bool head_request) {
 
 } // namespace
 
-result<http_reply> http_call(const std::string& address, const std::string& method,
-                             const std::string& target, const std::string& body,
-                             const std::string& content_type, std::chrono::milliseconds timeout,
-                             int cancel_fd) {
+namespace {
+
+struct ssl_guard {
+  SSL* ssl = nullptr;
+  ~ssl_guard() {
+    if (ssl) {
+      SSL_free(ssl);
+    }
+  }
+};
+
+result<http_reply> call(const std::string& address, const https_options* tls,
+                        const std::string& method, const std::string& target,
+                        const std::string& body, const std::string& content_type,
+                        std::chrono::milliseconds timeout, int cancel_fd) {
   const limit until{clock::now() + timeout, cancel_fd};
   if (!is_token(method) || !is_target(target) || !is_header_value(content_type)) {
     return make_error(std::errc::invalid_argument);
+  }
+  if (tls) {
+    for (const auto& [name, value] : tls->headers) {
+      if (!is_token(name) || !is_header_value(value)) {
+        return make_error(std::errc::invalid_argument);
+      }
+    }
+    if (!tls->tls) {
+      return make_error(std::errc::invalid_argument);
+    }
   }
   auto p = parse_address(address);
   if (!p) {
@@ -477,6 +549,25 @@ result<http_reply> http_call(const std::string& address, const std::string& meth
   if (auto connected = connect_to(sock.fd, *p, until); !connected) {
     return connected.error();
   }
+  ssl_guard ssl;
+  if (tls) {
+    ssl.ssl =
+        tls->tls->new_connection(sock.fd, tls->server_name.empty() ? p->host : tls->server_name);
+    if (!ssl.ssl) {
+      return make_error(std::errc::not_enough_memory);
+    }
+    for (;;) {
+      const int r = SSL_connect(ssl.ssl);
+      if (r == 1) {
+        break;
+      }
+      auto again = tls_wait(sock.fd, ssl.ssl, r, until);
+      if (!again || !*again) {
+        // A certificate the trust bundle or the name refuses ends here too.
+        return make_error(std::errc::protocol_error);
+      }
+    }
+  }
 
   std::string request = method + " " + target + " HTTP/1.1\r\nHost: " + p->host
                         + "\r\nUser-Agent: outpost\r\nConnection: close\r\n";
@@ -487,14 +578,35 @@ result<http_reply> http_call(const std::string& address, const std::string& meth
   if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
     request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   }
+  if (tls) {
+    for (const auto& [name, value] : tls->headers) {
+      request += name + ": " + value + "\r\n";
+    }
+  }
   request += "\r\n";
   request += body;
-  if (auto sent = send_all(sock.fd, request, until); !sent) {
+  if (auto sent = send_all(sock.fd, ssl.ssl, request, until); !sent) {
     return sent.error();
   }
 
-  response_reader reader{sock.fd, until};
+  response_reader reader{sock.fd, ssl.ssl, until};
   return read_reply(reader, method == "HEAD");
+}
+
+} // namespace
+
+result<http_reply> http_call(const std::string& address, const std::string& method,
+                             const std::string& target, const std::string& body,
+                             const std::string& content_type, std::chrono::milliseconds timeout,
+                             int cancel_fd) {
+  return call(address, nullptr, method, target, body, content_type, timeout, cancel_fd);
+}
+
+result<http_reply> https_call(const std::string& address, const https_options& tls,
+                              const std::string& method, const std::string& target,
+                              const std::string& body, const std::string& content_type,
+                              std::chrono::milliseconds timeout, int cancel_fd) {
+  return call(address, &tls, method, target, body, content_type, timeout, cancel_fd);
 }
 
 result<http_reply> http_get(const std::string& address, const std::string& target,

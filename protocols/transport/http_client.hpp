@@ -3,9 +3,14 @@
 #include "protocols/common/result.hpp"
 
 #include <chrono>
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace outpost::transport {
+
+class tls_client_context;
 
 /// A response as `http_call` returns it.
 struct http_reply {
@@ -41,6 +46,26 @@ result<http_reply> http_call(const std::string& address, const std::string& meth
                              const std::string& content_type = "application/json",
                              std::chrono::milliseconds timeout = std::chrono::seconds(5),
                              int cancel_fd = -1);
+
+/// HTTPS for `https_call`: the peer verified against `tls` (its trust bundle) and
+/// `server_name` (SNI and the certificate's name; "" = the address's host), and extra request
+/// headers (e.g. `Authorization`).
+struct https_options {
+  std::shared_ptr<const tls_client_context> tls;
+  std::string server_name;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// `http_call` over TLS (TCP addresses only), for the upstream link's calls to the parent's
+/// HTTPS API. A handshake that fails (a certificate the trust bundle or the name refuses
+/// included) is `std::errc::protocol_error`; header names or values that cannot go into a
+/// request are `std::errc::invalid_argument`. Blocking: call it from a detached actor or thread.
+result<http_reply> https_call(const std::string& address, const https_options& tls,
+                              const std::string& method, const std::string& target,
+                              const std::string& body = {},
+                              const std::string& content_type = "application/json",
+                              std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                              int cancel_fd = -1);
 
 /// `http_call(address, "GET", target)`: the CLI's `outpost health` and `outpost metrics`.
 result<http_reply> http_get(const std::string& address, const std::string& target,

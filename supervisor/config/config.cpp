@@ -144,6 +144,8 @@ std::map<std::string, setter> schema(daemon_config& c) {
       {"upstream.connection_string", string_key(c.upstream.connection_string)},
       {"upstream.parent_hostname", string_key(c.upstream.parent_hostname, check_address)},
       {"upstream.trust_bundle", string_key(c.upstream.trust_bundle)},
+      {"upstream.parent_https", string_key(c.upstream.parent_https, check_address)},
+      {"upstream.scope_refresh_secs", int_key(c.upstream.scope_refresh_secs, 1, 86400)},
       {"upstream.protocol", string_key(c.upstream.protocol,
                                        [](const std::string& v, const std::string& key) {
                                          if (v == "amqpws") {

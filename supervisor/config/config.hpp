@@ -106,6 +106,10 @@ struct daemon_config {
     /// CA certificate(s) the parent's server certificate must chain to; "" = the system's.
     std::string trust_bundle;
     std::string protocol = "amqp"; ///< "amqp" (5671); "amqpws" is refused until served
+    /// The parent's HTTPS API (its scope and the registry of this edge's modules), "host:port";
+    /// "" = the parent's host on 443. Ours: IoT Edge always uses 443.
+    std::string parent_https;
+    std::uint32_t scope_refresh_secs = 10; ///< how often the scope is read from the parent
     /// Parsed from `connection_string` by the parser.
     std::string hub_hostname;
     std::string device_id;

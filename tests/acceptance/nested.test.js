@@ -37,6 +37,8 @@ async function startChild(parent, childId, routes) {
       `connection_string = "${edgeCs}"`,
       `parent_hostname = "127.0.0.1:${parent.port('amqp_tls')}"`,
       `trust_bundle = "${caFile}"`,
+      `parent_https = "127.0.0.1:${parent.port('https')}"`,
+      'scope_refresh_secs = 1',
     ].join('\n'),
   });
   await child.start();
@@ -53,10 +55,11 @@ test('a child module\'s output routed to $upstream reaches a module on the paren
       const sink = await parent.openModule(sinkCs);
       child = await startChild(parent, 'child1',
         { up: 'FROM /messages/modules/filter/outputs/* INTO $upstream' });
-      // The child's module is registered at the parent too (as edgeAgent registers its modules
-      // with IoT Hub); the child vouches for it with its own key.
-      await parent.cliOk(['identity', 'add', 'module', 'child1/filter']);
       const filter = await child.openModule(await child.addModule('filter'));
+      // The child registers its module at the parent (as edgeAgent does with IoT Hub) and
+      // vouches for it with its own key.
+      await waitFor(async () => (await parent.cli(['identity', 'show', 'child1/filter'])).code === 0,
+        { timeoutMs: 15000, message: 'child1/filter registered at the parent by the child' });
 
       const sent = [];
       for (let i = 0; i < 20; i += 1) {
@@ -95,3 +98,69 @@ test('a child module\'s output routed to $upstream reaches a module on the paren
       await parent.dispose({ failed });
     }
   });
+
+test('a leaf device registered at the parent below the child connects to the child, and its telemetry reaches the parent',
+  { timeout: 120000 }, async () => {
+    const parent = await startParent();
+    let child;
+    let failed = false;
+    try {
+      const sink = await parent.openModule(await parent.addModule('sink'));
+      child = await startChild(parent, 'child2', { up: 'FROM /messages/* INTO $upstream' });
+      // Registered at the parent only: the child learns it (with its key) from its scope.
+      const leafCs = (await parent.cliOk(['identity', 'add', 'device', 'leaf1', '--parent', 'child2'])).trim();
+      await waitFor(async () => (await child.cli(['identity', 'show', 'leaf1'])).code === 0,
+        { timeoutMs: 15000, message: 'leaf1 in the child\'s registry (scope sync)' });
+      const leaf = await child.openDevice(leafCs);
+      for (let i = 0; i < 10; i += 1) {
+        const m = new Message(`leaf ${i}`);
+        m.properties.add('i', String(i));
+        await withTimeout(leaf.sendEvent(m), 15000, 'leaf sendEvent');
+      }
+      await sink.inbox.waitCount('in', 10, 30000);
+      sink.inbox.on('in').forEach(({ msg }, i) => {
+        assert.equal(bodyOf(msg).toString(), `leaf ${i}`);
+        const props = propsOf(msg);
+        assert.equal(props.i, String(i));
+        assert.equal(props['$.cdid'], 'leaf1');
+        assert.equal(props['$.cmid'], undefined);
+      });
+
+      // The parent removes the device: the child forgets it and refuses it from then on.
+      await parent.cliOk(['identity', 'remove', 'leaf1']);
+      await waitFor(async () => (await child.cli(['identity', 'show', 'leaf1'])).code !== 0,
+        { timeoutMs: 15000, message: 'leaf1 removed from the child with the parent\'s scope' });
+    } catch (err) {
+      failed = true;
+      err.message += `\n${parent.stderrTail(40)}` + (child ? `\n${child.stderrTail(40)}` : '');
+      throw err;
+    } finally {
+      if (child) await child.dispose({ failed });
+      await parent.dispose({ failed });
+    }
+  });
+
+test('a child edge cannot present a device of another edge\'s scope', { timeout: 120000 }, async () => {
+  const parent = await startParent();
+  let child;
+  let failed = false;
+  try {
+    const sink = await parent.openModule(await parent.addModule('sink'));
+    // edgeB's device, unknown to child3's scope at the parent: registered on child3 locally.
+    await parent.cliOk(['identity', 'add', 'device', 'edgeB', '--edge-enabled']);
+    await parent.cliOk(['identity', 'add', 'device', 'leafB', '--parent', 'edgeB']);
+    child = await startChild(parent, 'child3', { up: 'FROM /messages/* INTO $upstream' });
+    const leafB = await child.openDevice(await child.addDevice('leafB'));
+    await withTimeout(leafB.sendEvent(new Message('not mine')), 15000, 'sendEvent on the child');
+    await waitFor(() => /the parent refused leafB: .*leafB is not in the scope of child3/.test(child.stderrText()),
+      { timeoutMs: 15000, message: 'the parent refusing child3\'s token for leafB, with the reason' });
+    assert.equal(sink.inbox.on('in').length, 0, 'nothing of leafB reaches the parent');
+  } catch (err) {
+    failed = true;
+    err.message += `\n${parent.stderrTail(40)}` + (child ? `\n${child.stderrTail(40)}` : '');
+    throw err;
+  } finally {
+    if (child) await child.dispose({ failed });
+    await parent.dispose({ failed });
+  }
+});
