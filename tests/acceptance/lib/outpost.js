@@ -183,8 +183,10 @@ class Outpost {
   /// `agent` adds keys to [agent] (e.g. {cool_off_secs: 1}); `modules` are $edgeAgent modules.
   /// `deviceId` is the edge's device_id; `extra` is TOML appended to the config (e.g. an
   /// [upstream] section).
+  /// `listen` overrides [listen] addresses (e.g. fixed ports from `freePorts`, so a daemon
+  /// killed and started again is found where it was).
   constructor({ name = 'test', routes = DEFAULT_ROUTES, logLevel, agent = {}, modules = {},
-    deviceId = 'edge1', extra = '' } = {}) {
+    deviceId = 'edge1', extra = '', listen = {} } = {}) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `outpost-acc-${name}-`));
     // Modules run as their own uids: they must reach the workload socket below (search only).
     fs.chmodSync(this.dir, 0o711);
@@ -197,6 +199,10 @@ class Outpost {
     this.agentKeys = agent;
     this.deviceId = deviceId;
     this.extraConfig = extra;
+    this.listen = {
+      metrics: '127.0.0.1:0', mqtt_tls: '127.0.0.1:0', mqtt: '127.0.0.1:0', https: '127.0.0.1:0',
+      amqp_tls: '127.0.0.1:0', ...listen,
+    };
     this.logLevel = logLevel || process.env.OUTPOST_LOG_LEVEL || 'info';
     this.child = null;
     this.ports = null;
@@ -216,11 +222,7 @@ class Outpost {
       `dir = ${tomlString(this.dataDir)}`,
       'durability = "fsync"',
       '[listen]',
-      'metrics = "127.0.0.1:0"',
-      'mqtt_tls = "127.0.0.1:0"',
-      'mqtt = "127.0.0.1:0"',
-      'https = "127.0.0.1:0"',
-      'amqp_tls = "127.0.0.1:0"',
+      ...Object.entries(this.listen).map(([k, v]) => `${k} = ${tomlString(v)}`),
       '[agent]',
       `manifest = ${tomlString(this.manifestPath)}`,
       ...Object.entries(this.agentKeys).map(([k, v]) => `${k} = ${typeof v === 'string' ? tomlString(v) : v}`),
@@ -355,6 +357,16 @@ class Outpost {
     }
     assert.deepEqual({ code: info.code, signal: info.signal }, { code: 0, signal: null },
       `outpostd must exit with code 0 on SIGTERM; got ${JSON.stringify(info)}\n${this.stderrTail()}`);
+  }
+
+  /// SIGKILL, as a power cut would end it: no shutdown, nothing flushed by the daemon.
+  async kill() {
+    const child = this.child;
+    if (!child) return;
+    this.child = null;
+    this.ports = null;
+    if (!child.exitInfo) child.kill('SIGKILL');
+    await child.exited;
   }
 
   async restart() {
@@ -544,6 +556,19 @@ class Outpost {
     }
     if (stopError) throw stopError;
   }
+}
+
+/// `n` free TCP ports on 127.0.0.1 (bound, then released), for daemons that restart.
+async function freePorts(n) {
+  const net = require('node:net');
+  const servers = await Promise.all(Array.from({ length: n }, () => new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => resolve(srv));
+  })));
+  const ports = servers.map((srv) => srv.address().port);
+  await Promise.all(servers.map((srv) => new Promise((resolve) => srv.close(resolve))));
+  return ports;
 }
 
 /// Runs `body(outpost)` with a started daemon and always disposes of it; on failure the error
@@ -833,7 +858,7 @@ function echoHandler(client, name = 'echo', status = 201) {
 }
 
 module.exports = {
-  Outpost, withOutpost, Inbox, Message, DEFAULT_ROUTES, manifest, unixHttp,
+  Outpost, withOutpost, Inbox, freePorts, Message, DEFAULT_ROUTES, manifest, unixHttp,
   waitFor, withTimeout, sleep, propsOf, bodyOf, tapWire, inputSubscribed,
   sasToken, sdkSasToken, serviceSasToken, withWrongKey, ConnectionString, redirectHttps,
   getTwin, report, watchDesired, echoHandler, transportName, transportOf, overWebSockets,
