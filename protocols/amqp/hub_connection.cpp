@@ -190,7 +190,8 @@ public:
         .sasl_allow_insecure_mechs(true) // the transport below is TLS (ours); Proton cannot know
         .idle_timeout(proton::duration(settings_.idle_timeout_ms))
         .max_frame_size(settings_.max_frame_size)
-        .max_sessions(64)
+        .max_sessions(static_cast<std::uint16_t>(std::min<std::size_t>(
+            65535, std::max(settings_.max_sessions, settings_.edge_max_sessions))))
         .container_id(settings_.container_id);
     driver_.accept(opts);
     // Our SASL server: Debian's Proton has no Cyrus SASL, so PLAIN is checked here.
@@ -380,9 +381,21 @@ public:
   }
 
   void on_session_open(proton::session& s) override {
-    if (!s.active()) {
-      s.open();
+    if (s.active()) {
+      return;
     }
+    s.open();
+    // The channel-max advertised is a child edge's; other connections get fewer sessions.
+    if (++sessions_ > (edge_ ? settings_.edge_max_sessions : settings_.max_sessions)) {
+      s.close(proton::error_condition(limit_exceeded, "too many sessions on one connection"));
+    }
+  }
+
+  void on_session_close(proton::session& s) override {
+    if (sessions_ > 0) {
+      --sessions_;
+    }
+    proton::messaging_handler::on_session_close(s);
   }
 
   void on_receiver_open(proton::receiver& r) override {
@@ -691,6 +704,10 @@ private:
     std::deque<std::pair<proton::message, std::uint64_t>> queue; ///< waiting for credit
   };
 
+  std::size_t max_identities() const {
+    return edge_ ? settings_.edge_max_identities : settings_.max_identities;
+  }
+
   bool service_authenticated() const {
     return service_expires_s_ < 0 || service_expires_s_ > now_ms_ / 1000;
   }
@@ -717,7 +734,12 @@ private:
   /// Refuses `l` when the connection has as many links as it may hold (true then).
   template <class Link>
   bool refuse_over_limit(Link& l) {
-    if (links_.size() < settings_.max_links) {
+    if (!l.session().active()) {
+      // Its session was refused (over the session limit): so is every link in it.
+      refuse(l, limit_exceeded, "too many sessions on one connection");
+      return true;
+    }
+    if (links_.size() < (edge_ ? settings_.edge_max_links : settings_.max_links)) {
       return false;
     }
     refuse(l, limit_exceeded, "too many links on one connection");
@@ -794,7 +816,7 @@ private:
     if (authenticated(who, now_ms_ / 1000)) {
       return true;
     }
-    if (identities_.size() >= settings_.max_identities) {
+    if (identities_.size() >= max_identities()) {
       return false;
     }
     const auto verdict = authenticate_(who, std::string{}, {});
@@ -867,7 +889,7 @@ private:
     } else if (!aud) {
       status = 400;
       description = "bad audience \"" + name + "\"";
-    } else if (identities_.size() >= settings_.max_identities
+    } else if (identities_.size() >= max_identities()
                && identities_.find(aud->who.id()) == identities_.end()) {
       status = 403;
       description = "too many identities on one connection";
@@ -879,6 +901,7 @@ private:
         status = 401;
         description = verdict.why;
       } else if (!aud->service()) {
+        edge_ = edge_ || !chain.empty(); // a child edge: its limits (connection_settings)
         remember(aud->who, verdict, proton::get<std::string>(m.body()), std::move(chain));
       } else {
         service_expires_s_ = verdict.expires_s == 0 ? -1 : verdict.expires_s;
@@ -946,6 +969,8 @@ private:
   bool guard_failed_ = false;
   bool finished_ = false;
   bool closing_ = false;
+  bool edge_ = false;        ///< a child edge authenticated on behalf of its scope
+  std::size_t sessions_ = 0; ///< sessions open at once
   events events_;
   std::unordered_map<std::string, identity_state> identities_;
   std::unordered_map<pn_link_t*, link_info> links_;

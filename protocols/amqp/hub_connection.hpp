@@ -29,9 +29,16 @@ struct connection_settings {
   /// A message (all its transfer frames) above this closes the connection
   /// (`amqp:link:message-size-exceeded`); IoT Hub's limit is 256 KiB of body.
   std::size_t max_message_bytes = 256 * 1024 + 16 * 1024;
-  /// Links open at once on the connection, and identities authenticated on it.
+  /// Links open at once on the connection, identities authenticated on it, and sessions.
   std::size_t max_links = 256;
   std::size_t max_identities = 128;
+  std::size_t max_sessions = 64;
+  /// The same once a child edge authenticated an identity on behalf of its scope (a put-token
+  /// with an auth-chain that passed): one session, a few links and a token per identity it
+  /// carries (facts §7.1), so thousands of devices below it fit.
+  std::size_t edge_max_links = 40000;
+  std::size_t edge_max_identities = 10000;
+  std::size_t edge_max_sessions = 10016;
 };
 
 /// The shell's verdict on credentials (a CBS token, a SASL PLAIN password, or, with an empty

@@ -208,5 +208,35 @@ TEST_F(UpstreamConnection, ALinkTheParentClosesReleasesItsMessages) {
   EXPECT_EQ(child.in_flight(), 0u);
 }
 
+TEST_F(UpstreamConnection, AChildEdgeCarriesMoreIdentitiesThanADeviceConnectionMayOpenSessions) {
+  // One session per identity: past the 64 sessions of an ordinary connection once the
+  // connection is a child edge's (its tokens carry an auth-chain).
+  for (int i = 0; i < 150; ++i) {
+    const iothub::client_identity leaf{"leaf" + std::to_string(i), ""};
+    ASSERT_TRUE(child.put_token(leaf, "hub.example/devices/" + leaf.device_id, "good",
+                                leaf.device_id + ";edgeA"));
+    child.send(leaf, msg("m" + std::to_string(i)), static_cast<std::uint64_t>(i + 1));
+  }
+  pump();
+  EXPECT_EQ(telemetry().size(), 150u);
+  EXPECT_TRUE(child_got<up::closed>().empty());
+}
+
+TEST_F(UpstreamConnection, WithoutAnAuthChainAConnectionKeepsTheDeviceLimits) {
+  for (int i = 0; i < 70; ++i) {
+    const iothub::client_identity dev{"dev" + std::to_string(i), ""};
+    child.put_token(dev, "hub.example/devices/" + dev.device_id, "good", "");
+    child.send(dev, msg("m"), static_cast<std::uint64_t>(i + 1));
+  }
+  pump();
+  // A session each, next to the one of the $cbs links: the 64th identity and later are refused.
+  EXPECT_EQ(telemetry().size(), 63u);
+  std::size_t refused = 0;
+  for (auto& c : child_got<up::link_closed>()) {
+    refused += c.why.find("too many sessions") != std::string::npos ? 1 : 0;
+  }
+  EXPECT_EQ(refused, 7u);
+}
+
 } // namespace
 } // namespace outpost::amqp
