@@ -270,10 +270,12 @@ transport::http_async_handler admin_routes(
     actors::twin_registry_actor twins, actors::method_router_actor methods, actors::c2d_actor c2d,
     std::shared_ptr<service_key_snapshot> service_key,
     std::function<result<std::string>()> rotate_service_key,
-    std::shared_ptr<deployment_origin_snapshot> origin) {
+    std::shared_ptr<deployment_origin_snapshot> origin,
+    std::shared_ptr<actors::upstream_status_snapshot> upstream) {
   const auto gid = admin_gid(cfg);
   auto sync = [&sys, registry, identities, cfg, ca_file, hub_status, agent, monitor, c2d,
-               service_key, rotate_service_key, origin](const http_request& req) -> http_response {
+               service_key, rotate_service_key, origin,
+               upstream](const http_request& req) -> http_response {
     if (req.target.rfind("/monitor", 0) == 0 && req.method == "GET") {
       const auto at = req.target.find("after=");
       std::uint64_t after = 0;
@@ -318,6 +320,15 @@ transport::http_async_handler admin_routes(
     if (path == "/status/edgehub" && req.method == "GET") {
       return http_response{200, "application/json",
                            actors::edgehub_reported_json(*hub_status->get())};
+    }
+    if (path == "/status/upstream" && req.method == "GET") {
+      const auto u = upstream->get();
+      return http_response{200, "application/json",
+                           json{{"state", u->state},
+                                {"lastError", u->last_error},
+                                {"parent", u->parent},
+                                {"deviceId", u->device_id}}
+                               .dump()};
     }
     if (path == "/ca" && req.method == "GET") {
       std::ifstream in{ca_file};

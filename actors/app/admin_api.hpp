@@ -8,6 +8,7 @@
 #include "actors/hub/method_interface.hpp"
 #include "actors/hub/monitor_feed.hpp"
 #include "actors/hub/twin_interface.hpp"
+#include "actors/hub/upstream_link.hpp"
 #include "actors/workload/identity_registry.hpp"
 #include "protocols/transport/http_server.hpp"
 #include "supervisor/config/config.hpp"
@@ -31,6 +32,8 @@ namespace outpost::app {
 /// `{"error": "..."}`. Runs on an I/O thread; changes go through the registry actor.
 /// - `GET /ca`: the PEM of the CA clients must trust (the edge CA, or `tls.ca`)
 /// - `GET /status/edgehub`: the `$edgeHub` reported status (`lastDesiredStatus` of the routes)
+/// - `GET /status/upstream`: the upstream link, `{"state", "lastError", "parent", "deviceId"}`
+///   (`state` "none" when standalone)
 /// - `GET /monitor?after=N`: `{"events": [...], "last": M}`, the messages routed since event N
 ///   (N = 0: start watching now); what `outpost monitor` prints
 /// - the agent's routes (`agent_admin`): modules, logs, restart, methods, `$edgeAgent` status
@@ -49,7 +52,8 @@ transport::http_async_handler admin_routes(
     actors::twin_registry_actor twins, actors::method_router_actor methods, actors::c2d_actor c2d,
     std::shared_ptr<service_key_snapshot> service_key,
     std::function<result<std::string>()> rotate_service_key,
-    std::shared_ptr<deployment_origin_snapshot> origin);
+    std::shared_ptr<deployment_origin_snapshot> origin,
+    std::shared_ptr<actors::upstream_status_snapshot> upstream);
 
 /// `HostName=<iothub_hostname or hostname>;DeviceId=..;[ModuleId=..;]SharedAccessKey=..`,
 /// plus `GatewayHostName=<hostname>` when an upstream IoT hub name is configured, so the

@@ -290,7 +290,7 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, transport::io_runner
       io, path,
       admin_routes(sys, core.id_registry, core.identities, cfg, hub->tls().ca, hub->status(),
                    {agent->agent, agent->view}, hub->monitor(), hub->twins(), hub->methods(),
-                   hub->c2d(), service_key, rotate_service_key, origin_snapshot));
+                   hub->c2d(), service_key, rotate_service_key, origin_snapshot, hub->upstream()));
   if (!admin) {
     spdlog::critical("[http admin] cannot listen on {} (listen.admin_socket): {}", path,
                      admin.error().message());

@@ -219,10 +219,13 @@ bool start_upstream(const daemon_config& cfg, hub_runtime::parts& p, hub_deps& d
     return false;
   }
   link.tls = *tls;
-  link.on_state = [status = p.upstream_status](const std::string& state, const std::string& error) {
-    status->set(
-        std::make_shared<const actors::upstream_status>(actors::upstream_status{state, error}));
+  link.on_state = [status = p.upstream_status, address, id = u.device_id](
+                      const std::string& state, const std::string& error) {
+    status->set(std::make_shared<const actors::upstream_status>(
+        actors::upstream_status{state, error, address, id}));
   };
+  p.upstream_status->set(std::make_shared<const actors::upstream_status>(
+      actors::upstream_status{"trying", "", address, u.device_id}));
   actors::scope_sync_config scope;
   scope.https_address = u.parent_https.empty() ? link.host + ":443" : u.parent_https;
   if (u.parent_https.empty() && link.host.find(':') != std::string::npos) {

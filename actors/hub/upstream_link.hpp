@@ -21,6 +21,8 @@ namespace outpost::actors {
 struct upstream_status {
   std::string state = "none"; ///< "none" (standalone), "connected", "trying", "disconnected"
   std::string last_error;
+  std::string parent;    ///< "host:port" of the parent's AMQP listener
+  std::string device_id; ///< the edge device the link authenticates as
 };
 using upstream_status_snapshot = snapshot<upstream_status>;
 

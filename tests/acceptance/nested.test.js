@@ -89,6 +89,21 @@ test('a child module\'s output routed to $upstream reaches a module on the paren
         { to: 'upstream' })) >= 20 || null, { message: 'messages_sent{to="upstream"} on the child' });
       assert.ok(upSent);
       assert.equal(await child.metricSum('outpost_upstream_connected'), 1);
+
+      // `outpost check` and `outpost list` show the link.
+      const amqp = `127.0.0.1:${parent.port('amqp_tls')}`;
+      let check = await child.check();
+      assert.match(check.stdout, new RegExp(`upstream: connected to ${amqp} as child1, authenticated; backlog 0`),
+        check.stdout);
+      const list = await child.cliOk(['list']);
+      assert.match(list, /\$upstream\s+connected\s+AMQP link to the parent\s+127\.0\.0\.1:\d+ as child1/, list);
+      // The parent goes away: the check fails and says why; $upstream keeps what comes meanwhile.
+      await parent.stop();
+      await waitFor(async () => {
+        check = await child.check();
+        return /upstream: (trying|disconnected) \(127\.0\.0\.1:\d+ as child1\); backlog 0; last error: .+/.test(check.stdout);
+      }, { timeoutMs: 15000, message: 'outpost check reporting the lost parent' });
+      assert.notEqual(check.code, 0, 'a lost parent fails the check');
     } catch (err) {
       failed = true;
       err.message += `\n${parent.stderrTail(40)}` + (child ? `\n${child.stderrTail(40)}` : '');

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -278,6 +279,50 @@ void check_connections(const std::string& metrics_address, checker& c) {
          + " (open connections by protocol/transport)");
 }
 
+/// Entries waiting in the `$upstream` queues (endpoint "iothub", every priority).
+std::uint64_t upstream_backlog(const std::string& metrics_address) {
+  auto metrics = transport::http_get(metrics_address, "/metrics");
+  std::uint64_t n = 0;
+  if (!metrics || metrics->status != 200) {
+    return n;
+  }
+  std::istringstream lines{metrics->body};
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("edgehub_queue_length{endpoint=\"iothub\"", 0) == 0) {
+      n += static_cast<std::uint64_t>(std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr));
+    }
+  }
+  return n;
+}
+
+/// The upstream link (issue 12): optional, so a standalone edge passes.
+void check_upstream(const app::daemon_config& cfg, const std::string& metrics_address, checker& c) {
+  auto reply = admin_call(cfg, "GET", "/status/upstream");
+  auto u = reply && reply->status == 200 ? json::parse(reply->body, nullptr, false) : json{};
+  if (!u.is_object()) {
+    return;
+  }
+  const auto state = u.value("state", std::string{"none"});
+  if (state == "none") {
+    c.pass("upstream: none configured (standalone: $upstream keeps its messages)");
+    return;
+  }
+  const auto backlog = std::to_string(upstream_backlog(metrics_address));
+  const auto parent = u.value("parent", std::string{});
+  const auto device = u.value("deviceId", std::string{});
+  const auto error = u.value("lastError", std::string{});
+  if (state == "connected") {
+    c.pass("upstream: connected to " + parent + " as " + device + ", authenticated; backlog "
+           + backlog + (error.empty() ? "" : "; last error: " + error));
+    return;
+  }
+  c.fail("upstream: " + state + " (" + parent + " as " + device + "); backlog " + backlog
+             + (error.empty() ? "" : "; last error: " + error),
+         "is the parent's [listen] amqp_tls reachable, does [upstream] trust_bundle hold its CA, "
+         "and is " + device + " an --edge-enabled device there? $upstream keeps its messages "
+         "meanwhile");
+}
+
 } // namespace
 
 int run_list(const app::daemon_config& cfg) {
@@ -293,6 +338,19 @@ int run_list(const app::daemon_config& cfg) {
   for (const auto& m : (*j)["modules"]) {
     rows.push_back({m.value("name", ""), m.value("runtimeStatus", ""), description_of(m),
                     m.value("config", "")});
+  }
+  // The upstream link, when there is one: its state where a module shows its status.
+  if (auto up = admin_call(cfg, "GET", "/status/upstream"); up && up->status == 200) {
+    auto u = json::parse(up->body, nullptr, false);
+    if (u.is_object() && u.value("state", std::string{"none"}) != "none") {
+      const auto error = u.value("lastError", std::string{});
+      rows.push_back(
+          {"$upstream", u.value("state", std::string{}),
+           u.value("state", std::string{}) == "connected" || error.empty()
+               ? "AMQP link to the parent"
+               : error.substr(0, 60),
+           u.value("parent", std::string{}) + " as " + u.value("deviceId", std::string{})});
+    }
   }
   std::array<std::size_t, 4> width{};
   for (const auto& r : rows) {
@@ -443,6 +501,7 @@ int run_check(const app::daemon_config& cfg, const std::string& config_path) {
     if (ports.contains("metrics")) {
       check_store(ports["metrics"].get<std::string>(), cfg, c);
       check_connections(ports["metrics"].get<std::string>(), c);
+      check_upstream(cfg, ports["metrics"].get<std::string>(), c);
     }
   }
   // The manifest file and the service API's applyConfigurationContent: the newer is in force.
