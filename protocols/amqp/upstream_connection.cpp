@@ -4,9 +4,11 @@
 
 #include <cstring>
 #include <deque>
+#include <iterator>
 #include <map>
 #include <unordered_map>
 
+#include <proton/binary.hpp>
 #include <proton/connection.hpp>
 #include <proton/connection_options.hpp>
 #include <proton/delivery.hpp>
@@ -22,11 +24,14 @@
 #include <proton/sender.hpp>
 #include <proton/sender_options.hpp>
 #include <proton/session.hpp>
+#include <proton/symbol.hpp>
 #include <proton/target.hpp>
 #include <proton/target_options.hpp>
 #include <proton/timestamp.hpp>
 #include <proton/tracker.hpp>
 #include <proton/transport.hpp>
+#include <proton/uuid.hpp>
+#include <proton/value.hpp>
 
 namespace outpost::amqp {
 
@@ -232,10 +237,125 @@ public:
       if (auto st = identities_.find(it->second); st != identities_.end()) {
         flush(st->second);
       }
+      return;
+    }
+    for (auto& [id, st] : identities_) {
+      if (st.methods_out == s) {
+        flush_answers(st);
+      }
     }
   }
 
-  void on_message(proton::delivery&, proton::message& m) override {
+  // ---- what the parent sends (cloud-to-device, methods) --------------------------------------
+
+  void listen(const iothub::client_identity& who) {
+    auto& st = identities_.try_emplace(who.id()).first->second;
+    st.who = who;
+    st.listen = true;
+    open_listening(st);
+  }
+
+  void settle_c2d(std::uint64_t id, up::settled::how how) {
+    auto it = c2d_unsettled_.find(id);
+    if (it == c2d_unsettled_.end()) {
+      return;
+    }
+    auto d = it->second;
+    c2d_unsettled_.erase(it);
+    switch (how) {
+      case up::settled::how::accepted:
+        d.accept();
+        break;
+      case up::settled::how::rejected:
+        d.reject();
+        break;
+      case up::settled::how::released:
+        d.release();
+        break;
+    }
+    auto r = d.receiver();
+    if (r.active()) {
+      r.add_credit(1);
+    }
+  }
+
+  void method_response(const iothub::client_identity& who, const std::string& request_id,
+                       int status, const std::string& payload) {
+    auto it = identities_.find(who.id());
+    if (it == identities_.end()) {
+      return;
+    }
+    auto& st = it->second;
+    auto call = st.calls.find(request_id);
+    if (call == st.calls.end()) {
+      return;
+    }
+    proton::message m;
+    m.correlation_id(call->second);
+    st.calls.erase(call);
+    m.properties().put("IoThub-status", proton::scalar{static_cast<std::int32_t>(status)});
+    m.body(proton::binary(payload));
+    m.inferred(true);
+    st.answers.push_back(std::move(m));
+    flush_answers(st);
+  }
+
+  void from_parent(proton::delivery& d, proton::message& m, proton::receiver& r,
+                   const std::string& id) {
+    auto st = identities_.find(id);
+    if (st == identities_.end()) {
+      d.release();
+      return;
+    }
+    if (r == st->second.c2d) {
+      auto msg = from_amqp(m);
+      if (!msg) {
+        d.reject();
+        r.add_credit(1);
+        return;
+      }
+      const auto token = next_c2d_++;
+      c2d_unsettled_.emplace(token, d);
+      events_.push_back(up::c2d_message{id, std::move(*msg), token});
+      return;
+    }
+    // A method call: correlation-id is the request id, the method name an application property.
+    const auto corr = m.correlation_id();
+    std::string request_id;
+    switch (corr.type()) {
+      case proton::STRING:
+        request_id = proton::get<std::string>(corr);
+        break;
+      case proton::UUID:
+        request_id = proton::get<proton::uuid>(corr).str();
+        break;
+      case proton::ULONG:
+        request_id = std::to_string(proton::get<std::uint64_t>(corr));
+        break;
+      default:
+        return; // not a method call we can answer
+    }
+    if (st->second.calls.size() >= max_calls) {
+      return; // the parent times it out: nothing is held for it here
+    }
+    st->second.calls[request_id] = corr;
+    const auto body = m.body();
+    std::string payload;
+    if (body.type() == proton::BINARY) {
+      const auto b = proton::get<proton::binary>(body);
+      payload.assign(b.begin(), b.end());
+    } else if (body.type() == proton::STRING) {
+      payload = proton::get<std::string>(body);
+    }
+    events_.push_back(
+        up::method_request{id, request_id, text_property(m, "IoThub-methodname"), payload});
+  }
+
+  void on_message(proton::delivery& d, proton::message& m) override {
+    auto r = d.receiver();
+    if (auto it = receivers_.find(r); it != receivers_.end()) {
+      return from_parent(d, m, r, it->second);
+    }
     // A put-token answer on `$cbs` (wire §3.3): correlation-id = the request's message-id.
     const auto corr = m.correlation_id();
     if (corr.type() != proton::STRING) {
@@ -255,6 +375,7 @@ public:
       if (!st.sender) {
         open_link(st);
       }
+      open_listening(st);
     } else {
       st.authorized = false;
     }
@@ -291,6 +412,27 @@ public:
     proton::messaging_handler::on_sender_close(s);
   }
 
+  void on_receiver_close(proton::receiver& r) override {
+    auto it = receivers_.find(r);
+    if (it != receivers_.end()) {
+      const auto id = it->second;
+      receivers_.erase(it);
+      if (auto st = identities_.find(id); st != identities_.end()) {
+        if (st->second.c2d == r) {
+          st->second.c2d = proton::receiver{};
+        } else {
+          st->second.methods_in = proton::receiver{};
+          st->second.methods_out = proton::sender{};
+          st->second.calls.clear();
+        }
+      }
+      for (auto d = c2d_unsettled_.begin(); d != c2d_unsettled_.end();) {
+        d = d->second.receiver() == r ? c2d_unsettled_.erase(d) : std::next(d);
+      }
+    }
+    proton::messaging_handler::on_receiver_close(r);
+  }
+
   void on_connection_close(proton::connection& c) override {
     end(c.error().empty() ? "closed by the parent" : c.error().what());
     proton::messaging_handler::on_connection_close(c);
@@ -302,13 +444,70 @@ private:
   struct identity_state {
     iothub::client_identity who;
     bool authorized = false;
+    bool listen = false; ///< methods (and C2D for a device) wanted
+    proton::session session;
     proton::sender sender;
+    proton::receiver c2d;
+    proton::receiver methods_in;
+    proton::sender methods_out;
     std::deque<std::pair<proton::message, std::uint64_t>> queue; ///< waiting for credit
+    std::deque<proton::message> answers;                         ///< method responses waiting
+    std::unordered_map<std::string, proton::message_id> calls;   ///< request id -> its id
   };
 
-  void open_link(identity_state& st) {
+  proton::session session_of(identity_state& st) {
     // One session per identity (facts §7.1: each cloud proxy has its own session and links).
-    auto session = driver_.connection().open_session();
+    if (!st.session) {
+      st.session = driver_.connection().open_session();
+    }
+    return st.session;
+  }
+
+  static std::string prefix_of(const iothub::client_identity& who) {
+    return who.is_module() ? "/devices/" + who.device_id + "/modules/" + who.module_id
+                           : "/devices/" + who.device_id;
+  }
+
+  /// The receiving links `listen` asked for, once the identity may open links.
+  void open_listening(identity_state& st) {
+    if (!st.listen || !st.authorized) {
+      return;
+    }
+    auto session = session_of(st);
+    const auto base = prefix_of(st.who);
+    if (!st.who.is_module() && !st.c2d) {
+      st.c2d =
+          session.open_receiver(base + "/messages/devicebound",
+                                proton::receiver_options().credit_window(0).auto_accept(false));
+      st.c2d.add_credit(c2d_credit);
+      receivers_[st.c2d] = st.who.id();
+    }
+    if (!st.methods_in) {
+      // The SDKs pair the two method links with one channel correlation id (wire §3.2).
+      const std::map<proton::symbol, proton::value> props{
+          {proton::symbol{"com.microsoft:channel-correlation-id"},
+           proton::value{"methods:" + st.who.id()}},
+          {proton::symbol{"com.microsoft:api-version"}, proton::value{std::string{"2021-04-12"}}}};
+      const auto address = base + "/methods/devicebound";
+      st.methods_in = session.open_receiver(
+          address, proton::receiver_options().credit_window(16).properties(props));
+      st.methods_out =
+          session.open_sender(address, proton::sender_options().properties(props).target(
+                                           proton::target_options().address(address)));
+      receivers_[st.methods_in] = st.who.id();
+    }
+  }
+
+  void flush_answers(identity_state& st) {
+    while (!st.answers.empty() && st.methods_out && st.methods_out.active()
+           && st.methods_out.credit() > 0) {
+      st.methods_out.send(st.answers.front());
+      st.answers.pop_front();
+    }
+  }
+
+  void open_link(identity_state& st) {
+    auto session = session_of(st);
     st.sender =
         session.open_sender(telemetry_address(st.who),
                             proton::sender_options().auto_settle(true).target(
@@ -380,6 +579,7 @@ private:
     }
     trackers_.clear();
     in_flight_ = 0;
+    c2d_unsettled_.clear(); // the parent sends them again to the next connection
     events_.push_back(up::closed{why});
   }
 
@@ -398,6 +598,11 @@ private:
   std::uint64_t next_request_ = 1;
   std::unordered_map<std::string, identity_state> identities_;
   std::map<proton::sender, std::string> by_link_;
+  std::map<proton::receiver, std::string> receivers_; ///< C2D and method links, by identity
+  std::unordered_map<std::uint64_t, proton::delivery> c2d_unsettled_;
+  std::uint64_t next_c2d_ = 1;
+  static constexpr std::uint32_t c2d_credit = 16;
+  static constexpr std::size_t max_calls = 64; ///< method calls in flight per identity
   std::map<proton::tracker, std::pair<std::uint64_t, std::string>> trackers_; ///< token, id
   std::size_t in_flight_ = 0;
 };
@@ -452,6 +657,20 @@ bool upstream_connection::put_token(const iothub::client_identity& who, const st
 void upstream_connection::send(const iothub::client_identity& who, const routing::message& msg,
                                std::uint64_t token) {
   guarded([&] { handler_->send(who, msg, token); });
+}
+
+void upstream_connection::listen(const iothub::client_identity& who) {
+  guarded([&] { handler_->listen(who); });
+}
+
+void upstream_connection::settle_c2d(std::uint64_t delivery, up::settled::how outcome) {
+  guarded([&] { handler_->settle_c2d(delivery, outcome); });
+}
+
+void upstream_connection::method_response(const iothub::client_identity& who,
+                                          const std::string& request_id, int status,
+                                          const std::string& payload) {
+  guarded([&] { handler_->method_response(who, request_id, status, payload); });
 }
 
 std::size_t upstream_connection::in_flight() const noexcept {

@@ -52,8 +52,23 @@ struct link_closed {
 struct closed {
   std::string why;
 };
+/// A cloud-to-device message for device `id` (its C2D link, `listen`): settle it with
+/// `settle_c2d(delivery, ...)` once the child holds it.
+struct c2d_message {
+  std::string id;
+  routing::message msg;
+  std::uint64_t delivery = 0;
+};
+/// A direct method call for `id` (its methods link, `listen`): answer with `method_response`.
+struct method_request {
+  std::string id;
+  std::string request_id;
+  std::string method;
+  std::string payload;
+};
 
-using event = std::variant<opened, token_answered, settled, link_closed, closed>;
+using event =
+    std::variant<opened, token_answered, settled, link_closed, closed, c2d_message, method_request>;
 using events = std::vector<event>;
 
 } // namespace up
@@ -96,6 +111,17 @@ public:
   /// waits in the identity's queue until its token is accepted and the parent grants credit.
   /// Settled by a `settled` event with `token`.
   void send(const iothub::client_identity& who, const routing::message& msg, std::uint64_t token);
+  /// Receives what the parent sends `who` (IoT Edge's cloud proxy subscriptions, facts §7.1):
+  /// direct method calls (`methods`: a receiver and a sender on `.../methods/devicebound`, one
+  /// channel) and, for a device, its C2D messages (`.../messages/devicebound`). Opened once the
+  /// identity's token is accepted; idempotent.
+  void listen(const iothub::client_identity& who);
+  /// Settles a `c2d_message` (accepted: the child holds it; rejected: it never will; released:
+  /// not now) and grants its link the next credit.
+  void settle_c2d(std::uint64_t delivery, up::settled::how outcome);
+  /// Answers a `method_request` on `who`'s methods link.
+  void method_response(const iothub::client_identity& who, const std::string& request_id,
+                       int status, const std::string& payload);
   /// Messages handed to `send` and not settled yet.
   std::size_t in_flight() const noexcept;
   /// Whether `who`'s token was accepted (and its link is not closed).

@@ -238,5 +238,54 @@ TEST_F(UpstreamConnection, WithoutAnAuthChainAConnectionKeepsTheDeviceLimits) {
   EXPECT_EQ(refused, 7u);
 }
 
+TEST_F(UpstreamConnection, CarriesTheParentsMethodCallsAndC2DMessagesDownToAListeningIdentity) {
+  const iothub::client_identity leaf{"leaf5", ""};
+  child.put_token(leaf, "hub.example/devices/leaf5", "good", "leaf5;edgeA");
+  child.listen(leaf);
+  pump();
+  ASSERT_TRUE(hub.listening(leaf, outbound::methods));
+  ASSERT_TRUE(hub.listening(leaf, outbound::c2d));
+
+  hub.method_request(leaf, "rid-1", "reboot", "{\"delay\":1}");
+  routing::message c2d;
+  c2d.body = "to the leaf";
+  c2d.set(routing::system_property::message_id, "c2d-1");
+  hub.deliver(leaf, outbound::c2d, c2d, 7, 1);
+  pump();
+  auto calls = child_got<up::method_request>();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].id, "leaf5");
+  EXPECT_EQ(calls[0].request_id, "rid-1");
+  EXPECT_EQ(calls[0].method, "reboot");
+  EXPECT_EQ(calls[0].payload, "{\"delay\":1}");
+  auto messages = child_got<up::c2d_message>();
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(messages[0].msg.body, "to the leaf");
+  EXPECT_EQ(messages[0].msg.get(routing::system_property::message_id).value_or(""), "c2d-1");
+
+  child.method_response(leaf, "rid-1", 201, "{\"done\":true}");
+  child.settle_c2d(messages[0].delivery, up::settled::how::accepted);
+  pump();
+  bool answered = false;
+  bool delivered = false;
+  for (auto& e : hub_events) {
+    if (auto* r = std::get_if<method_response_event>(&e)) {
+      answered = r->who.id() == "leaf5" && r->request_id == "rid-1" && r->status == 201
+                 && r->body == "{\"done\":true}";
+    } else if (auto* d = std::get_if<delivered_event>(&e)) {
+      delivered = d->who.id() == "leaf5" && d->token == 7 && d->how == outcome::accepted;
+    }
+  }
+  EXPECT_TRUE(answered);
+  EXPECT_TRUE(delivered);
+  // An answer to a call that never came is dropped.
+  child.method_response(leaf, "rid-unknown", 200, "{}");
+  hub_events.clear();
+  pump();
+  for (auto& e : hub_events) {
+    EXPECT_FALSE(std::holds_alternative<method_response_event>(e));
+  }
+}
+
 } // namespace
 } // namespace outpost::amqp
