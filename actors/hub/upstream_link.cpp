@@ -1,18 +1,22 @@
 #include "actors/hub/upstream_link.hpp"
 
+#include "actors/hub/c2d_interface.hpp"
 #include "actors/hub/hub_metrics.hpp"
 #include "actors/hub/hub_routes.hpp"
+#include "actors/hub/method_interface.hpp"
 #include "protocols/amqp/upstream_connection.hpp"
 #include "protocols/iothub/sas.hpp"
 #include "protocols/transport/crypto.hpp"
 #include "protocols/transport/stream_client.hpp"
 
 #include <caf/all.hpp>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <optional>
 #include <random>
+#include <set>
 #include <unordered_map>
 
 namespace outpost::actors {
@@ -85,6 +89,7 @@ struct upstream_state {
   std::unordered_map<std::uint64_t, in_flight> flight;
   std::uint64_t next_token = 1;
   std::unordered_map<std::string, std::int64_t> token_expiry; ///< s, per identity, this link
+  std::set<std::string> listening; ///< identities whose calls this link receives
   std::int64_t tick_at = 0;
   std::mt19937_64 rng{std::random_device{}()};
   static inline const char* name = "upstream_link";
@@ -263,6 +268,105 @@ void read_routes(upstream_actor* self) {
 }
 
 void connect(upstream_actor* self);
+void handle(upstream_actor* self, amqp::up::events& evs);
+
+/// The identities whose method calls (and C2D messages) the parent may send down this link:
+/// the devices in this edge's scope and this edge's modules (IoT Edge's cloud proxies
+/// subscribe when their client does; this link listens for every identity it may carry).
+void listen_for_scope(upstream_actor* self) {
+  auto& st = self->state;
+  if (!st.opened || !st.proto) {
+    return;
+  }
+  const auto& edge = st.cfg.device_id;
+  for (const auto& [id, i] : *st.hub->identities->get()) {
+    const bool scope_device = i.module_id.empty() && i.parent == edge;
+    const bool own_module = i.device_id == edge && !i.module_id.empty();
+    if (!i.enabled || !(scope_device || own_module) || st.listening.count(id) != 0) {
+      continue;
+    }
+    const iothub::client_identity who{i.device_id, i.module_id};
+    ensure_token(self, who);
+    st.proto->listen(who);
+    st.listening.insert(id);
+  }
+}
+
+/// A C2D message from the parent: into the device's queue here, settled up once durable.
+void c2d_from_parent(upstream_actor* self, amqp::up::c2d_message& m) {
+  auto& st = self->state;
+  const auto gen = st.gen;
+  self->request(st.hub->c2d, std::chrono::seconds(30), c2d_send_atom::value, m.id, std::move(m.msg),
+                std::int64_t{-1})
+      .then(
+          [=](c2d_reply& r) {
+            auto& s = self->state;
+            if (gen != s.gen || !s.proto) {
+              return; // that connection is gone: the parent sends it again
+            }
+            using how = amqp::up::settled::how;
+            s.proto->settle_c2d(m.delivery, r.http_status == 201   ? how::accepted
+                                            : r.http_status == 403 ? how::rejected
+                                                                   : how::released);
+            amqp::up::events evs;
+            handle(self, evs);
+          },
+          [=](caf::error&) {
+            auto& s = self->state;
+            if (gen == s.gen && s.proto) {
+              s.proto->settle_c2d(m.delivery, amqp::up::settled::how::released);
+              amqp::up::events evs;
+              handle(self, evs);
+            }
+          });
+}
+
+/// A direct method call from the parent: to the identity here (the method router finds its
+/// session), the answer back up.
+void method_from_parent(upstream_actor* self, amqp::up::method_request& m) {
+  auto& st = self->state;
+  const auto gen = st.gen;
+  auto who = iothub::parse_client_id(m.id);
+  if (!who) {
+    return;
+  }
+  method_call call;
+  call.from = "upstream";
+  call.target = m.id;
+  call.method = m.method;
+  call.payload = m.payload.empty() ? std::string{"null"} : m.payload;
+  self->request(st.hub->methods, std::chrono::seconds(35), method_invoke_atom::value,
+                std::move(call))
+      .then(
+          [=](method_call_reply& r) {
+            auto& s = self->state;
+            if (gen != s.gen || !s.proto) {
+              return;
+            }
+            int status = r.http_status;
+            std::string payload = r.body;
+            if (r.http_status == 200) {
+              // `{"status": <the device's>, "payload": <its JSON>}` (method_interface.hpp)
+              auto j = nlohmann::json::parse(r.body, nullptr, false);
+              if (j.is_object()) {
+                status = j.value("status", 200);
+                payload = j.contains("payload") ? j["payload"].dump() : "null";
+              }
+            }
+            s.proto->method_response(*who, m.request_id, status, payload);
+            amqp::up::events evs;
+            handle(self, evs);
+          },
+          [=](caf::error&) {
+            auto& s = self->state;
+            if (gen == s.gen && s.proto) {
+              s.proto->method_response(*who, m.request_id, 504,
+                                       "{\"message\":\"no answer from the edge\"}");
+              amqp::up::events evs;
+              handle(self, evs);
+            }
+          });
+}
 
 /// The connection is over (or never came up): everything in flight comes again through the
 /// mailboxes, and a new attempt follows after the back-off.
@@ -275,6 +379,7 @@ void disconnected(upstream_actor* self, const std::string& why) {
   unsubscribe_all(self);
   st.flight.clear();
   st.token_expiry.clear();
+  st.listening.clear();
   st.proto.reset();
   st.client.reset(); // joins its thread, which has ended (or ends now)
   st.opened = false;
@@ -304,6 +409,7 @@ void handle(upstream_actor* self, amqp::up::events& evs) {
                    st.cfg.device_id);
       set_state(self, link_state::connected);
       subscribe_next(self);
+      listen_for_scope(self);
     } else if (auto* t = std::get_if<amqp::up::token_answered>(&e)) {
       if (t->status != 200) {
         spdlog::warn("[upstream] the parent refused {}: {} {}", t->id, t->status, t->description);
@@ -342,7 +448,12 @@ void handle(upstream_actor* self, amqp::up::events& evs) {
     } else if (auto* l = std::get_if<amqp::up::link_closed>(&e)) {
       spdlog::warn("[upstream] the parent closed the link of {}: {}", l->id, l->why);
       st.token_expiry.erase(l->id);
+      st.listening.erase(l->id);
       self->delayed_send(self, token_retry, up_token_atom::value, st.gen, l->id);
+    } else if (auto* c2d = std::get_if<amqp::up::c2d_message>(&e)) {
+      c2d_from_parent(self, *c2d);
+    } else if (auto* call = std::get_if<amqp::up::method_request>(&e)) {
+      method_from_parent(self, *call);
     } else if (auto* c = std::get_if<amqp::up::closed>(&e)) {
       ended = true;
       end_why = c->why;
@@ -496,6 +607,16 @@ caf::behavior upstream_link(upstream_actor* self, std::shared_ptr<const hub_serv
         }
       },
       [=](routes_atom) { read_routes(self); },
+      [=](identities_atom) {
+        // The scope changed (the scope sync, or a local change): listen for newcomers.
+        listen_for_scope(self);
+        auto& s = self->state;
+        if (s.proto) {
+          amqp::up::events evs;
+          s.proto->take_events(evs);
+          handle(self, evs);
+        }
+      },
       [=](closed_atom) {
         auto& s = self->state;
         if (s.proto) {

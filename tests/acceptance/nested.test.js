@@ -10,7 +10,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { Outpost, Message, propsOf, bodyOf, withTimeout, waitFor } = require('./lib/outpost');
+const { Outpost, Message, propsOf, bodyOf, withTimeout, waitFor, sleep, echoHandler } = require('./lib/outpost');
 
 /// The parent: a sink module that receives everything its children send.
 async function startParent() {
@@ -90,6 +90,15 @@ test('a child module\'s output routed to $upstream reaches a module on the paren
       assert.ok(upSent);
       assert.equal(await child.metricSum('outpost_upstream_connected'), 1);
 
+      // A direct method invoked at the parent for the child's module is answered by it.
+      const calls = echoHandler(filter, 'reset', 200);
+      await sleep(500);
+      const r = await parent.cli(['method', 'invoke', 'child1', 'reset', '--module', 'filter', '--timeout', '10'],
+        { timeoutMs: 30000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), { status: 200, payload: { echoed: null, method: 'reset' } });
+      assert.equal(calls.length, 1);
+
       // `outpost check` and `outpost list` show the link.
       const amqp = `127.0.0.1:${parent.port('amqp_tls')}`;
       let check = await child.check();
@@ -140,6 +149,22 @@ test('a leaf device registered at the parent below the child connects to the chi
         assert.equal(props['$.cdid'], 'leaf1');
         assert.equal(props['$.cmid'], undefined);
       });
+
+      // A direct method invoked at the parent for the leaf is answered by the leaf, through the
+      // child; a C2D message sent at the parent reaches it too.
+      const calls = echoHandler(leaf);
+      const c2d = [];
+      leaf.on('message', (msg) => { c2d.push(bodyOf(msg).toString()); leaf.complete(msg, () => {}); });
+      await sleep(500); // the SDK subscribes to methods and C2D
+      const r = await parent.cli(['method', 'invoke', 'leaf1', 'echo', '--payload', '{"x":1}', '--timeout', '10'],
+        { timeoutMs: 30000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), { status: 201, payload: { echoed: { x: 1 }, method: 'echo' } });
+      assert.deepEqual(calls, [{ x: 1 }]);
+      const sent = await parent.admin('POST', '/devices/leaf1/messages/deviceBound', { body: 'down to the leaf' });
+      assert.equal(sent.status, 201, JSON.stringify(sent.body));
+      await waitFor(() => c2d.length === 1, { timeoutMs: 15000, message: 'the C2D message at the leaf' });
+      assert.deepEqual(c2d, ['down to the leaf']);
 
       // The parent removes the device: the child forgets it and refuses it from then on.
       await parent.cliOk(['identity', 'remove', 'leaf1']);
