@@ -24,6 +24,11 @@ using twin_update_atom = caf::atom_constant<caf::atom("twin_upd")>;
 using twin_watch_atom = caf::atom_constant<caf::atom("twin_watch")>;
 /// -> twins: it no longer does (it unsubscribed or ended).
 using twin_unwatch_atom = caf::atom_constant<caf::atom("twin_unwch")>;
+/// upstream link -> twins: `(twin_forward_atom, link)`: from now on every accepted reported
+/// patch is also told to `link` as `(twin_reported_atom, id, patch)`, so a child edge pushes
+/// its clients' reported properties to its parent.
+using twin_forward_atom = caf::atom_constant<caf::atom("twin_fwd")>;
+using twin_reported_atom = caf::atom_constant<caf::atom("twin_rptd")>;
 /// twins -> session: `(desired_atom, version, patch)`, the patch with its `$version`.
 using desired_atom = caf::atom_constant<caf::atom("desired")>;
 
@@ -46,7 +51,8 @@ using twin_registry_actor =
                      caf::replies_to<twin_update_atom, std::string, std::string, std::string,
                                      bool>::with<twin_reply>,
                      caf::reacts_to<twin_watch_atom, std::string, caf::actor>,
-                     caf::reacts_to<twin_unwatch_atom, std::string, caf::actor>>;
+                     caf::reacts_to<twin_unwatch_atom, std::string, caf::actor>,
+                     caf::reacts_to<twin_forward_atom, caf::actor>>;
 
 } // namespace outpost::actors
 

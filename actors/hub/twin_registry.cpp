@@ -32,6 +32,7 @@ struct twin_registry_state {
   twin_registry_config cfg;
   std::unordered_map<std::string, cached_twin> cache;
   std::map<std::string, std::set<caf::actor>> watchers;
+  caf::actor forward; ///< the upstream link, told every accepted reported patch
 
   static inline const char* name = "twin_registry";
 };
@@ -182,7 +183,14 @@ twin_registry_actor spawn_twin_registry(caf::actor_system& sys, twin_registry_co
             rp.deliver(failure(*e));
             return rp;
           }
-          persist(self, id, *c, rp, twin_reply{204, c->twin.reported_version(), {}});
+          std::function<void()> after;
+          if (self->state.forward) {
+            after = [self, id, patch] {
+              caf::anon_send(self->state.forward, twin_reported_atom::value, id, patch);
+            };
+          }
+          persist(self, id, *c, rp, twin_reply{204, c->twin.reported_version(), {}},
+                  std::move(after));
           return rp;
         },
         [=](twin_show_atom, const std::string& id) -> twin_reply {
@@ -229,6 +237,7 @@ twin_registry_actor spawn_twin_registry(caf::actor_system& sys, twin_registry_co
             self->monitor(session);
           }
         },
+        [=](twin_forward_atom, const caf::actor& link) { self->state.forward = link; },
         [=](twin_unwatch_atom, const std::string& id, const caf::actor& session) {
           auto i = self->state.watchers.find(id);
           if (i != self->state.watchers.end()) {

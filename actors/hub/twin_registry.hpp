@@ -37,6 +37,8 @@ struct twin_registry_config {
 ///   `(desired_atom, version, patch)`.
 /// - `(twin_watch_atom, id, session)` / `(twin_unwatch_atom, id, session)`: watchers of `id`'s
 ///   desired patches; a watcher that ends is forgotten (monitored).
+/// - `(twin_forward_atom, link)`: the upstream link; each accepted reported patch is then also
+///   sent to it as `(twin_reported_atom, id, patch)` once durable.
 /// Ids are trusted: sessions pass their authenticated identity, the admin API checks the
 /// registry first.
 twin_registry_actor spawn_twin_registry(caf::actor_system& sys, twin_registry_config cfg);

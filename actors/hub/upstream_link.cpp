@@ -4,6 +4,7 @@
 #include "actors/hub/hub_metrics.hpp"
 #include "actors/hub/hub_routes.hpp"
 #include "actors/hub/method_interface.hpp"
+#include "actors/hub/twin_interface.hpp"
 #include "protocols/amqp/upstream_connection.hpp"
 #include "protocols/iothub/sas.hpp"
 #include "protocols/transport/crypto.hpp"
@@ -269,6 +270,7 @@ void read_routes(upstream_actor* self) {
 
 void connect(upstream_actor* self);
 void handle(upstream_actor* self, amqp::up::events& evs);
+void sync_twin(upstream_actor* self, const iothub::client_identity& who);
 
 /// The identities whose method calls (and C2D messages) the parent may send down this link:
 /// the devices in this edge's scope and this edge's modules (IoT Edge's cloud proxies
@@ -289,6 +291,79 @@ void listen_for_scope(upstream_actor* self) {
     ensure_token(self, who);
     st.proto->listen(who);
     st.listening.insert(id);
+    sync_twin(self, who);
+  }
+}
+
+/// `j` without IoT Hub's bookkeeping (`$version`, `$metadata`): what a patch may carry.
+nlohmann::json without_meta(nlohmann::json j) {
+  if (j.is_object()) {
+    j.erase("$version");
+    j.erase("$metadata");
+  }
+  return j;
+}
+
+/// Applies desired properties from the parent to the twin here (its clients get the patch).
+void apply_desired(upstream_actor* self, const std::string& id, const nlohmann::json& desired) {
+  if (!desired.is_object() || desired.empty()) {
+    return;
+  }
+  const nlohmann::json body = {{"properties", {{"desired", desired}}}};
+  self->request(self->state.hub->twins, std::chrono::seconds(30), twin_update_atom::value, id,
+                body.dump(), std::string{}, false)
+      .then(
+          [id](twin_reply& r) {
+            if (r.status != 200) {
+              spdlog::warn("[upstream] desired properties of {} from the parent not applied: {}",
+                           id, r.body);
+            }
+          },
+          [](caf::error&) {});
+}
+
+/// The twin of `who` in step with the parent's (facts §7.3): desired notifications on, the
+/// parent's desired read (and applied here), the reported properties kept here pushed up
+/// (those made while the parent was away included).
+void sync_twin(upstream_actor* self, const iothub::client_identity& who) {
+  auto& st = self->state;
+  st.proto->twin_request(who, "PUT", "sub:" + who.id(), {});
+  st.proto->twin_request(who, "GET", "get:" + who.id(), {});
+  const auto gen = st.gen;
+  self->request(st.hub->twins, std::chrono::seconds(30), twin_show_atom::value, who.id())
+      .then(
+          [=](twin_reply& r) {
+            auto& s = self->state;
+            if (gen != s.gen || !s.proto || r.status != 200) {
+              return;
+            }
+            auto view = nlohmann::json::parse(r.body, nullptr, false);
+            if (!view.is_object() || !view.contains("properties")) {
+              return;
+            }
+            auto reported = without_meta(view["properties"].value("reported", nlohmann::json{}));
+            if (reported.is_object() && !reported.empty()) {
+              s.proto->twin_request(who, "PATCH", "rep:" + std::to_string(s.next_token++),
+                                    reported.dump());
+              amqp::up::events evs;
+              handle(self, evs);
+            }
+          },
+          [](caf::error&) {});
+}
+
+/// The parent's answer to a twin request of this link.
+void twin_answered(upstream_actor* self, const amqp::up::twin_response& r) {
+  if (r.status >= 300) {
+    spdlog::warn("[upstream] twin request {} for {} answered {}: {}", r.correlation, r.id, r.status,
+                 r.body.substr(0, 200));
+    return;
+  }
+  if (r.correlation.rfind("get:", 0) == 0) {
+    auto twin = nlohmann::json::parse(r.body, nullptr, false);
+    if (twin.is_object()) {
+      apply_desired(self, r.id, without_meta(twin.value("desired", nlohmann::json{})));
+    }
   }
 }
 
@@ -454,6 +529,10 @@ void handle(upstream_actor* self, amqp::up::events& evs) {
       c2d_from_parent(self, *c2d);
     } else if (auto* call = std::get_if<amqp::up::method_request>(&e)) {
       method_from_parent(self, *call);
+    } else if (auto* tr = std::get_if<amqp::up::twin_response>(&e)) {
+      twin_answered(self, *tr);
+    } else if (auto* dp = std::get_if<amqp::up::desired_patch>(&e)) {
+      apply_desired(self, dp->id, without_meta(nlohmann::json::parse(dp->body, nullptr, false)));
     } else if (auto* c = std::get_if<amqp::up::closed>(&e)) {
       ended = true;
       end_why = c->why;
@@ -537,6 +616,7 @@ caf::behavior upstream_link(upstream_actor* self, std::shared_ptr<const hub_serv
     self->join(st.hub->sessions);
   }
   self->set_default_handler(caf::drop); // the sessions group says more than this link hears
+  self->send(st.hub->twins, twin_forward_atom::value, caf::actor{self});
   read_routes(self);
   set_state(self, link_state::trying);
   connect(self);
@@ -607,6 +687,19 @@ caf::behavior upstream_link(upstream_actor* self, std::shared_ptr<const hub_serv
         }
       },
       [=](routes_atom) { read_routes(self); },
+      [=](twin_reported_atom, const std::string& id, const std::string& patch) {
+        // A client here reported: the parent's twin gets the same patch (while the link is
+        // down, the next connection pushes the whole reported state instead).
+        auto& s = self->state;
+        auto who = iothub::parse_client_id(id);
+        if (!s.proto || !s.opened || s.listening.count(id) == 0 || !who) {
+          return;
+        }
+        s.proto->twin_request(*who, "PATCH", "rep:" + std::to_string(s.next_token++), patch);
+        amqp::up::events evs;
+        s.proto->take_events(evs);
+        handle(self, evs);
+      },
       [=](identities_atom) {
         // The scope changed (the scope sync, or a local change): listen for newcomers.
         listen_for_scope(self);

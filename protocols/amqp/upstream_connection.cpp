@@ -8,10 +8,12 @@
 #include <map>
 #include <unordered_map>
 
+#include <proton/annotation_key.hpp>
 #include <proton/binary.hpp>
 #include <proton/connection.hpp>
 #include <proton/connection_options.hpp>
 #include <proton/delivery.hpp>
+#include <proton/delivery_mode.hpp>
 #include <proton/duration.hpp>
 #include <proton/error_condition.hpp>
 #include <proton/io/connection_driver.hpp>
@@ -242,8 +244,33 @@ public:
     for (auto& [id, st] : identities_) {
       if (st.methods_out == s) {
         flush_answers(st);
+      } else if (st.twin_out == s) {
+        flush_twin(st);
       }
     }
+  }
+
+  void twin_request(const iothub::client_identity& who, const std::string& op,
+                    const std::string& correlation, const std::string& body) {
+    auto& st = identities_.try_emplace(who.id()).first->second;
+    st.who = who;
+    proton::message m;
+    m.correlation_id(correlation);
+    m.message_annotations().put(proton::symbol{"operation"}, proton::value{op});
+    if (op == "PATCH") {
+      m.message_annotations().put(proton::symbol{"resource"},
+                                  proton::value{std::string{"/properties/reported"}});
+    } else if (op == "PUT" || op == "DELETE") {
+      m.message_annotations().put(
+          proton::symbol{"resource"},
+          proton::value{std::string{"/notifications/twin/properties/desired"}});
+    }
+    m.body(proton::binary(body));
+    m.inferred(true);
+    if (st.twin_queue.size() < max_twin_queue) {
+      st.twin_queue.push_back(std::move(m));
+    }
+    flush_twin(st);
   }
 
   // ---- what the parent sends (cloud-to-device, methods) --------------------------------------
@@ -305,6 +332,31 @@ public:
     auto st = identities_.find(id);
     if (st == identities_.end()) {
       d.release();
+      return;
+    }
+    if (r == st->second.twin_in) {
+      // A response carries the request's correlation id; a desired push has none.
+      std::string body;
+      if (m.body().type() == proton::BINARY) {
+        const auto b = proton::get<proton::binary>(m.body());
+        body.assign(b.begin(), b.end());
+      } else if (m.body().type() == proton::STRING) {
+        body = proton::get<std::string>(m.body());
+      }
+      const auto corr = m.correlation_id();
+      if (corr.type() == proton::STRING) {
+        int status = 0;
+        const proton::annotation_key key{proton::symbol{"status"}};
+        if (m.message_annotations().exists(key)) {
+          const auto v = m.message_annotations().get(key);
+          status = v.type() == proton::INT    ? proton::get<std::int32_t>(v)
+                   : v.type() == proton::LONG ? static_cast<int>(proton::get<std::int64_t>(v))
+                                              : 0;
+        }
+        events_.push_back(up::twin_response{id, proton::get<std::string>(corr), status, body});
+      } else {
+        events_.push_back(up::desired_patch{id, body});
+      }
       return;
     }
     if (r == st->second.c2d) {
@@ -376,6 +428,7 @@ public:
         open_link(st);
       }
       open_listening(st);
+      flush_twin(st);
     } else {
       st.authorized = false;
     }
@@ -420,6 +473,9 @@ public:
       if (auto st = identities_.find(id); st != identities_.end()) {
         if (st->second.c2d == r) {
           st->second.c2d = proton::receiver{};
+        } else if (st->second.twin_in == r) {
+          st->second.twin_in = proton::receiver{};
+          st->second.twin_out = proton::sender{};
         } else {
           st->second.methods_in = proton::receiver{};
           st->second.methods_out = proton::sender{};
@@ -453,6 +509,9 @@ private:
     std::deque<std::pair<proton::message, std::uint64_t>> queue; ///< waiting for credit
     std::deque<proton::message> answers;                         ///< method responses waiting
     std::unordered_map<std::string, proton::message_id> calls;   ///< request id -> its id
+    proton::receiver twin_in;
+    proton::sender twin_out;
+    std::deque<proton::message> twin_queue; ///< twin requests waiting for the link or credit
   };
 
   proton::session session_of(identity_state& st) {
@@ -495,6 +554,35 @@ private:
           session.open_sender(address, proton::sender_options().properties(props).target(
                                            proton::target_options().address(address)));
       receivers_[st.methods_in] = st.who.id();
+    }
+  }
+
+  void open_twin(identity_state& st) {
+    if (!st.authorized || st.twin_out || st.twin_queue.empty()) {
+      return;
+    }
+    auto session = session_of(st);
+    const auto address = prefix_of(st.who) + "/twin";
+    const std::map<proton::symbol, proton::value> props{
+        {proton::symbol{"com.microsoft:channel-correlation-id"},
+         proton::value{"twin:" + st.who.id()}},
+        {proton::symbol{"com.microsoft:api-version"}, proton::value{std::string{"2021-04-12"}}}};
+    st.twin_in = session.open_receiver(
+        address, proton::receiver_options().credit_window(16).properties(props));
+    st.twin_out =
+        session.open_sender(address, proton::sender_options()
+                                         .properties(props)
+                                         .delivery_mode(proton::delivery_mode::AT_MOST_ONCE)
+                                         .target(proton::target_options().address(address)));
+    receivers_[st.twin_in] = st.who.id();
+  }
+
+  void flush_twin(identity_state& st) {
+    open_twin(st);
+    while (!st.twin_queue.empty() && st.twin_out && st.twin_out.active()
+           && st.twin_out.credit() > 0) {
+      st.twin_out.send(st.twin_queue.front());
+      st.twin_queue.pop_front();
     }
   }
 
@@ -602,7 +690,8 @@ private:
   std::unordered_map<std::uint64_t, proton::delivery> c2d_unsettled_;
   std::uint64_t next_c2d_ = 1;
   static constexpr std::uint32_t c2d_credit = 16;
-  static constexpr std::size_t max_calls = 64; ///< method calls in flight per identity
+  static constexpr std::size_t max_calls = 64;      ///< method calls in flight per identity
+  static constexpr std::size_t max_twin_queue = 64; ///< twin requests waiting per identity
   std::map<proton::tracker, std::pair<std::uint64_t, std::string>> trackers_; ///< token, id
   std::size_t in_flight_ = 0;
 };
@@ -661,6 +750,11 @@ void upstream_connection::send(const iothub::client_identity& who, const routing
 
 void upstream_connection::listen(const iothub::client_identity& who) {
   guarded([&] { handler_->listen(who); });
+}
+
+void upstream_connection::twin_request(const iothub::client_identity& who, const std::string& op,
+                                       const std::string& correlation, const std::string& body) {
+  guarded([&] { handler_->twin_request(who, op, correlation, body); });
 }
 
 void upstream_connection::settle_c2d(std::uint64_t delivery, up::settled::how outcome) {

@@ -67,8 +67,23 @@ struct method_request {
   std::string payload;
 };
 
-using event =
-    std::variant<opened, token_answered, settled, link_closed, closed, c2d_message, method_request>;
+/// The parent answered a `twin_request` (`status` 200 GET with the twin JSON, 204 PATCH, 200
+/// PUT; errors with IoT Hub's body).
+struct twin_response {
+  std::string id;
+  std::string correlation;
+  int status = 0;
+  std::string body;
+};
+/// The parent pushed a desired-properties patch (`{"k":v,"$version":N}`) for `id`, which
+/// subscribed with a `PUT` twin request.
+struct desired_patch {
+  std::string id;
+  std::string body;
+};
+
+using event = std::variant<opened, token_answered, settled, link_closed, closed, c2d_message,
+                           method_request, twin_response, desired_patch>;
 using events = std::vector<event>;
 
 } // namespace up
@@ -122,6 +137,11 @@ public:
   /// Answers a `method_request` on `who`'s methods link.
   void method_response(const iothub::client_identity& who, const std::string& request_id,
                        int status, const std::string& payload);
+  /// A twin request for `who` (wire §3.5): `op` GET, PATCH (reported, `body` the patch) or
+  /// PUT/DELETE (desired notifications on/off), answered by a `twin_response` with
+  /// `correlation`. The twin links open with the first request (once the token is accepted).
+  void twin_request(const iothub::client_identity& who, const std::string& op,
+                    const std::string& correlation, const std::string& body);
   /// Messages handed to `send` and not settled yet.
   std::size_t in_flight() const noexcept;
   /// Whether `who`'s token was accepted (and its link is not closed).

@@ -10,14 +10,20 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { Outpost, Message, propsOf, bodyOf, withTimeout, waitFor, sleep, echoHandler } = require('./lib/outpost');
+const {
+  Outpost, Message, propsOf, bodyOf, withTimeout, waitFor, sleep, echoHandler, freePorts, getTwin, report,
+  watchDesired,
+} = require('./lib/outpost');
 
 /// The parent: a sink module that receives everything its children send.
 async function startParent() {
+  // Fixed ports: the parent is stopped and started again, and the child must find it.
+  const [amqp, https, mqtt] = await freePorts(3);
   const parent = new Outpost({
     name: 'parent',
     deviceId: 'parent1',
     routes: { fromChildren: 'FROM /messages/* INTO BrokeredEndpoint("/modules/sink/inputs/in")' },
+    listen: { amqp_tls: `127.0.0.1:${amqp}`, https: `127.0.0.1:${https}`, mqtt_tls: `127.0.0.1:${mqtt}` },
   });
   await parent.start();
   return parent;
@@ -107,6 +113,8 @@ test('a child module\'s output routed to $upstream reaches a module on the paren
       const list = await child.cliOk(['list']);
       assert.match(list, /\$upstream\s+connected\s+AMQP link to the parent\s+127\.0\.0\.1:\d+ as child1/, list);
       // The parent goes away: the check fails and says why; $upstream keeps what comes meanwhile.
+      // (Its client first: an SDK client left retrying a stopped daemon keeps node alive.)
+      await parent.closeAllClients();
       await parent.stop();
       await waitFor(async () => {
         check = await child.check();
@@ -165,6 +173,26 @@ test('a leaf device registered at the parent below the child connects to the chi
       assert.equal(sent.status, 201, JSON.stringify(sent.body));
       await waitFor(() => c2d.length === 1, { timeoutMs: 15000, message: 'the C2D message at the leaf' });
       assert.deepEqual(c2d, ['down to the leaf']);
+
+      // Twins (facts §7.3): a reported patch at the child reaches the parent's twin; a desired
+      // patch set at the parent reaches the leaf; a reported patch made while the parent is
+      // away reaches it once it is back.
+      const twin = await getTwin(leaf);
+      const desired = watchDesired(twin);
+      await report(twin, { fw: '1.2' });
+      const parentTwin = async () => (await parent.admin('GET', '/twins/leaf1')).body;
+      await waitFor(async () => (await parentTwin()).properties.reported.fw === '1.2',
+        { timeoutMs: 15000, message: 'the reported patch at the parent' });
+      const set = await parent.admin('PATCH', '/twins/leaf1', { properties: { desired: { interval: 5 } } });
+      assert.equal(set.status, 200, JSON.stringify(set.body));
+      await waitFor(() => desired.some((p) => p.interval === 5),
+        { timeoutMs: 15000, message: `the desired patch at the leaf (got ${JSON.stringify(desired)})` });
+      await parent.closeAllClients();
+      await parent.stop();
+      await report(twin, { offline: true });
+      await parent.start();
+      await waitFor(async () => (await parentTwin()).properties.reported.offline === true,
+        { timeoutMs: 30000, message: 'the reported patch made offline, at the parent after its return' });
 
       // The parent removes the device: the child forgets it and refuses it from then on.
       await parent.cliOk(['identity', 'remove', 'leaf1']);
