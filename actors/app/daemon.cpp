@@ -249,6 +249,9 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, transport::io_runner
       }
     }
   } source_guard{source};
+  hub->set_upstream_hooks({source, [view = agent->view] {
+                             return view->get()->reported_json;
+                           }});
   std::unique_ptr<transport::http_server> http;
   if (!cfg.listen.metrics.empty()) {
     auto s = transport::http_server::start(

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/agent/agent_messages.hpp"
+#include "actors/common/messages.hpp"
 #include "actors/common/snapshot.hpp"
 #include "actors/hub/edgehub_desired.hpp"
 
@@ -69,7 +70,7 @@ struct deployment_source_config {
 /// applyConfigurationContent. "" when it is in force (durable, handed to the agent and the
 /// hub), else why it was refused (a manifest the agent or the hub rejects, or a storage
 /// failure), and nothing changed.
-using apply_deployment_atom = caf::atom_constant<caf::atom("applydep")>;
+using actors::apply_deployment_atom;
 
 /// Spawns the one reader of the deployment (detached: it reads a file and waits for the hub's
 /// queues to open). `first` is the start-up read, already applied by the hub and the agent,

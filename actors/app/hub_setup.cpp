@@ -40,6 +40,8 @@ struct hub_runtime::parts {
   std::shared_ptr<const actors::hub_services> services; ///< what every session runs on
   caf::actor upstream;                                  ///< the upstream link; null when standalone
   caf::actor scope_sync; ///< the child edge's scope sync; null when standalone
+  std::shared_ptr<actors::upstream_hooks_snapshot> upstream_hooks =
+      std::make_shared<actors::upstream_hooks_snapshot>();
   std::shared_ptr<actors::upstream_status_snapshot> upstream_status =
       std::make_shared<actors::upstream_status_snapshot>();
   std::size_t max_connections = 0; ///< per listener
@@ -57,6 +59,10 @@ const transport::tls_files& hub_runtime::tls() const {
 
 std::shared_ptr<actors::edgehub_status_snapshot> hub_runtime::status() const {
   return parts_->status;
+}
+
+void hub_runtime::set_upstream_hooks(actors::upstream_hooks hooks) {
+  parts_->upstream_hooks->set(std::make_shared<const actors::upstream_hooks>(std::move(hooks)));
 }
 
 std::shared_ptr<actors::upstream_status_snapshot> hub_runtime::upstream() const {
@@ -219,6 +225,7 @@ bool start_upstream(const daemon_config& cfg, hub_runtime::parts& p, hub_deps& d
     return false;
   }
   link.tls = *tls;
+  link.hooks = p.upstream_hooks;
   link.on_state = [status = p.upstream_status, address, id = u.device_id](
                       const std::string& state, const std::string& error) {
     status->set(std::make_shared<const actors::upstream_status>(

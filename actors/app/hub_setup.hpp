@@ -44,6 +44,8 @@ public:
   const transport::tls_files& tls() const;
   /// The `$edgeHub` reported status: whether the manifest's routes applied.
   std::shared_ptr<actors::edgehub_status_snapshot> status() const;
+  /// Where the upstream link hands a deployment from the parent, and what it reports back.
+  void set_upstream_hooks(actors::upstream_hooks hooks);
   /// The upstream link's state ("none" when standalone) for `outpost check` and `list`.
   std::shared_ptr<actors::upstream_status_snapshot> upstream() const;
   /// What `outpost monitor` polls (admin API `GET /monitor`).

@@ -534,18 +534,56 @@ http_response registry_routes(const service_api_deps& d, const http_request& req
   return rest_error(405, 405001, "method not allowed");
 }
 
+/// A child edge's deployment (nested edges, issue 12): the desired properties of its
+/// `$edgeAgent` and `$edgeHub` twins here, which the child reads through its upstream link and
+/// runs (its agent validates it there and reports the outcome in `$edgeAgent`'s reported
+/// properties). Only for an edge device of this registry.
+http_response deploy_child(const service_api_deps& d, const std::string& device,
+                           const json& content) {
+  auto table = d.identities->get();
+  const auto found = table->find(device);
+  if (found == table->end() || !found->second.edge_enabled) {
+    return rest_error(400, 400004,
+                      device + " is neither this edge device (" + d.cfg.device_id
+                          + ") nor an edge device of its registry (outpost identity add device "
+                          + device + " --edge-enabled)");
+  }
+  for (const char* section : {"$edgeAgent", "$edgeHub"}) {
+    const auto s = content.value(section, json::object());
+    const auto desired = s.is_object() ? s.value("properties.desired", json{}) : json{};
+    if (!desired.is_object()) {
+      return rest_error(400, 400004,
+                        std::string{"modulesContent."} + section + " needs \"properties.desired\"");
+    }
+  }
+  caf::scoped_actor self{*d.sys};
+  for (const char* section : {"$edgeAgent", "$edgeHub"}) {
+    const json twin = {{"properties", {{"desired", content[section]["properties.desired"]}}}};
+    int status = 500;
+    std::string why = "the twin registry does not answer";
+    self->request(d.twins, std::chrono::seconds(30), actors::twin_update_atom::value,
+                  device + "/" + section, twin.dump(), std::string{}, true)
+        .receive([&](actors::twin_reply& r) { status = r.status, why = r.body; },
+                 [&](caf::error&) {});
+    if (status != 200) {
+      return rest_error(status == 400 ? 400 : 500, status == 400 ? 400004 : 500001,
+                        std::string{"storing "} + section + " of " + device + ": " + why);
+    }
+  }
+  spdlog::info("[service api] applyConfigurationContent for child edge {}: in its twins", device);
+  return http_response{204, "application/json", ""};
+}
+
 /// `POST /devices/{edge}/applyConfigurationContent`: the deployment source applies it.
 http_response apply_configuration(const service_api_deps& d, const http_request& req,
                                   const std::string& device) {
-  if (device != d.cfg.device_id) {
-    return rest_error(400, 400004,
-                      device + " is not this edge device (" + d.cfg.device_id
-                          + "): each outpostd deploys only itself");
-  }
   const auto body = json::parse(req.body, nullptr, false);
   if (!body.is_object() || !body.contains("modulesContent")
       || !body["modulesContent"].is_object()) {
     return rest_error(400, 400004, "the body must be {\"modulesContent\": {...}}");
+  }
+  if (device != d.cfg.device_id) {
+    return deploy_child(d, device, body["modulesContent"]);
   }
   std::string why = "the deployment source does not answer";
   caf::scoped_actor self{*d.sys};

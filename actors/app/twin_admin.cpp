@@ -105,6 +105,20 @@ http_response twin_routes(caf::actor_system& sys, const actors::twin_registry_ac
 
 } // namespace
 
+/// `<edge>/$edgeAgent` or `<edge>/$edgeHub` of a child edge device of this registry: they
+/// exist with the device (IoT Hub creates them with it); the child's deployment and its
+/// agent's status are in their twins.
+bool runtime_module_of_edge(const actors::identity_table& table, const std::string& id) {
+  const auto slash = id.find('/');
+  if (slash == std::string::npos) {
+    return false;
+  }
+  const auto module = id.substr(slash + 1);
+  const auto device = table.find(id.substr(0, slash));
+  return (module == "$edgeAgent" || module == "$edgeHub") && device != table.end()
+         && device->second.edge_enabled;
+}
+
 bool twin_admin(caf::actor_system& sys, const actors::twin_registry_actor& twins,
                 const actors::method_router_actor& methods,
                 const std::shared_ptr<actors::identity_snapshot>& identities,
@@ -126,7 +140,7 @@ bool twin_admin(caf::actor_system& sys, const actors::twin_registry_actor& twins
     respond(iothub_error(404, 404001, "no such twin path: " + path));
     return true;
   }
-  if (identities->get()->count(id) == 0) {
+  if (identities->get()->count(id) == 0 && !runtime_module_of_edge(*identities->get(), id)) {
     const bool module = id.find('/') != std::string::npos;
     respond(iothub_error(404, module ? 404010 : 404001,
                          std::string{module ? "module " : "device "} + id + " is not registered"));

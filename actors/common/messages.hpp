@@ -38,6 +38,10 @@ using nack_atom = caf::atom_constant<caf::atom("nack")>;
 /// of storage/, committed in the writer's next pass; answered with `records_reply` once written
 /// (synced when `durable`).
 using records_atom = caf::atom_constant<caf::atom("records")>;
+/// -> the deployment source: `(apply_deployment_atom, std::string manifest)` -> `std::string`
+/// ("" in force, else why not): the service API's applyConfigurationContent, and a child
+/// edge's deployment from its parent (actors/app/deployment_source.hpp).
+using apply_deployment_atom = caf::atom_constant<caf::atom("applydep")>;
 /// -> writer: a client connects; answered with its `storage::stored_session`.
 using session_restore_atom = caf::atom_constant<caf::atom("sessload")>;
 /// -> writer: a persistent session's subscriptions changed (no reply; durable).

@@ -157,6 +157,11 @@ auth_result authenticate_identity(const iothub::client_identity& who, const std:
                                   const identity_table& identities, const auth_settings& settings,
                                   const std::optional<transport::peer_certificate>& cert,
                                   std::string_view auth_chain) {
+  if (!auth_chain.empty() && (who.module_id == "$edgeAgent" || who.module_id == "$edgeHub")) {
+    // An edge device's runtime modules exist with it (IoT Hub creates them with the device):
+    // the child's own link reads its deployment through their twins.
+    return check_on_behalf(who, token, auth_chain, identities, settings);
+  }
   auto id = identities.find(who.id());
   if (id == identities.end()) {
     return refused(5, "identity not registered");

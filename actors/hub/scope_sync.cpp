@@ -119,7 +119,7 @@ std::string sync_once(sync_actor* self) {
   // This edge's modules, registered at the parent (edgeAgent does so with IoT Hub).
   std::set<std::string> local;
   for (const auto& [id, i] : *st.cfg.identities->get()) {
-    if (i.device_id == st.cfg.device_id && !i.module_id.empty()) {
+    if (i.device_id == st.cfg.device_id && !i.module_id.empty() && i.module_id[0] != '$') {
       local.insert(i.module_id);
     }
   }
@@ -138,7 +138,7 @@ std::string sync_once(sync_actor* self) {
     }
   }
   for (const auto& m : at_parent) {
-    if (local.count(m) == 0 && !m.empty()) {
+    if (local.count(m) == 0 && !m.empty() && m[0] != '$') { // $edgeAgent/$edgeHub stay
       auto r = transport::https_call(st.cfg.https_address, opts, "DELETE",
                                      base + "/" + m + "?api-version=2021-04-12", {}, {},
                                      std::chrono::seconds(10));

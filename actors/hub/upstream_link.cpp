@@ -1,5 +1,6 @@
 #include "actors/hub/upstream_link.hpp"
 
+#include "actors/common/messages.hpp"
 #include "actors/hub/c2d_interface.hpp"
 #include "actors/hub/hub_metrics.hpp"
 #include "actors/hub/hub_routes.hpp"
@@ -91,6 +92,10 @@ struct upstream_state {
   std::uint64_t next_token = 1;
   std::unordered_map<std::string, std::int64_t> token_expiry; ///< s, per identity, this link
   std::set<std::string> listening; ///< identities whose calls this link receives
+  nlohmann::json deploy_agent;     ///< the parent's `$edgeAgent` desired properties for this edge
+  nlohmann::json deploy_hub;       ///< and `$edgeHub`'s
+  std::string deployed;            ///< the manifest last handed to the deployment source
+  std::string agent_reported_sent; ///< the `$edgeAgent` reported properties last sent up
   std::int64_t tick_at = 0;
   std::mt19937_64 rng{std::random_device{}()};
   static inline const char* name = "upstream_link";
@@ -206,10 +211,10 @@ void schedule_tick(upstream_actor* self) {
   if (!st.proto) {
     return;
   }
-  // The engine's heartbeats, and token renewal at least once a minute.
+  // The engine's heartbeats; token renewal and the agent's status at least every 5 s.
   auto next = st.proto->next_tick();
   const auto now = now_ms(self);
-  const auto renewal = now + 60000;
+  const auto renewal = now + 5000;
   if (next == 0 || next > renewal) {
     next = renewal;
   }
@@ -271,6 +276,7 @@ void read_routes(upstream_actor* self) {
 void connect(upstream_actor* self);
 void handle(upstream_actor* self, amqp::up::events& evs);
 void sync_twin(upstream_actor* self, const iothub::client_identity& who);
+void sync_system_twins(upstream_actor* self);
 
 /// The identities whose method calls (and C2D messages) the parent may send down this link:
 /// the devices in this edge's scope and this edge's modules (IoT Edge's cloud proxies
@@ -281,6 +287,7 @@ void listen_for_scope(upstream_actor* self) {
     return;
   }
   const auto& edge = st.cfg.device_id;
+  sync_system_twins(self);
   for (const auto& [id, i] : *st.hub->identities->get()) {
     const bool scope_device = i.module_id.empty() && i.parent == edge;
     const bool own_module = i.device_id == edge && !i.module_id.empty();
@@ -352,17 +359,98 @@ void sync_twin(upstream_actor* self, const iothub::client_identity& who) {
           [](caf::error&) {});
 }
 
+bool is_system(const upstream_state& st, const std::string& id) {
+  return id == st.cfg.device_id + "/$edgeAgent" || id == st.cfg.device_id + "/$edgeHub";
+}
+
+/// Reports this edge's `$edgeAgent` reported properties to the parent when they changed.
+void report_agent(upstream_actor* self) {
+  auto& st = self->state;
+  auto hooks = st.cfg.hooks ? st.cfg.hooks->get() : nullptr;
+  if (!st.proto || !st.opened || !hooks || !hooks->agent_reported) {
+    return;
+  }
+  auto reported = without_meta(nlohmann::json::parse(hooks->agent_reported(), nullptr, false));
+  if (!reported.is_object() || reported.empty()) {
+    return;
+  }
+  auto text = reported.dump();
+  if (text == st.agent_reported_sent) {
+    return;
+  }
+  st.proto->twin_request({st.cfg.device_id, "$edgeAgent"}, "PATCH",
+                         "rep:" + std::to_string(st.next_token++), text);
+  st.agent_reported_sent = std::move(text);
+}
+
+/// The deployment the parent set for this edge (its `$edgeAgent` and `$edgeHub` desired
+/// properties), handed to the deployment source once both are known and whenever they change.
+void maybe_deploy(upstream_actor* self) {
+  auto& st = self->state;
+  auto hooks = st.cfg.hooks ? st.cfg.hooks->get() : nullptr;
+  if (!hooks || !hooks->deployment_source || !st.deploy_agent.is_object()
+      || !st.deploy_hub.is_object() || st.deploy_agent.empty() || st.deploy_hub.empty()) {
+    return;
+  }
+  const nlohmann::json manifest = {{"modulesContent",
+                                    {{"$edgeAgent", {{"properties.desired", st.deploy_agent}}},
+                                     {"$edgeHub", {{"properties.desired", st.deploy_hub}}}}}};
+  auto text = manifest.dump();
+  if (text == st.deployed) {
+    return;
+  }
+  st.deployed = text;
+  self->request(hooks->deployment_source, std::chrono::seconds(60), apply_deployment_atom::value,
+                std::move(text))
+      .then(
+          [self](std::string& why) {
+            if (why.empty()) {
+              spdlog::info("[upstream] the deployment from the parent is in force");
+            } else {
+              spdlog::warn("[upstream] the deployment from the parent was refused: {}", why);
+            }
+            report_agent(self);
+            amqp::up::events evs;
+            handle(self, evs);
+          },
+          [](caf::error&) {});
+}
+
 /// The parent's answer to a twin request of this link.
 void twin_answered(upstream_actor* self, const amqp::up::twin_response& r) {
+  auto& st = self->state;
   if (r.status >= 300) {
     spdlog::warn("[upstream] twin request {} for {} answered {}: {}", r.correlation, r.id, r.status,
                  r.body.substr(0, 200));
     return;
   }
-  if (r.correlation.rfind("get:", 0) == 0) {
-    auto twin = nlohmann::json::parse(r.body, nullptr, false);
-    if (twin.is_object()) {
-      apply_desired(self, r.id, without_meta(twin.value("desired", nlohmann::json{})));
+  if (r.correlation.rfind("get:", 0) != 0) {
+    return;
+  }
+  auto twin = nlohmann::json::parse(r.body, nullptr, false);
+  if (!twin.is_object()) {
+    return;
+  }
+  auto desired = without_meta(twin.value("desired", nlohmann::json{}));
+  if (is_system(st, r.id)) {
+    (r.id == st.cfg.device_id + "/$edgeAgent" ? st.deploy_agent : st.deploy_hub) = desired;
+    maybe_deploy(self);
+    return;
+  }
+  apply_desired(self, r.id, desired);
+}
+
+/// This edge's own runtime twins at the parent: its deployment comes down through their
+/// desired properties, its agent's status goes up in `$edgeAgent`'s reported ones.
+void sync_system_twins(upstream_actor* self) {
+  auto& st = self->state;
+  for (const char* module : {"$edgeAgent", "$edgeHub"}) {
+    const iothub::client_identity who{st.cfg.device_id, module};
+    if (st.listening.insert(who.id()).second) {
+      ensure_token(self, who);
+      st.proto->twin_request(who, "PUT", "sub:" + who.id(), {});
+      st.proto->twin_request(who, "GET", "get:" + who.id(), {});
+      st.agent_reported_sent.clear(); // a new connection: report again
     }
   }
 }
@@ -532,7 +620,14 @@ void handle(upstream_actor* self, amqp::up::events& evs) {
     } else if (auto* tr = std::get_if<amqp::up::twin_response>(&e)) {
       twin_answered(self, *tr);
     } else if (auto* dp = std::get_if<amqp::up::desired_patch>(&e)) {
-      apply_desired(self, dp->id, without_meta(nlohmann::json::parse(dp->body, nullptr, false)));
+      if (is_system(st, dp->id)) {
+        // A deployment changed: read the whole section again (a patch may delete modules).
+        if (auto who = iothub::parse_client_id(dp->id)) {
+          st.proto->twin_request(*who, "GET", "get:" + dp->id, {});
+        }
+      } else {
+        apply_desired(self, dp->id, without_meta(nlohmann::json::parse(dp->body, nullptr, false)));
+      }
     } else if (auto* c = std::get_if<amqp::up::closed>(&e)) {
       ended = true;
       end_why = c->why;
@@ -653,6 +748,7 @@ caf::behavior upstream_link(upstream_actor* self, std::shared_ptr<const hub_serv
         s.tick_at = 0;
         amqp::up::events evs;
         s.proto->on_tick(now_ms(self), evs);
+        report_agent(self);
         // Renew every token past half its life, in place (no new link).
         std::vector<std::string> due;
         const auto now_s = now_ms(self) / 1000;

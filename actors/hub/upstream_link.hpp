@@ -26,6 +26,16 @@ struct upstream_status {
 };
 using upstream_status_snapshot = snapshot<upstream_status>;
 
+/// What the upstream link reaches in the rest of the daemon, which starts after the hub: set
+/// once it runs (`hub_runtime::set_upstream_hooks`).
+struct upstream_hooks {
+  /// Takes `(apply_deployment_atom, manifest)`: a deployment the parent set for this edge.
+  caf::actor deployment_source;
+  /// This edge's `$edgeAgent` reported properties (JSON), reported to the parent.
+  std::function<std::string()> agent_reported;
+};
+using upstream_hooks_snapshot = snapshot<upstream_hooks>;
+
 /// Where and how the upstream link connects (`[upstream]` in the configuration).
 struct upstream_link_config {
   std::string host; ///< the parent's AMQP listener
@@ -40,6 +50,7 @@ struct upstream_link_config {
   /// The link's connectivity for `outpost check`/`list` and the status page: "connected",
   /// "trying" or "disconnected" (facts §7.2), and the last error; called on every change.
   std::function<void(const std::string& state, const std::string& last_error)> on_state;
+  std::shared_ptr<upstream_hooks_snapshot> hooks;
 };
 
 /// Spawns the upstream link (design card: one AMQP connection to the parent): it drains the

@@ -10,9 +10,10 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
+const crypto = require('node:crypto');
 const {
   Outpost, Message, propsOf, bodyOf, withTimeout, waitFor, sleep, echoHandler, freePorts, getTwin, report,
-  watchDesired,
+  watchDesired, manifest, serviceSasToken, ConnectionString,
 } = require('./lib/outpost');
 
 /// The parent: a sink module that receives everything its children send.
@@ -104,6 +105,36 @@ test('a child module\'s output routed to $upstream reaches a module on the paren
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(JSON.parse(r.stdout), { status: 200, payload: { echoed: null, method: 'reset' } });
       assert.equal(calls.length, 1);
+
+      // A deployment applied at the parent for the child edge (the service API's
+      // applyConfigurationContent) is run by the child's agent, which reports back up.
+      const binDir = path.join(child.dir, 'bin');
+      fs.mkdirSync(binDir, { recursive: true });
+      const script = path.join(binDir, 'fromparent.sh');
+      fs.writeFileSync(script, '#!/bin/sh\necho up\nexec sleep 300\n', { mode: 0o755 });
+      const digest = `sha256:${crypto.createHash('sha256').update(fs.readFileSync(script)).digest('hex')}`;
+      const content = manifest({ up: 'FROM /messages/modules/filter/outputs/* INTO $upstream' }, {
+        modules: {
+          fromparent: {
+            version: '1.0', type: 'process', status: 'running', restartPolicy: 'always',
+            settings: { path: script, digest },
+          },
+        },
+      });
+      const svc = ConnectionString.parse(await parent.serviceConnectionString());
+      const authorization = serviceSasToken({ key: svc.SharedAccessKey, expiry: Math.floor(Date.now() / 1000) + 3600 });
+      const applied = await parent.httpsRequest('POST', '/devices/child1/applyConfigurationContent?api-version=2021-04-12',
+        { headers: { authorization }, body: content });
+      assert.equal(applied.status, 204, JSON.stringify(applied.body));
+      await waitFor(async () => {
+        const m = (await child.modules()).fromparent;
+        return m && m.runtimeStatus === 'running';
+      }, { timeoutMs: 30000, message: 'the module of the parent\'s deployment running on the child' });
+      await waitFor(async () => {
+        const t = (await parent.admin('GET', `/twins/child1/modules/${encodeURIComponent('$edgeAgent')}`)).body;
+        const rep = t && t.properties && t.properties.reported;
+        return rep && rep.lastDesiredStatus && rep.lastDesiredStatus.code === 200 && rep.modules && rep.modules.fromparent;
+      }, { timeoutMs: 30000, message: 'the child\'s $edgeAgent reported properties at the parent' });
 
       // `outpost check` and `outpost list` show the link.
       const amqp = `127.0.0.1:${parent.port('amqp_tls')}`;
