@@ -13,7 +13,7 @@ const path = require('node:path');
 const crypto = require('node:crypto');
 const {
   Outpost, Message, propsOf, bodyOf, withTimeout, waitFor, sleep, echoHandler, freePorts, getTwin, report,
-  watchDesired, manifest, serviceSasToken, ConnectionString,
+  watchDesired, manifest, serviceSasToken, ConnectionString, sasToken,
 } = require('./lib/outpost');
 
 /// The parent: a sink module that receives everything its children send.
@@ -259,5 +259,25 @@ test('a child edge cannot present a device of another edge\'s scope', { timeout:
     await waitFor(() => /the parent refused leafB: .*leafB is not in the scope of child3/.test(child.stderrText()),
       { timeoutMs: 15000, message: 'the parent refusing child3\'s token for leafB, with the reason' });
     assert.equal(sink.inbox.on('in').length, 0, 'nothing of leafB reaches the parent');
+
+    // Through the parent's HTTPS API, child3's own token reads child3's scope, not edgeB's,
+    // and registers modules on child3 only.
+    const cs = ConnectionString.parse((await parent.cliOk(['identity', 'show', 'child3', '--connection-string'])).trim());
+    const headers = {
+      authorization: sasToken({ host: 'localhost', deviceId: 'child3', key: cs.SharedAccessKey,
+        expiry: Math.floor(Date.now() / 1000) + 3600 }),
+      'x-ms-edge-moduleId': 'child3/$edgeHub',
+    };
+    const scope = (edge) => parent.httpsRequest('POST',
+      `/devices/${edge}/modules/$edgeHub/devicesAndModulesInTargetDeviceScope?api-version=2020-06-30-preview`,
+      { headers, body: { targetDeviceId: edge } });
+    assert.equal((await scope('child3')).status, 200);
+    const other = await scope('edgeB');
+    assert.equal(other.status, 401, JSON.stringify(other.body));
+    const put = await parent.httpsRequest('PUT', '/devices/edgeB/modules/intruder?api-version=2021-04-12',
+      { headers, body: { deviceId: 'edgeB', moduleId: 'intruder' } });
+    assert.equal(put.status, 401, JSON.stringify(put.body));
+    const twins = await parent.httpsRequest('GET', '/twins/leafB?api-version=2021-04-12', { headers });
+    assert.equal(twins.status, 401, JSON.stringify(twins.body));
   });
 });
