@@ -16,6 +16,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <limits>
 #include <map>
 #include <optional>
@@ -42,6 +43,13 @@ struct identity_slot {
 
 constexpr std::size_t max_twin_requests_in_flight = 16;
 
+/// Bytes the I/O side handed the connection's actor and it has not processed yet.
+struct inbound_bytes {
+  static constexpr std::size_t limit = 1u << 20;
+  std::atomic<std::size_t> bytes{0};
+  std::atomic<bool> paused{false}; ///< the forwarder paused reading for it
+};
+
 struct amqp_state {
   /// First member, so destroyed last: the hub's shutdown waits until the connection is gone.
   std::shared_ptr<live_count::token> alive;
@@ -51,6 +59,7 @@ struct amqp_state {
   std::map<std::string, identity_slot> identities;     ///< by identity id
   std::map<storage::queue_handle, std::string> queues; ///< attached mailboxes: whose
   bool paused = false;
+  std::shared_ptr<inbound_bytes> inbound; ///< shared with the connection's byte forwarder
   bool closing = false;
   std::int64_t tick_at = 0;
   /// The peer must have authenticated something (an identity, the service policy) by then
@@ -468,7 +477,7 @@ void schedule_tick(amqp_actor* self) {
 /// durability, the store refusing them).
 void set_paused(amqp_actor* self) {
   auto& st = self->state;
-  bool hold = false;
+  bool hold = st.inbound && st.inbound->paused.load();
   for (auto& [id, slot] : st.identities) {
     hold = !slot.core->reading() || hold;
   }
@@ -532,9 +541,11 @@ void with_queue_owner(amqp_actor* self, storage::queue_handle q, F f) {
 
 caf::behavior amqp_behavior(amqp_actor* self, std::shared_ptr<const hub_services> hub,
                             std::shared_ptr<transport::stream_connection> conn,
-                            std::shared_ptr<live_count::token> alive) {
+                            std::shared_ptr<live_count::token> alive,
+                            std::shared_ptr<inbound_bytes> inbound) {
   auto& st = self->state;
   st.alive = std::move(alive);
+  st.inbound = std::move(inbound);
   st.hub = std::move(hub);
   st.conn = std::move(conn);
   amqp::connection_settings settings;
@@ -567,7 +578,12 @@ caf::behavior amqp_behavior(amqp_actor* self, std::shared_ptr<const hub_services
   return {
       [=](data_atom, const std::string& chunk) {
         amqp::events evs;
-        self->state.proto->on_bytes(chunk, now(self), evs);
+        auto& s = self->state;
+        s.proto->on_bytes(chunk, now(self), evs);
+        const auto left = s.inbound->bytes.fetch_sub(chunk.size()) - chunk.size();
+        if (left <= inbound_bytes::limit / 2 && s.inbound->paused.exchange(false)) {
+          s.paused = true; // the forwarder's pause: set_paused resumes unless a core holds it
+        }
         pump(self, std::move(evs));
       },
       [=](closed_atom) {
@@ -647,17 +663,30 @@ caf::behavior amqp_behavior(amqp_actor* self, std::shared_ptr<const hub_services
   };
 }
 
-/// Forwards the bytes as they come: Proton frames them.
+/// Forwards the bytes as they come: Proton frames them. Bytes the actor has not taken yet are
+/// bounded (`inbound_bytes::limit`): above it the socket is no longer read, so a peer that
+/// writes faster than its connection is served (or a 4 MiB frame the guard refuses) waits in
+/// the kernel's buffers, not in the daemon's memory.
 class byte_forwarder final : public transport::stream_handler {
 public:
-  explicit byte_forwarder(caf::actor session) : session_(std::move(session)) {}
+  byte_forwarder(caf::actor session, std::shared_ptr<transport::stream_connection> conn,
+                 std::shared_ptr<inbound_bytes> inbound)
+      : session_(std::move(session)),
+        conn_(std::move(conn)),
+        inbound_(std::move(inbound)) {}
   void on_data(std::string_view bytes) override {
+    const auto queued = inbound_->bytes.fetch_add(bytes.size()) + bytes.size();
     caf::anon_send(session_, data_atom::value, std::string{bytes});
+    if (queued > inbound_bytes::limit && !inbound_->paused.exchange(true)) {
+      conn_->pause_reading();
+    }
   }
   void on_closed(std::error_code) override { caf::anon_send(session_, closed_atom::value); }
 
 private:
   caf::actor session_;
+  std::shared_ptr<transport::stream_connection> conn_;
+  std::shared_ptr<inbound_bytes> inbound_;
 };
 
 } // namespace
@@ -670,8 +699,10 @@ transport::stream_server::accept_fn amqp_acceptor(caf::actor_system& sys,
     if (hub->live) {
       alive = hub->live->enter();
     }
-    auto session = sys.spawn(amqp_behavior, hub, std::move(conn), std::move(alive));
-    return std::make_shared<byte_forwarder>(std::move(session));
+    auto inbound = std::make_shared<inbound_bytes>();
+    auto session = sys.spawn(amqp_behavior, hub, conn, std::move(alive), inbound);
+    return std::make_shared<byte_forwarder>(std::move(session), std::move(conn),
+                                            std::move(inbound));
   };
 }
 
