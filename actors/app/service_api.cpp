@@ -160,11 +160,9 @@ std::variant<caller, http_response> authenticate_edge(const service_api_deps& d,
     return unauthorized(edge + " is not an enabled edge device");
   }
   const iothub::client_identity who{edge, ""};
-  const iothub::sas_check check{hub_host(d.cfg),
-                                d.cfg.hostname,
-                                who,
-                                now_seconds(),
-                                {found->second.primary, found->second.secondary}};
+  const auto hub = hub_host(d.cfg); // sas_check holds a view of it
+  const iothub::sas_check check{
+      hub, d.cfg.hostname, who, now_seconds(), {found->second.primary, found->second.secondary}};
   if (auto ok = iothub::verify_sas_token(token, check, hmac); !ok) {
     return unauthorized("edge device token refused: " + ok.error().message());
   }
