@@ -28,11 +28,19 @@ test('nothing acknowledged is lost across parent and child crashes; order per se
     const arrivals = []; // {sender, prio, seq}
     try {
       await parent.start();
-      const sink = await parent.openModule(await parent.addModule('sink'));
-      sink.on('inputMessage', (input, msg) => {
-        const p = propsOf(msg);
-        arrivals.push({ sender: p['$.cdid'], prio: p.prio, seq: Number(p.seq) });
-      });
+      const sinkCs = await parent.addModule('sink');
+      // The sink is opened again after each restart of the parent: the SDK's own retries back
+      // off for longer than this test waits (its messages wait in the parent's mailbox).
+      let sink = null;
+      const openSink = async () => {
+        if (sink) await parent.closeClient(sink);
+        sink = await parent.openModule(sinkCs);
+        sink.on('inputMessage', (input, msg) => {
+          const p = propsOf(msg);
+          arrivals.push({ sender: p['$.cdid'], prio: p.prio, seq: Number(p.seq) });
+        });
+      };
+      await openSink();
       const edgeCs = (await parent.cliOk(['identity', 'add', 'device', 'child1', '--edge-enabled'])).trim();
       const senders = ['s1', 's2', 's3'];
       const css = {};
@@ -105,6 +113,7 @@ test('nothing acknowledged is lost across parent and child crashes; order per se
         parentDown = false;
         await parent.start();
         returns[outage] = Date.now();
+        await openSink();
       };
       await sleep(3000);
       for (let i = 0; i < 3; i += 1) {
@@ -123,6 +132,7 @@ test('nothing acknowledged is lost across parent and child crashes; order per se
       parentDown = false;
       await parent.start();
       returns[outage] = Date.now();
+      await openSink();
       await sleep(3000);
       running = false;
       await Promise.all(loops);
