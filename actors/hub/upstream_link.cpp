@@ -92,6 +92,7 @@ struct upstream_state {
   std::uint64_t next_token = 1;
   std::unordered_map<std::string, std::int64_t> token_expiry; ///< s, per identity, this link
   std::set<std::string> listening; ///< identities whose calls this link receives
+  std::unordered_map<std::string, prometheus::Counter*> sent; ///< by sender and priority
   nlohmann::json deploy_agent;     ///< the parent's `$edgeAgent` desired properties for this edge
   nlohmann::json deploy_hub;       ///< and `$edgeHub`'s
   std::string deployed;            ///< the manifest last handed to the deployment source
@@ -596,13 +597,16 @@ void handle(upstream_actor* self, amqp::up::events& evs) {
       }
       acks[f.from].push_back(f.seq);
       if (s->outcome == how::accepted) {
-        st.hub->metrics->sent
-            .Add({{"from", f.sender},
-                  {"to", "upstream"},
-                  {"from_route_output", ""},
-                  {"to_route_input", ""},
-                  {"priority", std::to_string(f.from->priority)}})
-            .Increment();
+        // The series of (sender, priority), found once: not a label map per message.
+        auto& series = st.sent[f.sender + '\n' + std::to_string(f.from->priority)];
+        if (series == nullptr) {
+          series = &st.hub->metrics->sent.Add({{"from", f.sender},
+                                               {"to", "upstream"},
+                                               {"from_route_output", ""},
+                                               {"to_route_input", ""},
+                                               {"priority", std::to_string(f.from->priority)}});
+        }
+        series->Increment();
       } else {
         st.hub->metrics->dropped
             .Add({{"reason", "rejected_upstream"}, {"from", f.sender}, {"from_route_output", ""}})
