@@ -2,6 +2,7 @@
 
 #include "actors/hub/amqp_session.hpp"
 #include "actors/hub/c2d_queues.hpp"
+#include "actors/hub/endpoint_link.hpp"
 #include "actors/hub/hub_metrics.hpp"
 #include "actors/hub/method_router.hpp"
 #include "actors/hub/mqtt_listener.hpp"
@@ -39,7 +40,8 @@ struct hub_runtime::parts {
   std::vector<std::unique_ptr<transport::stream_server>> listeners;
   std::shared_ptr<const actors::hub_services> services; ///< what every session runs on
   caf::actor upstream;                                  ///< the upstream link; null when standalone
-  caf::actor scope_sync; ///< the child edge's scope sync; null when standalone
+  caf::actor scope_sync;             ///< the child edge's scope sync; null when standalone
+  std::vector<caf::actor> endpoints; ///< one link per `[endpoints.<name>]`
   std::shared_ptr<actors::upstream_hooks_snapshot> upstream_hooks =
       std::make_shared<actors::upstream_hooks_snapshot>();
   std::shared_ptr<actors::upstream_status_snapshot> upstream_status =
@@ -160,6 +162,9 @@ void hub_runtime::stop() {
     caf::anon_send_exit(parts_->upstream, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(parts_->scope_sync, caf::exit_reason::user_shutdown);
   }
+  for (const auto& e : parts_->endpoints) {
+    caf::anon_send_exit(e, caf::exit_reason::user_shutdown);
+  }
   // Sessions hold sockets and timers of the I/O runner, which the caller destroys next.
   if (const auto left = parts_->live->wait_zero(std::chrono::seconds{3}); left != 0) {
     spdlog::warn("[hub] {} sessions still running after 3 s", left);
@@ -252,6 +257,34 @@ bool start_upstream(const daemon_config& cfg, hub_runtime::parts& p, hub_deps& d
   return true;
 }
 
+/// `[endpoints.<name>]`: one link per broker (an `amqps://` trust bundle is read now, so a
+/// bad one stops the start with a clear message).
+bool start_endpoints(const daemon_config& cfg, hub_runtime::parts& p, hub_deps& deps,
+                     std::string& why) {
+  for (const auto& e : cfg.endpoints) {
+    actors::endpoint_link_config link;
+    link.name = e.name;
+    link.host = e.host;
+    link.port = e.port;
+    link.user = e.user;
+    link.password = e.password;
+    link.address = e.address;
+    if (e.tls) {
+      std::string tls_why;
+      auto tls = transport::tls_client_context::create(e.trust_bundle, tls_why);
+      if (!tls) {
+        why = "endpoints." + e.name + ".trust_bundle: " + tls_why;
+        return false;
+      }
+      link.tls = *tls;
+    }
+    p.endpoints.push_back(actors::spawn_endpoint_link(deps.sys, p.services, std::move(link)));
+    spdlog::info("[endpoint {}] routes to Endpoint(\"{}\") go to {}://{}:{} node {}", e.name,
+                 e.name, e.tls ? "amqps" : "amqp", e.host, e.port, e.address);
+  }
+  return true;
+}
+
 } // namespace
 
 std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, std::string& why) {
@@ -272,6 +305,9 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
   edgehub.routes = p->routes;
   edgehub.status = p->status;
   edgehub.sessions = p->sessions;
+  for (const auto& e : cfg.endpoints) {
+    edgehub.endpoint_names.push_back(e.name);
+  }
   // A bad manifest leaves the hub running without routes and says so in its status (400);
   // the deployment source hands it the file once it is fixed.
   if (deps.deployment && !actors::apply_edgehub(deps.sys, edgehub, *deps.deployment)) {
@@ -343,7 +379,8 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
                  tls ? " (TLS)" : "");
     p->listeners.push_back(std::move(*server));
   }
-  if (cfg.upstream.enabled() && !start_upstream(cfg, *p, deps, why)) {
+  if ((cfg.upstream.enabled() && !start_upstream(cfg, *p, deps, why))
+      || !start_endpoints(cfg, *p, deps, why)) {
     hub_runtime cleanup{std::move(p)};
     return nullptr;
   }

@@ -40,6 +40,9 @@ std::string edgehub_reported_json(const edgehub_status& s) {
       {"routes", s.routes},
       {"manifest", s.manifest},
   };
+  if (!s.extension_routes.empty()) {
+    j["extensionRoutes"] = s.extension_routes;
+  }
   return j.dump();
 }
 
@@ -84,6 +87,20 @@ bool apply_edgehub(caf::actor_system& sys, const edgehub_config& cfg, const edge
     reject(400, d.error);
     return true;
   }
+  std::vector<std::string> extensions;
+  for (std::size_t i = 0; i < d.routes->size(); ++i) {
+    const auto& r = d.routes->route(i);
+    if (r.sink.what != routing::endpoint::kind::named) {
+      continue;
+    }
+    extensions.push_back(r.name);
+    if (std::find(cfg.endpoint_names.begin(), cfg.endpoint_names.end(), r.sink.name)
+        == cfg.endpoint_names.end()) {
+      reject(400, "route '" + r.name + "' sends to Endpoint(\"" + r.sink.name
+                      + "\"), but the configuration has no [endpoints." + r.sink.name + "]");
+      return true;
+    }
+  }
   const auto current = cfg.routes->get();
   auto bound = bind_routes(sys, cfg.writer, d.routes, cfg.edge_device_id, cfg.delivery_window,
                            current.get());
@@ -97,6 +114,7 @@ bool apply_edgehub(caf::actor_system& sys, const edgehub_config& cfg, const edge
   }
   next.code = 200;
   next.description.clear();
+  next.extension_routes = std::move(extensions);
   next.routes = d.routes->size();
   spdlog::info("[routes] {} routes from {} (desired version {})", next.routes, cfg.manifest_path,
                next.desired_version);

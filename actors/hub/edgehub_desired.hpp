@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace outpost::actors {
 
@@ -24,11 +25,14 @@ struct edgehub_status {
   std::string schema_version;       ///< of the desired properties last applied
   std::size_t routes = 0;           ///< routes in force
   std::string manifest;             ///< the file they come from
+  /// Routes in force that name an `Endpoint("...")`: an Outpost extension, which IoT Edge
+  /// would refuse (`outpost check` warns).
+  std::vector<std::string> extension_routes;
 };
 using edgehub_status_snapshot = snapshot<edgehub_status>;
 
 /// `{"schemaVersion", "lastDesiredStatus": {"code", "description"}, "lastDesiredVersion",
-/// "routes", "manifest"}`.
+/// "routes", "manifest"}`, and `"extensionRoutes": [names]` when some route is an extension.
 std::string edgehub_reported_json(const edgehub_status& s);
 
 /// The `$edgeHub` desired properties of one read of the deployment, validated by the
@@ -55,6 +59,9 @@ struct edgehub_config {
   std::shared_ptr<routes_snapshot> routes;         ///< swapped whole when new routes apply
   std::shared_ptr<edgehub_status_snapshot> status; ///< set after every attempt
   caf::group sessions;                             ///< told `routes_atom` after a swap
+  /// The `[endpoints.<name>]` of the configuration: a route to another `Endpoint("...")` is a
+  /// 400 (its messages would wait for an endpoint that does not exist).
+  std::vector<std::string> endpoint_names;
 };
 
 /// Applies `d`: on valid routes opens their queues (reusing the mailboxes of the routes in

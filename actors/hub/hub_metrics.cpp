@@ -73,7 +73,11 @@ hub_metrics::hub_metrics(prometheus::Registry& r, summary_registry& summaries)
                              .Name("outpost_upstream_connected")
                              .Help("1 while the upstream link to the parent is connected")
                              .Register(r)
-                             .Add({})) {}
+                             .Add({})),
+      endpoint_connected(prometheus::BuildGauge()
+                             .Name("outpost_endpoint_connected")
+                             .Help("1 while a route endpoint's broker connection is up")
+                             .Register(r)) {}
 
 void count_twin_request(hub_metrics& m, bool get, const std::string& id,
                         std::chrono::steady_clock::duration took) {

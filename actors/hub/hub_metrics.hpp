@@ -50,6 +50,9 @@ struct hub_metrics {
   summary_registry::family& offline_duration;             ///< {id}
   /// `outpost_upstream_connected`: 1 while the link to the parent is up (ours).
   prometheus::Gauge& upstream_connected;
+  /// `outpost_endpoint_connected{endpoint}`: 1 while a route endpoint's broker connection is
+  /// up (ours; the label is a configured name, never a peer's).
+  prometheus::Family<prometheus::Gauge>& endpoint_connected;
 };
 
 /// edgehub_gettwin_* (`get`) or edgehub_reported_properties_* (IoT Edge's names) for one twin

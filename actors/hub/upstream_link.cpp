@@ -2,8 +2,10 @@
 
 #include "actors/common/messages.hpp"
 #include "actors/hub/c2d_interface.hpp"
+#include "actors/hub/drain_set.hpp"
 #include "actors/hub/hub_metrics.hpp"
 #include "actors/hub/hub_routes.hpp"
+#include "actors/hub/link_socket.hpp"
 #include "actors/hub/method_interface.hpp"
 #include "actors/hub/twin_interface.hpp"
 #include "protocols/amqp/upstream_connection.hpp"
@@ -25,33 +27,11 @@ namespace outpost::actors {
 
 namespace {
 
-using up_connected_atom = caf::atom_constant<caf::atom("upconn")>;
-using up_data_atom = caf::atom_constant<caf::atom("updata")>;
-using up_closed_atom = caf::atom_constant<caf::atom("upclosed")>;
-using up_retry_atom = caf::atom_constant<caf::atom("upretry")>;
 using up_token_atom = caf::atom_constant<caf::atom("uptoken")>;
 
 /// A refused token is tried again after this (the parent's registry may catch up: the scope
 /// sync registers this edge's modules there).
 constexpr std::chrono::seconds token_retry{5};
-
-/// The socket side: forwards to the actor, tagged with the connection's generation so that
-/// what a previous connection said is told apart.
-class forwarder final : public transport::client_handler {
-public:
-  forwarder(caf::actor owner, std::uint64_t gen) : owner_(std::move(owner)), gen_(gen) {}
-  void on_connected() override { caf::anon_send(owner_, up_connected_atom::value, gen_); }
-  void on_data(std::string_view bytes) override {
-    caf::anon_send(owner_, up_data_atom::value, gen_, std::string{bytes});
-  }
-  void on_closed(std::error_code, const std::string& why) override {
-    caf::anon_send(owner_, up_closed_atom::value, gen_, why);
-  }
-
-private:
-  caf::actor owner_;
-  std::uint64_t gen_;
-};
 
 enum class link_state { disconnected, trying, connected };
 
@@ -66,13 +46,6 @@ const char* to_string(link_state s) {
   }
 }
 
-struct in_flight {
-  storage::queue_handle queue = 0;
-  storage::sequence seq = 0;
-  const hub::binding* from = nullptr;
-  std::string sender;
-};
-
 struct upstream_state {
   std::shared_ptr<const hub_services> hub;
   upstream_link_config cfg;
@@ -84,15 +57,10 @@ struct upstream_state {
   int attempt = 0;
   std::int64_t offline_since_ms = 0; ///< 0 = online (or never online yet)
   std::string last_error;
-  /// The routes this link drains, held so that the bindings below stay valid.
-  std::shared_ptr<const hub_routes> routes;
-  std::vector<const hub::binding*> upstream; ///< `$upstream` queues, highest priority first
-  std::size_t subscribed = 0;                ///< how many of them (in order) are subscribed
-  std::unordered_map<std::uint64_t, in_flight> flight;
-  std::uint64_t next_token = 1;
+  std::optional<drain_set> drain; ///< the `$upstream` queues of the current routes
+  std::uint64_t next_token = 1;   ///< twin request correlation ids
   std::unordered_map<std::string, std::int64_t> token_expiry; ///< s, per identity, this link
   std::set<std::string> listening; ///< identities whose calls this link receives
-  std::unordered_map<std::string, prometheus::Counter*> sent; ///< by sender and priority
   nlohmann::json deploy_agent;     ///< the parent's `$edgeAgent` desired properties for this edge
   nlohmann::json deploy_hub;       ///< and `$edgeHub`'s
   std::string deployed;            ///< the manifest last handed to the deployment source
@@ -227,51 +195,11 @@ void schedule_tick(upstream_actor* self) {
                      tick_atom::value, st.gen);
 }
 
-/// Subscribes the next `$upstream` queue (priority order); the rest follow on `drained`.
-void subscribe_next(upstream_actor* self) {
-  auto& st = self->state;
-  if (st.subscribed < st.upstream.size()) {
-    self->send(mailbox_of(*st.upstream[st.subscribed++]), subscribe_atom::value,
-               caf::actor_cast<consumer_actor>(caf::actor{self}));
-  }
-}
-
-void unsubscribe_all(upstream_actor* self) {
-  auto& st = self->state;
-  for (std::size_t i = 0; i < st.subscribed; ++i) {
-    self->send(mailbox_of(*st.upstream[i]), unsub_atom::value);
-  }
-  st.subscribed = 0;
-}
-
-/// The `$upstream` bindings of the current routes, highest priority first.
-void read_routes(upstream_actor* self) {
-  auto& st = self->state;
-  st.routes = st.hub->routes->get();
-  std::vector<const hub::binding*> found;
-  if (st.routes) {
-    for (const auto& b : st.routes->bindings()) {
-      if (b.target.what == routing::endpoint::kind::upstream) {
-        found.push_back(&b); // bindings are ordered by (endpoint, priority)
-      }
-    }
-  }
-  bool same = found.size() == st.upstream.size();
-  for (std::size_t i = 0; same && i < found.size(); ++i) {
-    same = found[i]->queue == st.upstream[i]->queue;
-  }
-  if (same) {
-    st.upstream = std::move(found); // the same queues and mailboxes (bind_routes reuses them)
-    return;
-  }
-  // Other queues: drain them again from the start in priority order. What was in flight comes
-  // again (at least once); routes change rarely.
-  unsubscribe_all(self);
-  st.flight.clear();
-  st.upstream = std::move(found);
-  if (st.opened) {
-    subscribe_next(self);
-  }
+drain_set::outcome outcome_of(amqp::up::settled::how how) {
+  using how_t = amqp::up::settled::how;
+  return how == how_t::accepted   ? drain_set::outcome::accepted
+         : how == how_t::rejected ? drain_set::outcome::rejected
+                                  : drain_set::outcome::released;
 }
 
 void connect(upstream_actor* self);
@@ -540,29 +468,24 @@ void disconnected(upstream_actor* self, const std::string& why) {
     amqp::up::events evs;
     st.proto->on_disconnected(evs); // releases: nothing to do, the unsub below redelivers
   }
-  unsubscribe_all(self);
-  st.flight.clear();
+  st.drain->unsubscribe_all();
   st.token_expiry.clear();
   st.listening.clear();
   st.proto.reset();
   st.client.reset(); // joins its thread, which has ended (or ends now)
   st.opened = false;
   ++st.gen; // whatever the old connection still says is ignored
-  const auto base =
-      std::min<std::int64_t>(st.cfg.max_backoff_ms, std::int64_t{1000} << std::min(st.attempt, 16));
-  std::uniform_int_distribution<std::int64_t> jitter(base / 2, base);
-  const auto delay = jitter(st.rng);
+  const auto delay = link_backoff_ms(st.attempt, st.cfg.max_backoff_ms, st.rng);
   ++st.attempt;
   spdlog::warn("[upstream] {}; next attempt in {} ms", why, delay);
   // Facts §7.2: a failure while connected makes the link "trying"; another one, disconnected.
   set_state(self, st.state == link_state::connected ? link_state::trying : link_state::disconnected,
             why);
-  self->delayed_send(self, std::chrono::milliseconds(delay), up_retry_atom::value, st.gen);
+  self->delayed_send(self, std::chrono::milliseconds(delay), link_retry_atom::value, st.gen);
 }
 
 void handle(upstream_actor* self, amqp::up::events& evs) {
   auto& st = self->state;
-  std::unordered_map<const hub::binding*, std::vector<storage::sequence>> acks;
   bool ended = false;
   std::string end_why;
   for (auto& e : evs) {
@@ -572,7 +495,7 @@ void handle(upstream_actor* self, amqp::up::events& evs) {
       spdlog::info("[upstream] connected to {}:{} as {}", st.cfg.host, st.cfg.port,
                    st.cfg.device_id);
       set_state(self, link_state::connected);
-      subscribe_next(self);
+      st.drain->subscribe_next();
       listen_for_scope(self);
     } else if (auto* t = std::get_if<amqp::up::token_answered>(&e)) {
       if (t->status != 200) {
@@ -582,36 +505,7 @@ void handle(upstream_actor* self, amqp::up::events& evs) {
         self->delayed_send(self, token_retry, up_token_atom::value, st.gen, t->id);
       }
     } else if (auto* s = std::get_if<amqp::up::settled>(&e)) {
-      auto it = st.flight.find(s->token);
-      if (it == st.flight.end()) {
-        continue;
-      }
-      auto f = std::move(it->second);
-      st.flight.erase(it);
-      using how = amqp::up::settled::how;
-      if (s->outcome == how::released) {
-        if (!ended) {
-          self->send(mailbox_of(*f.from), nack_atom::value, f.seq);
-        }
-        continue;
-      }
-      acks[f.from].push_back(f.seq);
-      if (s->outcome == how::accepted) {
-        // The series of (sender, priority), found once: not a label map per message.
-        auto& series = st.sent[f.sender + '\n' + std::to_string(f.from->priority)];
-        if (series == nullptr) {
-          series = &st.hub->metrics->sent.Add({{"from", f.sender},
-                                               {"to", "upstream"},
-                                               {"from_route_output", ""},
-                                               {"to_route_input", ""},
-                                               {"priority", std::to_string(f.from->priority)}});
-        }
-        series->Increment();
-      } else {
-        st.hub->metrics->dropped
-            .Add({{"reason", "rejected_upstream"}, {"from", f.sender}, {"from_route_output", ""}})
-            .Increment();
-      }
+      st.drain->settle(s->token, outcome_of(s->outcome), ended);
     } else if (auto* l = std::get_if<amqp::up::link_closed>(&e)) {
       spdlog::warn("[upstream] the parent closed the link of {}: {}", l->id, l->why);
       st.token_expiry.erase(l->id);
@@ -637,9 +531,7 @@ void handle(upstream_actor* self, amqp::up::events& evs) {
       end_why = c->why;
     }
   }
-  for (auto& [b, seqs] : acks) {
-    self->send(mailbox_of(*b), ack_atom::value, std::move(seqs));
-  }
+  st.drain->flush_acks();
   flush(self);
   if (ended) {
     disconnected(self, "upstream connection ended: " + end_why);
@@ -665,41 +557,27 @@ void connect(upstream_actor* self) {
   if (st.state == link_state::disconnected && st.attempt == 0) {
     set_state(self, link_state::trying);
   }
-  st.client =
-      transport::stream_client::start(opts, std::make_shared<forwarder>(caf::actor{self}, st.gen));
+  st.client = transport::stream_client::start(
+      opts, std::make_shared<link_forwarder>(caf::actor{self}, st.gen));
 }
 
 /// Sends what a mailbox delivered, each message on its sender's link.
 void on_entries(upstream_actor* self, storage::queue_handle q, entries& es) {
   auto& st = self->state;
-  const hub::binding* from = nullptr;
-  for (std::size_t i = 0; i < st.subscribed; ++i) {
-    if (st.upstream[i]->queue == q) {
-      from = st.upstream[i];
-    }
-  }
+  const hub::binding* from = st.drain->subscribed(q);
   if (from == nullptr || !st.opened || !st.proto) {
     return; // from before an unsub: the mailbox delivers it again to the next subscription
   }
-  std::vector<storage::sequence> invalid;
   for (auto& e : es) {
     auto msg = routing::decode(e.body);
     auto who = msg ? sender_of(*msg) : std::nullopt;
     if (!who) {
       // IoT Edge: a message without a sender is invalid, checkpointed (dropped).
-      invalid.push_back(e.seq);
-      st.hub->metrics->dropped
-          .Add({{"reason", "invalid"}, {"from", "unknown"}, {"from_route_output", ""}})
-          .Increment();
+      st.drain->drop_invalid(from, e.seq);
       continue;
     }
     ensure_token(self, *who);
-    const auto token = st.next_token++;
-    st.flight[token] = {q, e.seq, from, who->id()};
-    st.proto->send(*who, *msg, token);
-  }
-  if (!invalid.empty()) {
-    self->send(mailbox_of(*from), ack_atom::value, std::move(invalid));
+    st.proto->send(*who, *msg, st.drain->track(from, e.seq, who->id()));
   }
   amqp::up::events evs;
   st.proto->take_events(evs);
@@ -716,16 +594,20 @@ caf::behavior upstream_link(upstream_actor* self, std::shared_ptr<const hub_serv
   }
   self->set_default_handler(caf::drop); // the sessions group says more than this link hears
   self->send(st.hub->twins, twin_forward_atom::value, caf::actor{self});
-  read_routes(self);
+  st.drain.emplace(
+      caf::actor{self},
+      [](const hub::binding& b) { return b.target.what == routing::endpoint::kind::upstream; },
+      "upstream", "rejected_upstream", st.hub->metrics);
+  st.drain->read(st.hub->routes->get(), false);
   set_state(self, link_state::trying);
   connect(self);
   return {
-      [=](up_connected_atom, std::uint64_t gen) {
+      [=](link_connected_atom, std::uint64_t gen) {
         if (gen == self->state.gen) {
           flush(self); // the AMQP header and open, queued since start
         }
       },
-      [=](up_data_atom, std::uint64_t gen, const std::string& bytes) {
+      [=](link_data_atom, std::uint64_t gen, const std::string& bytes) {
         auto& s = self->state;
         if (gen != s.gen || !s.proto) {
           return;
@@ -734,12 +616,12 @@ caf::behavior upstream_link(upstream_actor* self, std::shared_ptr<const hub_serv
         s.proto->on_bytes(bytes, now_ms(self), evs);
         handle(self, evs);
       },
-      [=](up_closed_atom, std::uint64_t gen, const std::string& why) {
+      [=](link_closed_atom, std::uint64_t gen, const std::string& why) {
         if (gen == self->state.gen) {
           disconnected(self, why);
         }
       },
-      [=](up_retry_atom, std::uint64_t gen) {
+      [=](link_retry_atom, std::uint64_t gen) {
         if (gen == self->state.gen && !self->state.client) {
           connect(self);
         }
@@ -783,10 +665,12 @@ caf::behavior upstream_link(upstream_actor* self, std::shared_ptr<const hub_serv
       [=](deliver_atom, storage::queue_handle q, entries& es) { on_entries(self, q, es); },
       [=](drained_atom, storage::queue_handle) {
         if (self->state.opened) {
-          subscribe_next(self);
+          self->state.drain->subscribe_next();
         }
       },
-      [=](routes_atom) { read_routes(self); },
+      [=](routes_atom) {
+        self->state.drain->read(self->state.hub->routes->get(), self->state.opened);
+      },
       [=](twin_reported_atom, const std::string& id, const std::string& patch) {
         // A client here reported: the parent's twin gets the same patch (while the link is
         // down, the next connection pushes the whole reported state instead).
@@ -816,7 +700,7 @@ caf::behavior upstream_link(upstream_actor* self, std::shared_ptr<const hub_serv
           s.proto->close("the edge hub is stopping");
           flush(self);
         }
-        unsubscribe_all(self);
+        s.drain->unsubscribe_all();
         s.client.reset();
         self->quit();
       },

@@ -2,9 +2,26 @@
 
 namespace outpost::routing {
 
+bool endpoint::valid_name(std::string_view name) noexcept {
+  if (name.empty() || name.size() > 64) {
+    return false;
+  }
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                    || c == '.' || c == '_' || c == '-';
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::string endpoint::id(std::string_view edge_device_id) const {
   if (what == kind::upstream) {
     return "iothub";
+  }
+  if (what == kind::named) {
+    return "endpoint/" + name;
   }
   std::string out;
   out.reserve(edge_device_id.size() + module.size() + input.size() + 2);
@@ -15,6 +32,9 @@ std::string endpoint::id(std::string_view edge_device_id) const {
 std::string endpoint::to_route_text() const {
   if (what == kind::upstream) {
     return "$upstream";
+  }
+  if (what == kind::named) {
+    return "Endpoint(\"" + name + "\")";
   }
   return "BrokeredEndpoint(\"/modules/" + module + "/inputs/" + input + "\")";
 }

@@ -14,7 +14,7 @@ enum class errc : std::uint8_t {
   invalid_argument,   ///< a builtin argument with the right type but an unusable value
   invalid_body_query, ///< a `$body.` path outside the supported JsonPath subset
   invalid_source,     ///< a FROM path that is not `/...`
-  invalid_sink,       ///< INTO something other than `$upstream` or `BrokeredEndpoint(...)`
+  invalid_sink,       ///< INTO something other than `$upstream`, `BrokeredEndpoint` or `Endpoint`
   too_complex,        ///< nesting deeper than the evaluator allows, or an oversized route
   invalid_config,     ///< `$edgeHub` desired properties with a bad shape or value
   invalid_json,       ///< `$edgeHub` desired properties that are not JSON

@@ -245,6 +245,7 @@ private:
   bool unterminated(const token& t);
   bool source(route_ast& r);
   bool sink(route_ast& r);
+  bool named_sink(route_ast& r);
 
   std::string_view text_;
   std::vector<token> tokens_;
@@ -568,7 +569,9 @@ bool parser::source(route_ast& r) {
 bool parser::sink(route_ast& r) {
   const token t = peek();
   r.sink_begin = t.begin;
-  const std::string usage = "$upstream or BrokeredEndpoint(\"/modules/<module>/inputs/<input>\")";
+  const std::string usage =
+      "$upstream, BrokeredEndpoint(\"/modules/<module>/inputs/<input>\") "
+      "or Endpoint(\"<name>\")";
   if (t.kind == token_kind::sys_prop) {
     next();
     if (!iequals(text(t), "$upstream")) {
@@ -581,6 +584,9 @@ bool parser::sink(route_ast& r) {
   if (t.kind != token_kind::id || peek(1).kind != token_kind::lparen) {
     return fail(t.begin, "expected " + usage + " after INTO, found " + describe(t),
                 errc::invalid_sink);
+  }
+  if (iequals(text(t), "Endpoint")) {
+    return named_sink(r);
   }
   if (!iequals(text(t), "BrokeredEndpoint")) {
     return fail(t.begin, "unknown endpoint function " + describe(t) + ": expected " + usage,
@@ -637,6 +643,36 @@ bool parser::sink(route_ast& r) {
                 errc::invalid_sink);
   }
   r.sink = endpoint::module_input(std::string(parts[1]), std::string(parts[3]));
+  return true;
+}
+
+/// `Endpoint("name")`: an Outpost extension naming an `[endpoints.<name>]` of the
+/// configuration (whether it is configured is the hub's to check, not the grammar's).
+bool parser::named_sink(route_ast& r) {
+  next(); // Endpoint
+  next(); // '('
+  const token arg = peek();
+  if (arg.kind == token_kind::unterminated_string) {
+    return unterminated(arg);
+  }
+  if (arg.kind != token_kind::string) {
+    return fail(arg.begin, "expected a string \"<name>\" in Endpoint(), found " + describe(arg),
+                errc::invalid_sink);
+  }
+  next();
+  if (peek().kind != token_kind::rparen) {
+    return expected("')' after the Endpoint name", peek());
+  }
+  next();
+  const std::string_view name = text(arg).substr(1, arg.end - arg.begin - 2);
+  if (!endpoint::valid_name(name)) {
+    return fail(arg.begin,
+                "expected an endpoint name of 1 to 64 letters, digits, '.', '_' or '-' in "
+                "Endpoint(), found "
+                    + std::string(text(arg)),
+                errc::invalid_sink);
+  }
+  r.sink = endpoint::named(std::string(name));
   return true;
 }
 

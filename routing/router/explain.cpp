@@ -61,6 +61,9 @@ std::string sink_text(const endpoint& e) {
   if (e.what == endpoint::kind::upstream) {
     return "$upstream (endpoint id iothub)";
   }
+  if (e.what == endpoint::kind::named) {
+    return e.to_route_text() + " (the configured endpoint '" + e.name + "')";
+  }
   return e.to_route_text() + " (module '" + e.module + "', input '" + e.input + "')";
 }
 

@@ -91,6 +91,7 @@ void route_table::match(const message& m, std::vector<route_target>& out,
     t.target.what = info.sink.what;
     t.target.module = info.sink.module;
     t.target.input = info.sink.input;
+    t.target.name = info.sink.name;
     t.priority = info.priority;
     t.ttl_secs = info.ttl_secs;
     t.route = info.name;

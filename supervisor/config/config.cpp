@@ -215,10 +215,157 @@ void parse_upstream(daemon_config& c) {
   }
 }
 
+bool valid_endpoint_name(const std::string& name) {
+  if (name.empty() || name.size() > 64) {
+    return false;
+  }
+  for (const char ch : name) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')
+                    || ch == '.' || ch == '_' || ch == '-';
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+int hex_digit(char ch) {
+  if (ch >= '0' && ch <= '9') {
+    return ch - '0';
+  }
+  if (ch >= 'a' && ch <= 'f') {
+    return ch - 'a' + 10;
+  }
+  if (ch >= 'A' && ch <= 'F') {
+    return ch - 'A' + 10;
+  }
+  return -1;
+}
+
+/// `%XX` escapes of a URL's user info.
+std::string percent_decode(const std::string& in, const std::string& key) {
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out += in[i];
+      continue;
+    }
+    const int hi = i + 2 < in.size() ? hex_digit(in[i + 1]) : -1;
+    const int lo = i + 2 < in.size() ? hex_digit(in[i + 2]) : -1;
+    const int v = hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+    if (v < 0) {
+      bad(key, "bad %-escape in the URL's user or password");
+    }
+    out += static_cast<char>(v);
+    i += 2;
+  }
+  return out;
+}
+
+/// `amqp[s]://[user[:password]@]host[:port]` into the section's parsed fields.
+void parse_endpoint_url(daemon_config::endpoint_section& e, const std::string& key) {
+  std::string rest = e.url;
+  if (rest.rfind("amqp://", 0) == 0) {
+    rest = rest.substr(7);
+  } else if (rest.rfind("amqps://", 0) == 0) {
+    e.tls = true;
+    rest = rest.substr(8);
+  } else {
+    bad(key, "expected amqp://[user:password@]host[:port] or amqps://..., got \"" + e.url + "\"");
+  }
+  if (const auto slash = rest.find('/'); slash != std::string::npos) {
+    if (slash + 1 != rest.size()) {
+      bad(key, "the URL has no path: the node goes in \"address\"");
+    }
+    rest.resize(slash);
+  }
+  if (const auto at = rest.rfind('@'); at != std::string::npos) {
+    const auto info = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    const auto colon = info.find(':');
+    e.user = percent_decode(info.substr(0, colon), key);
+    if (colon != std::string::npos) {
+      e.password = percent_decode(info.substr(colon + 1), key);
+    }
+    if (e.user.empty()) {
+      bad(key, "an empty user name before '@'");
+    }
+  }
+  e.port = e.tls ? 5671 : 5672;
+  if (const auto colon = rest.rfind(':'); colon != std::string::npos) {
+    const auto port = rest.substr(colon + 1);
+    const auto p = port.size() <= 5 ? parse_decimal<std::uint16_t>(port) : std::nullopt;
+    if (!p || *p == 0) {
+      bad(key, "port must be a number 1-65535, got \"" + port + "\"");
+    }
+    e.port = *p;
+    rest.resize(colon);
+  }
+  if (rest.empty()) {
+    bad(key, "the URL names no host");
+  }
+  e.host = rest;
+}
+
+/// `[endpoints.<name>]` tables: each one an AMQP broker (keys type, url, address,
+/// trust_bundle).
+void parse_endpoints(const toml::table& t, daemon_config& c) {
+  for (const auto& [k, node] : t) {
+    const std::string name{k.str()};
+    const auto path = "endpoints." + name;
+    auto* table = node.as_table();
+    if (table == nullptr) {
+      bad(path, "expected a table [endpoints." + name + "]");
+    }
+    if (!valid_endpoint_name(name)) {
+      bad(path, "an endpoint name is 1 to 64 letters, digits, '.', '_' or '-'");
+    }
+    daemon_config::endpoint_section e;
+    e.name = name;
+    const std::map<std::string, setter> keys{
+        {path + ".type", string_key(e.type,
+                                    [](const std::string& v, const std::string& key) {
+                                      if (v != "amqp") {
+                                        bad(key, "expected \"amqp\", got \"" + v + "\"");
+                                      }
+                                    })},
+        {path + ".url", string_key(e.url)},
+        {path + ".address", string_key(e.address)},
+        {path + ".trust_bundle", string_key(e.trust_bundle)},
+    };
+    for (const auto& [kk, value] : *table) {
+      const auto key = path + "." + std::string{kk.str()};
+      auto i = keys.find(key);
+      if (i == keys.end()) {
+        bad(key, "unknown key");
+      }
+      i->second(value, key);
+    }
+    if (e.type.empty()) {
+      bad(path + ".type", "missing: type = \"amqp\"");
+    }
+    if (e.url.empty()) {
+      bad(path + ".url", "missing: url = \"amqp://user:password@host:5672\"");
+    }
+    if (e.address.empty()) {
+      bad(path + ".address", "missing: the node the messages go to");
+    }
+    parse_endpoint_url(e, path + ".url");
+    if (!e.tls && !e.trust_bundle.empty()) {
+      bad(path + ".trust_bundle", "only for an amqps:// URL");
+    }
+    c.endpoints.push_back(std::move(e));
+  }
+}
+
 void walk(const toml::table& t, const std::string& prefix,
-          const std::map<std::string, setter>& keys) {
+          const std::map<std::string, setter>& keys, daemon_config& c) {
   for (const auto& [k, node] : t) {
     const auto path = prefix.empty() ? std::string{k.str()} : prefix + "." + std::string{k.str()};
+    if (path == "endpoints" && node.is_table()) {
+      parse_endpoints(*node.as_table(), c);
+      continue;
+    }
     if (auto* sub = node.as_table()) {
       bool known_section = false;
       for (const auto& [name, _] : keys) {
@@ -227,7 +374,7 @@ void walk(const toml::table& t, const std::string& prefix,
       if (!known_section) {
         bad(path, "unknown section");
       }
-      walk(*sub, path, keys);
+      walk(*sub, path, keys, c);
       continue;
     }
     auto i = keys.find(path);
@@ -251,7 +398,7 @@ daemon_config parse_config(const std::string& text, const std::string& source) {
     throw config_error("", os.str());
   }
   daemon_config c;
-  walk(root, "", schema(c));
+  walk(root, "", schema(c), c);
   if (c.storage.dir.empty()) {
     bad("storage.dir", "must not be empty");
   }

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace outpost::app {
 
@@ -116,6 +117,25 @@ struct daemon_config {
     std::string key;
     bool enabled() const noexcept { return !connection_string.empty(); }
   } upstream;
+
+  /// `[endpoints.<name>]`: an AMQP 1.0 broker that routes name with `INTO Endpoint("<name>")`
+  /// (an Outpost extension; IoT Edge has no such sink).
+  struct endpoint_section {
+    std::string name; ///< 1-64 of `A-Z a-z 0-9 . _ -`
+    std::string type; ///< "amqp"
+    /// `amqp://[user[:password]@]host[:port]` (5672) or `amqps://...` (5671, TLS); user and
+    /// password percent-encoded. Without a user: SASL ANONYMOUS.
+    std::string url;
+    std::string address;      ///< the target node, e.g. RabbitMQ's "/queue/telemetry"
+    std::string trust_bundle; ///< amqps: CA(s) for the broker's certificate; "" = the system's
+    /// Parsed from `url` by the parser.
+    bool tls = false;
+    std::string host;
+    std::uint16_t port = 0;
+    std::string user;
+    std::string password;
+  };
+  std::vector<endpoint_section> endpoints; ///< in name order
 
   struct log_section {
     std::string level = "info"; ///< trace, debug, info, warn, error, critical, off

@@ -149,6 +149,16 @@ TEST_F(Daemon, BadValuesExitWithCode2NamingTheKey) {
            {"[upstream]\nconnection_string = \"HostName=h;DeviceId=edge1;ModuleId=m;"
             "SharedAccessKey=a2V5\"",
             "", "upstream.connection_string"},
+           {"[endpoints.bus]\ntype = \"kafka\"", "", "endpoints.bus.type"},
+           {"[endpoints.bus]\ntype = \"amqp\"\naddress = \"q\"", "", "endpoints.bus.url"},
+           {"[endpoints.bus]\ntype = \"amqp\"\nurl = \"http://h\"\naddress = \"q\"", "",
+            "endpoints.bus.url"},
+           {"[endpoints.bus]\ntype = \"amqp\"\nurl = \"amqp://h:99999\"\naddress = \"q\"", "",
+            "endpoints.bus.url"},
+           {"[endpoints.bus]\ntype = \"amqp\"\nurl = \"amqp://h\"", "", "endpoints.bus.address"},
+           {"[endpoints.bus]\ntype = \"amqp\"\nurl = \"amqp://h\"\naddress = \"q\"\nqos = 1", "",
+            "endpoints.bus.qos"},
+           {"[endpoints.\"a b\"]\ntype = \"amqp\"", "", "endpoints.a b"},
        }) {
     // A key given twice is a TOML error, so bad top-level values replace the default line.
     auto cfg = config(c.top, c.storage);

@@ -554,6 +554,16 @@ int run_check(const app::daemon_config& cfg, const std::string& config_path) {
     c.pass("$edgeHub routes: " + std::to_string(j.value("routes", 0)) + " in force from "
            + j.value("manifest", std::string{"(no manifest)"}) + " (desired version "
            + std::to_string(j.value("lastDesiredVersion", 0)) + ")");
+    if (j.contains("extensionRoutes")) {
+      std::string names;
+      for (const auto& n : j["extensionRoutes"]) {
+        names += (names.empty() ? "" : ", ") + n.get<std::string>();
+      }
+      c.warn("$edgeHub routes " + names
+                 + " send to Endpoint(\"...\"), an Outpost extension: this manifest is not "
+                   "portable to IoT Edge",
+             "keep it for Outpost, or route to $upstream or a module input for IoT Edge");
+    }
   } else {
     c.fail("$edgeHub routes: " + std::to_string(code) + " " + status.value("description", ""),
            "fix " + j.value("manifest", std::string{"the manifest"})

@@ -57,13 +57,32 @@ TEST(RouteParser, ReadsBrokeredEndpointsInEitherQuoteStyle) {
   }
 }
 
+TEST(RouteParser, ReadsNamedEndpoints) {
+  const auto r = parse_ok(R"(FROM /messages/* INTO Endpoint("bus"))");
+  EXPECT_EQ(r.sink, endpoint::named("bus"));
+  EXPECT_EQ(r.sink.id("edge1"), "endpoint/bus");
+  EXPECT_EQ(r.sink.to_route_text(), R"(Endpoint("bus"))");
+  EXPECT_EQ(parse_ok("FROM /* INTO endpoint('site.bus_2-a')").sink,
+            endpoint::named("site.bus_2-a"));
+  for (const char* bad :
+       {R"(FROM /* INTO Endpoint("/modules/m/inputs/i"))", R"(FROM /* INTO Endpoint(""))",
+        R"(FROM /* INTO Endpoint("a b"))", R"(FROM /* INTO Endpoint(bus))"}) {
+    const auto err = parse_error(bad);
+    EXPECT_EQ(err.code, errc::invalid_sink) << bad;
+    EXPECT_EQ(err.column, 23u) << bad;
+  }
+  EXPECT_EQ(parse_error(R"(FROM /* INTO Endpoint("bus")").code, errc::syntax_error);
+  EXPECT_EQ(parse_error("FROM /* INTO Endpoint(\"" + std::string(65, 'a') + "\")").code,
+            errc::invalid_sink);
+}
+
 TEST(RouteParser, RejectsBadSinks) {
   EXPECT_NE(parse_error("FROM /* INTO $downstream").message.find("unknown system endpoint"),
             std::string::npos);
   EXPECT_EQ(parse_error("FROM /* INTO $downstream").code, errc::invalid_sink);
   EXPECT_EQ(parse_error("FROM /* INTO $downstream").column, 14u);
-  EXPECT_NE(parse_error(R"(FROM /* INTO Endpoint("/modules/m/inputs/i"))")
-                .message.find("unknown endpoint function 'Endpoint'"),
+  EXPECT_NE(parse_error(R"(FROM /* INTO Endpoints("bus"))")
+                .message.find("unknown endpoint function 'Endpoints'"),
             std::string::npos);
   for (const char* bad : {R"(FROM /* INTO BrokeredEndpoint("/modules/m/i"))",
                           R"(FROM /* INTO BrokeredEndpoint("/modules//inputs/i"))",
