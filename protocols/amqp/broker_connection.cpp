@@ -17,6 +17,7 @@
 #include <proton/sender_options.hpp>
 #include <proton/session.hpp>
 #include <proton/target_options.hpp>
+#include <proton/terminus.hpp>
 #include <proton/timestamp.hpp>
 #include <proton/tracker.hpp>
 #include <proton/transport.hpp>
@@ -121,9 +122,13 @@ public:
   // ---- Proton's callbacks --------------------------------------------------------------------
 
   void on_connection_open(proton::connection& c) override {
+    // A durable target: a broker that creates the node on demand (RabbitMQ's "/queue/q")
+    // makes it a durable one, so what it accepted survives its restart.
     sender_ = c.open_session().open_sender(
         settings_.address, proton::sender_options().auto_settle(true).target(
-                               proton::target_options().address(settings_.address)));
+                               proton::target_options()
+                                   .address(settings_.address)
+                                   .durability_mode(proton::terminus::CONFIGURATION)));
   }
 
   void on_sendable(proton::sender& s) override {

@@ -49,6 +49,7 @@ public:
   void on_session_open(proton::session& s) override { s.open(); }
   void on_receiver_open(proton::receiver& r) override {
     node = r.target().address();
+    durable_target = r.target().durability_mode() == proton::terminus::CONFIGURATION;
     if (node != "/queue/q") {
       r.close(proton::error_condition("amqp:not-found", "no queue " + node));
       return;
@@ -102,6 +103,7 @@ public:
   int credit = 100;
   std::string vhost;
   std::string node;
+  bool durable_target = false;
   std::string device;
   std::vector<std::string> got;
 
@@ -158,6 +160,7 @@ TEST_F(BrokerConnection, SendsToTheNodeAndHearsEverySettlementOnce) {
   start("/queue/q");
   ASSERT_EQ(got<bus::opened>().size(), 1u);
   EXPECT_EQ(broker.vhost, "bus.example");
+  EXPECT_TRUE(broker.durable_target); // RabbitMQ then declares a durable queue
   client->send(msg("one"), 1);
   client->send(msg("bad"), 2);
   client->send(msg("three"), 3);
