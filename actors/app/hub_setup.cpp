@@ -213,7 +213,9 @@ bool start_upstream(const daemon_config& cfg, hub_runtime::parts& p, hub_deps& d
                     std::string& why) {
   const auto& u = cfg.upstream;
   actors::upstream_link_config link;
-  auto address = u.parent_hostname.empty() ? u.hub_hostname + ":5671" : u.parent_hostname;
+  link.websocket = u.protocol == "amqpws";
+  auto address = u.parent_hostname.empty() ? u.hub_hostname + (link.websocket ? ":443" : ":5671")
+                                           : u.parent_hostname;
   const auto colon = address.rfind(':');
   link.host = address.substr(0, colon);
   if (link.host.size() > 2 && link.host.front() == '[' && link.host.back() == ']') {
@@ -240,7 +242,9 @@ bool start_upstream(const daemon_config& cfg, hub_runtime::parts& p, hub_deps& d
       actors::upstream_status{"trying", "", address, u.device_id}));
   actors::scope_sync_config scope;
   scope.https_address = u.parent_https.empty() ? link.host + ":443" : u.parent_https;
-  if (u.parent_https.empty() && link.host.find(':') != std::string::npos) {
+  if (u.parent_https.empty() && link.websocket) {
+    scope.https_address = address; // amqpws: the same HTTPS listener
+  } else if (u.parent_https.empty() && link.host.find(':') != std::string::npos) {
     scope.https_address = "[" + link.host + "]:443"; // an IPv6 literal
   }
   scope.hub_hostname = u.hub_hostname;

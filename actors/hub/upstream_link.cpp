@@ -12,6 +12,7 @@
 #include "protocols/iothub/sas.hpp"
 #include "protocols/transport/crypto.hpp"
 #include "protocols/transport/stream_client.hpp"
+#include "protocols/transport/websocket_client_codec.hpp"
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
@@ -51,6 +52,7 @@ struct upstream_state {
   upstream_link_config cfg;
   std::unique_ptr<transport::stream_client> client;
   std::optional<amqp::upstream_connection> proto;
+  std::optional<transport::websocket_client_codec> ws; ///< amqpws: the framing under `proto`
   std::uint64_t gen = 0;
   link_state state = link_state::disconnected;
   bool opened = false; ///< the AMQP connection is open on this generation
@@ -166,12 +168,12 @@ void ensure_token(upstream_actor* self, const iothub::client_identity& who) {
 
 void flush(upstream_actor* self) {
   auto& st = self->state;
-  if (!st.proto || !st.client) {
-    return;
+  if (!st.proto || !st.client || (st.ws && !st.ws->opened())) {
+    return; // amqpws: the engine keeps its bytes until the upgrade is answered
   }
   auto out = st.proto->take_output();
   if (!out.empty()) {
-    st.client->send(std::move(out));
+    st.client->send(st.ws ? st.ws->frame(out) : std::move(out));
   }
 }
 
@@ -472,6 +474,7 @@ void disconnected(upstream_actor* self, const std::string& why) {
   st.token_expiry.clear();
   st.listening.clear();
   st.proto.reset();
+  st.ws.reset();
   st.client.reset(); // joins its thread, which has ended (or ends now)
   st.opened = false;
   ++st.gen; // whatever the old connection still says is ignored
@@ -548,6 +551,11 @@ void connect(upstream_actor* self) {
   settings.hostname = st.cfg.hub_hostname;
   st.proto.emplace(settings);
   st.proto->start(now_ms(self));
+  if (st.cfg.websocket) {
+    const auto host = st.cfg.port == 443 ? st.cfg.hub_hostname
+                                         : st.cfg.hub_hostname + ":" + std::to_string(st.cfg.port);
+    st.ws.emplace(host, "/$iothub/websocket", "AMQPWSB10", st.rng());
+  }
   transport::client_options opts;
   opts.host = st.cfg.host;
   opts.port = st.cfg.port;
@@ -603,7 +611,10 @@ caf::behavior upstream_link(upstream_actor* self, std::shared_ptr<const hub_serv
   connect(self);
   return {
       [=](link_connected_atom, std::uint64_t gen) {
-        if (gen == self->state.gen) {
+        auto& s = self->state;
+        if (gen == s.gen && s.ws) {
+          s.client->send(s.ws->handshake_request());
+        } else if (gen == s.gen) {
           flush(self); // the AMQP header and open, queued since start
         }
       },
@@ -612,8 +623,28 @@ caf::behavior upstream_link(upstream_actor* self, std::shared_ptr<const hub_serv
         if (gen != s.gen || !s.proto) {
           return;
         }
+        std::string payload;
+        if (s.ws) {
+          const bool was_open = s.ws->opened();
+          std::string reply;
+          s.ws->on_bytes(bytes, payload, reply);
+          if (!reply.empty()) {
+            s.client->send(std::move(reply));
+          }
+          if (s.ws->current() == transport::websocket_client_codec::state::closed) {
+            disconnected(self, s.ws->error());
+            return;
+          }
+          if (!was_open && s.ws->opened()) {
+            flush(self); // the AMQP header and open, held back until the upgrade
+          }
+          if (payload.empty()) {
+            return;
+          }
+        }
         amqp::up::events evs;
-        s.proto->on_bytes(bytes, now_ms(self), evs);
+        s.proto->on_bytes(s.ws ? std::string_view{payload} : std::string_view{bytes}, now_ms(self),
+                          evs);
         handle(self, evs);
       },
       [=](link_closed_atom, std::uint64_t gen, const std::string& why) {

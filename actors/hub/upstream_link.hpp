@@ -44,6 +44,9 @@ struct upstream_link_config {
   std::string device_id;    ///< this edge device (the connection string's DeviceId)
   std::string key;          ///< its SharedAccessKey (base64): signs every identity's token
   std::shared_ptr<const transport::tls_client_context> tls;
+  /// `protocol = "amqpws"`: AMQP over a WebSocket (`GET /$iothub/websocket`, sub-protocol
+  /// `AMQPWSB10`) to the parent's HTTPS listener, for sites whose firewall opens 443 only.
+  bool websocket = false;
   std::int64_t token_ttl_s = 3600; ///< tokens renewed at half-life (facts §7.1)
   std::int64_t max_backoff_ms = 60000;
   std::int64_t connect_timeout_ms = 10000;

@@ -148,13 +148,9 @@ std::map<std::string, setter> schema(daemon_config& c) {
       {"upstream.scope_refresh_secs", int_key(c.upstream.scope_refresh_secs, 1, 86400)},
       {"upstream.protocol", string_key(c.upstream.protocol,
                                        [](const std::string& v, const std::string& key) {
-                                         if (v == "amqpws") {
-                                           bad(key,
-                                               "\"amqpws\" (AMQP over WebSocket) is not "
-                                               "served upstream yet; use \"amqp\"");
-                                         }
-                                         if (v != "amqp") {
-                                           bad(key, "expected \"amqp\", got \"" + v + "\"");
+                                         if (v != "amqp" && v != "amqpws") {
+                                           bad(key, "expected \"amqp\" or \"amqpws\", got \"" + v
+                                                        + "\"");
                                          }
                                        })},
       {"log.level", string_key(c.log.level, check_level)},

@@ -106,7 +106,8 @@ struct daemon_config {
     std::string parent_hostname;
     /// CA certificate(s) the parent's server certificate must chain to; "" = the system's.
     std::string trust_bundle;
-    std::string protocol = "amqp"; ///< "amqp" (5671); "amqpws" is refused until served
+    /// "amqp" (5671) or "amqpws" (AMQP over a WebSocket to the parent's HTTPS listener, 443)
+    std::string protocol = "amqp";
     /// The parent's HTTPS API (its scope and the registry of this edge's modules), "host:port";
     /// "" = the parent's host on 443. Ours: IoT Edge always uses 443.
     std::string parent_https;

@@ -30,8 +30,10 @@ async function startParent() {
   return parent;
 }
 
-/// The child edge `childId`, registered at `parent`, its [upstream] pointing there.
-async function startChild(parent, childId, routes) {
+/// The child edge `childId`, registered at `parent`, its [upstream] pointing there (over AMQP, or
+/// with `protocol: 'amqpws'` over a WebSocket to the parent's HTTPS listener, which then also
+/// serves the scope).
+async function startChild(parent, childId, routes, { protocol = 'amqp' } = {}) {
   const edgeCs = (await parent.cliOk(['identity', 'add', 'device', childId, '--edge-enabled'])).trim();
   const caFile = path.join(parent.dir, 'parent-ca.pem');
   fs.writeFileSync(caFile, await parent.caPem());
@@ -42,9 +44,11 @@ async function startChild(parent, childId, routes) {
     extra: [
       '[upstream]',
       `connection_string = "${edgeCs}"`,
-      `parent_hostname = "127.0.0.1:${parent.port('amqp_tls')}"`,
+      ...(protocol === 'amqpws'
+        ? ['protocol = "amqpws"', `parent_hostname = "127.0.0.1:${parent.port('https')}"`]
+        : [`parent_hostname = "127.0.0.1:${parent.port('amqp_tls')}"`,
+          `parent_https = "127.0.0.1:${parent.port('https')}"`]),
       `trust_bundle = "${caFile}"`,
-      `parent_https = "127.0.0.1:${parent.port('https')}"`,
       'scope_refresh_secs = 1',
     ].join('\n'),
   });
@@ -61,8 +65,8 @@ async function withEdges(body) {
   try {
     await body({
       parent,
-      child: async (id, routes) => {
-        const c = await startChild(parent, id, routes);
+      child: async (id, routes, opts) => {
+        const c = await startChild(parent, id, routes, opts);
         children.push(c);
         return c;
       },
@@ -281,3 +285,35 @@ test('a child edge cannot present a device of another edge\'s scope', { timeout:
     assert.equal(twins.status, 401, JSON.stringify(twins.body));
   });
 });
+
+test('over amqpws (AMQP in a WebSocket to the parent\'s HTTPS port): a leaf\'s telemetry goes up and a method comes down',
+  { timeout: 120000 }, async () => {
+    await withEdges(async ({ parent, child: startChildBelow }) => {
+      const sink = await parent.openModule(await parent.addModule('sink'));
+      const child = await startChildBelow('childws', { up: 'FROM /messages/* INTO $upstream' },
+        { protocol: 'amqpws' });
+      const leafCs = (await parent.cliOk(['identity', 'add', 'device', 'leafws', '--parent', 'childws'])).trim();
+      await waitFor(async () => (await child.cli(['identity', 'show', 'leafws'])).code === 0,
+        { timeoutMs: 15000, message: 'leafws in the child\'s registry (scope sync over the same HTTPS port)' });
+      const leaf = await child.openDevice(leafCs);
+      for (let i = 0; i < 10; i += 1) {
+        const m = new Message(`ws ${i}`);
+        m.properties.add('i', String(i));
+        await withTimeout(leaf.sendEvent(m), 15000, 'leaf sendEvent');
+      }
+      await sink.inbox.waitCount('in', 10, 30000);
+      sink.inbox.on('in').forEach(({ msg }, i) => {
+        assert.equal(bodyOf(msg).toString(), `ws ${i}`);
+        assert.equal(propsOf(msg)['$.cdid'], 'leafws');
+      });
+      assert.equal(await parent.metricSum('outpost_connections', { protocol: 'amqp', transport: 'websocket' }), 1,
+        'the child\'s link is the parent\'s one AMQP-over-WebSocket connection');
+      const calls = echoHandler(leaf);
+      await sleep(500);
+      const r = await parent.cli(['method', 'invoke', 'leafws', 'echo', '--payload', '{"y":2}', '--timeout', '10'],
+        { timeoutMs: 30000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(calls, [{ y: 2 }]);
+      await child.closeClient(leaf);
+    });
+  });
