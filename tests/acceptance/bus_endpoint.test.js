@@ -84,6 +84,8 @@ test('messages routed to Endpoint("bus") arrive in the RabbitMQ queue with their
         assert.notEqual(bad.code, 0);
         assert.match(bad.stdout, /\$edgeHub routes: 400 route 'nope' sends to Endpoint\("nope"\), but the configuration has no \[endpoints\.nope\]/);
         await op.closeClient(dev);
+        assert.ok(!op.stderrText().includes('guest:guest') && !op.stderrText().includes(':guest@'),
+          'the endpoint\'s password must not be logged');
       });
     });
   });
