@@ -10,6 +10,7 @@
 #include "actors/hub/twin_interface.hpp"
 #include "protocols/amqp/upstream_connection.hpp"
 #include "protocols/iothub/sas.hpp"
+#include "protocols/iothub/twin.hpp"
 #include "protocols/transport/crypto.hpp"
 #include "protocols/transport/stream_client.hpp"
 #include "protocols/transport/websocket_client_codec.hpp"
@@ -368,7 +369,23 @@ void twin_answered(upstream_actor* self, const amqp::up::twin_response& r) {
     maybe_deploy(self);
     return;
   }
-  apply_desired(self, r.id, desired);
+  // The parent's desired properties replace the ones kept here: the difference goes in as a
+  // patch, so keys deleted at the parent while this link was down are deleted here too (and
+  // the clients get the same patch, `null`s included).
+  const auto id = r.id;
+  self->request(st.hub->twins, std::chrono::seconds(30), twin_show_atom::value, id)
+      .then(
+          [=](twin_reply& mine) {
+            auto view = nlohmann::json::parse(mine.body, nullptr, false);
+            const bool known = mine.status == 200 && view.is_object() && view.contains("properties")
+                               && view["properties"].is_object();
+            const auto kept = known ? view["properties"].value("desired", nlohmann::json::object())
+                                    : nlohmann::json::object();
+            if (auto patch = iothub::merge_patch_between(kept.dump(), desired.dump())) {
+              apply_desired(self, id, nlohmann::json::parse(*patch));
+            }
+          },
+          [](caf::error&) {});
 }
 
 /// This edge's own runtime twins at the parent: its deployment comes down through their

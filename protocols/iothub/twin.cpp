@@ -442,4 +442,43 @@ std::string twin::service_json(std::string_view device_id, std::string_view modu
   return out.dump();
 }
 
+namespace {
+
+json merge_diff(const json& from, const json& to) {
+  json patch = json::object();
+  for (const auto& [k, v] : from.items()) {
+    if (!to.contains(k)) {
+      patch[k] = nullptr;
+    }
+  }
+  for (const auto& [k, v] : to.items()) {
+    auto it = from.find(k);
+    if (it == from.end()) {
+      patch[k] = v;
+    } else if (*it != v) {
+      patch[k] = it->is_object() && v.is_object() ? merge_diff(*it, v) : v;
+    }
+  }
+  return patch;
+}
+
+} // namespace
+
+std::optional<std::string> merge_patch_between(std::string_view from, std::string_view to) {
+  auto a = json::parse(from, nullptr, false);
+  auto b = json::parse(to, nullptr, false);
+  if (!a.is_object() || !b.is_object()) {
+    return std::nullopt;
+  }
+  for (auto* j : {&a, &b}) {
+    j->erase("$metadata");
+    j->erase("$version");
+  }
+  auto patch = merge_diff(a, b);
+  if (patch.empty()) {
+    return std::nullopt;
+  }
+  return patch.dump();
+}
+
 } // namespace outpost::iothub

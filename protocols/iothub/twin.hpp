@@ -79,4 +79,11 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
+/// The JSON merge patch (RFC 7386, a desired-properties patch with `null` for a deleted key)
+/// that turns the properties `from` into `to`, both JSON objects whose `$metadata` and
+/// `$version` are ignored; std::nullopt when they already hold the same, or when either is not
+/// a JSON object. A child edge uses it on reconnect: the parent's desired properties replace
+/// the ones it kept, deletions made meanwhile included.
+std::optional<std::string> merge_patch_between(std::string_view from, std::string_view to);
+
 } // namespace outpost::iothub

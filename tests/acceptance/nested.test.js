@@ -241,10 +241,18 @@ test('a leaf device registered at the parent below the child connects to the chi
       await waitFor(async () => (await parentTwin()).properties.reported.offline === true,
         { timeoutMs: 30000, message: 'the reported patch made offline, at the parent after its return' });
 
-      // The parent removes the device: the child forgets it and refuses it from then on.
-      // (The leaf's client goes first: an SDK client left retrying a refused identity keeps node
-      // alive after the test.)
+      // A desired property deleted at the parent while the child is away is gone at the child
+      // once it is back: the child's copy is replaced by the parent's, not merged into.
       await child.closeClient(leaf);
+      await child.stop();
+      const del = await parent.admin('PATCH', '/twins/leaf1', { properties: { desired: { interval: null, mode: 'eco' } } });
+      assert.equal(del.status, 200, JSON.stringify(del.body));
+      await child.start();
+      const childDesired = async () => (await child.admin('GET', '/twins/leaf1')).body.properties.desired;
+      await waitFor(async () => { const d = await childDesired(); return d.mode === 'eco' && !('interval' in d); },
+        { timeoutMs: 20000, message: 'the parent\'s desired properties, deletion included, at the child' });
+
+      // The parent removes the device: the child forgets it and refuses it from then on.
       await parent.cliOk(['identity', 'remove', 'leaf1']);
       await waitFor(async () => (await child.cli(['identity', 'show', 'leaf1'])).code !== 0,
         { timeoutMs: 15000, message: 'leaf1 removed from the child with the parent\'s scope' });

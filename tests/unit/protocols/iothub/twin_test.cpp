@@ -214,3 +214,21 @@ TEST(Twin, CopiesAreIndependent) {
   a = b;
   EXPECT_EQ(a.save(), b.save());
 }
+
+namespace outpost::iothub {
+namespace {
+
+TEST(MergePatchBetween, DeletesWhatIsGoneAddsAndChangesTheRestAndIgnoresVersions) {
+  EXPECT_EQ(merge_patch_between(R"({"a":1,"b":{"x":1,"y":2},"c":3,"$version":4})",
+                                R"({"a":1,"b":{"x":1,"z":3},"d":[1],"$version":9})"),
+            std::optional<std::string>{R"({"b":{"y":null,"z":3},"c":null,"d":[1]})"});
+  EXPECT_EQ(merge_patch_between(R"({"a":1,"$version":4})", R"({"a":1,"$version":5})"),
+            std::nullopt);
+  EXPECT_EQ(merge_patch_between(R"({"a":{"x":1}})", R"({"a":5})"),
+            std::optional<std::string>{R"({"a":5})"});
+  EXPECT_EQ(merge_patch_between("[1]", "{}"), std::nullopt);
+  EXPECT_EQ(merge_patch_between("{", "{}"), std::nullopt);
+}
+
+} // namespace
+} // namespace outpost::iothub
