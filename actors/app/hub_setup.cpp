@@ -11,6 +11,7 @@
 #include "actors/hub/session_directory.hpp"
 #include "actors/hub/twin_registry.hpp"
 #include "actors/hub/upstream_link.hpp"
+#include "protocols/transport/http_client.hpp"
 #include "protocols/transport/tls_context.hpp"
 
 #include <caf/all.hpp>
@@ -40,7 +41,10 @@ struct hub_runtime::parts {
   std::vector<std::unique_ptr<transport::stream_server>> listeners;
   std::shared_ptr<const actors::hub_services> services; ///< what every session runs on
   caf::actor upstream;                                  ///< the upstream link; null when standalone
-  caf::actor scope_sync;             ///< the child edge's scope sync; null when standalone
+  caf::actor scope_sync; ///< the child edge's scope sync; null when standalone
+  /// Ends the scope sync's call in flight at stop (a silent parent would hold it 10 s).
+  std::shared_ptr<transport::cancel_source> scope_cancel =
+      std::make_shared<transport::cancel_source>();
   std::vector<caf::actor> endpoints; ///< one link per `[endpoints.<name>]`
   std::shared_ptr<actors::upstream_hooks_snapshot> upstream_hooks =
       std::make_shared<actors::upstream_hooks_snapshot>();
@@ -160,6 +164,7 @@ void hub_runtime::stop() {
   caf::anon_send_exit(parts_->c2d, caf::exit_reason::user_shutdown); // and its mailboxes
   if (parts_->upstream) {
     caf::anon_send_exit(parts_->upstream, caf::exit_reason::user_shutdown);
+    parts_->scope_cancel->cancel();
     caf::anon_send_exit(parts_->scope_sync, caf::exit_reason::user_shutdown);
   }
   for (const auto& e : parts_->endpoints) {
@@ -255,6 +260,7 @@ bool start_upstream(const daemon_config& cfg, hub_runtime::parts& p, hub_deps& d
   scope.identities = deps.identities;
   scope.interval = std::chrono::seconds(u.scope_refresh_secs);
   scope.now_ms = wall_ms;
+  scope.cancel = p.scope_cancel;
   p.upstream = actors::spawn_upstream_link(deps.sys, p.services, std::move(link));
   p.scope_sync = actors::spawn_scope_sync(deps.sys, std::move(scope));
   spdlog::info("[upstream] {} forwards $upstream to {} as {}", cfg.device_id, address, u.device_id);

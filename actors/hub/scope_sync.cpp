@@ -73,6 +73,10 @@ transport::https_options call_options(const sync_state& st) {
           {{"Authorization", token}, {"x-ms-edge-moduleId", st.cfg.device_id + "/$edgeHub"}}};
 }
 
+int cancel_fd(const sync_state& st) {
+  return st.cfg.cancel ? st.cfg.cancel->fd() : -1;
+}
+
 /// One round: the scope down, this edge's modules up. Returns what failed, or "".
 std::string sync_once(sync_actor* self) {
   auto& st = self->state;
@@ -83,7 +87,7 @@ std::string sync_once(sync_actor* self) {
   auto reply = transport::https_call(
       st.cfg.https_address, opts, "POST",
       base + "/$edgeHub/devicesAndModulesInTargetDeviceScope?api-version=2020-06-30-preview",
-      ask.dump(), "application/json", std::chrono::seconds(10));
+      ask.dump(), "application/json", std::chrono::seconds(10), cancel_fd(st));
   if (!reply) {
     return "reading the scope from " + st.cfg.https_address + ": " + reply.error().message();
   }
@@ -128,7 +132,7 @@ std::string sync_once(sync_actor* self) {
       const json put = {{"deviceId", st.cfg.device_id}, {"moduleId", m}};
       auto r = transport::https_call(st.cfg.https_address, opts, "PUT",
                                      base + "/" + m + "?api-version=2021-04-12", put.dump(),
-                                     "application/json", std::chrono::seconds(10));
+                                     "application/json", std::chrono::seconds(10), cancel_fd(st));
       if (!r || r->status != 200) {
         return "registering module " + m + " at the parent: "
                + (r ? std::to_string(r->status) + " " + r->body.substr(0, 200)
@@ -141,7 +145,7 @@ std::string sync_once(sync_actor* self) {
     if (local.count(m) == 0 && !m.empty() && m[0] != '$') { // $edgeAgent/$edgeHub stay
       auto r = transport::https_call(st.cfg.https_address, opts, "DELETE",
                                      base + "/" + m + "?api-version=2021-04-12", {}, {},
-                                     std::chrono::seconds(10));
+                                     std::chrono::seconds(10), cancel_fd(st));
       if (r && (r->status == 204 || r->status == 200)) {
         spdlog::info("[upstream scope] module {}/{} removed at the parent", st.cfg.device_id, m);
       }

@@ -13,7 +13,8 @@
 
 namespace outpost::transport {
 class tls_client_context;
-}
+class cancel_source;
+} // namespace outpost::transport
 
 namespace outpost::actors {
 
@@ -27,6 +28,9 @@ struct scope_sync_config {
   std::shared_ptr<identity_snapshot> identities;
   std::chrono::milliseconds interval{10000};
   std::function<std::int64_t()> now_ms;
+  /// Cancelled when the hub stops: a call in flight to a parent that does not answer ends at
+  /// once instead of holding the daemon's shutdown for its 10 s time-out.
+  std::shared_ptr<transport::cancel_source> cancel;
 };
 
 /// Spawns the child edge's scope sync (IoT Edge's device-scope identity cache, facts §7.4 and

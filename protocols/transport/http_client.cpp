@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -612,6 +613,22 @@ result<http_reply> https_call(const std::string& address, const https_options& t
 result<http_reply> http_get(const std::string& address, const std::string& target,
                             std::chrono::milliseconds timeout) {
   return http_call(address, "GET", target, {}, {}, timeout);
+}
+
+cancel_source::cancel_source() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
+cancel_source::~cancel_source() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+  }
+}
+
+void cancel_source::cancel() noexcept {
+  // The eventfd stays readable once written (nobody reads it).
+  const std::uint64_t one = 1;
+  if (fd_ >= 0) {
+    [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
+  }
 }
 
 } // namespace outpost::transport

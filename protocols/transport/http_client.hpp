@@ -67,6 +67,22 @@ result<http_reply> https_call(const std::string& address, const https_options& t
                               std::chrono::milliseconds timeout = std::chrono::seconds(5),
                               int cancel_fd = -1);
 
+/// Ends blocking calls (`https_call`'s `cancel_fd`) from any thread: once `cancel` ran, every
+/// call given `fd()` returns at once (`std::errc::operation_canceled`), and so does every later
+/// one. Shared between the caller that stops and the thread that calls.
+class cancel_source {
+public:
+  cancel_source();
+  ~cancel_source();
+  cancel_source(const cancel_source&) = delete;
+  cancel_source& operator=(const cancel_source&) = delete;
+  int fd() const noexcept { return fd_; }
+  void cancel() noexcept;
+
+private:
+  int fd_;
+};
+
 /// `http_call(address, "GET", target)`: the CLI's `outpost health` and `outpost metrics`.
 result<http_reply> http_get(const std::string& address, const std::string& target,
                             std::chrono::milliseconds timeout = std::chrono::seconds(5));

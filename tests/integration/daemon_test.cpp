@@ -9,7 +9,13 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <tuple>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace outpost::test {
 namespace {
@@ -185,6 +191,32 @@ TEST_F(Daemon, MalformedTomlAndMissingFileExitWithCode2) {
   auto [code2, err2] = run_rejected(dir_ / "missing.toml");
   EXPECT_EQ(code2, 2);
   EXPECT_NE(err2.find("cannot read"), std::string::npos) << err2;
+}
+
+TEST_F(Daemon, AParentThatNeverAnswersDoesNotHoldUpTheStop) {
+  // A "parent" whose kernel accepts connections that nobody ever reads: the TLS handshakes of
+  // the upstream link and of the scope sync's HTTPS call hang until their time-outs (10 s).
+  const int silent = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(silent, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(silent, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(silent, 16), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(silent, reinterpret_cast<sockaddr*>(&addr), &len);
+  const auto parent = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  auto p =
+      start(config("[upstream]\nconnection_string = \"HostName=parent.test;DeviceId=edge1;"
+                   "SharedAccessKey=a2V5a2V5a2V5a2V5\"\nparent_hostname = \""
+                   + parent + "\"\nparent_https = \"" + parent + "\""));
+  metrics_address();
+  std::this_thread::sleep_for(1500ms); // the first scope round is in its handshake by now
+  const auto t0 = std::chrono::steady_clock::now();
+  p->signal(SIGTERM);
+  EXPECT_EQ(p->wait(8s).value_or(-1), 0) << p->stderr_text();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s) << "the README promises a stop within 5 s";
+  ::close(silent);
 }
 
 TEST_F(Daemon, StoreThatCannotOpenExitsWithCode1AndNoFallback) {
