@@ -1,15 +1,18 @@
 #include "actors/app/admin_api.hpp"
 
 #include "actors/app/c2d_admin.hpp"
+#include "actors/app/daemon_log.hpp"
 #include "actors/app/iothub_response.hpp"
 #include "actors/app/system_twins.hpp"
 #include "actors/app/twin_admin.hpp"
 #include "protocols/iothub/encoding.hpp"
 #include "storage/errc.hpp"
+#include "supervisor/runtime/process_host.hpp"
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -25,6 +28,11 @@
 namespace outpost::app {
 
 namespace {
+
+std::int64_t wall_now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
 
 using json = nlohmann::json;
 using transport::http_request;
@@ -329,6 +337,20 @@ transport::http_async_handler admin_routes(
                                 {"parent", u->parent},
                                 {"deviceId", u->device_id}}
                                .dump()};
+    }
+    if (path == "/logs/outpostd" && req.method == "GET") {
+      const auto tail = iothub::query_parameter(req.target, "tail");
+      const auto since =
+          supervisor::parse_since(iothub::query_parameter(req.target, "since"), wall_now_ms());
+      if (since < 0 || (!tail.empty() && !std::all_of(tail.begin(), tail.end(), ::isdigit))
+          || tail.size() > 9) {
+        return error(400, "tail must be a number; since: unix seconds, ISO 8601 or e.g. 10m");
+      }
+      std::string text;
+      for (const auto& line : daemon_log_lines(tail.empty() ? 0 : std::stoul(tail), since)) {
+        text += line + "\n";
+      }
+      return http_response{200, "text/plain; charset=utf-8", text};
     }
     if (path == "/ca" && req.method == "GET") {
       std::ifstream in{ca_file};

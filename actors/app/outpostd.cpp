@@ -1,29 +1,17 @@
 // outpostd: the Outpost daemon (edge hub, edge agent and workload service in one process).
 
 #include "actors/app/daemon.hpp"
+#include "actors/app/daemon_log.hpp"
 #include "supervisor/config/build_info.hpp"
 #include "supervisor/config/config.hpp"
 
 #include <CLI/CLI.hpp>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
 #include <iostream>
 
 #include <sys/stat.h>
-
-namespace {
-
-void setup_logging(const std::string& level) {
-  auto logger = spdlog::stderr_logger_mt("outpostd");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
-  logger->set_level(spdlog::level::from_str(level));
-  logger->flush_on(spdlog::level::info);
-  spdlog::set_default_logger(logger);
-}
-
-} // namespace
 
 int main(int argc, char** argv) {
   using namespace outpost::app;
@@ -60,7 +48,7 @@ int main(int argc, char** argv) {
     std::cout << config_path << ": ok\n";
     return exit_ok;
   }
-  setup_logging(cfg.log.level);
+  setup_daemon_logging(cfg.log.level);
   try {
     return run_daemon(cfg);
   } catch (const std::exception& e) {

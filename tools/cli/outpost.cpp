@@ -7,6 +7,7 @@
 #include "tools/cli/agent_commands.hpp"
 #include "tools/cli/route_test.hpp"
 #include "tools/cli/service_commands.hpp"
+#include "tools/cli/support_bundle.hpp"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -275,6 +276,16 @@ int main(int argc, char** argv) {
   monitor->add_option("--module", monitor_module, "only messages from this module");
   monitor->add_option("--timeout", monitor_timeout, "stop after this many seconds (0: never)");
   monitor->add_option("--count", monitor_count, "stop after this many messages (0: never)");
+  auto* bundle =
+      app.add_subcommand("support-bundle",
+                         "collect logs, status, configuration and metrics (secrets redacted) "
+                         "into a .tar.gz for support");
+  std::string bundle_since;
+  std::string bundle_output;
+  bundle->add_option("--since", bundle_since,
+                     "only log lines since: unix seconds, ISO 8601 UTC, or e.g. 1h");
+  bundle->add_option("--output", bundle_output,
+                     "the file to write (default: outpost-support-bundle-<UTC time>.tar.gz)");
   auto* restart = app.add_subcommand("restart", "restart a module regardless of its policy");
   restart->add_option("MODULE", module, "module name")->required();
   auto* route = app.add_subcommand("route", "work with IoT Hub routes");
@@ -313,6 +324,12 @@ int main(int argc, char** argv) {
   }
   if (list->parsed()) {
     return outpost::cli::run_list(cfg);
+  }
+  if (bundle->parsed()) {
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    return outpost::cli::run_support_bundle(cfg, config_path, bundle_since, bundle_output,
+                                            ec ? std::string{argv[0]} : self.string());
   }
   if (logs->parsed()) {
     return outpost::cli::run_logs(cfg, module, tail, since, follow);
