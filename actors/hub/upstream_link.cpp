@@ -624,6 +624,10 @@ caf::behavior upstream_link(upstream_actor* self, std::shared_ptr<const hub_serv
       [](const hub::binding& b) { return b.target.what == routing::endpoint::kind::upstream; },
       "upstream", "rejected_upstream", st.hub->metrics);
   st.drain->read(st.hub->routes->get(), false);
+  // The offline series exist from the start (at 0), so dashboards and alerts see them before
+  // the first outage.
+  st.hub->metrics->offline_count.Add({{"id", st.cfg.device_id + "/$edgeHub"}});
+  st.hub->metrics->offline_duration.add({{"id", st.cfg.device_id + "/$edgeHub"}});
   set_state(self, link_state::trying);
   connect(self);
   return {
