@@ -17,7 +17,7 @@ apt_packages=(
   clang libclang-rt-dev
   mosquitto mosquitto-clients nodejs podman runc libjemalloc-dev
   libqpid-proton-cpp12-dev python3-qpid-proton
-  rabbitmq-server prometheus
+  rabbitmq-server prometheus chromium
 )
 
 sudo_cmd() {

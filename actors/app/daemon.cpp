@@ -6,6 +6,7 @@
 #include "actors/app/hub_setup.hpp"
 #include "actors/app/io_scheduler.hpp"
 #include "actors/app/service_api.hpp"
+#include "actors/app/status_page.hpp"
 #include "actors/common/messages.hpp"
 #include "actors/common/process_metrics.hpp"
 #include "actors/common/storage_writer.hpp"
@@ -135,12 +136,14 @@ bool write_ports(const fs::path& file,
   return !ec;
 }
 
-/// The HTTP surface: /metrics (Prometheus text) and /healthz (the store answers).
+/// The HTTP surface: /metrics (Prometheus text), /healthz (the store answers) and the status
+/// page (`/`, `status.*`).
 transport::http_handler http_routes(caf::actor_system& sys, actors::writer_actor writer,
                                     std::shared_ptr<prometheus::Registry> registry,
-                                    std::shared_ptr<actors::summary_registry> summaries) {
+                                    std::shared_ptr<actors::summary_registry> summaries,
+                                    std::shared_ptr<const status_page_sources> page) {
   auto process = std::make_shared<actors::process_metrics>();
-  return [&sys, writer, registry, summaries, process](const transport::http_request& req) {
+  return [&sys, writer, registry, summaries, process, page](const transport::http_request& req) {
     const auto path = req.target.substr(0, req.target.find('?'));
     if (req.method != "GET") {
       return transport::http_response{405, "text/plain", "method not allowed\n"};
@@ -171,6 +174,9 @@ transport::http_handler http_routes(caf::actor_system& sys, actors::writer_actor
               },
               [&](caf::error&) {});
       return res;
+    }
+    if (auto r = status_page(*page, req)) {
+      return *r;
     }
     return transport::http_response{404, "text/plain", "not found\n"};
   };
@@ -255,7 +261,16 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, transport::io_runner
   std::unique_ptr<transport::http_server> http;
   if (!cfg.listen.metrics.empty()) {
     auto s = transport::http_server::start(
-        io, cfg.listen.metrics, http_routes(sys, core.writer, core.registry, core.summaries));
+        io, cfg.listen.metrics,
+        http_routes(sys, core.writer, core.registry, core.summaries,
+                    std::make_shared<const status_page_sources>(
+                        status_page_sources{&sys,
+                                            core.writer,
+                                            {agent->agent, agent->view},
+                                            hub->status(),
+                                            hub->routes(),
+                                            hub->upstream(),
+                                            cfg.device_id})));
     if (!s) {
       spdlog::critical("[http] cannot listen on {} (listen.metrics): {}", cfg.listen.metrics,
                        s.error().message());

@@ -71,6 +71,10 @@ void hub_runtime::set_upstream_hooks(actors::upstream_hooks hooks) {
   parts_->upstream_hooks->set(std::make_shared<const actors::upstream_hooks>(std::move(hooks)));
 }
 
+std::shared_ptr<actors::routes_snapshot> hub_runtime::routes() const {
+  return parts_->routes;
+}
+
 std::shared_ptr<actors::upstream_status_snapshot> hub_runtime::upstream() const {
   return parts_->upstream_status;
 }

@@ -4,6 +4,7 @@
 #include "actors/common/writer_interface.hpp"
 #include "actors/hub/c2d_interface.hpp"
 #include "actors/hub/edgehub_desired.hpp"
+#include "actors/hub/hub_routes.hpp"
 #include "actors/hub/method_interface.hpp"
 #include "actors/hub/monitor_feed.hpp"
 #include "actors/hub/twin_interface.hpp"
@@ -48,6 +49,8 @@ public:
   void set_upstream_hooks(actors::upstream_hooks hooks);
   /// The upstream link's state ("none" when standalone) for `outpost check` and `list`.
   std::shared_ptr<actors::upstream_status_snapshot> upstream() const;
+  /// The routes in force, bound to their mailboxes (the status page lists them).
+  std::shared_ptr<actors::routes_snapshot> routes() const;
   /// What `outpost monitor` polls (admin API `GET /monitor`).
   std::shared_ptr<actors::monitor_feed> monitor() const;
   /// The owner of every twin (admin API `/twins`).

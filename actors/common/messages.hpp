@@ -71,6 +71,8 @@ struct queue_report {
   storage::queue_name name;
   storage::queue_handle queue = 0;
   storage::queue_stats stats;
+  /// When the oldest live entry was stored (ms since the epoch); 0 = the queue is empty.
+  std::int64_t oldest_enqueued_ms = 0;
 };
 
 struct store_report {

@@ -280,8 +280,17 @@ void drop_expired(writer_pointer self, storage::queue_handle q,
 
 store_report report(writer_state& st) {
   store_report rep;
+  const auto now = st.cfg.now_ms();
   for (auto& [name, q] : st.store->queues()) {
-    rep.queues.push_back({name, q, *st.store->stats(q)});
+    const auto stats = *st.store->stats(q);
+    std::int64_t oldest = 0;
+    if (stats.length > 0) {
+      // One seek per non-empty queue: the first live entry after the checkpoint.
+      if (auto head = st.store->read(q, stats.checkpoint + 1, 1, now); head && !head->empty()) {
+        oldest = head->front().enqueued_ms;
+      }
+    }
+    rep.queues.push_back({name, q, stats, oldest});
   }
   rep.used_bytes = st.store->used_bytes();
   rep.max_size_bytes = st.store->limits().max_size_bytes;

@@ -477,6 +477,9 @@ private:
     response_.version(version);
     response_.result(response.status);
     response_.set(http::field::server, "outpost");
+    for (const auto& [name, value] : response.headers) {
+      response_.set(name, value);
+    }
     response_.keep_alive(keep_alive_);
     if (response.status == 204 || response.status == 304) {
       // RFC 9110 §8.6: these carry no content, so no Content-Length either.

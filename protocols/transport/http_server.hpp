@@ -45,6 +45,9 @@ struct http_response {
   unsigned status = 200; ///< 200..599; anything else is answered with 500
   std::string content_type = "text/plain";
   std::string body;
+  /// Further headers (e.g. `Content-Security-Policy`); names and values are the handler's own,
+  /// never a peer's.
+  std::vector<std::pair<std::string, std::string>> headers = {};
 };
 
 /// Called once per request on a thread of the servers' shared handler pool (4 threads), never on
