@@ -17,7 +17,7 @@ apt_packages=(
   clang libclang-rt-dev
   mosquitto mosquitto-clients nodejs podman runc libjemalloc-dev
   libqpid-proton-cpp12-dev python3-qpid-proton
-  rabbitmq-server prometheus chromium
+  rabbitmq-server prometheus chromium lintian
 )
 
 sudo_cmd() {
@@ -116,6 +116,12 @@ bench() {
   "$build_dir/bin/store_append_bench" "$@"
 }
 
+# The Debian package of the build (tools/cmake/Package.cmake): build/outpost_<version>_amd64.deb.
+package() {
+  (cd "$build_dir" && cpack -G DEB -C "$build_type" >/dev/null)
+  ls "$build_dir"/outpost_*_amd64.deb
+}
+
 cmd="${1:-}"
 shift || true
 case "$cmd" in
@@ -129,8 +135,9 @@ case "$cmd" in
   fuzz) setup; "$root/tools/ci/fuzz_ci.sh" "$@" ;;
   test-tsan) setup; test_tsan ;;
   bench) bench "$@" ;;
+  package) setup; build; package ;;
   format) find "$root"/{actors,protocols,routing,storage,supervisor,tools,tests} \
             -name '*.[ch]pp' -print0 | xargs -0 clang-format -i ;;
-  *) echo "usage: $0 setup|build|run [config]|test|test-asan|test-tsan|check|check-headers|fuzz [seconds]|bench|format" >&2
+  *) echo "usage: $0 setup|build|run [config]|test|test-asan|test-tsan|check|check-headers|fuzz [seconds]|bench|package|format" >&2
      exit 64 ;;
 esac
