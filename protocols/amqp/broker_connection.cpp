@@ -24,11 +24,12 @@
 
 namespace outpost::amqp {
 
-class broker_connection::handler final : public proton::messaging_handler {
+class broker_connection::handler final
+    : public detail::client_driver<broker_connection::handler, bus::events> {
 public:
   explicit handler(broker_settings settings)
-      : settings_(std::move(settings)),
-        driver_(settings_.container_id) {}
+      : client_driver(settings.container_id, "broker"),
+        settings_(std::move(settings)) {}
 
   void start() {
     proton::connection_options opts;
@@ -50,51 +51,6 @@ public:
     }
     driver_.connect(opts);
     dispatch();
-  }
-
-  void feed(std::string_view bytes) {
-    detail::feed_driver(
-        driver_, bytes, finished_, [this] { dispatch(); }, [] {});
-  }
-
-  std::int64_t tick(std::int64_t now_ms) {
-    const auto next = driver_.tick(proton::timestamp(now_ms));
-    dispatch();
-    return next.milliseconds();
-  }
-
-  void disconnected() {
-    if (!finished_) {
-      driver_.disconnected(
-          proton::error_condition("amqp:connection:framing-error", "socket closed"));
-      dispatch();
-    }
-    end("the connection to the broker was lost");
-  }
-
-  void dispatch() {
-    if (!finished_ && !driver_.dispatch()) {
-      end("the connection to the broker ended");
-    }
-  }
-
-  std::string take_output() {
-    return detail::drain_driver(driver_, [this] { dispatch(); });
-  }
-
-  void fail(const std::string& why) {
-    if (!finished_) {
-      end("engine failure: " + why);
-    }
-  }
-
-  bool finished() const { return finished_; }
-
-  void take_events(bus::events& out) {
-    for (auto& e : events_) {
-      out.push_back(std::move(e));
-    }
-    events_.clear();
   }
 
   void send(const routing::message& msg, std::uint64_t token) {
@@ -209,13 +165,12 @@ private:
     events_.push_back(bus::closed{why});
   }
 
+  friend class detail::client_driver<broker_connection::handler, bus::events>;
+
   broker_settings settings_;
-  proton::io::connection_driver driver_;
-  bool finished_ = false;
   bool ended_ = false;
   bool closing_ = false;
   bool opened_ = false;
-  bus::events events_;
   proton::sender sender_;
   std::deque<std::pair<proton::message, std::uint64_t>> queue_; ///< waiting for credit
   std::map<proton::tracker, std::uint64_t> trackers_;           ///< sent, unsettled: token

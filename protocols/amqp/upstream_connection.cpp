@@ -73,11 +73,12 @@ std::string telemetry_address(const iothub::client_identity& who) {
 
 } // namespace
 
-class upstream_connection::handler final : public proton::messaging_handler {
+class upstream_connection::handler final
+    : public detail::client_driver<upstream_connection::handler, up::events> {
 public:
   explicit handler(upstream_settings settings)
-      : settings_(std::move(settings)),
-        driver_(settings_.container_id) {}
+      : client_driver(settings.container_id, "parent"),
+        settings_(std::move(settings)) {}
 
   void start(std::int64_t now_ms) {
     now_ms_ = now_ms;
@@ -90,52 +91,6 @@ public:
         .virtual_host(settings_.hostname);
     driver_.connect(opts);
     dispatch();
-  }
-
-  void feed(std::string_view bytes) {
-    detail::feed_driver(
-        driver_, bytes, finished_, [this] { dispatch(); }, [] {});
-  }
-
-  std::int64_t tick(std::int64_t now_ms) {
-    now_ms_ = now_ms;
-    const auto next = driver_.tick(proton::timestamp(now_ms));
-    dispatch();
-    return next.milliseconds();
-  }
-
-  void disconnected() {
-    if (!finished_) {
-      driver_.disconnected(
-          proton::error_condition("amqp:connection:framing-error", "socket closed"));
-      dispatch();
-    }
-    end("the connection to the parent was lost");
-  }
-
-  void dispatch() {
-    if (!finished_ && !driver_.dispatch()) {
-      end("the connection to the parent ended");
-    }
-  }
-
-  std::string take_output() {
-    return detail::drain_driver(driver_, [this] { dispatch(); });
-  }
-
-  void fail(const std::string& why) {
-    if (!finished_) {
-      end("engine failure: " + why);
-    }
-  }
-
-  bool finished() const { return finished_; }
-
-  void take_events(up::events& out) {
-    for (auto& e : events_) {
-      out.push_back(std::move(e));
-    }
-    events_.clear();
   }
 
   // ---- the owner's calls ---------------------------------------------------------------------
@@ -648,14 +603,12 @@ private:
     events_.push_back(up::closed{why});
   }
 
+  friend class detail::client_driver<upstream_connection::handler, up::events>;
+
   upstream_settings settings_;
-  proton::io::connection_driver driver_;
-  std::int64_t now_ms_ = 0;
-  bool finished_ = false;
   bool ended_ = false;
   bool closing_ = false;
   bool opened_ = false;
-  up::events events_;
   proton::sender cbs_out_;
   proton::receiver cbs_in_;
   std::deque<proton::message> cbs_queue_;
