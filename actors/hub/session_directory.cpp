@@ -16,11 +16,19 @@ struct directory_state {
   prometheus::Gauge* connected = nullptr;
   std::map<std::string, directory_session_actor, std::less<>> live;
   std::set<std::string> persistent; ///< live client ids with clean_session = 0
+  caf::actor observer;              ///< told of clients coming and going (client_atom)
 
   static inline const char* name = "session_directory";
 };
 
 using directory_pointer = directory_actor::stateful_pointer<directory_state>;
+
+void tell(directory_pointer self, const std::string& client_id, bool connected) {
+  if (self->state.observer) {
+    // A typed actor sends to an untyped one anonymously (CAF 0.17).
+    caf::anon_send(self->state.observer, client_atom::value, client_id, connected);
+  }
+}
 
 void update_gauge(directory_state& st) {
   if (st.connected) {
@@ -36,8 +44,10 @@ directory_actor::behavior_type directory_behavior(directory_pointer self, writer
     auto& st = self->state;
     for (auto i = st.live.begin(); i != st.live.end(); ++i) {
       if (i->second.address() == down.source) {
+        const auto id = i->first;
         st.persistent.erase(i->first);
         st.live.erase(i);
+        tell(self, id, false);
         break;
       }
     }
@@ -47,6 +57,7 @@ directory_actor::behavior_type directory_behavior(directory_pointer self, writer
       [=](register_atom, const std::string& client_id, const directory_session_actor& session,
           bool clean) {
         auto& st = self->state;
+        const bool known = st.live.count(client_id) != 0;
         if (auto i = st.live.find(client_id); i != st.live.end() && i->second != session) {
           spdlog::info("[session directory {}] new connection takes the session over", client_id);
           self->demonitor(i->second.address());
@@ -60,6 +71,9 @@ directory_actor::behavior_type directory_behavior(directory_pointer self, writer
           st.persistent.insert(client_id);
         }
         update_gauge(st);
+        if (!known) {
+          tell(self, client_id, true);
+        }
         // The writer answers the session: it reads what the previous session left.
         return self->delegate(st.writer, session_restore_atom::value, client_id, clean);
       },
@@ -79,6 +93,14 @@ directory_actor::behavior_type directory_behavior(directory_pointer self, writer
           st.live.erase(i);
           st.persistent.erase(client_id);
           update_gauge(st);
+          tell(self, client_id, false);
+        }
+      },
+      [=](observe_atom, caf::actor& observer) {
+        auto& st = self->state;
+        st.observer = std::move(observer);
+        for (const auto& [id, session] : st.live) {
+          tell(self, id, true);
         }
       },
   };

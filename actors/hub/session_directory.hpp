@@ -28,6 +28,9 @@ namespace outpost::actors {
 ///   what changed in the session's subscriptions, stored as changes (one key per filter) in
 ///   column `sessions` for a persistent session.
 /// - `(unregister_atom, client_id, session)`: the connection ended.
+/// - `(observe_atom, observer)`: the observer (the upstream link) is told
+///   `(client_atom, client_id, true)` for every client connected now and whenever one connects,
+///   `(client_atom, client_id, false)` when one goes (a take-over is no change).
 directory_actor spawn_session_directory(caf::actor_system& sys, writer_actor writer,
                                         prometheus::Gauge* connected_clients);
 

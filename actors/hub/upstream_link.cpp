@@ -64,6 +64,7 @@ struct upstream_state {
   std::uint64_t next_token = 1;   ///< twin request correlation ids
   std::unordered_map<std::string, std::int64_t> token_expiry; ///< s, per identity, this link
   std::set<std::string> listening; ///< identities whose calls this link receives
+  std::set<std::string> here;      ///< clients connected to this edge now (the directory says)
   nlohmann::json deploy_agent;     ///< the parent's `$edgeAgent` desired properties for this edge
   nlohmann::json deploy_hub;       ///< and `$edgeHub`'s
   std::string deployed;            ///< the manifest last handed to the deployment source
@@ -211,8 +212,10 @@ void sync_twin(upstream_actor* self, const iothub::client_identity& who);
 void sync_system_twins(upstream_actor* self);
 
 /// The identities whose method calls (and C2D messages) the parent may send down this link:
-/// the devices in this edge's scope and this edge's modules (IoT Edge's cloud proxies
-/// subscribe when their client does; this link listens for every identity it may carry).
+/// this edge's modules, and the devices of its scope while they are connected here (IoT
+/// Edge's cloud proxies exist while their client does): a site with thousands of leaves costs
+/// the parent links for the connected ones only, and a C2D message for a leaf that is away
+/// waits at the parent, as it waits in IoT Hub.
 void listen_for_scope(upstream_actor* self) {
   auto& st = self->state;
   if (!st.opened || !st.proto) {
@@ -221,7 +224,7 @@ void listen_for_scope(upstream_actor* self) {
   const auto& edge = st.cfg.device_id;
   sync_system_twins(self);
   for (const auto& [id, i] : *st.hub->identities->get()) {
-    const bool scope_device = i.module_id.empty() && i.parent == edge;
+    const bool scope_device = i.module_id.empty() && i.parent == edge && st.here.count(id) != 0;
     const bool own_module = i.device_id == edge && !i.module_id.empty();
     if (!i.enabled || !(scope_device || own_module) || st.listening.count(id) != 0) {
       continue;
@@ -619,6 +622,7 @@ caf::behavior upstream_link(upstream_actor* self, std::shared_ptr<const hub_serv
   }
   self->set_default_handler(caf::drop); // the sessions group says more than this link hears
   self->send(st.hub->twins, twin_forward_atom::value, caf::actor{self});
+  self->send(st.hub->directory, observe_atom::value, caf::actor{self});
   st.drain.emplace(
       caf::actor{self},
       [](const hub::binding& b) { return b.target.what == routing::endpoint::kind::upstream; },
@@ -735,6 +739,26 @@ caf::behavior upstream_link(upstream_actor* self, std::shared_ptr<const hub_serv
         amqp::up::events evs;
         s.proto->take_events(evs);
         handle(self, evs);
+      },
+      [=](client_atom, const std::string& id, bool connected) {
+        auto& s = self->state;
+        if (connected) {
+          s.here.insert(id);
+          listen_for_scope(self);
+        } else {
+          s.here.erase(id);
+          auto who = iothub::parse_client_id(id);
+          // This edge's own modules stay heard (a handful; their methods come from the
+          // parent's deployments); a leaf that left is not.
+          if (who && !who->is_module() && s.listening.erase(id) != 0 && s.proto) {
+            s.proto->unlisten(*who);
+          }
+        }
+        if (s.proto) {
+          amqp::up::events evs;
+          s.proto->take_events(evs);
+          handle(self, evs);
+        }
       },
       [=](identities_atom) {
         // The scope changed (the scope sync, or a local change): listen for newcomers.

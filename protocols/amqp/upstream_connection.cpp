@@ -214,6 +214,39 @@ public:
     open_listening(st);
   }
 
+  void unlisten(const iothub::client_identity& who) {
+    auto it = identities_.find(who.id());
+    if (it == identities_.end()) {
+      return;
+    }
+    auto& st = it->second;
+    st.listen = false;
+    if (st.c2d) {
+      for (auto d = c2d_unsettled_.begin(); d != c2d_unsettled_.end();) {
+        if (d->second.receiver() == st.c2d) {
+          d->second.release();
+          d = c2d_unsettled_.erase(d);
+        } else {
+          ++d;
+        }
+      }
+      receivers_.erase(st.c2d);
+      st.c2d.close();
+      st.c2d = proton::receiver{};
+    }
+    if (st.methods_in) {
+      receivers_.erase(st.methods_in);
+      st.methods_in.close();
+      st.methods_in = proton::receiver{};
+    }
+    if (st.methods_out) {
+      st.methods_out.close();
+      st.methods_out = proton::sender{};
+    }
+    st.calls.clear();
+    st.answers.clear();
+  }
+
   void settle_c2d(std::uint64_t id, up::settled::how how) {
     auto it = c2d_unsettled_.find(id);
     if (it == c2d_unsettled_.end()) {
@@ -685,6 +718,10 @@ void upstream_connection::listen(const iothub::client_identity& who) {
 void upstream_connection::twin_request(const iothub::client_identity& who, const std::string& op,
                                        const std::string& correlation, const std::string& body) {
   guarded([&] { handler_->twin_request(who, op, correlation, body); });
+}
+
+void upstream_connection::unlisten(const iothub::client_identity& who) {
+  guarded([&] { handler_->unlisten(who); });
 }
 
 void upstream_connection::settle_c2d(std::uint64_t delivery, up::settled::how outcome) {

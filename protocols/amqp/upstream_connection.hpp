@@ -131,6 +131,10 @@ public:
   /// channel) and, for a device, its C2D messages (`.../messages/devicebound`). Opened once the
   /// identity's token is accepted; idempotent.
   void listen(const iothub::client_identity& who);
+  /// Stops receiving for `who` (its client left this edge): its C2D link and method links
+  /// close, C2D messages not settled yet are released (the parent keeps them), calls in flight
+  /// are forgotten (the parent times them out). Idempotent.
+  void unlisten(const iothub::client_identity& who);
   /// Settles a `c2d_message` (accepted: the child holds it; rejected: it never will; released:
   /// not now) and grants its link the next credit.
   void settle_c2d(std::uint64_t delivery, up::settled::how outcome);

@@ -248,9 +248,13 @@ test('a leaf device registered at the parent below the child connects to the chi
       const del = await parent.admin('PATCH', '/twins/leaf1', { properties: { desired: { interval: null, mode: 'eco' } } });
       assert.equal(del.status, 200, JSON.stringify(del.body));
       await child.start();
+      // The child hears a leaf's twin while the leaf is connected to it (IoT Edge's cloud
+      // proxies): the leaf comes back, and its twin at the child is the parent's.
+      const back = await child.openDevice(leafCs);
       const childDesired = async () => (await child.admin('GET', '/twins/leaf1')).body.properties.desired;
       await waitFor(async () => { const d = await childDesired(); return d.mode === 'eco' && !('interval' in d); },
         { timeoutMs: 20000, message: 'the parent\'s desired properties, deletion included, at the child' });
+      await child.closeClient(back);
 
       // The parent removes the device: the child forgets it and refuses it from then on.
       await parent.cliOk(['identity', 'remove', 'leaf1']);

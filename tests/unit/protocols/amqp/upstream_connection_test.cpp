@@ -287,5 +287,35 @@ TEST_F(UpstreamConnection, CarriesTheParentsMethodCallsAndC2DMessagesDownToAList
   }
 }
 
+TEST_F(UpstreamConnection, UnlistenClosesTheLinksAndTheParentKeepsAnUnsettledC2DMessage) {
+  // The leaf left the child: its C2D and method links close; a C2D message delivered but not
+  // settled yet goes back to the parent (released), which keeps it for the next listen.
+  const iothub::client_identity leaf{"leaf6", ""};
+  child.put_token(leaf, "hub.example/devices/leaf6", "good", "leaf6;edgeA");
+  child.listen(leaf);
+  pump();
+  routing::message c2d;
+  c2d.body = "while leaving";
+  hub.deliver(leaf, outbound::c2d, c2d, 9, 1);
+  pump();
+  ASSERT_EQ(child_got<up::c2d_message>().size(), 1u);
+  child.unlisten(leaf);
+  child.unlisten(leaf); // idempotent
+  pump();
+  EXPECT_FALSE(hub.listening(leaf, outbound::methods));
+  EXPECT_FALSE(hub.listening(leaf, outbound::c2d));
+  bool released = false;
+  for (auto& e : hub_events) {
+    if (auto* d = std::get_if<delivered_event>(&e)) {
+      released = d->token == 9 && d->how == outcome::released;
+    }
+  }
+  EXPECT_TRUE(released);
+  child.listen(leaf); // back: the links open again
+  pump();
+  EXPECT_TRUE(hub.listening(leaf, outbound::methods));
+  EXPECT_TRUE(hub.listening(leaf, outbound::c2d));
+}
+
 } // namespace
 } // namespace outpost::amqp
