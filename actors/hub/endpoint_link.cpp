@@ -185,7 +185,7 @@ caf::behavior endpoint_link(endpoint_actor* self, std::shared_ptr<const hub_serv
       st.cfg.name, "rejected_endpoint", st.hub->metrics);
   st.drain->read(st.hub->routes->get(), false);
   connect(self);
-  return {
+  return shared_link_handlers(self).or_else(caf::message_handler{
       [=](link_connected_atom, std::uint64_t gen) {
         if (gen == self->state.gen) {
           flush(self); // SASL, the AMQP header and open, queued since start
@@ -200,16 +200,6 @@ caf::behavior endpoint_link(endpoint_actor* self, std::shared_ptr<const hub_serv
         s.proto->on_bytes(bytes, now_ms(self), evs);
         handle(self, evs);
       },
-      [=](link_closed_atom, std::uint64_t gen, const std::string& why) {
-        if (gen == self->state.gen) {
-          disconnected(self, why);
-        }
-      },
-      [=](link_retry_atom, std::uint64_t gen) {
-        if (gen == self->state.gen && !self->state.client) {
-          connect(self);
-        }
-      },
       [=](tick_atom, std::uint64_t gen) {
         auto& s = self->state;
         if (gen != s.gen || !s.proto) {
@@ -219,15 +209,6 @@ caf::behavior endpoint_link(endpoint_actor* self, std::shared_ptr<const hub_serv
         amqp::bus::events evs;
         s.proto->on_tick(now_ms(self), evs);
         handle(self, evs);
-      },
-      [=](deliver_atom, storage::queue_handle q, entries& es) { on_entries(self, q, es); },
-      [=](drained_atom, storage::queue_handle) {
-        if (self->state.opened) {
-          self->state.drain->subscribe_next();
-        }
-      },
-      [=](routes_atom) {
-        self->state.drain->read(self->state.hub->routes->get(), self->state.opened);
       },
       [=](closed_atom) {
         auto& s = self->state;
@@ -240,7 +221,7 @@ caf::behavior endpoint_link(endpoint_actor* self, std::shared_ptr<const hub_serv
         s.client.reset();
         self->quit();
       },
-  };
+  });
 }
 
 } // namespace

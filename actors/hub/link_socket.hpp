@@ -4,10 +4,13 @@
 // brokers) share about their one socket: the messages its thread sends the link's actor, and
 // the reconnect back-off.
 
+#include "actors/common/messages.hpp"
+#include "actors/hub/hub_routes.hpp"
 #include "protocols/transport/stream_client.hpp"
 
 #include <caf/actor.hpp>
 #include <caf/atom.hpp>
+#include <caf/message_handler.hpp>
 #include <caf/send.hpp>
 
 #include <algorithm>
@@ -47,6 +50,35 @@ inline std::int64_t link_backoff_ms(int attempt, std::int64_t max_ms, std::mt199
   const auto base = std::min<std::int64_t>(max_ms, std::int64_t{1000} << std::min(attempt, 16));
   std::uniform_int_distribution<std::int64_t> jitter(base / 2, base);
   return jitter(rng);
+}
+
+/// The handlers both links share: their socket's end, the retry timer, the mailboxes'
+/// deliveries and `drained` notices, and new routes. `Self`'s state has `gen`, `client`,
+/// `opened`, `drain` and `hub`; `disconnected(self, why)`, `connect(self)` and
+/// `on_entries(self, q, es)` are each link's own (found where `Self` is declared).
+template <class Self>
+caf::message_handler shared_link_handlers(Self* self) {
+  return {
+      [=](link_closed_atom, std::uint64_t gen, const std::string& why) {
+        if (gen == self->state.gen) {
+          disconnected(self, why);
+        }
+      },
+      [=](link_retry_atom, std::uint64_t gen) {
+        if (gen == self->state.gen && !self->state.client) {
+          connect(self);
+        }
+      },
+      [=](deliver_atom, storage::queue_handle q, entries& es) { on_entries(self, q, es); },
+      [=](drained_atom, storage::queue_handle) {
+        if (self->state.opened) {
+          self->state.drain->subscribe_next();
+        }
+      },
+      [=](routes_atom) {
+        self->state.drain->read(self->state.hub->routes->get(), self->state.opened);
+      },
+  };
 }
 
 } // namespace outpost::actors

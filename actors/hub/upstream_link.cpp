@@ -634,7 +634,7 @@ caf::behavior upstream_link(upstream_actor* self, std::shared_ptr<const hub_serv
   st.hub->metrics->offline_duration.add({{"id", st.cfg.device_id + "/$edgeHub"}});
   set_state(self, link_state::trying);
   connect(self);
-  return {
+  return shared_link_handlers(self).or_else(caf::message_handler{
       [=](link_connected_atom, std::uint64_t gen) {
         auto& s = self->state;
         if (gen == s.gen && s.ws) {
@@ -672,16 +672,6 @@ caf::behavior upstream_link(upstream_actor* self, std::shared_ptr<const hub_serv
                           evs);
         handle(self, evs);
       },
-      [=](link_closed_atom, std::uint64_t gen, const std::string& why) {
-        if (gen == self->state.gen) {
-          disconnected(self, why);
-        }
-      },
-      [=](link_retry_atom, std::uint64_t gen) {
-        if (gen == self->state.gen && !self->state.client) {
-          connect(self);
-        }
-      },
       [=](tick_atom, std::uint64_t gen) {
         auto& s = self->state;
         if (gen != s.gen || !s.proto) {
@@ -717,15 +707,6 @@ caf::behavior upstream_link(upstream_actor* self, std::shared_ptr<const hub_serv
         amqp::up::events evs;
         s.proto->take_events(evs);
         handle(self, evs);
-      },
-      [=](deliver_atom, storage::queue_handle q, entries& es) { on_entries(self, q, es); },
-      [=](drained_atom, storage::queue_handle) {
-        if (self->state.opened) {
-          self->state.drain->subscribe_next();
-        }
-      },
-      [=](routes_atom) {
-        self->state.drain->read(self->state.hub->routes->get(), self->state.opened);
       },
       [=](twin_reported_atom, const std::string& id, const std::string& patch) {
         // A client here reported: the parent's twin gets the same patch (while the link is
@@ -780,7 +761,7 @@ caf::behavior upstream_link(upstream_actor* self, std::shared_ptr<const hub_serv
         s.client.reset();
         self->quit();
       },
-  };
+  });
 }
 
 } // namespace
