@@ -6,6 +6,7 @@
 
 #include "actors/common/messages.hpp"
 #include "actors/hub/hub_routes.hpp"
+#include "actors/hub/mqtt_session.hpp" // routes_atom and the hub's services
 #include "protocols/transport/stream_client.hpp"
 
 #include <caf/actor.hpp>
