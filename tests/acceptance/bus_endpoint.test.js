@@ -50,6 +50,8 @@ test('messages routed to Endpoint("bus") arrive in the RabbitMQ queue with their
           `outpost check must warn that the manifest is not portable:\n${check.stdout}`);
         await waitFor(async () => (await op.metricSum('outpost_endpoint_connected', { endpoint: 'bus' })) === 1,
           { timeoutMs: 30000, message: 'the endpoint link connected to RabbitMQ' });
+        assert.match((await op.check()).stdout,
+          new RegExp(`✓ endpoint bus: connected to amqp://127\\.0\\.0\\.1:${rabbit.port} node /queue/telemetry; backlog 0`));
 
         const dev = await op.openDevice(await op.addDevice('leaf1'));
         const N = 50;
@@ -119,6 +121,9 @@ test('RabbitMQ stopped for 20 s: every acknowledged message arrives once or is c
         const stoppedAt = acked.length;
         await sleep(20000);
         const duringOutage = acked.length - stoppedAt;
+        const down = await op.check();
+        assert.notEqual(down.code, 0, 'outpost check fails while the broker is away');
+        assert.match(down.stdout, /✗ endpoint bus: not connected to amqp:\/\/127\.0\.0\.1:\d+ node \/queue\/telemetry; backlog [1-9]/);
         const waiting = await op.metricSum('edgehub_queue_length', { endpoint: 'endpoint/bus' });
         await rabbit.start();
         await sleep(5000);

@@ -279,20 +279,56 @@ void check_connections(const std::string& metrics_address, checker& c) {
          + " (open connections by protocol/transport)");
 }
 
-/// Entries waiting in the `$upstream` queues (endpoint "iothub", every priority).
-std::uint64_t upstream_backlog(const std::string& metrics_address) {
-  auto metrics = transport::http_get(metrics_address, "/metrics");
-  std::uint64_t n = 0;
-  if (!metrics || metrics->status != 200) {
-    return n;
-  }
-  std::istringstream lines{metrics->body};
+/// The sum of the samples of /metrics whose line starts with `prefix` (a name and the start of
+/// its labels).
+double metric_sum(const std::string& metrics_body, const std::string& prefix) {
+  double n = 0;
+  std::istringstream lines{metrics_body};
   for (std::string line; std::getline(lines, line);) {
-    if (line.rfind("edgehub_queue_length{endpoint=\"iothub\"", 0) == 0) {
-      n += static_cast<std::uint64_t>(std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr));
+    if (line.rfind(prefix, 0) == 0) {
+      n += std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr);
     }
   }
   return n;
+}
+
+std::string metrics_body(const std::string& metrics_address) {
+  auto metrics = transport::http_get(metrics_address, "/metrics");
+  return metrics && metrics->status == 200 ? metrics->body : std::string{};
+}
+
+/// Entries waiting in the `$upstream` queues (endpoint "iothub", every priority).
+std::uint64_t upstream_backlog(const std::string& metrics_address) {
+  return static_cast<std::uint64_t>(
+      metric_sum(metrics_body(metrics_address), "edgehub_queue_length{endpoint=\"iothub\""));
+}
+
+/// Each `[endpoints.NAME]` broker (issue 12): connected or not, and what waits for it.
+void check_endpoints(const app::daemon_config& cfg, const std::string& metrics_address,
+                     checker& c) {
+  if (cfg.endpoints.empty()) {
+    return;
+  }
+  const auto body = metrics_body(metrics_address);
+  for (const auto& e : cfg.endpoints) {
+    const auto backlog = static_cast<std::uint64_t>(
+        metric_sum(body, "edgehub_queue_length{endpoint=\"endpoint/" + e.name + "\""));
+    const auto where = std::string{e.tls ? "amqps://" : "amqp://"} + e.host + ":"
+                       + std::to_string(e.port) + " node " + e.address;
+    const bool up =
+        metric_sum(body, "outpost_endpoint_connected{endpoint=\"" + e.name + "\"}") >= 1;
+    if (up) {
+      c.pass("endpoint " + e.name + ": connected to " + where + "; backlog "
+             + std::to_string(backlog));
+    } else {
+      c.fail("endpoint " + e.name + ": not connected to " + where + "; backlog "
+                 + std::to_string(backlog),
+             "is the broker up, does it serve AMQP 1.0 (RabbitMQ: the rabbitmq_amqp1_0 "
+             "plugin), and are the URL's user and password right (outpostd's log says why)? "
+             "Endpoint(\""
+                 + e.name + "\") keeps its messages meanwhile");
+    }
+  }
 }
 
 /// The upstream link (issue 12): optional, so a standalone edge passes.
@@ -502,6 +538,7 @@ int run_check(const app::daemon_config& cfg, const std::string& config_path) {
       check_store(ports["metrics"].get<std::string>(), cfg, c);
       check_connections(ports["metrics"].get<std::string>(), c);
       check_upstream(cfg, ports["metrics"].get<std::string>(), c);
+      check_endpoints(cfg, ports["metrics"].get<std::string>(), c);
     }
   }
   // The manifest file and the service API's applyConfigurationContent: the newer is in force.
