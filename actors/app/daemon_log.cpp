@@ -1,10 +1,11 @@
 #include "actors/app/daemon_log.hpp"
 
+#include "protocols/common/iso_time.hpp"
+
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <ctime>
 #include <memory>
 
 namespace outpost::app {
@@ -14,18 +15,6 @@ namespace {
 std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt>& ring() {
   static std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> r;
   return r;
-}
-
-/// "YYYY-MM-DDTHH:MM:SS.mmm" in UTC: the lines' own prefix, so they compare as text.
-std::string utc_prefix(std::int64_t ms) {
-  const std::time_t s = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  ::gmtime_r(&s, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[40];
-  std::snprintf(out, sizeof out, "%s.%03d", buf, static_cast<int>(ms % 1000));
-  return out;
 }
 
 } // namespace
@@ -47,7 +36,9 @@ std::vector<std::string> daemon_log_lines(std::size_t tail, std::int64_t since_m
   }
   auto lines = r->last_formatted();
   if (since_ms > 0) {
-    const auto from = utc_prefix(since_ms);
+    // The lines start with the same UTC form up to the milliseconds: they compare as text.
+    const auto from = iso8601_ms(since_ms).substr(0, 23); // without the 'Z'
+
     std::vector<std::string> kept;
     for (auto& l : lines) {
       if (l.compare(0, from.size(), from) >= 0) {

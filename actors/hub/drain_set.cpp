@@ -72,7 +72,7 @@ std::uint64_t drain_set::track(const hub::binding* from, storage::sequence seq,
   return token;
 }
 
-void drain_set::settle(std::uint64_t token, outcome how, bool ending) {
+void drain_set::settle(std::uint64_t token, outcome how) {
   auto it = flight_.find(token);
   if (it == flight_.end()) {
     return;
@@ -80,15 +80,13 @@ void drain_set::settle(std::uint64_t token, outcome how, bool ending) {
   auto f = std::move(it->second);
   flight_.erase(it);
   if (how == outcome::released) {
-    if (!ending) {
-      caf::send_as(self_, mailbox_of(*f.from), nack_atom::value, f.seq);
-    }
+    caf::send_as(self_, mailbox_of(*f.from), nack_atom::value, f.seq);
     return;
   }
   acks_[f.from].push_back(f.seq);
   if (how == outcome::accepted) {
-    // The series of (sender, priority), found once: not a label map per message.
-    auto& series = sent_[f.sender + '\n' + std::to_string(f.from->priority)];
+    // The series of (priority, sender), found once: not a label map per message.
+    auto& series = sent_[f.from->queue][f.sender];
     if (series == nullptr) {
       series = &metrics_->sent.Add({{"from", f.sender},
                                     {"to", to_},

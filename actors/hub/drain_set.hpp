@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/hub/hub_routes.hpp"
+#include "protocols/amqp/upstream_connection.hpp"
 
 #include <caf/actor.hpp>
 #include <prometheus/counter.h>
@@ -26,7 +27,8 @@ struct hub_metrics;
 /// actor's handlers only (it sends as that actor).
 class drain_set {
 public:
-  enum class outcome : unsigned char { accepted, rejected, released };
+  /// How the peer settled an entry (both links' connections report it alike).
+  using outcome = amqp::up::settled::how;
 
   struct flight {
     const hub::binding* from = nullptr;
@@ -52,9 +54,9 @@ public:
 
   /// An entry handed to the connection: its settlement token.
   std::uint64_t track(const hub::binding* from, storage::sequence seq, std::string sender);
-  /// The peer settled `token`. `ending`: the connection is going, a release needs no `nack`
+  /// The peer settled `token`.
   /// (the `unsub` that follows delivers everything again).
-  void settle(std::uint64_t token, outcome how, bool ending);
+  void settle(std::uint64_t token, outcome how);
   /// An entry that can never be sent (no sender): acknowledged and counted as invalid.
   void drop_invalid(const hub::binding* from, storage::sequence seq);
   /// Sends the acknowledgements `settle` and `drop_invalid` gathered, one message per queue.
@@ -76,7 +78,10 @@ private:
   std::unordered_map<std::uint64_t, flight> flight_;
   std::uint64_t next_token_ = 1;
   std::unordered_map<const hub::binding*, std::vector<storage::sequence>> acks_;
-  std::unordered_map<std::string, prometheus::Counter*> sent_; ///< by sender and priority
+  /// `edgehub_messages_sent_total` by queue (one per priority) and sender, found with the
+  /// flight's own strings: no key is built per message.
+  std::unordered_map<storage::queue_handle, std::unordered_map<std::string, prometheus::Counter*>>
+      sent_;
 };
 
 } // namespace outpost::actors

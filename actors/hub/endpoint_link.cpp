@@ -50,13 +50,6 @@ std::string sender_of(const routing::message& m) {
   return mod && !mod->empty() ? std::string{*d} + "/" + std::string{*mod} : std::string{*d};
 }
 
-drain_set::outcome outcome_of(amqp::bus::settled::how how) {
-  using how_t = amqp::bus::settled::how;
-  return how == how_t::accepted   ? drain_set::outcome::accepted
-         : how == how_t::rejected ? drain_set::outcome::rejected
-                                  : drain_set::outcome::released;
-}
-
 void flush(endpoint_actor* self) {
   auto& st = self->state;
   if (st.proto && st.client) {
@@ -111,7 +104,7 @@ void handle(endpoint_actor* self, amqp::bus::events& evs) {
                    st.cfg.port, st.cfg.address);
       st.drain->subscribe_next();
     } else if (auto* s = std::get_if<amqp::bus::settled>(&e)) {
-      st.drain->settle(s->token, outcome_of(s->outcome), ended);
+      st.drain->settle(s->token, s->outcome);
     } else if (auto* c = std::get_if<amqp::bus::closed>(&e)) {
       ended = true;
       end_why = c->why;

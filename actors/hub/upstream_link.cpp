@@ -199,13 +199,6 @@ void schedule_tick(upstream_actor* self) {
                      tick_atom::value, st.gen);
 }
 
-drain_set::outcome outcome_of(amqp::up::settled::how how) {
-  using how_t = amqp::up::settled::how;
-  return how == how_t::accepted   ? drain_set::outcome::accepted
-         : how == how_t::rejected ? drain_set::outcome::rejected
-                                  : drain_set::outcome::released;
-}
-
 void connect(upstream_actor* self);
 void handle(upstream_actor* self, amqp::up::events& evs);
 void sync_twin(upstream_actor* self, const iothub::client_identity& who);
@@ -528,7 +521,7 @@ void handle(upstream_actor* self, amqp::up::events& evs) {
         self->delayed_send(self, token_retry, up_token_atom::value, st.gen, t->id);
       }
     } else if (auto* s = std::get_if<amqp::up::settled>(&e)) {
-      st.drain->settle(s->token, outcome_of(s->outcome), ended);
+      st.drain->settle(s->token, s->outcome);
     } else if (auto* l = std::get_if<amqp::up::link_closed>(&e)) {
       spdlog::warn("[upstream] the parent closed the link of {}: {}", l->id, l->why);
       st.token_expiry.erase(l->id);

@@ -1,19 +1,11 @@
 #include "routing/grammar/endpoint.hpp"
 
+#include "protocols/common/endpoint_name.hpp"
+
 namespace outpost::routing {
 
 bool endpoint::valid_name(std::string_view name) noexcept {
-  if (name.empty() || name.size() > 64) {
-    return false;
-  }
-  for (const char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-                    || c == '.' || c == '_' || c == '-';
-    if (!ok) {
-      return false;
-    }
-  }
-  return true;
+  return is_endpoint_name(name);
 }
 
 std::string endpoint::id(std::string_view edge_device_id) const {

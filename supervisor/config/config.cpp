@@ -1,6 +1,7 @@
 #include "supervisor/config/config.hpp"
 
 #include "protocols/common/decimal.hpp"
+#include "protocols/common/endpoint_name.hpp"
 
 #include <toml++/toml.h>
 
@@ -211,20 +212,6 @@ void parse_upstream(daemon_config& c) {
   }
 }
 
-bool valid_endpoint_name(const std::string& name) {
-  if (name.empty() || name.size() > 64) {
-    return false;
-  }
-  for (const char ch : name) {
-    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')
-                    || ch == '.' || ch == '_' || ch == '-';
-    if (!ok) {
-      return false;
-    }
-  }
-  return true;
-}
-
 int hex_digit(char ch) {
   if (ch >= '0' && ch <= '9') {
     return ch - '0';
@@ -313,7 +300,7 @@ void parse_endpoints(const toml::table& t, daemon_config& c) {
     if (table == nullptr) {
       bad(path, "expected a table [endpoints." + name + "]");
     }
-    if (!valid_endpoint_name(name)) {
+    if (!is_endpoint_name(name)) {
       bad(path, "an endpoint name is 1 to 64 letters, digits, '.', '_' or '-'");
     }
     daemon_config::endpoint_section e;

@@ -127,8 +127,10 @@ int run_support_bundle(const app::daemon_config& cfg, const std::string& config_
   if (!cfg.agent.manifest.empty()) {
     add("deployment/manifest.json", read_file(cfg.agent.manifest));
   }
-  const bool running = admin_get("/status/edgeagent").has_value();
+  const auto agent = admin_get("/status/edgeagent"); // also: is outpostd answering?
+  const bool running = agent.has_value();
   if (running) {
+    add("status/edgeAgent.json", *agent);
     if (auto log = admin_get("/logs/outpostd" + since_q)) {
       add("logs/outpostd.log", *log);
     }
@@ -149,7 +151,6 @@ int run_support_bundle(const app::daemon_config& cfg, const std::string& config_
       }
     }
     const std::pair<const char*, const char*> status[] = {
-        {"/status/edgeagent", "status/edgeAgent.json"},
         {"/status/edgehub", "status/edgeHub.json"},
         {"/status/upstream", "status/upstream.json"},
         {"/deployment", "status/deployment-origin.json"},
