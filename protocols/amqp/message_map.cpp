@@ -1,5 +1,6 @@
 #include "protocols/amqp/message_map.hpp"
 
+#include "protocols/amqp/detail/id_text.hpp"
 #include "protocols/common/iso_time.hpp"
 
 #include <cctype>
@@ -28,38 +29,6 @@ using routing::system_property;
 
 namespace {
 
-bool valid_utf8(const std::string& s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    const std::size_t n = c < 0x80           ? 1
-                          : (c >> 5) == 0x6  ? 2
-                          : (c >> 4) == 0xe  ? 3
-                          : (c >> 3) == 0x1e ? 4
-                                             : 0;
-    if (n == 0 || i + n > s.size()) {
-      return false;
-    }
-    for (std::size_t k = 1; k < n; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) {
-        return false;
-      }
-    }
-    i += n;
-  }
-  return true;
-}
-
-std::string to_hex(const std::string& bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  }
-  return out;
-}
-
 /// An id's string form and its type letter. A binary id that is UTF-8 text is that text (`b`);
 /// any other is shown in hex (`x`): MQTT's property bag and the SDKs carry text only.
 std::pair<std::string, char> id_text(const proton::message_id& id) {
@@ -70,11 +39,8 @@ std::pair<std::string, char> id_text(const proton::message_id& id) {
       return {std::to_string(proton::get<std::uint64_t>(id)), 'l'};
     case proton::BINARY: {
       const auto b = proton::get<proton::binary>(id);
-      std::string bytes(b.begin(), b.end());
-      if (valid_utf8(bytes)) {
-        return {std::move(bytes), 'b'};
-      }
-      return {to_hex(bytes), 'x'};
+      return detail::binary_id_text(
+          std::string_view{reinterpret_cast<const char*>(b.data()), b.size()});
     }
     case proton::STRING:
       return {proton::get<std::string>(id), 's'};
