@@ -267,6 +267,12 @@ TEST(MessageDecoder, ByteLevelShapesAgree) {
   // The descriptor as a full ulong.
   const std::string long_descriptor("\x00\x80\x00\x00\x00\x00\x00\x00\x00\x75\xa0\x01x", 13);
   EXPECT_TRUE(agrees(long_descriptor, true));
+  // An annotation that is an array of 2^32-1 nulls in 11 bytes: left to Proton at once.
+  const std::string huge_array(
+      "\x00\x53\x72\xc1\x0e\x02\xa3\x01k\xf0\x00\x00\x00\x05\xff\xff\xff\xff\x40"
+      "\x00\x53\x75\xa0\x01x",
+      25);
+  EXPECT_EQ(message_decoder::decode(huge_array, out), status::other);
   // Empty, two bodies, sections out of order, a symbolic descriptor: left to Proton.
   for (const auto& other : {std::string{}, data_only + data_only,
                             std::string("\x00\x53\x75\xa0\x01x\x00\x53\x73\x45", 10),
