@@ -435,6 +435,9 @@ int run_daemon(const daemon_config& cfg) {
   wcfg.now_ms = wall_ms;
   wcfg.cleanup_interval = std::chrono::milliseconds{cfg.storage.cleanup_interval_ms};
   wcfg.cleanup_budget = cfg.storage.cleanup_budget;
+  if (cfg.storage.mode == durability::fsync) {
+    wcfg.group_commit = std::chrono::microseconds{cfg.storage.group_commit_us};
+  }
   wcfg.metrics = metrics;
   auto writer = actors::spawn_storage_writer(sys, std::move(wcfg));
   if (!writer) {

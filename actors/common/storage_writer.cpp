@@ -9,7 +9,9 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -33,6 +35,12 @@ struct writer_state {
   /// (another client's reads cannot see them), so a connect storm does not sync per connect.
   std::unordered_set<std::string> session_changes;
   bool flush_scheduled = false;
+  /// Group commit: this flush already waited once; the last pass that synced appends; whether
+  /// the last pass had none.
+  bool gathered = false;
+  std::chrono::steady_clock::time_point last_commit{};
+  bool last_pass_empty = true;
+  std::size_t last_pass_appends = 0; ///< messages the last pass with appends committed
   /// The mailbox of each queue: told what became durable, in commit order. Weak, so a
   /// mailbox and its writer never keep each other alive.
   std::unordered_map<storage::queue_handle, caf::actor_addr> listeners;
@@ -186,8 +194,25 @@ void commit_records(writer_pointer self) {
 }
 
 /// Commits what this pass collected: records, appends (durable), then acknowledgements (lazy).
+/// Group commit (storage_writer_config::group_commit): at 10k msgs/s a sync took ~1.5
+/// messages, and the writer's passes (a futex wake, the write, the sync's two block requests
+/// and their interrupts) made the hub spend 85 µs of CPU per message; waiting 120 µs for more
+/// made it 57 µs, p99 618 -> 826 µs (compare.sh, 3 runs each).
+bool should_gather(const writer_state& st, std::chrono::steady_clock::time_point now) {
+  const auto window = st.cfg.group_commit;
+  // Under a heavy load the passes are large already: waiting there only adds latency (fan-in
+  // went from 95k to 74k msgs/s when every pass waited).
+  return window.count() > 0 && st.cfg.detached && !st.gathered && !st.pending.empty()
+         && st.pending.size() < st.cfg.group_commit_max
+         && st.last_pass_appends < st.cfg.group_commit_max && now - st.last_commit < 4 * window;
+}
+
 void commit_pass(writer_pointer self) {
   commit_records(self);
+  self->state.last_pass_empty = self->state.pending.empty();
+  if (!self->state.pending.empty()) {
+    self->state.last_pass_appends = self->state.pending.size();
+  }
   if (!self->state.pending.empty()) {
     commit_appends(self);
   }
@@ -330,8 +355,22 @@ writer_impl::behavior_type writer_behavior(writer_pointer self, storage_writer_c
         schedule_flush(self);
       },
       [=](flush_atom) {
-        self->state.flush_scheduled = false;
+        auto& s = self->state;
+        const auto now = std::chrono::steady_clock::now();
+        if (should_gather(s, now)) {
+          // Blocking is the detached writer's to do: the appends that arrive meanwhile wait
+          // in its mailbox, ahead of this second flush, and go in the same sync.
+          s.gathered = true;
+          std::this_thread::sleep_for(s.cfg.group_commit);
+          self->send(self, flush_atom::value);
+          return;
+        }
+        s.gathered = false;
+        s.flush_scheduled = false;
         commit_pass(self);
+        if (!s.last_pass_empty) {
+          s.last_commit = now;
+        }
       },
       [=](read_atom, storage::queue_handle q, storage::sequence from, std::uint32_t max) {
         auto& s = self->state;

@@ -29,6 +29,9 @@ struct daemon_config {
     std::uint64_t max_size_bytes = 0;
     std::uint32_t cleanup_interval_ms = 200;
     std::uint32_t cleanup_budget = 10000; ///< entries scanned per cleanup step
+    /// Group commit: while appends arrive faster than syncs finish, a small pass waits this long
+    /// for more before its sync (durability "fsync" only); 0 = sync at once.
+    std::uint32_t group_commit_us = 120;
   } storage;
 
   struct listen_section {

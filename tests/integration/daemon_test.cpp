@@ -144,6 +144,7 @@ TEST_F(Daemon, BadValuesExitWithCode2NamingTheKey) {
            {"", "durability = \"sometimes\"", "storage.durability"},
            {"", "max_size_bytes = -5", "storage.max_size_bytes"},
            {"", "max_size_bytes = \"big\"", "storage.max_size_bytes"},
+           {"", "group_commit_us = 20000", "storage.group_commit_us"},
            {"device_id = \"\"", "", "device_id"},
            {"[runtime]\nthreads = 100000", "", "runtime.threads"},
            {"[runtime]\nscheduler = \"fast\"", "", "runtime.scheduler"},
