@@ -202,9 +202,13 @@ bool should_gather(const writer_state& st, std::chrono::steady_clock::time_point
   const auto window = st.cfg.group_commit;
   // Under a heavy load the passes are large already: waiting there only adds latency (fan-in
   // went from 95k to 74k msgs/s when every pass waited).
+  // And only where the window can catch something: at the rate of the last pass (its
+  // messages over the time since), at least one more message is due within it. At 1,000
+  // msgs/s (one per ms) waiting caught nothing and added 140 µs to the p50.
   return window.count() > 0 && st.cfg.detached && !st.gathered && !st.pending.empty()
          && st.pending.size() < st.cfg.group_commit_max
-         && st.last_pass_appends < st.cfg.group_commit_max && now - st.last_commit < 4 * window;
+         && st.last_pass_appends < st.cfg.group_commit_max
+         && now - st.last_commit <= static_cast<long>(st.last_pass_appends) * window;
 }
 
 void commit_pass(writer_pointer self) {

@@ -30,10 +30,11 @@ struct storage_writer_config {
   std::size_t cleanup_budget = 10000;
   std::shared_ptr<store_metrics> metrics; ///< optional
   bool detached = true;                   ///< own thread: RocksDB syncs block
-  /// Group commit (detached only): while appends arrive faster than syncs finish (the last
-  /// commit less than 4 windows ago) but in passes of fewer than `group_commit_max` messages
-  /// (this one and the last), the writer waits this long on its own thread for more, then
-  /// commits them all with one sync. Zero: every pass commits at once.
+  /// Group commit (detached only): while appends arrive fast enough that one more is due
+  /// within the window (the last pass's messages over the time since it) but in passes of
+  /// fewer than `group_commit_max` messages (this one and the last), the writer waits this
+  /// long on its own thread for more, then commits them all with one sync. Zero: every pass
+  /// commits at once.
   std::chrono::microseconds group_commit{0};
   std::size_t group_commit_max = 8;
 };
