@@ -315,20 +315,23 @@ public:
       return false; // nothing read (the engine had less than it said): Proton's path decides
     }
     pn_link_advance(l);
-    routing::message msg;
-    if (message_decoder::decode(wire_, msg) != message_decoder::status::ok) {
-      auto mapped = proton_mapping(wire_);
-      if (!mapped) {
-        reject_now(d, "amqp:decode-error", "the message does not decode as IoT Hub takes it");
-        return true;
-      }
-      msg = std::move(*mapped);
+    std::optional<routing::message> msg{std::in_place};
+    if (message_decoder::decode(wire_, *msg) != message_decoder::status::ok) {
+      msg = proton_mapping(wire_);
+    }
+    if (wire_.capacity() > keep_wire_bytes) {
+      std::string{}.swap(wire_); // one large message does not pin its size per connection
+    }
+    if (!msg) {
+      reject_now(d, "amqp:decode-error", "the message does not decode as IoT Hub takes it");
+      return true;
     }
     const auto id = next_delivery_++;
     unsettled_.emplace(id, held_delivery{d});
-    events_.push_back(telemetry_event{it->second.who, std::move(msg), id});
+    events_.push_back(telemetry_event{it->second.who, std::move(*msg), id});
     return true;
   }
+  static constexpr std::size_t keep_wire_bytes = 16 * 1024;
 
   /// What `on_message` makes of a message the decoder leaves to Proton.
   static std::optional<routing::message> proton_mapping(const std::string& bytes) {

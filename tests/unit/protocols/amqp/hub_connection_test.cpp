@@ -13,8 +13,10 @@
 #include <vector>
 
 #include <proton/binary.hpp>
+#include <proton/codec/vector.hpp>
 #include <proton/connection.hpp>
 #include <proton/connection_options.hpp>
+#include <proton/delivery.h>
 #include <proton/delivery.hpp>
 #include <proton/error_condition.hpp>
 #include <proton/io/connection_driver.hpp>
@@ -32,6 +34,16 @@
 
 namespace outpost::amqp {
 namespace {
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstrict-aliasing"
+/// The C delivery under a tracker, to read the condition of a rejection.
+struct tracker_access : proton::tracker {
+  static pn_delivery_t* get(const proton::tracker& t) {
+    return (t.*(&tracker_access::pn_object))();
+  }
+};
+#pragma GCC diagnostic pop
 
 constexpr std::int64_t t0 = 1'800'000'000'000; // ms since the epoch
 
@@ -64,6 +76,8 @@ struct client : proton::messaging_handler {
   std::string cbs_description;
   std::string link_error; // condition name of a link the hub closed
   std::string outcome;
+  std::vector<proton::message> to_send; ///< sent instead of the one "hello" when not empty
+  std::vector<std::string> outcomes;    ///< every settlement, in order, with its condition
 
   void on_connection_open(proton::connection& c) override {
     if (skip_token) {
@@ -84,6 +98,11 @@ struct client : proton::messaging_handler {
       m.body(token);
       s.send(m);
       token_sent = true;
+    } else if (s == out && !message_sent && !to_send.empty()) {
+      for (const auto& m : to_send) {
+        s.send(m);
+      }
+      message_sent = true;
     } else if (s == out && !message_sent) {
       proton::message m;
       const char raw[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
@@ -102,8 +121,16 @@ struct client : proton::messaging_handler {
                            : cbs_in.connection().open_sender(address);
     }
   }
-  void on_tracker_accept(proton::tracker&) override { outcome = "accepted"; }
-  void on_tracker_reject(proton::tracker&) override { outcome = "rejected"; }
+  void on_tracker_accept(proton::tracker&) override {
+    outcome = "accepted";
+    outcomes.push_back(outcome);
+  }
+  void on_tracker_reject(proton::tracker& t) override {
+    outcome = "rejected";
+    pn_disposition_t* remote = pn_delivery_remote(tracker_access::get(t));
+    const char* name = pn_condition_get_name(pn_disposition_condition(remote));
+    outcomes.push_back(outcome + (name ? std::string{" "} + name : std::string{}));
+  }
   void on_sender_close(proton::sender& s) override {
     if (s.error()) {
       link_error = s.error().name();
@@ -205,6 +232,33 @@ TEST(AmqpHubConnection, PutTokenThenTelemetryIsSettledByTheOwner) {
   EXPECT_EQ(c.outcome, "accepted");
   EXPECT_TRUE(w.hub.authenticated({"dev1", ""}, t0 / 1000));
   w.keep_as_seed("put_token_telemetry");
+}
+
+TEST(AmqpHubConnection, MessagesItsDecoderLeavesToProtonAreMappedOrRejectedOnTheirOwn) {
+  client c;
+  proton::message floating; // a floating-point property: Proton formats it
+  floating.properties().put("f", proton::scalar{1.5});
+  floating.body(proton::binary(std::string{"one"}));
+  floating.inferred(true);
+  proton::message list; // an amqp-value list body: IoT Hub takes no such message
+  list.body(std::vector<std::int32_t>{1, 2});
+  proton::message plain;
+  plain.body(proton::binary(std::string{"three"}));
+  plain.inferred(true);
+  c.to_send = {floating, list, plain};
+  wire w{c};
+  w.pump();
+  EXPECT_EQ(c.cbs_status, 200) << c.cbs_description;
+  const auto telemetry = w.of<telemetry_event>();
+  ASSERT_EQ(telemetry.size(), 2u);
+  EXPECT_EQ(telemetry[0].msg.body, "one");
+  EXPECT_EQ(telemetry[0].msg.property("f"), "1.5");
+  EXPECT_EQ(telemetry[1].msg.body, "three");
+  // The put-token's settlement, then the three messages': the refusal is settled at once,
+  // the others once their owner says they are stored.
+  EXPECT_EQ(c.outcomes, (std::vector<std::string>{"accepted", "rejected amqp:decode-error",
+                                                  "accepted", "accepted"}))
+      << "the connection stays; only the message that does not decode is refused";
 }
 
 TEST(AmqpHubConnection, ABadTokenIsAnswered401AndAuthenticatesNothing) {
