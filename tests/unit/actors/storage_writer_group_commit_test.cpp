@@ -1,6 +1,7 @@
 // The storage writer's group commit window (storage_writer_config::group_commit): on its own
-// thread, as in the daemon, with real time. While appends come faster than its syncs, a small
-// pass waits for more and they share one durable write; an idle writer commits at once.
+// thread, as in the daemon, with real time (so not in actors_unit_tests, which runs under TSan:
+// Debian's CAF is not instrumented, tools/ci/tsan.supp). While appends come faster than its syncs,
+// a small pass waits for more and they share one durable write; an idle writer commits at once.
 
 #include "actors/common/messages.hpp"
 #include "actors/common/storage_writer.hpp"
