@@ -35,12 +35,11 @@ struct writer_state {
   /// (another client's reads cannot see them), so a connect storm does not sync per connect.
   std::unordered_set<std::string> session_changes;
   bool flush_scheduled = false;
-  /// Group commit: this flush already waited once; the last pass that synced appends; whether
-  /// the last pass had none.
+  /// Group commit: this flush already waited once; when the last pass with appends began its
+  /// commit, and how many messages it had.
   bool gathered = false;
   std::chrono::steady_clock::time_point last_commit{};
-  bool last_pass_empty = true;
-  std::size_t last_pass_appends = 0; ///< messages the last pass with appends committed
+  std::size_t last_pass_appends = 0;
   /// The mailbox of each queue: told what became durable, in commit order. Weak, so a
   /// mailbox and its writer never keep each other alive.
   std::unordered_map<storage::queue_handle, caf::actor_addr> listeners;
@@ -193,7 +192,6 @@ void commit_records(writer_pointer self) {
   st.record_promises.clear();
 }
 
-/// Commits what this pass collected: records, appends (durable), then acknowledgements (lazy).
 /// Group commit (storage_writer_config::group_commit): at 10k msgs/s a sync took ~1.5
 /// messages, and the writer's passes (a futex wake, the write, the sync's two block requests
 /// and their interrupts) made the hub spend 85 µs of CPU per message; waiting 120 µs for more
@@ -211,13 +209,12 @@ bool should_gather(const writer_state& st, std::chrono::steady_clock::time_point
          && now - st.last_commit <= static_cast<long>(st.last_pass_appends) * window;
 }
 
+/// Commits what this pass collected: records, appends (durable), then acknowledgements (lazy).
 void commit_pass(writer_pointer self) {
   commit_records(self);
-  self->state.last_pass_empty = self->state.pending.empty();
-  if (!self->state.pending.empty()) {
-    self->state.last_pass_appends = self->state.pending.size();
-  }
-  if (!self->state.pending.empty()) {
+  if (auto& st = self->state; !st.pending.empty()) {
+    st.last_pass_appends = st.pending.size();
+    st.last_commit = std::chrono::steady_clock::now();
     commit_appends(self);
   }
   if (!self->state.acks.empty()) {
@@ -360,8 +357,7 @@ writer_impl::behavior_type writer_behavior(writer_pointer self, storage_writer_c
       },
       [=](flush_atom) {
         auto& s = self->state;
-        const auto now = std::chrono::steady_clock::now();
-        if (should_gather(s, now)) {
+        if (should_gather(s, std::chrono::steady_clock::now())) {
           // Blocking is the detached writer's to do: the appends that arrive meanwhile wait
           // in its mailbox, ahead of this second flush, and go in the same sync.
           s.gathered = true;
@@ -372,9 +368,6 @@ writer_impl::behavior_type writer_behavior(writer_pointer self, storage_writer_c
         s.gathered = false;
         s.flush_scheduled = false;
         commit_pass(self);
-        if (!s.last_pass_empty) {
-          s.last_commit = now;
-        }
       },
       [=](read_atom, storage::queue_handle q, storage::sequence from, std::uint32_t max) {
         auto& s = self->state;

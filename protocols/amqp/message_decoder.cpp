@@ -413,7 +413,7 @@ bool scalar_text(const value& v, std::string& out) {
     return true;
   }
   std::int64_t s = 0;
-  if (v.code != timestamp_code && reader::signed_of(v, s)) {
+  if (reader::signed_of(v, s)) { // a timestamp was taken above
     out = std::to_string(s);
     return true;
   }
