@@ -35,8 +35,8 @@ struct writer_state {
   /// (another client's reads cannot see them), so a connect storm does not sync per connect.
   std::unordered_set<std::string> session_changes;
   bool flush_scheduled = false;
-  /// Group commit: this flush already waited once; when the last pass with appends began its
-  /// commit, and how many messages it had.
+  /// Group commit: this flush already waited once; when the last flush with appends began, and
+  /// how many messages the last pass with appends had.
   bool gathered = false;
   std::chrono::steady_clock::time_point last_commit{};
   std::size_t last_pass_appends = 0;
@@ -214,7 +214,6 @@ void commit_pass(writer_pointer self) {
   commit_records(self);
   if (auto& st = self->state; !st.pending.empty()) {
     st.last_pass_appends = st.pending.size();
-    st.last_commit = std::chrono::steady_clock::now();
     commit_appends(self);
   }
   if (!self->state.acks.empty()) {
@@ -357,7 +356,8 @@ writer_impl::behavior_type writer_behavior(writer_pointer self, storage_writer_c
       },
       [=](flush_atom) {
         auto& s = self->state;
-        if (should_gather(s, std::chrono::steady_clock::now())) {
+        const auto now = std::chrono::steady_clock::now();
+        if (should_gather(s, now)) {
           // Blocking is the detached writer's to do: the appends that arrive meanwhile wait
           // in its mailbox, ahead of this second flush, and go in the same sync.
           s.gathered = true;
@@ -367,6 +367,9 @@ writer_impl::behavior_type writer_behavior(writer_pointer self, storage_writer_c
         }
         s.gathered = false;
         s.flush_scheduled = false;
+        if (!s.pending.empty()) {
+          s.last_commit = now; // the flush's own passes set the pace, not reads' commits
+        }
         commit_pass(self);
       },
       [=](read_atom, storage::queue_handle q, storage::sequence from, std::uint32_t max) {
