@@ -7,6 +7,7 @@
 #include "tests/security/daemon_fixture.hpp"
 #include "tests/support/tls_http.hpp"
 
+#include <chrono>
 #include <fstream>
 #include <string>
 
@@ -106,6 +107,95 @@ TEST_F(AmqpAbuse, AFrameOverTheMaximumIsRefusedWithoutBeingBuffered) {
       << "the close says why: " << answer.size() << " bytes";
   EXPECT_LT(daemon_rss_kib(), rss_before + 2 * 1024 + rss_slack_kib)
       << "the frame was not buffered";
+  expect_serving();
+}
+
+/// One SASL frame (type 1) around `body`.
+std::string sasl_frame(const std::string& body) {
+  auto f = frame(body);
+  f[5] = '\x01';
+  return f;
+}
+
+/// `bytes` as an AMQP binary (vbin8 up to 255 bytes, else vbin32).
+std::string binary(const std::string& bytes) {
+  if (bytes.size() < 256) {
+    return std::string{'\xa0', static_cast<char>(bytes.size())} + bytes;
+  }
+  const auto n = static_cast<std::uint32_t>(bytes.size());
+  return std::string{'\xb0', static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                     static_cast<char>(n >> 8), static_cast<char>(n)}
+         + bytes;
+}
+
+/// A performative whose list is encoded list32 (fields of any length).
+std::string performative32(std::uint8_t code, std::uint32_t count, const std::string& fields) {
+  const auto size = static_cast<std::uint32_t>(fields.size() + 4);
+  return std::string{'\x00',
+                     '\x53',
+                     static_cast<char>(code),
+                     '\xd0',
+                     static_cast<char>(size >> 24),
+                     static_cast<char>(size >> 16),
+                     static_cast<char>(size >> 8),
+                     static_cast<char>(size),
+                     static_cast<char>(count >> 24),
+                     static_cast<char>(count >> 16),
+                     static_cast<char>(count >> 8),
+                     static_cast<char>(count)}
+         + fields;
+}
+
+TEST_F(AmqpAbuse, TelemetryBuiltAgainstTheDecodersIsRefusedAloneAndTheConnectionGoesOn) {
+  // An authenticated device (SASL PLAIN with its SAS token) on its events link sends, raw:
+  // a message whose annotation is an array of 2^32-1 nulls in 11 bytes (the hub's own decoder
+  // leaves it to Proton's), a message with a list body (IoT Hub takes none), then a good one.
+  add_identity("device", "dev1");
+  const std::string user = "dev1@sas.localhost";
+  const auto sasl_init =
+      sasl_frame(performative32(0x41, 2,
+                                std::string{"\xa3\x05PLAIN", 7}
+                                    + binary(std::string(1, '\0') + user + '\0' + token("dev1"))));
+  const std::string address = "/devices/dev1/messages/events";
+  const auto target = std::string{"\x00\x53\x29\xc0", 4} + static_cast<char>(address.size() + 3)
+                      + '\x01' + '\xa1' + static_cast<char>(address.size()) + address;
+  // attach: name "l", handle 0, role sender, settle modes null, source (empty), target,
+  // unsettled null, incomplete-unsettled false, initial-delivery-count 0
+  const auto attach =
+      frame(performative32(0x12, 10,
+                           std::string{"\xa1\x01l\x43\x42\x40\x40\x00\x53\x28\x45", 11} + target
+                               + std::string{"\x40\x42\x43", 3}));
+  const auto transfer = [](char id, char tag, const std::string& payload) {
+    // handle 0, delivery-id, tag, format 0, settled false
+    return frame(
+        performative(0x14, 5, std::string{'\x43', '\x52', id, '\xa0', '\x01', tag, '\x43', '\x42'})
+        + payload);
+  };
+  const std::string huge_array(
+      "\x00\x53\x72\xc1\x0e\x02\xa3\x01k\xf0\x00\x00\x00\x05"
+      "\xff\xff\xff\xff\x40\x00\x53\x75\xa0\x01x",
+      25);
+  const std::string list_body("\x00\x53\x77\xc0\x03\x02\x41\x42", 8);
+  const std::string good("\x00\x53\x75\xa0\x02ok", 7);
+  const auto start = std::chrono::steady_clock::now();
+  // The transfers wait for the hub's begin and credit (its session window is 0 before).
+  const auto answer =
+      tls_exchange(port_, ca_,
+                   {std::string{"AMQP\x03\x01\x00\x00", 8} + sasl_init + header + open_frame
+                        + begin_frame + attach,
+                    transfer('\x00', 'a', huge_array) + transfer('\x01', 'b', list_body)
+                        + transfer('\x02', 'c', good),
+                    close_frame},
+                   "localhost", std::chrono::milliseconds{300});
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10))
+      << "neither message held the connection's thread";
+  EXPECT_NE(answer.find("amqp:decode-error"), std::string::npos)
+      << "the list body is rejected, saying why: " << answer.size() << " bytes; "
+      << daemon_->stderr_text();
+  // accepted (described 0x24) for the good message, on the same connection
+  EXPECT_NE(answer.find(std::string{"\x00\x53\x24", 3}), std::string::npos)
+      << "the connection went on and took the good message";
+  EXPECT_EQ(answer.find("amqp:unauthorized-access"), std::string::npos);
   expect_serving();
 }
 

@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <thread>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,7 +16,8 @@
 namespace outpost::test {
 
 std::string tls_exchange(unsigned short port, const std::string& ca,
-                         const std::vector<std::string>& requests, const std::string& host) {
+                         const std::vector<std::string>& requests, const std::string& host,
+                         std::chrono::milliseconds pause) {
   // A server that answers and closes before reading all of a request makes SSL_write fail
   // with EPIPE: an error to see, not a signal that ends the test.
   static const bool sigpipe_ignored = std::signal(SIGPIPE, SIG_IGN) != SIG_ERR;
@@ -41,6 +43,9 @@ std::string tls_exchange(unsigned short port, const std::string& ca,
   std::string out;
   if (SSL_connect(ssl) == 1) {
     for (const auto& r : requests) {
+      if (&r != &requests.front()) {
+        std::this_thread::sleep_for(pause);
+      }
       SSL_write(ssl, r.data(), static_cast<int>(r.size()));
     }
     char buffer[4096];

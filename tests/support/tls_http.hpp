@@ -3,6 +3,7 @@
 // A blocking HTTPS client on OpenSSL directly (no code shared with outpostd's server), for the
 // tests of the hub's HTTPS listener.
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -12,9 +13,11 @@ namespace outpost::test {
 /// file `ca` for the name `host`, sends `requests` one after another and returns everything
 /// received until the server closed (or 5 s of silence). "" when the connection or the
 /// handshake failed.
+/// `pause` is waited between writes (a peer that lets the server answer before it goes on).
 std::string tls_exchange(unsigned short port, const std::string& ca,
                          const std::vector<std::string>& requests,
-                         const std::string& host = "localhost");
+                         const std::string& host = "localhost",
+                         std::chrono::milliseconds pause = std::chrono::milliseconds{0});
 
 /// One HTTP response as `tls_exchange` returned it: the status (0 when there is none) and the
 /// body after the header block.
