@@ -8,7 +8,7 @@
 #
 # Builds nothing: expects build/bin/{outpostd,outpost,outpost-loadgen} (or $OUTPOST_BIN_DIR).
 # Knobs (environment): PUBLISHERS=100 PAYLOAD=256 DURATION=10 INFLIGHT=16 WINDOW=1000
-#   LAT_RATE=10000 LAT_MESSAGES=50000 IDLE=10000 IDLE_PARALLEL=64 IDLE_HOLD=3 REPS=3
+#   LAT_RATE=10000 LAT_MESSAGES=50000 IDLE=10000 IDLE_PARALLEL=64 IDLE_THREADS=2 IDLE_HOLD=3 REPS=3
 #   NICE=-10 DELIVERY_WINDOW=64 MAX_PENDING_IN=64 THREADS=0 IO_THREADS=0 DRAIN_TIMEOUT=30 KEEP=0 (1 = keep
 #   the work dir) MOSQUITTO=/usr/sbin/mosquitto SKIP_IDLE=0 IDLE_MOSQUITTO=1
 #   SCHEDULER=io ([runtime] scheduler) DURABILITY=fsync (os: to see what fsync costs)
@@ -40,6 +40,7 @@ LAT_RATE="${LAT_RATE:-10000}"
 LAT_MESSAGES="${LAT_MESSAGES:-50000}"
 IDLE="${IDLE:-10000}"
 IDLE_PARALLEL="${IDLE_PARALLEL:-64}"
+IDLE_THREADS="${IDLE_THREADS:-2}"
 IDLE_HOLD="${IDLE_HOLD:-3}"
 REPS="${REPS:-3}"
 NICE="${NICE:--10}"
@@ -433,7 +434,7 @@ if [ "$SKIP_IDLE" != 1 ] && [ "$IDLE" -gt 0 ]; then
   log "outpost idle: $IDLE TLS connections, $IDLE_PARALLEL handshakes at a time"
   loadgen_run outpost idle 1 "$op_pid" -- --port "$op_tls" --tls --ca "$op_dir/ca.pem" \
     --iothub-keys "$op_dir/idle-keys.txt" --id-template 'i{n}' --idle-connections "$IDLE" \
-    --connect-parallel "$IDLE_PARALLEL" --hold "$IDLE_HOLD"
+    --connect-parallel "$IDLE_PARALLEL" --connect-threads "$IDLE_THREADS" --hold "$IDLE_HOLD"
   stop_outpost
   if [ "$TLS_DEVICES" -gt 0 ]; then
     # Devices that talk: TLS_DEVICES of the idle identities, each at TLS_RATE_EACH msgs/s.
@@ -458,6 +459,7 @@ if [ "$SKIP_IDLE" != 1 ] && [ "$IDLE" -gt 0 ]; then
     log "mosquitto idle: $IDLE TLS connections"
     loadgen_run mosquitto idle 1 "$mq_pid" -- --port "$mq_port" --tls --ca "$op_dir/ca.pem" \
       --id-template 'i{n}' --idle-connections "$IDLE" --connect-parallel "$IDLE_PARALLEL" \
+      --connect-threads "$IDLE_THREADS" \
       --hold "$IDLE_HOLD"
     stop_mosquitto
     if [ "$TLS_DEVICES" -gt 0 ]; then

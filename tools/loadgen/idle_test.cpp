@@ -15,7 +15,9 @@
 #include <cmath>
 #include <cstring>
 #include <iostream>
+#include <memory>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include <sys/socket.h>
@@ -38,11 +40,32 @@ struct idle_conn {
   std::int64_t started = 0;
 };
 
-class idle_run {
-public:
-  explicit idle_run(const options& o) : o_(o), creds_(o) {}
+/// One thread's share of the connections: its own epoll set and TLS context, so threads share
+/// nothing while they handshake (OpenSSL 3 takes locks per context).
+struct idle_stats {
+  std::size_t connected = 0;
+  std::size_t failed = 0;
+  std::size_t dropped = 0;
+  std::string first_error;
+  std::vector<std::uint64_t> connect_ns;
+  std::int64_t last_connack = 0;
+};
 
-  ~idle_run() {
+class idle_shard {
+public:
+  idle_shard(const options& o, std::size_t first, std::size_t count, int parallel)
+      : o_(o),
+        first_(first),
+        parallel_(std::max(1, parallel)) {
+    if (o_.tls) {
+      ctx_ = make_client_tls_context(o_.ca);
+    }
+    conns_.resize(count);
+  }
+  idle_shard(const idle_shard&) = delete;
+  idle_shard& operator=(const idle_shard&) = delete;
+
+  ~idle_shard() {
     for (auto& c : conns_) {
       if (c.ssl != nullptr) {
         SSL_free(c.ssl);
@@ -56,38 +79,32 @@ public:
     }
   }
 
-  int run() {
-    if (o_.tls) {
-      ctx_ = make_client_tls_context(o_.ca);
-    }
-    conns_.resize(static_cast<std::size_t>(o_.idle_connections));
-    // Credentials first (HMAC per client), so the connect phase measures only connecting.
-    for (std::size_t i = 0; i < conns_.size(); ++i) {
-      const auto id = client_id(o_, static_cast<int>(i) + 1);
-      mqtt::encode(make_connect(id, creds_.for_client(id), o_.keepalive_s), conns_[i].out);
-    }
-    before_ = sample_process(o_.broker_pid);
-    t_first_ = now_ns();
-    connect_all();
-    t_connected_ = last_connack_ > 0 ? last_connack_ : now_ns();
-    broker_connected_ = sample_process(o_.broker_pid);
-    // Hold: keep servicing the sockets (pings, drops), then measure the broker again.
-    const auto hold_until = now_ns() + static_cast<std::int64_t>(o_.hold_s * 1e9);
-    while (now_ns() < hold_until) {
+  /// The CONNECT packet of connection `i` (0-based within the shard).
+  std::string& connect_packet(std::size_t i) { return conns_[i].out; }
+  std::size_t first() const { return first_; }
+  std::size_t size() const { return conns_.size(); }
+
+  /// Keeps servicing the sockets (pings, drops) until `until` (now_ns()).
+  void hold(std::int64_t until) {
+    while (now_ns() < until) {
       pump(100);
       ping_if_due();
     }
-    held_ = sample_process(o_.broker_pid);
-    return report();
   }
 
-private:
+  std::size_t held() const {
+    return static_cast<std::size_t>(std::count_if(
+        conns_.begin(), conns_.end(), [](const idle_conn& c) { return c.st == state::held; }));
+  }
+
+  const idle_stats& stats() const { return stats_; }
+
   void connect_all() {
     std::size_t next = 0;
     const auto timeout = static_cast<std::int64_t>(o_.connect_timeout_s * 1e9);
     std::int64_t next_sweep = 0;
     while (next < conns_.size() || in_progress_ > 0) {
-      while (next < conns_.size() && in_progress_ < static_cast<std::size_t>(o_.connect_parallel)) {
+      while (next < conns_.size() && in_progress_ < static_cast<std::size_t>(parallel_)) {
         start(next++);
       }
       pump(10);
@@ -105,6 +122,7 @@ private:
     }
   }
 
+private:
   void start(std::size_t i) {
     auto& c = conns_[i];
     std::string why;
@@ -129,13 +147,13 @@ private:
 
   void fail(idle_conn& c, const std::string& why) {
     if (c.st == state::held) {
-      ++dropped_;
+      ++stats_.dropped;
     } else {
-      ++failed_;
+      ++stats_.failed;
       --in_progress_;
     }
-    if (first_error_.empty()) {
-      first_error_ = why;
+    if (stats_.first_error.empty()) {
+      stats_.first_error = why;
     }
     c.st = state::failed;
     if (c.fd >= 0) {
@@ -281,9 +299,9 @@ private:
           }
           c.st = state::held;
           --in_progress_;
-          ++connected_;
-          last_connack_ = now_ns();
-          connect_ns_.push_back(static_cast<std::uint64_t>(last_connack_ - c.started));
+          ++stats_.connected;
+          stats_.last_connack = now_ns();
+          stats_.connect_ns.push_back(static_cast<std::uint64_t>(stats_.last_connack - c.started));
         }
       }
       c.in.shrink_to_fit();
@@ -316,30 +334,108 @@ private:
     }
   }
 
+  const options& o_;
+  std::size_t first_;
+  int parallel_;
+  poller poll_;
+  SSL_CTX* ctx_ = nullptr;
+  std::vector<idle_conn> conns_;
+  std::size_t in_progress_ = 0;
+  std::int64_t next_ping_ = 0;
+  idle_stats stats_;
+};
+
+/// Opens `--idle-connections` connections from `--threads` threads (each a shard with a share
+/// of `--connect-parallel`), holds them, and reports what the broker spent on them.
+class idle_run {
+public:
+  explicit idle_run(const options& o) : o_(o), creds_(o) {}
+
+  int run() {
+    const auto total = static_cast<std::size_t>(o_.idle_connections);
+    const auto threads =
+        std::clamp<std::size_t>(static_cast<std::size_t>(std::max(1, o_.connect_threads)), 1,
+                                std::max<std::size_t>(1, total));
+    for (std::size_t t = 0; t < threads; ++t) {
+      const auto first = total * t / threads;
+      const auto count = total * (t + 1) / threads - first;
+      const int parallel = o_.connect_parallel / static_cast<int>(threads);
+      shards_.push_back(std::make_unique<idle_shard>(o_, first, count, parallel));
+    }
+    // Credentials first (HMAC per client), so the connect phase measures only connecting.
+    for (auto& sh : shards_) {
+      for (std::size_t i = 0; i < sh->size(); ++i) {
+        const auto id = client_id(o_, static_cast<int>(sh->first() + i) + 1);
+        mqtt::encode(make_connect(id, creds_.for_client(id), o_.keepalive_s),
+                     sh->connect_packet(i));
+      }
+    }
+    before_ = sample_process(o_.broker_pid);
+    t_first_ = now_ns();
+    on_each_shard([](idle_shard& sh) { sh.connect_all(); });
+    std::int64_t last = 0;
+    for (const auto& sh : shards_) {
+      last = std::max(last, sh->stats().last_connack);
+    }
+    t_connected_ = last > 0 ? last : now_ns();
+    broker_connected_ = sample_process(o_.broker_pid);
+    const auto hold_until = now_ns() + static_cast<std::int64_t>(o_.hold_s * 1e9);
+    on_each_shard([hold_until](idle_shard& sh) { sh.hold(hold_until); });
+    held_ = sample_process(o_.broker_pid);
+    return report();
+  }
+
+private:
+  template <class F>
+  void on_each_shard(F f) {
+    std::vector<std::thread> threads;
+    for (std::size_t t = 1; t < shards_.size(); ++t) {
+      threads.emplace_back([&f, sh = shards_[t].get()] { f(*sh); });
+    }
+    f(*shards_.front());
+    for (auto& th : threads) {
+      th.join();
+    }
+  }
+
   int report() {
-    std::sort(connect_ns_.begin(), connect_ns_.end());
+    std::size_t connected = 0;
+    std::size_t failed = 0;
+    std::size_t dropped = 0;
+    std::size_t held = 0;
+    std::string first_error;
+    std::vector<std::uint64_t> connect_ns;
+    for (const auto& sh : shards_) {
+      connected += sh->stats().connected;
+      failed += sh->stats().failed;
+      dropped += sh->stats().dropped;
+      held += sh->held();
+      if (first_error.empty()) {
+        first_error = sh->stats().first_error;
+      }
+      connect_ns.insert(connect_ns.end(), sh->stats().connect_ns.begin(),
+                        sh->stats().connect_ns.end());
+    }
+    std::sort(connect_ns.begin(), connect_ns.end());
     auto ms = [](std::uint64_t ns) {
       return std::round(static_cast<double>(ns) / 1e4) / 100; // 0.01 ms
     };
     const double seconds = static_cast<double>(t_connected_ - t_first_) / 1e9;
-    std::size_t held = 0;
-    for (const auto& c : conns_) {
-      held += c.st == state::held ? 1 : 0;
-    }
     nlohmann::json j;
     j["mode"] = "idle";
     j["tls"] = o_.tls;
     j["target"] = o_.idle_connections;
     j["parallel"] = o_.connect_parallel;
-    j["connected"] = connected_;
-    j["failed"] = failed_;
-    j["dropped_while_held"] = dropped_;
+    j["threads"] = shards_.size();
+    j["connected"] = connected;
+    j["failed"] = failed;
+    j["dropped_while_held"] = dropped;
     j["held_at_end"] = held;
     j["connect_s"] = std::round(seconds * 1000) / 1000;
-    j["connects_per_s"] = seconds > 0 ? std::round(static_cast<double>(connected_) / seconds) : 0;
-    j["connect_p50_ms"] = ms(percentile(connect_ns_, 0.50));
-    j["connect_p99_ms"] = ms(percentile(connect_ns_, 0.99));
-    j["connect_max_ms"] = ms(connect_ns_.empty() ? 0 : connect_ns_.back());
+    j["connects_per_s"] = seconds > 0 ? std::round(static_cast<double>(connected) / seconds) : 0;
+    j["connect_p50_ms"] = ms(percentile(connect_ns, 0.50));
+    j["connect_p99_ms"] = ms(percentile(connect_ns, 0.99));
+    j["connect_max_ms"] = ms(connect_ns.empty() ? 0 : connect_ns.back());
     j["hold_s"] = o_.hold_s;
     if (o_.broker_pid > 0 && before_.ok && held_.ok) {
       j["broker_rss_before_kib"] = before_.rss_kib;
@@ -355,28 +451,18 @@ private:
       j["broker_cpu_hold_s"] = static_cast<double>(held_.cpu_us - broker_connected_.cpu_us) / 1e6;
     }
     j["loadgen_rss_kib"] = sample_process(static_cast<int>(getpid())).rss_kib;
-    if (!first_error_.empty()) {
-      j["first_error"] = first_error_;
+    if (!first_error.empty()) {
+      j["first_error"] = first_error;
     }
     std::cout << j.dump() << std::endl;
-    return failed_ == 0 && dropped_ == 0 ? 0 : 1;
+    return failed == 0 && dropped == 0 ? 0 : 1;
   }
 
   const options& o_;
   credential_source creds_;
-  poller poll_;
-  SSL_CTX* ctx_ = nullptr;
-  std::vector<idle_conn> conns_;
-  std::size_t in_progress_ = 0;
-  std::size_t connected_ = 0;
-  std::size_t failed_ = 0;
-  std::size_t dropped_ = 0;
-  std::string first_error_;
-  std::vector<std::uint64_t> connect_ns_;
+  std::vector<std::unique_ptr<idle_shard>> shards_;
   std::int64_t t_first_ = 0;
   std::int64_t t_connected_ = 0;
-  std::int64_t last_connack_ = 0;
-  std::int64_t next_ping_ = 0;
   proc_sample before_;
   proc_sample broker_connected_;
   proc_sample held_;

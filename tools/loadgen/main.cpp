@@ -74,6 +74,11 @@ int main(int argc, char** argv) {
                  "connections connecting (TCP, TLS, CONNECT) at once")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
+  app.add_option("--connect-threads", o.connect_threads,
+                 "idle mode: threads that connect and hold, each with its share of the "
+                 "connections and of --connect-parallel (so the generator's TLS is not the limit)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   app.add_option("--hold", o.hold_s, "idle mode: seconds to hold the connections")
       ->capture_default_str();
   app.add_option("--broker-pid", o.broker_pid,

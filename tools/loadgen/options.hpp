@@ -45,6 +45,7 @@ struct options {
   bool tls = false;
   std::string ca;
   int connect_parallel = 64; ///< handshakes in progress at once
+  int connect_threads = 1;   ///< idle mode: threads opening (and holding) the connections
   double hold_s = 3;
 
   // Measurement.
