@@ -198,6 +198,17 @@ public:
 
   const std::string& error() const { return error_; }
   int version() const { return SSL_version(ssl_); }
+  /// The subjects of the certificates the server sent, its own first.
+  std::vector<std::string> sent_chain() const {
+    std::vector<std::string> subjects;
+    STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl_);
+    for (int i = 0; i < sk_X509_num(chain); ++i) {
+      char name[256];
+      X509_NAME_oneline(X509_get_subject_name(sk_X509_value(chain, i)), name, sizeof name);
+      subjects.emplace_back(name);
+    }
+    return subjects;
+  }
 
   bool send(const std::string& data) {
     std::size_t sent = 0;
@@ -451,6 +462,25 @@ TEST_F(StreamServerTest, EchoesOverTlsVerifiedForLocalhostAnd127001) {
   wrong_options.verify_host = "not-this-host.example";
   tls_client wrong{port_, wrong_options};
   EXPECT_FALSE(wrong.handshake());
+}
+
+TEST_F(StreamServerTest, SendsItsCertificateWithTheIssuersFromTheTrustStore) {
+  // The certificate file holds the leaf alone; the chain comes from the CA file, built once at
+  // start rather than in every handshake. Two handshakes send the same two certificates.
+  start(true);
+  std::vector<std::string> first;
+  for (int i = 0; i < 2; ++i) {
+    tls_client client{port_, client_options()};
+    ASSERT_TRUE(client.handshake()) << client.error();
+    const auto chain = client.sent_chain();
+    ASSERT_EQ(chain.size(), 2u);
+    EXPECT_NE(chain[0], chain[1]);
+    if (i == 0) {
+      first = chain;
+    } else {
+      EXPECT_EQ(chain, first);
+    }
+  }
 }
 
 TEST_F(StreamServerTest, AcceptsTls12) {
