@@ -1,5 +1,6 @@
 #pragma once
 
+#include "protocols/common/ring_queue.hpp"
 #include "protocols/hub/bound_routes.hpp"
 #include "protocols/iothub/identity.hpp"
 #include "routing/model/message.hpp"
@@ -263,7 +264,7 @@ private:
   // inbound
   /// Inbound messages in arrival order, from index `in_base_` on; acknowledged from the front
   /// as they are done (an index of 0 means "nothing to acknowledge").
-  std::deque<pending> pending_in_;
+  ring_queue<pending> pending_in_;
   std::uint64_t in_base_ = 1;
   std::vector<storage::append_request> batch_; ///< this pass's appends
   std::vector<std::uint64_t> batch_index_;     ///< their inbound indexes
@@ -286,7 +287,7 @@ private:
   std::shared_ptr<const binding> c2d_; ///< the device's C2D queue, once it subscribed
   std::map<std::string, std::deque<const binding*>> waiting_inputs_;
   std::unordered_map<std::uint64_t, delivery> inflight_;
-  std::deque<waiting_entry> waiting_out_; ///< beyond the window, in arrival order
+  ring_queue<waiting_entry> waiting_out_; ///< beyond the window, in arrival order
   std::uint64_t next_token_ = 1;
   std::vector<std::pair<const binding*, std::vector<storage::sequence>>> releases_;
 

@@ -1,9 +1,9 @@
 #pragma once
 
+#include "protocols/common/ring_queue.hpp"
 #include "protocols/mqtt/packets.hpp"
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <string>
@@ -147,7 +147,7 @@ private:
   std::string client_id_;
   bool clean_session_ = true;
   /// Inbound QoS 1 packet ids in arrival order, with "durable yet?".
-  std::deque<std::pair<std::uint16_t, bool>> pending_in_;
+  ring_queue<std::pair<std::uint16_t, bool>> pending_in_;
   /// Outbound packet id -> caller's token.
   std::map<std::uint16_t, std::uint64_t> inflight_out_;
   std::uint16_t last_packet_id_ = 0;
