@@ -258,7 +258,12 @@ private:
   session_observer* observer_;
   session_observer null_observer_;
   iothub::client_identity who_;
+  // The flags together (no padding between them): ten thousand connections hold one each.
   bool open_ = false;
+  bool refused_reported_ = false;
+  bool paused_ = false;
+  bool inputs_wanted_ = false;
+  bool out_full_ = false;
   std::int64_t expires_s_ = 0;
 
   // inbound
@@ -276,11 +281,8 @@ private:
   std::vector<std::uint64_t> retry_index_;
   std::uint64_t retry_batch_ = 0; ///< the retry batch with the store (0 = none)
   std::int64_t retry_at_ = 0;
-  bool refused_reported_ = false;
-  bool paused_ = false;
 
   // outbound
-  bool inputs_wanted_ = false;
   std::shared_ptr<const bound_routes> routes_;            ///< the attached bindings' snapshot
   std::vector<std::shared_ptr<const bound_routes>> held_; ///< earlier ones, still attached
   std::unordered_map<storage::queue_handle, const binding*> inputs_;
@@ -292,7 +294,6 @@ private:
   std::vector<std::pair<const binding*, std::vector<storage::sequence>>> releases_;
 
   // output
-  bool out_full_ = false;
   std::size_t out_queued_ = 0;
   std::int64_t out_stuck_since_ = 0;
   std::int64_t out_checked_at_ = 0;

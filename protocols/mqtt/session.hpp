@@ -139,18 +139,19 @@ private:
   void close(close_reason why, bool will, actions& out);
   std::uint16_t next_packet_id();
 
+  // Small members together (no padding between them): ten thousand connections hold one each.
   session_limits limits_;
   state state_ = state::awaiting_connect;
+  bool clean_session_ = true;
+  std::uint16_t last_packet_id_ = 0;
   std::int64_t created_ms_;
   std::int64_t last_packet_ms_;
   std::int64_t keepalive_ms_ = 0;
   std::string client_id_;
-  bool clean_session_ = true;
   /// Inbound QoS 1 packet ids in arrival order, with "durable yet?".
   ring_queue<std::pair<std::uint16_t, bool>> pending_in_;
   /// Outbound packet id -> caller's token.
   std::map<std::uint16_t, std::uint64_t> inflight_out_;
-  std::uint16_t last_packet_id_ = 0;
   filter_policy policy_;
   std::vector<std::string> subscriptions_;
 };
