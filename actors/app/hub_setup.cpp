@@ -176,7 +176,7 @@ void hub_runtime::stop() {
   }
   // Sessions hold sockets and timers of the I/O runner, which the caller destroys next.
   if (const auto left = parts_->live->wait_zero(std::chrono::seconds{3}); left != 0) {
-    spdlog::warn("[hub] {} sessions still running after 3 s", left);
+    spdlog::warn("[hub] {} sessions and mailboxes still running after 3 s", left);
   }
   parts_.reset();
 }
@@ -316,6 +316,8 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
   edgehub.manifest_path = cfg.agent.manifest;
   edgehub.edge_device_id = cfg.device_id;
   edgehub.delivery_window = cfg.hub.delivery_window;
+  edgehub.checkpoint_interval = std::chrono::milliseconds{cfg.storage.checkpoint_interval_ms};
+  edgehub.live = p->live; // the stop waits for the route mailboxes' last checkpoints too
   edgehub.routes = p->routes;
   edgehub.status = p->status;
   edgehub.sessions = p->sessions;

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <memory>
 
 namespace outpost::actors {
 
@@ -20,6 +21,8 @@ using mailbox_retry_atom = caf::atom_constant<caf::atom("mbretry")>;
 using machine = routing::endpoint_machine<storage::stored_entry>;
 
 struct mailbox_state {
+  /// First member, so released last: the hub's stop waits for it (mailbox_config::live).
+  std::unique_ptr<live_count::token> alive;
   mailbox_config cfg;
   consumer_actor consumer;
   machine fsm;
@@ -56,8 +59,13 @@ void carry_out(mailbox_pointer self) {
   }
   if (out.flush) {
     // One checkpoint per burst of acks: the flush message queues behind the acks already in
-    // this mailbox, so the writer hears the highest of them once.
-    self->send(self, flush_atom::value);
+    // this mailbox, so the writer hears the highest of them once; with an interval, the burst
+    // is every ack until the timer fires.
+    if (st.cfg.checkpoint_interval.count() > 0) {
+      self->delayed_send(self, st.cfg.checkpoint_interval, flush_atom::value);
+    } else {
+      self->send(self, flush_atom::value);
+    }
   }
   if (out.read) {
     start_read(self, *out.read);
@@ -112,7 +120,22 @@ mailbox_impl::behavior_type mailbox_behavior(mailbox_pointer self, mailbox_confi
   ec.read_batch = 64;
   ec.retry = st.cfg.retry;
   st.fsm = machine{ec};
+  if (st.cfg.live) {
+    st.alive = st.cfg.live->enter();
+  }
   self->send(st.cfg.writer, subscribe_atom::value, st.cfg.queue, durable_listener_actor{self});
+  // Told to exit (the hub stops): the checkpoint a timer would have written goes to the writer
+  // now, ahead of the writer's own exit, so a restart does not deliver acknowledged messages
+  // again.
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    auto& s = self->state;
+    s.fsm.on_flush(s.out);
+    if (s.out.checkpoint != 0) {
+      self->send(s.cfg.writer, ack_atom::value, ack_requests{{s.cfg.queue, s.out.checkpoint}});
+    }
+    s.out.clear();
+    self->quit(msg.reason);
+  });
   self->set_down_handler([=](const caf::down_msg& down) {
     if (self->state.consumer && down.source == self->state.consumer.address()) {
       drop_consumer(self);

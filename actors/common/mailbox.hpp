@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/common/live_count.hpp"
 #include "actors/common/mailbox_interface.hpp"
 #include "actors/common/writer_interface.hpp"
 #include "routing/endpoint/retry_policy.hpp"
@@ -7,8 +8,10 @@
 
 #include <caf/fwd.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 
 namespace outpost::actors {
 
@@ -19,6 +22,14 @@ struct mailbox_config {
   std::size_t buffer_limit = 4096;      ///< durable entries kept in memory for delivery
   std::function<std::int64_t()> now_ms; ///< wall clock in ms, for TTL and retry timers
   routing::retry_policy retry;          ///< back-off after a nack or a failed store read
+  /// The checkpoint of a burst of acknowledgements is written this long after its first one
+  /// (0 = at once): the acks within it become one message to the writer instead of one each,
+  /// which would wake the writer's thread for every delivered message at a moderate rate.
+  /// Written at once when the mailbox is told to exit.
+  std::chrono::milliseconds checkpoint_interval{0};
+  /// Held until the mailbox has handed its last checkpoint to the writer (null = none): the
+  /// hub's stop waits for it before the writer is told to stop.
+  std::shared_ptr<live_count> live;
 };
 
 /// Spawns the actor of one persistent mailbox (one endpoint x priority queue): CAF glue over

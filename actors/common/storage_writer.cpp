@@ -336,6 +336,11 @@ writer_impl::behavior_type writer_behavior(writer_pointer self, storage_writer_c
   if (st.cfg.cleanup_interval.count() > 0) {
     self->delayed_send(self, st.cfg.cleanup_interval, cleanup_atom::value);
   }
+  // What arrived before the exit (the mailboxes' last checkpoints at a stop) is written first.
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    commit_pass(self);
+    self->quit(msg.reason);
+  });
   return {
       [=](open_atom, const storage::queue_name& name) {
         auto q = self->state.store->open_queue(name);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/common/live_count.hpp"
 #include "actors/common/snapshot.hpp"
 #include "actors/common/writer_interface.hpp"
 #include "actors/hub/hub_routes.hpp"
@@ -8,6 +9,7 @@
 #include <caf/fwd.hpp>
 #include <caf/group.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -56,6 +58,9 @@ struct edgehub_config {
   std::string manifest_path; ///< `[agent] manifest`, for the status and the log
   std::string edge_device_id;
   std::uint32_t delivery_window = 64;
+  /// The route mailboxes' `mailbox_config::checkpoint_interval` and `live`.
+  std::chrono::milliseconds checkpoint_interval{0};
+  std::shared_ptr<live_count> live;
   std::shared_ptr<routes_snapshot> routes;         ///< swapped whole when new routes apply
   std::shared_ptr<edgehub_status_snapshot> status; ///< set after every attempt
   caf::group sessions;                             ///< told `routes_atom` after a swap

@@ -5,23 +5,13 @@
 
 #include <caf/all.hpp>
 
-#include <chrono>
-
 namespace outpost::actors {
 
-namespace {
-
-std::int64_t wall_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-} // namespace
-
 result<std::shared_ptr<const hub_routes>> bind_routes(
-    caf::actor_system& sys, const writer_actor& writer,
+    caf::actor_system& sys, const mailbox_config& mailboxes,
     std::shared_ptr<const routing::route_table> table, const std::string& edge_device_id,
-    std::uint32_t delivery_window, const hub_routes* previous) {
+    const hub_routes* previous) {
+  const auto& writer = mailboxes.writer;
   caf::scoped_actor self{sys};
   auto bound = hub_routes::bind(
       std::move(table), edge_device_id,
@@ -41,8 +31,9 @@ result<std::shared_ptr<const hub_routes>> bind_routes(
         }
         hub::binding b;
         b.queue = q;
-        b.handle = std::make_shared<const mailbox_actor>(
-            spawn_mailbox(sys, {writer, q, delivery_window, 4096, wall_ms}));
+        auto cfg = mailboxes;
+        cfg.queue = q;
+        b.handle = std::make_shared<const mailbox_actor>(spawn_mailbox(sys, std::move(cfg)));
         return b;
       });
   if (!bound) {

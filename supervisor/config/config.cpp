@@ -111,6 +111,7 @@ std::map<std::string, setter> schema(daemon_config& c) {
       {"storage.cleanup_interval_ms", int_key(s.cleanup_interval_ms, 10, 3'600'000)},
       {"storage.cleanup_budget", int_key(s.cleanup_budget, 1, 10'000'000)},
       {"storage.group_commit_us", int_key(s.group_commit_us, 0, 10'000)},
+      {"storage.checkpoint_interval_ms", int_key(s.checkpoint_interval_ms, 0, 1'000)},
       {"listen.metrics", string_key(c.listen.metrics, check_address)},
       {"listen.admin_socket", string_key(c.listen.admin_socket)},
       {"listen.admin_group", string_key(c.listen.admin_group)},

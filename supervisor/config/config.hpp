@@ -32,6 +32,9 @@ struct daemon_config {
     /// Group commit: while appends arrive faster than syncs finish, a small pass waits this long
     /// for more before its sync (durability "fsync" only); 0 = sync at once.
     std::uint32_t group_commit_us = 120;
+    /// A route mailbox writes its checkpoint (deletes what its consumer acknowledged) at most
+    /// this often; 0 = after every burst of acknowledgements.
+    std::uint32_t checkpoint_interval_ms = 20;
   } storage;
 
   struct listen_section {

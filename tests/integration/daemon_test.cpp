@@ -145,6 +145,7 @@ TEST_F(Daemon, BadValuesExitWithCode2NamingTheKey) {
            {"", "max_size_bytes = -5", "storage.max_size_bytes"},
            {"", "max_size_bytes = \"big\"", "storage.max_size_bytes"},
            {"", "group_commit_us = 20000", "storage.group_commit_us"},
+           {"", "checkpoint_interval_ms = 5000", "storage.checkpoint_interval_ms"},
            {"device_id = \"\"", "", "device_id"},
            {"[runtime]\nthreads = 100000", "", "runtime.threads"},
            {"[runtime]\nscheduler = \"fast\"", "", "runtime.scheduler"},

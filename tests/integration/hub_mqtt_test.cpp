@@ -218,6 +218,43 @@ TEST_F(HubMqtt, RoutesTelemetryToTheModuleInputWithTheSenderStamped) {
             std::string::npos);
 }
 
+TEST_F(HubMqtt, MessagesAcknowledgedJustBeforeAStopAreNotDeliveredAgainAfterTheRestart) {
+  // A checkpoint interval far longer than the test: the acknowledgements are still waiting
+  // for their checkpoint when the stop comes, which must write it.
+  start("checkpoint_interval_ms = 1000");
+  auto dev = connected("dev1");
+  auto mod = connected("edge1/modB", false);
+  mod->send(mqtt::subscribe{1, {{"devices/edge1/modules/modB/#", 1}}});
+  ASSERT_TRUE(mod->receive()); // SUBACK
+  for (std::uint16_t i = 1; i <= 3; ++i) {
+    publish_acked(*dev, "devices/dev1/messages/events/%24.mid=m" + std::to_string(i), i);
+    auto p = mod->receive();
+    ASSERT_TRUE(p && std::holds_alternative<mqtt::publish>(*p)) << daemon_->stderr_text();
+    mod->send(mqtt::puback{std::get<mqtt::publish>(*p).packet_id});
+  }
+  // The session has taken the PUBACKs once it answers a later packet.
+  mod->send(mqtt::pingreq{});
+  auto pong = mod->receive();
+  ASSERT_TRUE(pong && std::holds_alternative<mqtt::pingresp>(*pong));
+  dev.reset();
+  mod.reset();
+
+  start("checkpoint_interval_ms = 1000"); // SIGTERM, then the same store again
+  auto mod2 = connected("edge1/modB", false);
+  mod2->send(mqtt::subscribe{2, {{"devices/edge1/modules/modB/#", 1}}});
+  auto dev2 = connected("dev1");
+  publish_acked(*dev2, "devices/dev1/messages/events/%24.mid=m4", 4);
+  std::vector<std::string> topics;
+  while (auto p = mod2->receive(std::chrono::milliseconds(1500))) {
+    if (const auto* pub = std::get_if<mqtt::publish>(&*p)) {
+      topics.push_back(pub->topic);
+      mod2->send(mqtt::puback{pub->packet_id});
+    }
+  }
+  ASSERT_EQ(topics.size(), 1u) << "acknowledged messages came again: " << topics.front();
+  EXPECT_NE(topics[0].find("%24.mid=m4"), std::string::npos) << topics[0];
+}
+
 TEST_F(HubMqtt, FullStoreWithholdsPubacksAndLosesNothing) {
   start("max_size_bytes = 12000");
   auto dev = connected("dev1");

@@ -186,6 +186,72 @@ TEST_F(StorageActors, MailboxTakesABurstOfAcksAsOneMessage) {
   });
 }
 
+TEST_F(StorageActors, MailboxWithAnIntervalWritesOneCheckpointForTheAcksWithinIt) {
+  auto q = open_queue("mod/in");
+  mailbox_config cfg{writer_, q, 10, 4096, [this] {
+                       return now_;
+                     }};
+  cfg.checkpoint_interval = std::chrono::milliseconds{20};
+  auto mb = spawn_mailbox(sys_, cfg);
+  append_via(mb, {"a", "b", "c"});
+  self_->send(mb, subscribe_atom::value, me());
+  sched_.run();
+  ASSERT_EQ(delivered().size(), 3u);
+  const auto writes_before = kv_->lazy_writes;
+  for (sequence seq : {1, 2, 3}) { // one by one, as a module acknowledges them
+    self_->send(mb, ack_atom::value, seq);
+    sched_.run();
+  }
+  EXPECT_EQ(kv_->lazy_writes, writes_before); // the writer has not heard of them yet
+  self_->send(writer_, stats_atom::value);
+  sched_.run();
+  self_->receive([&](store_report& r) { EXPECT_EQ(r.queues.at(0).stats.checkpoint, 0u); });
+  ASSERT_TRUE(sched_.has_pending_timeout());
+  sched_.trigger_timeouts();
+  sched_.run();
+  EXPECT_EQ(kv_->lazy_writes, writes_before + 1); // one checkpoint for the three
+  self_->send(writer_, stats_atom::value);
+  sched_.run();
+  self_->receive([&](store_report& r) {
+    EXPECT_EQ(r.queues.at(0).stats.checkpoint, 3u);
+    EXPECT_EQ(r.queues.at(0).stats.length, 0u);
+  });
+}
+
+TEST_F(StorageActors, AStoppedMailboxHandsItsPendingCheckpointToTheWriterBeforeItGoes) {
+  // The hub's stop: the mailboxes exit, the stop waits for them (live), then the writer exits.
+  // A restart on the same store must not deliver the acknowledged entries again.
+  auto q = open_queue("mod/in");
+  auto live = std::make_shared<live_count>();
+  mailbox_config cfg{writer_, q, 10, 4096, [this] {
+                       return now_;
+                     }};
+  cfg.checkpoint_interval = std::chrono::milliseconds{20};
+  cfg.live = live;
+  auto mb = spawn_mailbox(sys_, cfg);
+  append_via(mb, {"a", "b", "c"});
+  self_->send(mb, subscribe_atom::value, me());
+  sched_.run();
+  ASSERT_EQ(delivered().size(), 3u);
+  self_->send(mb, ack_atom::value, std::vector<sequence>{1, 2});
+  sched_.run();
+  EXPECT_EQ(live->wait_zero(std::chrono::milliseconds{0}), 1u);
+  caf::anon_send_exit(mb, caf::exit_reason::user_shutdown);
+  sched_.run();
+  EXPECT_EQ(live->wait_zero(std::chrono::milliseconds{0}), 0u);
+  caf::anon_send_exit(writer_, caf::exit_reason::user_shutdown);
+  sched_.run();
+
+  spawn_writer(); // the restart
+  self_->send(writer_, stats_atom::value);
+  sched_.run();
+  self_->receive([&](store_report& r) {
+    ASSERT_EQ(r.queues.size(), 1u);
+    EXPECT_EQ(r.queues.at(0).stats.checkpoint, 2u);
+    EXPECT_EQ(r.queues.at(0).stats.length, 1u); // "c" alone was never acknowledged
+  });
+}
+
 TEST_F(StorageActors, MailboxRedeliversUnackedEntriesToTheNextConsumer) {
   auto q = open_queue("mod/in");
   auto mb = mailbox(q, 10);
