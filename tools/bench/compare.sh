@@ -13,7 +13,8 @@
 #   the work dir) MOSQUITTO=/usr/sbin/mosquitto SKIP_IDLE=0 IDLE_MOSQUITTO=1
 #   SCHEDULER=io ([runtime] scheduler) DURABILITY=fsync (os: to see what fsync costs)
 #   GROUP_COMMIT_US=120 ([storage] group_commit_us: how long a small pass waits for more appends
-#   while they come faster than syncs; 0 = sync at once)
+#   while they come faster than syncs; 0 = sync at once) CHECKPOINT_INTERVAL_MS=20 ([storage]
+#   checkpoint_interval_ms: a route mailbox's checkpoint at most this often; 0 = every burst)
 #   TLS_DEVICES=0 TLS_RATE_EACH=1 TLS_SECONDS=60 (TLS_DEVICES > 0: that many TLS devices with SAS,
 #   taken from the IDLE identities, each publishing TLS_RATE_EACH 64 B QoS 1 msgs/s for
 #   TLS_SECONDS, after the idle test; mosquitto too when IDLE_MOSQUITTO=1)
@@ -56,6 +57,7 @@ IDLE_MOSQUITTO="${IDLE_MOSQUITTO:-1}"
 SCHEDULER="${SCHEDULER:-io}"
 DURABILITY="${DURABILITY:-fsync}"
 GROUP_COMMIT_US="${GROUP_COMMIT_US:-120}"
+CHECKPOINT_INTERVAL_MS="${CHECKPOINT_INTERVAL_MS:-20}"
 UNAUTH_PER_SOURCE="${UNAUTH_PER_SOURCE:-1000000}"
 TLS_DEVICES="${TLS_DEVICES:-0}"
 TLS_RATE_EACH="${TLS_RATE_EACH:-1}"
@@ -161,6 +163,7 @@ device_id = "edge1"
 dir = "$op_dir/data"
 durability = "$DURABILITY"
 group_commit_us = $GROUP_COMMIT_US
+checkpoint_interval_ms = $CHECKPOINT_INTERVAL_MS
 [listen]
 metrics = "127.0.0.1:0"
 admin_socket = ""
@@ -618,7 +621,7 @@ EOF
   echo "Run: \`$0 ${1:-}\` at $started_at on $(uname -srm), $(nproc) CPUs ($(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)),"
   echo "Shared box: other users kept $busy_before (before) and $busy_after (after) of the $(nproc) CPUs busy (/proc/stat over 3 s with none of our processes running); load average before $load_before, after $load_after; broker and generator at nice $NICE."
   echo "Disk: fdatasync of a 300-byte append on the storage volume: $fsync_before before, $fsync_after after (perf-anchors §2: 120-133 µs p50 normally, ≈4 ms during host I/O stalls)."
-  echo "Outpost $("$outpostd" --version 2>/dev/null | head -1 || true) (work tree at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet HEAD -- actors protocols routing storage 2>/dev/null || echo ', daemon sources modified')), durability $DURABILITY, group_commit_us $GROUP_COMMIT_US, [hub] delivery_window $DELIVERY_WINDOW, max_pending_in $MAX_PENDING_IN, [runtime] threads $THREADS, io_threads $IO_THREADS, scheduler $SCHEDULER;"
+  echo "Outpost $("$outpostd" --version 2>/dev/null | head -1 || true) (work tree at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet HEAD -- actors protocols routing storage 2>/dev/null || echo ', daemon sources modified')), durability $DURABILITY, group_commit_us $GROUP_COMMIT_US, checkpoint_interval_ms $CHECKPOINT_INTERVAL_MS, [hub] delivery_window $DELIVERY_WINDOW, max_pending_in $MAX_PENDING_IN, [runtime] threads $THREADS, io_threads $IO_THREADS, scheduler $SCHEDULER;"
   echo "mosquitto $("$MOSQUITTO" -h 2>/dev/null | sed -n 's/^mosquitto version //p') with persistence false, max_queued_messages 0."
   echo "Fan-in: outpost-loadgen $(printf '%s ' "${common[@]}" "${throughput[@]}")(Outpost: device identities d1..d$PUBLISHERS with SAS tokens, subscriber module edge1/sink on its input via the route; mosquitto: anonymous, subscriber on devices/+/messages/events/#)."
   echo "Latency: the same with $(printf '%s ' "${latency[@]}")."
