@@ -150,7 +150,8 @@ struct daemon_config {
 
   struct runtime_section {
     std::uint32_t threads = 0; ///< actor scheduler threads; 0 = number of cores
-    /// I/O threads (sockets, TLS, HTTP); 0 = number of cores. HTTP handlers never run on them.
+    /// I/O threads (sockets, TLS, HTTP); 0 = one fewer than the cores, at least one (the
+    /// storage writer needs a core). HTTP handlers never run on them.
     std::uint32_t io_threads = 0;
     /// Where actors run: "io" (on the I/O threads: no hand-off between a socket and its
     /// session, see actors/app/io_scheduler.hpp; `threads` is then unused), or CAF's own
