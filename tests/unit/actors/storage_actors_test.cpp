@@ -55,6 +55,28 @@ protected:
                                 }});
   }
 
+  /// A route mailbox as the hub makes it: its checkpoint written at most every 20 ms.
+  mailbox_actor interval_mailbox(storage::queue_handle q, std::shared_ptr<live_count> live = {}) {
+    mailbox_config cfg{writer_, q, 10, 4096, [this] {
+                         return now_;
+                       }};
+    cfg.checkpoint_interval = std::chrono::milliseconds{20};
+    cfg.live = std::move(live);
+    return spawn_mailbox(sys_, cfg);
+  }
+
+  /// The writer's report of its only queue.
+  queue_report only_queue() {
+    self_->send(writer_, stats_atom::value);
+    sched_.run();
+    queue_report out;
+    self_->receive([&](store_report& r) {
+      EXPECT_EQ(r.queues.size(), 1u);
+      out = r.queues.at(0);
+    });
+    return out;
+  }
+
   /// The test's scoped actor as a mailbox consumer (it receives what a session would).
   consumer_actor me() { return caf::actor_cast<consumer_actor>(caf::actor{self_}); }
 
@@ -188,11 +210,7 @@ TEST_F(StorageActors, MailboxTakesABurstOfAcksAsOneMessage) {
 
 TEST_F(StorageActors, MailboxWithAnIntervalWritesOneCheckpointForTheAcksWithinIt) {
   auto q = open_queue("mod/in");
-  mailbox_config cfg{writer_, q, 10, 4096, [this] {
-                       return now_;
-                     }};
-  cfg.checkpoint_interval = std::chrono::milliseconds{20};
-  auto mb = spawn_mailbox(sys_, cfg);
+  auto mb = interval_mailbox(q);
   append_via(mb, {"a", "b", "c"});
   self_->send(mb, subscribe_atom::value, me());
   sched_.run();
@@ -203,19 +221,14 @@ TEST_F(StorageActors, MailboxWithAnIntervalWritesOneCheckpointForTheAcksWithinIt
     sched_.run();
   }
   EXPECT_EQ(kv_->lazy_writes, writes_before); // the writer has not heard of them yet
-  self_->send(writer_, stats_atom::value);
-  sched_.run();
-  self_->receive([&](store_report& r) { EXPECT_EQ(r.queues.at(0).stats.checkpoint, 0u); });
+  EXPECT_EQ(only_queue().stats.checkpoint, 0u);
   ASSERT_TRUE(sched_.has_pending_timeout());
   sched_.trigger_timeouts();
   sched_.run();
   EXPECT_EQ(kv_->lazy_writes, writes_before + 1); // one checkpoint for the three
-  self_->send(writer_, stats_atom::value);
-  sched_.run();
-  self_->receive([&](store_report& r) {
-    EXPECT_EQ(r.queues.at(0).stats.checkpoint, 3u);
-    EXPECT_EQ(r.queues.at(0).stats.length, 0u);
-  });
+  const auto after = only_queue().stats;
+  EXPECT_EQ(after.checkpoint, 3u);
+  EXPECT_EQ(after.length, 0u);
 }
 
 TEST_F(StorageActors, AStoppedMailboxHandsItsPendingCheckpointToTheWriterBeforeItGoes) {
@@ -223,12 +236,7 @@ TEST_F(StorageActors, AStoppedMailboxHandsItsPendingCheckpointToTheWriterBeforeI
   // A restart on the same store must not deliver the acknowledged entries again.
   auto q = open_queue("mod/in");
   auto live = std::make_shared<live_count>();
-  mailbox_config cfg{writer_, q, 10, 4096, [this] {
-                       return now_;
-                     }};
-  cfg.checkpoint_interval = std::chrono::milliseconds{20};
-  cfg.live = live;
-  auto mb = spawn_mailbox(sys_, cfg);
+  auto mb = interval_mailbox(q, live);
   append_via(mb, {"a", "b", "c"});
   self_->send(mb, subscribe_atom::value, me());
   sched_.run();
@@ -243,13 +251,9 @@ TEST_F(StorageActors, AStoppedMailboxHandsItsPendingCheckpointToTheWriterBeforeI
   sched_.run();
 
   spawn_writer(); // the restart
-  self_->send(writer_, stats_atom::value);
-  sched_.run();
-  self_->receive([&](store_report& r) {
-    ASSERT_EQ(r.queues.size(), 1u);
-    EXPECT_EQ(r.queues.at(0).stats.checkpoint, 2u);
-    EXPECT_EQ(r.queues.at(0).stats.length, 1u); // "c" alone was never acknowledged
-  });
+  const auto after = only_queue().stats;
+  EXPECT_EQ(after.checkpoint, 2u);
+  EXPECT_EQ(after.length, 1u); // "c" alone was never acknowledged
 }
 
 TEST_F(StorageActors, MailboxRedeliversUnackedEntriesToTheNextConsumer) {
