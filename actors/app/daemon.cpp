@@ -414,14 +414,14 @@ int run_daemon(const daemon_config& cfg) {
       .Set(1);
   auto metrics = std::make_shared<actors::store_metrics>(*registry);
 
-  // Declared before the actor system, so it is destroyed after it: with the "io" scheduler
-  // the actors run on these threads until the system has waited for them.
   // One I/O thread fewer than the cores: the storage writer's syncs and RocksDB's flushes need
   // a core of their own. On 2 cores, two I/O threads (one io_context) mostly woke each other
   // (Asio's leader/follower) and competed with the writer: 10k msgs/s cost 56-65 instead of
   // 44-47 µs of CPU per message (README, "I/O threads").
   const auto cores = std::max(1u, std::thread::hardware_concurrency());
   const auto io_threads = cfg.runtime.io_threads ? cfg.runtime.io_threads : std::max(1u, cores - 1);
+  // Declared before the actor system, so it is destroyed after it: with the "io" scheduler
+  // the actors run on these threads until the system has waited for them.
   transport::io_runner io{io_threads};
   const bool actors_on_io = cfg.runtime.scheduler == "io";
   caf::actor_system_config sys_cfg;

@@ -312,12 +312,14 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
   p->sys = &deps.sys;
   auto& edgehub = p->edgehub;
   const auto& writer = deps.writer;
-  edgehub.writer = writer;
   edgehub.manifest_path = cfg.agent.manifest;
   edgehub.edge_device_id = cfg.device_id;
-  edgehub.delivery_window = cfg.hub.delivery_window;
-  edgehub.checkpoint_interval = std::chrono::milliseconds{cfg.storage.checkpoint_interval_ms};
-  edgehub.live = p->live; // the stop waits for the route mailboxes' last checkpoints too
+  edgehub.mailboxes.writer = writer;
+  edgehub.mailboxes.window = cfg.hub.delivery_window;
+  edgehub.mailboxes.now_ms = wall_ms;
+  edgehub.mailboxes.checkpoint_interval =
+      std::chrono::milliseconds{cfg.storage.checkpoint_interval_ms};
+  edgehub.mailboxes.live = p->live; // the stop waits for the route mailboxes' last checkpoints
   edgehub.routes = p->routes;
   edgehub.status = p->status;
   edgehub.sessions = p->sessions;

@@ -128,12 +128,8 @@ mailbox_impl::behavior_type mailbox_behavior(mailbox_pointer self, mailbox_confi
   // now, ahead of the writer's own exit, so a restart does not deliver acknowledged messages
   // again.
   self->set_exit_handler([=](caf::exit_msg& msg) {
-    auto& s = self->state;
-    s.fsm.on_flush(s.out);
-    if (s.out.checkpoint != 0) {
-      self->send(s.cfg.writer, ack_atom::value, ack_requests{{s.cfg.queue, s.out.checkpoint}});
-    }
-    s.out.clear();
+    self->state.fsm.on_flush(self->state.out);
+    carry_out(self);
     self->quit(msg.reason);
   });
   self->set_down_handler([=](const caf::down_msg& down) {

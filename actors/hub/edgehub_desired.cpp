@@ -7,8 +7,6 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include <chrono>
-
 namespace outpost::actors {
 
 namespace {
@@ -104,16 +102,7 @@ bool apply_edgehub(caf::actor_system& sys, const edgehub_config& cfg, const edge
     }
   }
   const auto current = cfg.routes->get();
-  mailbox_config mailboxes;
-  mailboxes.writer = cfg.writer;
-  mailboxes.window = cfg.delivery_window;
-  mailboxes.now_ms = [] {
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-  };
-  mailboxes.checkpoint_interval = cfg.checkpoint_interval;
-  mailboxes.live = cfg.live;
-  auto bound = bind_routes(sys, mailboxes, d.routes, cfg.edge_device_id, current.get());
+  auto bound = bind_routes(sys, cfg.mailboxes, d.routes, cfg.edge_device_id, current.get());
   if (!bound) {
     reject(500, "cannot open the mailboxes of the routes: " + bound.error().message());
     return false;

@@ -1,15 +1,13 @@
 #pragma once
 
-#include "actors/common/live_count.hpp"
+#include "actors/common/mailbox.hpp"
 #include "actors/common/snapshot.hpp"
-#include "actors/common/writer_interface.hpp"
 #include "actors/hub/hub_routes.hpp"
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 #include <caf/group.hpp>
 
-#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -54,13 +52,11 @@ edgehub_deployment edgehub_deployment_of(const std::optional<std::string>& text)
 
 /// Where the hub's routes and status live; what applying a deployment needs.
 struct edgehub_config {
-  writer_actor writer;
   std::string manifest_path; ///< `[agent] manifest`, for the status and the log
   std::string edge_device_id;
-  std::uint32_t delivery_window = 64;
-  /// The route mailboxes' `mailbox_config::checkpoint_interval` and `live`.
-  std::chrono::milliseconds checkpoint_interval{0};
-  std::shared_ptr<live_count> live;
+  /// How the route mailboxes are made (the writer, window, clock, checkpoint interval and
+  /// live count); each gets its own queue.
+  mailbox_config mailboxes;
   std::shared_ptr<routes_snapshot> routes;         ///< swapped whole when new routes apply
   std::shared_ptr<edgehub_status_snapshot> status; ///< set after every attempt
   caf::group sessions;                             ///< told `routes_atom` after a swap

@@ -2,7 +2,6 @@
 
 #include <cstddef>
 #include <iterator>
-#include <memory>
 #include <utility>
 #include <vector>
 
@@ -74,11 +73,6 @@ public:
         std::vector<T>{}.swap(slots_);
       }
     }
-  }
-
-  void clear() {
-    std::vector<T>{}.swap(slots_);
-    head_ = size_ = 0;
   }
 
   iterator begin() { return {this, 0}; }
