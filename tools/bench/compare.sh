@@ -9,8 +9,9 @@
 # Builds nothing: expects build/bin/{outpostd,outpost,outpost-loadgen} (or $OUTPOST_BIN_DIR).
 # Knobs (environment): PUBLISHERS=100 PAYLOAD=256 DURATION=10 INFLIGHT=16 WINDOW=1000
 #   LAT_RATE=10000 LAT_MESSAGES=50000 IDLE=10000 IDLE_PARALLEL=64 IDLE_THREADS=2 IDLE_HOLD=3 REPS=3
-#   NICE=-10 DELIVERY_WINDOW=64 MAX_PENDING_IN=64 THREADS=0 IO_THREADS=0 DRAIN_TIMEOUT=30 KEEP=0 (1 = keep
-#   the work dir) MOSQUITTO=/usr/sbin/mosquitto SKIP_IDLE=0 IDLE_MOSQUITTO=1
+#   NICE=-10 DELIVERY_WINDOW=512 MAX_PENDING_IN=64 THREADS=0 IO_THREADS=0 DRAIN_TIMEOUT=30 KEEP=0 (1 = keep
+#   the work dir) MOSQUITTO=/usr/sbin/mosquitto MQ_INFLIGHT= (mosquitto's max_inflight_messages;
+#   empty = its default, 20) SKIP_IDLE=0 IDLE_MOSQUITTO=1
 #   SCHEDULER=io ([runtime] scheduler) DURABILITY=fsync (os: to see what fsync costs)
 #   GROUP_COMMIT_US=120 ([storage] group_commit_us: how long a small pass waits for more appends
 #   while they come faster than syncs; 0 = sync at once) CHECKPOINT_INTERVAL_MS=20 ([storage]
@@ -45,7 +46,8 @@ IDLE_THREADS="${IDLE_THREADS:-2}"
 IDLE_HOLD="${IDLE_HOLD:-3}"
 REPS="${REPS:-3}"
 NICE="${NICE:--10}"
-DELIVERY_WINDOW="${DELIVERY_WINDOW:-64}"
+DELIVERY_WINDOW="${DELIVERY_WINDOW:-512}"
+MQ_INFLIGHT="${MQ_INFLIGHT:-}"
 MAX_PENDING_IN="${MAX_PENDING_IN:-64}"
 THREADS="${THREADS:-0}"
 IO_THREADS="${IO_THREADS:-0}"
@@ -244,6 +246,8 @@ start_mosquitto() { # [tls]
     echo "user root"
     echo "persistence false"
     echo "max_queued_messages 0"
+    # mosquitto's own default is 20 QoS 1 messages in flight to each client.
+    if [ -n "$MQ_INFLIGHT" ]; then echo "max_inflight_messages $MQ_INFLIGHT"; fi
     echo "listener $mq_port 127.0.0.1"
     echo "allow_anonymous true"
     if [ "${1:-}" = tls ]; then
@@ -622,7 +626,7 @@ EOF
   echo "Shared box: other users kept $busy_before (before) and $busy_after (after) of the $(nproc) CPUs busy (/proc/stat over 3 s with none of our processes running); load average before $load_before, after $load_after; broker and generator at nice $NICE."
   echo "Disk: fdatasync of a 300-byte append on the storage volume: $fsync_before before, $fsync_after after (perf-anchors §2: 120-133 µs p50 normally, ≈4 ms during host I/O stalls)."
   echo "Outpost $("$outpostd" --version 2>/dev/null | head -1 || true) (work tree at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet HEAD -- actors protocols routing storage 2>/dev/null || echo ', daemon sources modified')), durability $DURABILITY, group_commit_us $GROUP_COMMIT_US, checkpoint_interval_ms $CHECKPOINT_INTERVAL_MS, [hub] delivery_window $DELIVERY_WINDOW, max_pending_in $MAX_PENDING_IN, [runtime] threads $THREADS, io_threads $IO_THREADS, scheduler $SCHEDULER;"
-  echo "mosquitto $("$MOSQUITTO" -h 2>/dev/null | sed -n 's/^mosquitto version //p') with persistence false, max_queued_messages 0."
+  echo "mosquitto $("$MOSQUITTO" -h 2>/dev/null | sed -n 's/^mosquitto version //p') with persistence false, max_queued_messages 0, max_inflight_messages ${MQ_INFLIGHT:-20 (its default)}."
   echo "Fan-in: outpost-loadgen $(printf '%s ' "${common[@]}" "${throughput[@]}")(Outpost: device identities d1..d$PUBLISHERS with SAS tokens, subscriber module edge1/sink on its input via the route; mosquitto: anonymous, subscriber on devices/+/messages/events/#)."
   echo "Latency: the same with $(printf '%s ' "${latency[@]}")."
   echo "Broker CPU: /proc/<pid>/stat utime+stime from the start of publishing to the last delivery, per delivered message; peak RSS: VmHWM of a broker started fresh for each test."
