@@ -85,7 +85,7 @@ struct daemon_config {
 
   struct hub_section {
     std::uint32_t delivery_window = 512; ///< QoS 1 messages in flight to a module, per input
-    std::uint32_t max_pending_in = 64;  ///< unacknowledged publishes before reading pauses
+    std::uint32_t max_pending_in = 64;   ///< unacknowledged publishes before reading pauses
     /// Open connections per listener; 0 = from the fd limit (RLIMIT_NOFILE minus a reserve for
     /// the store, modules and the HTTP surfaces).
     std::uint32_t max_connections = 0;
