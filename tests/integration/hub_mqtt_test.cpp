@@ -62,9 +62,7 @@ protected:
   void TearDown() override {
     daemon_->signal(SIGTERM);
     EXPECT_EQ(daemon_->wait(5s).value_or(-1), 0) << daemon_->stderr_text();
-    if (!HasFailure()) {
-      fs::remove_all(dir_);
-    }
+    remove_temp_dir(dir_, HasFailure());
   }
 
   std::string add_identity(const std::string& type, const std::string& id) {

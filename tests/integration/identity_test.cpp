@@ -26,9 +26,7 @@ protected:
   }
   void TearDown() override {
     stop();
-    if (!HasFailure()) {
-      fs::remove_all(dir_);
-    }
+    remove_temp_dir(dir_, HasFailure());
   }
   void start() {
     daemon_ = std::make_unique<process>(

@@ -25,10 +25,7 @@ void daemon_fixture::TearDown() {
     EXPECT_EQ(daemon_->wait(10s).value_or(-1), 0) << daemon_->stderr_text();
     daemon_.reset();
   }
-  if (!HasFailure()) {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  remove_temp_dir(dir_, HasFailure());
 }
 
 void daemon_fixture::start() {

@@ -26,6 +26,19 @@ fs::path make_temp_dir(const std::string& tag) {
   return dir;
 }
 
+void remove_temp_dir(const fs::path& dir, bool keep) {
+  std::error_code ec;
+  if (!keep) {
+    fs::remove_all(dir, ec);
+    return;
+  }
+  for (fs::recursive_directory_iterator it{dir, ec}, end; !ec && it != end; it.increment(ec)) {
+    if (it->path().filename() == "outpost.reserve") {
+      fs::remove(it->path(), ec);
+    }
+  }
+}
+
 std::string bin_path(const std::string& name) {
   // OUTPOST_TEST_BIN_DIR runs the same tests against other binaries (e.g. an older commit's,
   // to see a security test fail where the attack still works).

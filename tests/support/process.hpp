@@ -14,6 +14,12 @@ namespace outpost::test {
 /// post-mortem when a test fails).
 std::filesystem::path make_temp_dir(const std::string& tag);
 
+/// Removes a test's temp dir, or, when `keep` (a failed test, left for post-mortem), only the
+/// stores' disk reserves in it (`outpost.reserve`, up to 256 MiB each, which outpostd keeps
+/// allocated across stops): a run with many failures must not fill the disk and make every
+/// later daemon refuse appends as "disk full".
+void remove_temp_dir(const std::filesystem::path& dir, bool keep);
+
 /// Path of a binary built by this tree (build/bin/<name>), or in $OUTPOST_TEST_BIN_DIR if set.
 std::string bin_path(const std::string& name);
 

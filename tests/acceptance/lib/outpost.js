@@ -550,6 +550,9 @@ class Outpost {
       stopError = err;
     }
     if (failed || stopError || process.env.OUTPOST_KEEP_TMP) {
+      // Logs and the store stay; the disk reserve (up to 256 MiB, kept allocated across stops)
+      // goes, so a run with many failures does not fill the disk for the tests after it.
+      await dropReserves(this.dir);
       process.stderr.write(`outpost acceptance: kept ${this.dir}\n`);
     } else {
       await fsp.rm(this.dir, { recursive: true, force: true });
@@ -559,6 +562,19 @@ class Outpost {
 }
 
 /// `n` free TCP ports on 127.0.0.1 (bound, then released), for daemons that restart.
+/// Removes every store's disk reserve (`outpost.reserve`) under `dir`, nothing else.
+async function dropReserves(dir) {
+  let entries = [];
+  try {
+    entries = await fsp.readdir(dir, { recursive: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    if (path.basename(e) === 'outpost.reserve') await fsp.rm(path.join(dir, e), { force: true });
+  }
+}
+
 async function freePorts(n) {
   const net = require('node:net');
   const servers = await Promise.all(Array.from({ length: n }, () => new Promise((resolve, reject) => {
