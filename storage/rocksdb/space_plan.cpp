@@ -20,12 +20,9 @@ space_plan plan_for(std::uint64_t s) noexcept {
   p.filesystem_bytes = s;
   p.reserve_bytes = clamp(s / 16, 1 * mib, 256 * mib);
   p.headroom_bytes = p.reserve_bytes;
-  // RocksDB's defaults (64 MiB files, 256 MiB level base) from a filesystem of 4 GiB up;
-  // smaller ones get proportionally less. Write buffers stop at 2 MiB, a quarter of RocksDB's
-  // 8: the hub's entries are mostly deleted within milliseconds, so a buffer holds little that
-  // lives, and at 10k msgs/s a full 8 MiB one was 6-8 MiB of the hub's RSS (42.5-45.7 ->
-  // 37.2-37.4 MiB), with durable fan-in as fast or faster (a smaller skip list to insert into).
-  p.write_buffer_bytes = clamp(s / 128, 64 * kib, 2 * mib);
+  // RocksDB's defaults (8 MiB buffers, 64 MiB WAL and files, 256 MiB level base) from a
+  // filesystem of 1 GiB (buffers) or 4 GiB (files) up; smaller ones get proportionally less.
+  p.write_buffer_bytes = clamp(s / 128, 64 * kib, 8 * mib);
   p.max_wal_bytes = 8 * p.write_buffer_bytes;
   p.target_file_bytes = clamp(s / 64, 256 * kib, 64 * mib);
   p.level_base_bytes = clamp(s / 16, 1 * mib, 256 * mib);

@@ -11,7 +11,7 @@ namespace outpost::storage {
 /// - reserve R = clamp(S/16, 1 MiB, 256 MiB): a file preallocated beside the database and
 ///   released when the disk fills, so RocksDB can still flush, compact and recover;
 /// - headroom H = R: appends are refused while less than H is free besides the reserve;
-/// - write buffer W = clamp(S/128, 64 KiB, 2 MiB) per column family, WAL at most 8 W;
+/// - write buffer W = clamp(S/128, 64 KiB, 8 MiB) per column family, WAL at most 8 W;
 /// - automatic quota (`max_size_bytes = 0`) = (S - R - H) / 2, at least 64 KiB: the other
 ///   half absorbs RocksDB's amplification (WAL, deleted data awaiting compaction, compaction
 ///   output, which is capped at S/8 per compaction).

@@ -20,11 +20,11 @@ TEST(SpacePlan, SmallFilesystemGetsProportionalBuffersAndHalfOfWhatIsLeft) {
             p.filesystem_bytes);
 }
 
-TEST(SpacePlan, LargeFilesystemKeepsRocksDbFileSizesAndCapsTheReserveAndTheBuffers) {
+TEST(SpacePlan, LargeFilesystemKeepsRocksDbDefaultsAndCapsTheReserve) {
   const auto p = plan_for(256ull * 1024 * mib);
   EXPECT_EQ(p.reserve_bytes, 256 * mib);
-  EXPECT_EQ(p.write_buffer_bytes, 2 * mib); // a quarter of RocksDB's 8: the hub's RSS
-  EXPECT_EQ(p.max_wal_bytes, 16 * mib);
+  EXPECT_EQ(p.write_buffer_bytes, 8 * mib);
+  EXPECT_EQ(p.max_wal_bytes, 64 * mib);
   EXPECT_EQ(p.target_file_bytes, 64 * mib);
   EXPECT_EQ(p.max_compaction_bytes, 25 * 64 * mib);
   EXPECT_EQ(p.auto_quota_bytes, (256ull * 1024 * mib - 512 * mib) / 2);
