@@ -233,6 +233,19 @@ class Outpost {
     ].join('\n'));
   }
 
+  /// When some TCP listeners have fixed ports (so a daemon killed and started again is found
+  /// where it was), the others get fixed ports too. Otherwise, on a restart, a listener on port
+  /// 0 can be handed the very port the killed daemon had just released for a fixed one, which
+  /// then fails to bind (seen once in CI: the plain MQTT listener took the child's HTTPS port).
+  async pinEphemeralPorts() {
+    const tcp = Object.entries(this.listen).filter(([, v]) => /^127\.0\.0\.1:\d+$/.test(v));
+    const ephemeral = tcp.filter(([, v]) => v.endsWith(':0'));
+    if (ephemeral.length === 0 || ephemeral.length === tcp.length) return;
+    const ports = await freePorts(ephemeral.length);
+    ephemeral.forEach(([key], i) => { this.listen[key] = `127.0.0.1:${ports[i]}`; });
+    this.writeConfig();
+  }
+
   /// Writes the manifest through a temp file and rename, as a deployment tool would (the
   /// daemon never sees half a file).
   writeManifest(routes, opts = {}) {
@@ -291,6 +304,7 @@ class Outpost {
         'or set OUTPOST_BIN_DIR');
     }
     fs.rmSync(this.portsPath, { force: true }); // a stale file from a killed run must not count
+    if (this.starts === 0) await this.pinEphemeralPorts();
     this.starts += 1;
     fs.appendFileSync(this.stderrPath, `==== outpostd start #${this.starts} ${new Date().toISOString()}\n`);
     const errFd = fs.openSync(this.stderrPath, 'a');
