@@ -121,6 +121,23 @@ TEST_F(Daemon, AKeptTestFolderLosesOnlyTheStoresDiskReserve) {
   EXPECT_TRUE(fs::exists(dir_ / "data" / "db" / "CURRENT"));
 }
 
+// outpostd's compiled-in jemalloc options (outpostd.cpp: freed pages go back after 1 s): jemalloc
+// prints the options in force with its statistics at exit.
+TEST_F(Daemon, RunsWithItsOwnAllocatorDecaySettings) {
+  ::setenv("MALLOC_CONF", "stats_print:true", 1);
+  auto p = start(config());
+  ::unsetenv("MALLOC_CONF");
+  metrics_address();
+  p->signal(SIGTERM);
+  ASSERT_EQ(p->wait(5s).value_or(-1), 0) << p->stderr_text();
+  const auto err = p->stderr_text();
+  if (err.find("Begin jemalloc statistics") == std::string::npos) {
+    GTEST_SKIP() << "outpostd is not linked with jemalloc (a sanitizer build)";
+  }
+  EXPECT_NE(err.find("opt.dirty_decay_ms: 1000 "), std::string::npos);
+  EXPECT_NE(err.find("opt.muzzy_decay_ms: 0 "), std::string::npos);
+}
+
 TEST_F(Daemon, StopsOnSigintAndRestartsOnTheSameStore) {
   for (int round = 0; round < 2; ++round) {
     auto p = start(config());
