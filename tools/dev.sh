@@ -66,7 +66,7 @@ checks() {
 
 # The test daemons each hold a 256 MiB reserve file and refuse appends when the filesystem has
 # less than reserve + headroom (512 MiB) free, so on a nearly full disk every daemon test fails
-# with "disk full" instead of testing anything. Say so once, before the build's 20 minutes.
+# with "disk full" instead of testing anything. Say so once, before the build.
 free_space_check() {
   local tmp="${TMPDIR:-/tmp}" need_mib=2048 free_mib
   free_mib=$(df -Pm "$tmp" | awk 'NR == 2 { print $4 }')
@@ -79,7 +79,6 @@ free_space_check() {
 
 test_all() {
   checks
-  free_space_check
   ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 600
 }
 
@@ -142,7 +141,7 @@ case "$cmd" in
   setup) setup ;;
   build) build ;;
   run) setup; build; run "$@" ;;
-  test) setup; build; test_all ;;
+  test) setup; free_space_check; build; test_all ;;
   test-asan) test_sanitized ;;
   check) checks ;;
   check-headers) check_headers ;;

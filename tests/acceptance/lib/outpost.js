@@ -233,19 +233,6 @@ class Outpost {
     ].join('\n'));
   }
 
-  /// When some TCP listeners have fixed ports (so a daemon killed and started again is found
-  /// where it was), the others get fixed ports too. Otherwise, on a restart, a listener on port
-  /// 0 can be handed the very port the killed daemon had just released for a fixed one, which
-  /// then fails to bind (seen once in CI: the plain MQTT listener took the child's HTTPS port).
-  async pinEphemeralPorts() {
-    const tcp = Object.entries(this.listen).filter(([, v]) => /^127\.0\.0\.1:\d+$/.test(v));
-    const ephemeral = tcp.filter(([, v]) => v.endsWith(':0'));
-    if (ephemeral.length === 0 || ephemeral.length === tcp.length) return;
-    const ports = await freePorts(ephemeral.length);
-    ephemeral.forEach(([key], i) => { this.listen[key] = `127.0.0.1:${ports[i]}`; });
-    this.writeConfig();
-  }
-
   /// Writes the manifest through a temp file and rename, as a deployment tool would (the
   /// daemon never sees half a file).
   writeManifest(routes, opts = {}) {
@@ -304,7 +291,6 @@ class Outpost {
         'or set OUTPOST_BIN_DIR');
     }
     fs.rmSync(this.portsPath, { force: true }); // a stale file from a killed run must not count
-    if (this.starts === 0) await this.pinEphemeralPorts();
     this.starts += 1;
     fs.appendFileSync(this.stderrPath, `==== outpostd start #${this.starts} ${new Date().toISOString()}\n`);
     const errFd = fs.openSync(this.stderrPath, 'a');
@@ -589,15 +575,30 @@ async function dropReserves(dir) {
   }
 }
 
+/// `n` distinct ports on 127.0.0.1 that are free now, for listeners that must keep their port
+/// across restarts. They are taken below the kernel's ephemeral range
+/// (net.ipv4.ip_local_port_range), which serves port-0 listeners and outgoing connections: a
+/// port from inside it could be handed to either while its daemon is down, and the restart
+/// then fails with EADDRINUSE (seen twice in CI: a restarted child's port-0 MQTT listener got
+/// its HTTPS port; a parent's MQTT port was taken while it was down).
 async function freePorts(n) {
   const net = require('node:net');
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise((resolve, reject) => {
+  let below = 32768;
+  try {
+    below = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0]);
+  } catch { /* Linux's default */ }
+  const lowest = 10000;
+  const bindable = (port) => new Promise((resolve) => {
     const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => resolve(srv));
-  })));
-  const ports = servers.map((srv) => srv.address().port);
-  await Promise.all(servers.map((srv) => new Promise((resolve) => srv.close(resolve))));
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+  const ports = [];
+  for (let tries = 0; ports.length < n; ++tries) {
+    if (tries > 1000) throw new Error(`no ${n} free ports in ${lowest}-${below - 1}`);
+    const port = lowest + crypto.randomInt(below - lowest);
+    if (!ports.includes(port) && await bindable(port)) ports.push(port);
+  }
   return ports;
 }
 
