@@ -561,7 +561,6 @@ class Outpost {
   }
 }
 
-/// `n` free TCP ports on 127.0.0.1 (bound, then released), for daemons that restart.
 /// Removes every store's disk reserve (`outpost.reserve`) under `dir`, nothing else.
 async function dropReserves(dir) {
   let entries = [];
