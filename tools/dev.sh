@@ -99,23 +99,64 @@ test_sanitized() {
     "$0" test
 }
 
-# ThreadSanitizer over the multi-threaded code that is instrumented end to end: the actor tests
-# (CAF's deterministic scheduler), transport (Asio I/O threads, the HTTP handler pool, TLS),
-# the module process host and the store. Not the tests that run CAF's real scheduler:
-# Debian's libcaf_core is not instrumented (tools/ci/README.md, tools/ci/tsan.supp).
-tsan_tests=(actors_unit_tests transport_unit_tests supervisor_runtime_tests storage_unit_tests)
+# CAF 0.17.6 built with -fsanitize=thread, for the TSan build only: Debian's libcaf_core is not
+# instrumented, so TSan would not see the atomics of CAF's mailboxes and would report every
+# message handed to an actor on another thread as a race (tools/ci/README.md). The source is
+# the tarball Debian builds its package from, checked against the SHA-256 its .dsc names.
+caf_version=0.17.6
+caf_sha256=e2bf5bd243f08bb7d8adde197cfe3e6d71314ed3378fe0692f8932f4c3b3928c
+caf_url="http://deb.debian.org/debian/pool/main/a/actor-framework/actor-framework_${caf_version}.orig.tar.gz"
+tsan_caf() { # DIR: CAF installed into DIR/caf, once
+  local dir="$1" prefix="$1/caf"
+  [ -f "$prefix/.outpost-built-$caf_version" ] && return 0
+  local src="$dir/caf-src" tarball="$dir/caf-$caf_version.orig.tar.gz"
+  mkdir -p "$dir"
+  if ! echo "$caf_sha256  $tarball" | sha256sum -c --status 2>/dev/null; then
+    curl -fsSL --retry 3 -o "$tarball" "$caf_url"
+    echo "$caf_sha256  $tarball" | sha256sum -c --quiet
+  fi
+  rm -rf "$src" "$prefix"
+  mkdir -p "$src"
+  tar xzf "$tarball" -C "$src" --strip-components=1
+  # Only libcaf_core, with Debian's settings otherwise (log level QUIET, CAF's memory cache).
+  cmake -S "$src" -B "$src/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_FLAGS=-fsanitize=thread \
+    -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread -DCMAKE_INSTALL_PREFIX="$prefix" \
+    -DCMAKE_INSTALL_LIBDIR=lib -DCAF_NO_EXAMPLES=yes -DCAF_NO_UNIT_TESTS=yes -DCAF_NO_IO=yes \
+    -DCAF_NO_OPENSSL=yes -DCAF_NO_OPENCL=yes -DCAF_NO_PYTHON=yes -DCAF_NO_TOOLS=yes \
+    -DCAF_NO_SUMMARY=yes >/dev/null
+  cmake --build "$src/build" -j "$jobs" --target install >/dev/null
+  touch "$prefix/.outpost-built-$caf_version"
+}
+
+# ThreadSanitizer over the multi-threaded code, built against the instrumented CAF above: the
+# actor tests (CAF's deterministic scheduler), transport (Asio I/O threads, the HTTP handler
+# pool, TLS), the module process host, the store, and the suites that run actors on CAF's real
+# threads: the storage writer, the I/O scheduler, the daemon's integration tests and the
+# security suite (their outpostd is the TSan build's, which aborts on its first report, so a
+# race fails the test that met it).
+tsan_tests=(actors_unit_tests actors_realtime_tests transport_unit_tests supervisor_runtime_tests
+            storage_unit_tests store_writer_tests io_scheduler_tests daemon_integration_tests
+            hub_mqtt_integration_tests identity_integration_tests)
 test_tsan() {
-  local dir="${OUTPOST_TSAN_DIR:-$root/build-tsan}"
+  local dir="${OUTPOST_TSAN_DIR:-$root/build-tsan}" src
+  for src in "$root"/tests/security/*_test.cpp; do # one executable per file, as in its CMake
+    src="$(basename "$src" .cpp)"
+    tsan_tests+=("security_${src}s")
+  done
   export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
+  tsan_caf "$dir"
   cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DOUTPOST_SANITIZE=thread -DOUTPOST_BENCH=OFF >/dev/null
-  cmake --build "$dir" -j "$jobs" --target "${tsan_tests[@]}"
+    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DOUTPOST_SANITIZE=thread -DOUTPOST_BENCH=OFF \
+    -DOUTPOST_CAF_ROOT="$dir/caf" >/dev/null
+  cmake --build "$dir" -j "$jobs" --target "${tsan_tests[@]}" outpostd outpost security_probe_module
   local failed=0
+  # halt_on_error: the first report fails the suite (or, in a daemon, the test that started
+  # it); the RSS test measures memory, which TSan's shadow memory makes meaningless (it is
+  # disabled in normal runs too).
+  export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$root/tools/ci/tsan.supp"
   for t in "${tsan_tests[@]}"; do
-    # halt_on_error: the first report fails the suite; the RSS test measures memory, which
-    # TSan's shadow memory makes meaningless (it is disabled in normal runs too).
-    if TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$root/tools/ci/tsan.supp" \
-      "$dir/bin/$t" --gtest_brief=1 --gtest_filter='-*IdleConnectionRss*'; then
+    if "$dir/bin/$t" --gtest_brief=1 --gtest_filter='-*IdleConnectionRss*'; then
       echo "tsan: $t: ok"
     else
       echo "tsan: $t: FAILED" >&2

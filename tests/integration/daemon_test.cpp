@@ -86,7 +86,9 @@ TEST_F(Daemon, ServesMetricsAndHealthAndStopsOnSigterm) {
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200u);
   EXPECT_NE(health->body.find("\"status\":\"ok\""), std::string::npos);
-  EXPECT_EQ(transport::http_get(addr, "/nope")->status, 404u);
+  auto nope = transport::http_get(addr, "/nope");
+  ASSERT_TRUE(nope);
+  EXPECT_EQ(nope->status, 404u);
 
   const auto t0 = std::chrono::steady_clock::now();
   p->signal(SIGTERM);
@@ -151,7 +153,9 @@ TEST_F(Daemon, StopsOnSigintAndRestartsOnTheSameStore) {
 
 TEST_F(Daemon, ProcessMetricsAreRealFigures) {
   auto p = start(config());
-  auto body = transport::http_get(metrics_address(), "/metrics")->body;
+  auto reply = transport::http_get(metrics_address(), "/metrics");
+  ASSERT_TRUE(reply) << reply.error().message(); // a dead daemon fails here, not in a copy
+  const auto& body = reply->body;
   const auto at = body.find("\nprocess_resident_memory_bytes ");
   ASSERT_NE(at, std::string::npos);
   const double rss = std::stod(body.substr(body.find(' ', at + 1) + 1));

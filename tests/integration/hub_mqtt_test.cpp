@@ -207,7 +207,9 @@ TEST_F(HubMqtt, RoutesTelemetryToTheModuleInputWithTheSenderStamped) {
     EXPECT_EQ(pub.payload, "{\"n\":1}");
     mod->send(mqtt::puback{pub.packet_id});
   }
-  const auto body = transport::http_get(metrics_, "/metrics")->body;
+  const auto reply = transport::http_get(metrics_, "/metrics");
+  ASSERT_TRUE(reply) << reply.error().message();
+  const auto& body = reply->body;
   EXPECT_NE(body.find("edgehub_messages_sent_total{from=\"dev1\",from_route_output=\"\","
                       "priority=\"2000000000\",to=\"edge1/modB\",to_route_input=\"in1\"} 3"),
             std::string::npos)
@@ -296,7 +298,9 @@ TEST_F(HubMqtt, CountsWithIotEdgeMetricNames) {
   std::string body;
   for (int i = 0; i < 50 && body.find("edgehub_queue_length{") == std::string::npos; ++i) {
     std::this_thread::sleep_for(50ms); // queue gauges are published by the store's timer
-    body = transport::http_get(metrics_, "/metrics")->body;
+    auto reply = transport::http_get(metrics_, "/metrics");
+    ASSERT_TRUE(reply) << reply.error().message();
+    body = reply->body;
   }
   for (const char* series :
        {"edgehub_messages_received_total{id=\"dev1\"", "edgehub_connected_clients 1",

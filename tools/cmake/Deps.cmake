@@ -17,9 +17,20 @@ if(OUTPOST_BENCH)
 endif()
 
 # CAF 0.17.6: Debian ships no CMake config or .pc file; headers are SYSTEM so -Werror
-# does not trip over their deprecation warnings.
-find_path(CAF_INCLUDE_DIR caf/all.hpp REQUIRED)
-find_library(CAF_CORE_LIBRARY caf_core REQUIRED)
+# does not trip over their deprecation warnings. OUTPOST_CAF_ROOT names another installation of
+# the same version instead: the TSan build's, built with -fsanitize=thread by
+# `tools/dev.sh test-tsan`, since TSan cannot see the atomics of an uninstrumented library.
+set(OUTPOST_CAF_ROOT "" CACHE PATH "CAF 0.17.6 installation to use instead of the system's")
+if(OUTPOST_CAF_ROOT)
+  set(CAF_INCLUDE_DIR "${OUTPOST_CAF_ROOT}/include")
+  set(CAF_CORE_LIBRARY "${OUTPOST_CAF_ROOT}/lib/libcaf_core.so")
+  if(NOT EXISTS "${CAF_INCLUDE_DIR}/caf/all.hpp" OR NOT EXISTS "${CAF_CORE_LIBRARY}")
+    message(FATAL_ERROR "OUTPOST_CAF_ROOT=${OUTPOST_CAF_ROOT} has no CAF headers or libcaf_core.so")
+  endif()
+else()
+  find_path(CAF_INCLUDE_DIR caf/all.hpp REQUIRED)
+  find_library(CAF_CORE_LIBRARY caf_core REQUIRED)
+endif()
 add_library(CAF::core SHARED IMPORTED)
 set_target_properties(CAF::core PROPERTIES
   IMPORTED_LOCATION "${CAF_CORE_LIBRARY}"
