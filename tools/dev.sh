@@ -124,8 +124,9 @@ tsan_caf() { # DIR: CAF installed into DIR/caf, once
     -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread -DCMAKE_INSTALL_PREFIX="$prefix" \
     -DCMAKE_INSTALL_LIBDIR=lib -DCAF_NO_EXAMPLES=yes -DCAF_NO_UNIT_TESTS=yes -DCAF_NO_IO=yes \
     -DCAF_NO_OPENSSL=yes -DCAF_NO_OPENCL=yes -DCAF_NO_PYTHON=yes -DCAF_NO_TOOLS=yes \
-    -DCAF_NO_SUMMARY=yes >/dev/null
-  cmake --build "$src/build" -j "$jobs" --target install >/dev/null
+    -DCAF_NO_SUMMARY=yes >"$dir/caf-build.log" 2>&1 \
+    && cmake --build "$src/build" -j "$jobs" --target install >>"$dir/caf-build.log" 2>&1 \
+    || { tail -30 "$dir/caf-build.log" >&2; echo "test-tsan: building CAF failed" >&2; return 1; }
   touch "$prefix/.outpost-built-$caf_version"
 }
 

@@ -173,6 +173,16 @@ TEST(EdgeHubDesired, RejectsBadRouteObjectsNamingTheRoute) {
   EXPECT_NE(err.message.find("invalid priority"), std::string::npos);
   err = parse_error(head + R"j({"route": "FROM /* INTO $upstream", "timeToLiveSecs": -5}}})j");
   EXPECT_NE(err.message.find("invalid timeToLiveSecs"), std::string::npos);
+  // Numbers past int64's range are refused, not converted (UB, found by route_parser_fuzz);
+  // an integral double inside it is an integer, as JSON.NET reads it.
+  err = parse_error(head + R"j({"route": "FROM /* INTO $upstream", "priority": 1e30}}})j");
+  EXPECT_NE(err.message.find("invalid priority 1e+30"), std::string::npos) << err.message;
+  err = parse_error(head + R"j({"route": "FROM /* INTO $upstream", "timeToLiveSecs": -1e300}}})j");
+  EXPECT_NE(err.message.find("invalid timeToLiveSecs"), std::string::npos) << err.message;
+  EXPECT_EQ(
+      find(parse_ok(head + R"j({"route": "FROM /* INTO $upstream", "priority": 3e0}}})j"), "r")
+          ->priority,
+      3u);
   err = parse_error(head + R"j({"priority": 1}}})j");
   EXPECT_NE(err.message.find("no \"route\""), std::string::npos);
   err = parse_error(head + R"j(42}})j");
