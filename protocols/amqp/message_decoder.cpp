@@ -169,8 +169,16 @@ public:
       return false;
     }
     if (in_.front() == '\x00') {
+      // A descriptor is a ulong or a symbol (part 1, §1.2); any other (the fuzzer's empty
+      // array) is left to Proton, whose mapping of it this decoder does not mirror.
       in_.remove_prefix(1);
-      return skip(depth + 1) && skip(depth + 1);
+      value d;
+      if (!next(d)
+          || (d.code != ulong0 && d.code != smallulong && d.code != ulong_code && d.code != sym8
+              && d.code != sym32)) {
+        return false;
+      }
+      return skip(depth + 1);
     }
     value v;
     if (!next(v)) {
