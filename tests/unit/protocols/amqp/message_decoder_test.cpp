@@ -280,6 +280,12 @@ TEST(MessageDecoder, ByteLevelShapesAgree) {
       "\x00\x53\x75\xa0\x01x",
       23);
   EXPECT_EQ(message_decoder::decode(array_descriptor, out), status::other);
+  // A described value that is itself described (Proton then fails to read the map): the same.
+  const std::string described_described(
+      "\x00\x53\x72\xc1\x0f\x02\xa3\x01k\x00\xa3\x01h\x00\xa3\x01g\xa1\x01v"
+      "\x00\x53\x75\xa0\x01x",
+      26);
+  EXPECT_EQ(message_decoder::decode(described_described, out), status::other);
   // Empty, two bodies, sections out of order, a symbolic descriptor: left to Proton.
   for (const auto& other : {std::string{}, data_only + data_only,
                             std::string("\x00\x53\x75\xa0\x01x\x00\x53\x73\x45", 10),
