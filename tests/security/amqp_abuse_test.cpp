@@ -149,7 +149,8 @@ std::string performative32(std::uint8_t code, std::uint32_t count, const std::st
 TEST_F(AmqpAbuse, TelemetryBuiltAgainstTheDecodersIsRefusedAloneAndTheConnectionGoesOn) {
   // An authenticated device (SASL PLAIN with its SAS token) on its events link sends, raw:
   // a message whose annotation is an array of 2^32-1 nulls in 11 bytes (the hub's own decoder
-  // leaves it to Proton's), a message with a list body (IoT Hub takes none), then a good one.
+  // leaves it to Proton's), a message with a list body (IoT Hub takes none), two annotation
+  // shapes the decoders read differently, then a good one.
   add_identity("device", "dev1");
   const std::string user = "dev1@sas.localhost";
   const auto sasl_init =
@@ -176,6 +177,16 @@ TEST_F(AmqpAbuse, TelemetryBuiltAgainstTheDecodersIsRefusedAloneAndTheConnection
       "\xff\xff\xff\xff\x40\x00\x53\x75\xa0\x01x",
       25);
   const std::string list_body("\x00\x53\x77\xc0\x03\x02\x41\x42", 8);
+  // Two annotation shapes the decoder once took where Proton's path disagrees (the fuzzer's
+  // finds): a value described by an empty array, and a described value described again.
+  const std::string array_descriptor(
+      "\x00\x53\x72\xc1\x0b\x02\xa3\x01k\x00\xe0\x02\x00\x53\x53\x31"
+      "\x00\x53\x75\xa0\x01x",
+      23);
+  const std::string described_described(
+      "\x00\x53\x72\xc1\x0f\x02\xa3\x01k\x00\xa3\x01h\x00\xa3\x01g\xa1\x01v"
+      "\x00\x53\x75\xa0\x01x",
+      26);
   const std::string good("\x00\x53\x75\xa0\x02ok", 7);
   const auto start = std::chrono::steady_clock::now();
   // The transfers wait for the hub's begin and credit (its session window is 0 before).
@@ -184,7 +195,8 @@ TEST_F(AmqpAbuse, TelemetryBuiltAgainstTheDecodersIsRefusedAloneAndTheConnection
                    {std::string{"AMQP\x03\x01\x00\x00", 8} + sasl_init + header + open_frame
                         + begin_frame + attach,
                     transfer('\x00', 'a', huge_array) + transfer('\x01', 'b', list_body)
-                        + transfer('\x02', 'c', good),
+                        + transfer('\x02', 'c', array_descriptor)
+                        + transfer('\x03', 'd', described_described) + transfer('\x04', 'e', good),
                     close_frame},
                    "localhost", std::chrono::milliseconds{300});
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10))
