@@ -7,6 +7,7 @@
 #include "actors/app/io_scheduler.hpp"
 #include "actors/app/service_api.hpp"
 #include "actors/app/status_page.hpp"
+#include "actors/common/counter_registry.hpp"
 #include "actors/common/messages.hpp"
 #include "actors/common/process_metrics.hpp"
 #include "actors/common/storage_writer.hpp"
@@ -141,16 +142,18 @@ bool write_ports(const fs::path& file,
 transport::http_handler http_routes(caf::actor_system& sys, actors::writer_actor writer,
                                     std::shared_ptr<prometheus::Registry> registry,
                                     std::shared_ptr<actors::summary_registry> summaries,
+                                    std::shared_ptr<actors::counter_registry> counters,
                                     std::shared_ptr<const status_page_sources> page) {
   auto process = std::make_shared<actors::process_metrics>();
-  return [&sys, writer, registry, summaries, process, page](const transport::http_request& req) {
+  return [&sys, writer, registry, summaries, counters, process,
+          page](const transport::http_request& req) {
     const auto path = req.target.substr(0, req.target.find('?'));
     if (req.method != "GET") {
       return transport::http_response{405, "text/plain", "method not allowed\n"};
     }
     if (path == "/metrics") {
       auto families = registry->Collect();
-      for (auto more : {summaries->Collect(), process->Collect()}) {
+      for (auto more : {counters->Collect(), summaries->Collect(), process->Collect()}) {
         families.insert(families.end(), more.begin(), more.end());
       }
       return transport::http_response{200, "text/plain; version=0.0.4; charset=utf-8",
@@ -202,6 +205,8 @@ struct core_actors {
   std::shared_ptr<prometheus::Registry> registry;
   /// The hub's per-message summaries (constant-cost quantiles), collected with `registry`.
   std::shared_ptr<actors::summary_registry> summaries;
+  /// The hub's counters with a series per identity, collected with `registry`.
+  std::shared_ptr<actors::counter_registry> counters;
 };
 
 /// Starts the HTTP surfaces and the hub, writes ports.json, waits for SIGTERM/SIGINT, then
@@ -223,7 +228,7 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, transport::io_runner
   auto service_key = std::make_shared<service_key_snapshot>();
   auto hub = start_hub(cfg,
                        {sys, io, core.writer, core.identities, core.kv, core.sessions,
-                        *core.registry, *core.summaries, ports,
+                        *core.registry, *core.summaries, *core.counters, ports,
                         deployment ? &deployment->hub : nullptr, service_key, core.id_registry},
                        why);
   if (!hub) {
@@ -262,7 +267,7 @@ int serve(const daemon_config& cfg, caf::actor_system& sys, transport::io_runner
   if (!cfg.listen.metrics.empty()) {
     auto s = transport::http_server::start(
         io, cfg.listen.metrics,
-        http_routes(sys, core.writer, core.registry, core.summaries,
+        http_routes(sys, core.writer, core.registry, core.summaries, core.counters,
                     std::make_shared<const status_page_sources>(
                         status_page_sources{&sys,
                                             core.writer,
@@ -460,9 +465,10 @@ int run_daemon(const daemon_config& cfg) {
     caf::anon_send_exit(*writer, caf::exit_reason::user_shutdown);
     return exit_failure;
   }
-  const int code = serve(cfg, sys, io,
-                         {*writer, *id_registry, sessions, kv, identities, registry,
-                          std::make_shared<actors::summary_registry>()});
+  const int code = serve(
+      cfg, sys, io,
+      {*writer, *id_registry, sessions, kv, identities, registry,
+       std::make_shared<actors::summary_registry>(), std::make_shared<actors::counter_registry>()});
   // Threads that spawned actors or used scoped actors hold CAF's logger until they end, and
   // the actor system's destructor waits for the logger: they end first. With the "io"
   // scheduler the I/O threads still run the actors until the system has waited for them (its

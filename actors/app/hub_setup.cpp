@@ -306,7 +306,8 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
   if (!tls_files_for(cfg, p->tls, why)) {
     return nullptr;
   }
-  auto metrics = std::make_shared<actors::hub_metrics>(deps.registry, deps.summaries);
+  auto metrics =
+      std::make_shared<actors::hub_metrics>(deps.registry, deps.summaries, deps.counters);
   p->routes = std::make_shared<actors::routes_snapshot>();
   p->sessions = deps.sessions;
   p->sys = &deps.sys;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/common/counter_registry.hpp"
 #include "actors/common/summary_registry.hpp"
 #include "actors/common/writer_interface.hpp"
 #include "actors/hub/c2d_interface.hpp"
@@ -81,6 +82,7 @@ struct hub_deps {
   caf::group sessions;
   prometheus::Registry& registry;
   actors::summary_registry& summaries; ///< the hub's summaries (message sizes, durations)
+  actors::counter_registry& counters;  ///< the hub's counters with a series per identity
   /// Listen keys and bound addresses, for ports.json.
   std::vector<std::pair<std::string, std::string>>& ports;
   /// The `$edgeHub` section of the deployment read at start-up; null without a manifest.

@@ -1,5 +1,7 @@
 #include "actors/common/summary_registry.hpp"
 
+#include "actors/common/label_key.hpp"
+
 #include <prometheus/client_metric.h>
 
 #include <ctime>
@@ -44,8 +46,9 @@ void summary_registry::series::observe(double v) {
 }
 
 summary_registry::series& summary_registry::family::add(const prometheus::Labels& labels) {
+  auto key = encode_labels(labels);
   std::lock_guard lock{mu_};
-  auto& slot = series_[labels];
+  auto& slot = series_[std::move(key)];
   if (!slot) {
     slot = std::make_unique<series>(owner_.now_ms());
     slot->owner_ = &owner_;
@@ -73,11 +76,9 @@ std::vector<prometheus::MetricFamily> summary_registry::Collect() const {
     mf.help = fam->help_;
     mf.type = prometheus::MetricType::Summary;
     std::lock_guard family_lock{fam->mu_};
-    for (const auto& [labels, s] : fam->series_) {
+    for (const auto& [key, s] : fam->series_) {
       prometheus::ClientMetric m;
-      for (const auto& [k, v] : labels) {
-        m.label.push_back({k, v});
-      }
+      decode_labels(key, m.label);
       std::lock_guard series_lock{s->mu_};
       turn_window(*s, now);
       m.summary.sample_count = s->count_;

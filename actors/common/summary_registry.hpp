@@ -58,7 +58,8 @@ public:
     std::string name_;
     std::string help_;
     mutable std::mutex mu_;
-    std::map<prometheus::Labels, std::unique_ptr<series>> series_;
+    /// By `encode_labels`: one string per series, not a map of strings.
+    std::map<std::string, std::unique_ptr<series>, std::less<>> series_;
   };
 
   /// IoT Edge's quantiles (facts §8.1) over a 60 s window unless told otherwise.

@@ -1,10 +1,10 @@
 #pragma once
 
+#include "actors/common/counter_registry.hpp"
 #include "actors/hub/hub_routes.hpp"
 #include "protocols/amqp/upstream_connection.hpp"
 
 #include <caf/actor.hpp>
-#include <prometheus/counter.h>
 
 #include <cstdint>
 #include <functional>
@@ -80,7 +80,8 @@ private:
   std::unordered_map<const hub::binding*, std::vector<storage::sequence>> acks_;
   /// `edgehub_messages_sent_total` by queue (one per priority) and sender, found with the
   /// flight's own strings: no key is built per message.
-  std::unordered_map<storage::queue_handle, std::unordered_map<std::string, prometheus::Counter*>>
+  std::unordered_map<storage::queue_handle,
+                     std::unordered_map<std::string, counter_registry::counter*>>
       sent_;
 };
 

@@ -2,15 +2,12 @@
 
 namespace outpost::actors {
 
-hub_metrics::hub_metrics(prometheus::Registry& r, summary_registry& summaries)
-    : received(prometheus::BuildCounter()
-                   .Name("edgehub_messages_received_total")
-                   .Help("Messages received from clients")
-                   .Register(r)),
-      sent(prometheus::BuildCounter()
-               .Name("edgehub_messages_sent_total")
-               .Help("Messages sent to clients or upstream")
-               .Register(r)),
+hub_metrics::hub_metrics(prometheus::Registry& r, summary_registry& summaries,
+                         counter_registry& counters)
+    : received(
+        counters.add_family("edgehub_messages_received_total", "Messages received from clients")),
+      sent(counters.add_family("edgehub_messages_sent_total",
+                               "Messages sent to clients or upstream")),
       message_size(summaries.add_family("edgehub_message_size_bytes",
                                         "Size of messages received from clients")),
       dropped(prometheus::BuildCounter()
@@ -32,35 +29,21 @@ hub_metrics::hub_metrics(prometheus::Registry& r, summary_registry& summaries)
                       .Name("outpost_connections")
                       .Help("Open client connections by protocol and transport")
                       .Register(r)),
-      connect_success(prometheus::BuildCounter()
-                          .Name("edgehub_client_connect_success_total")
-                          .Help("Successful client connections")
-                          .Register(r)),
-      connect_failed(prometheus::BuildCounter()
-                         .Name("edgehub_client_connect_failed_total")
-                         .Help("Refused client connections")
-                         .Register(r)),
-      disconnect(prometheus::BuildCounter()
-                     .Name("edgehub_client_disconnect_total")
-                     .Help("Client disconnections")
-                     .Register(r)),
-      get_twin(prometheus::BuildCounter()
-                   .Name("edgehub_gettwin_total")
-                   .Help("Total number of GetTwin calls")
-                   .Register(r)),
+      connect_success(counters.add_family("edgehub_client_connect_success_total",
+                                          "Successful client connections")),
+      connect_failed(
+          counters.add_family("edgehub_client_connect_failed_total", "Refused client connections")),
+      disconnect(counters.add_family("edgehub_client_disconnect_total", "Client disconnections")),
+      get_twin(counters.add_family("edgehub_gettwin_total", "Total number of GetTwin calls")),
       get_twin_duration(summaries.add_family("edgehub_gettwin_duration_seconds",
                                              "Time taken for get twin operations")),
-      reported_properties(prometheus::BuildCounter()
-                              .Name("edgehub_reported_properties_total")
-                              .Help("Total reported property updates calls")
-                              .Register(r)),
+      reported_properties(counters.add_family("edgehub_reported_properties_total",
+                                              "Total reported property updates calls")),
       reported_properties_duration(
           summaries.add_family("edgehub_reported_properties_update_duration_seconds",
                                "Time taken to update reported properties")),
-      direct_methods(prometheus::BuildCounter()
-                         .Name("edgehub_direct_methods_total")
-                         .Help("Total number of direct method calls")
-                         .Register(r)),
+      direct_methods(counters.add_family("edgehub_direct_methods_total",
+                                         "Total number of direct method calls")),
       direct_method_duration(summaries.add_family("edgehub_direct_method_duration_seconds",
                                                   "Time taken to call direct methods")),
       offline_count(prometheus::BuildCounter()

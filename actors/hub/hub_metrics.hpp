@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/common/counter_registry.hpp"
 #include "actors/common/summary_registry.hpp"
 
 #include <prometheus/counter.h>
@@ -14,15 +15,18 @@ namespace outpost::actors {
 
 /// The edge hub's series with IoT Edge's names and labels (iotedge-facts §8.2), declared
 /// once. Families are thread-safe; each session caches the series of its own client id.
+/// The counters with a series per identity are ours (`counter_registry`: one string and an
+/// integer per series); `dropped` and `unack` stay prometheus-cpp's, whose registry shares
+/// `edgehub_messages_dropped_total` with the store's TTL drops.
 /// The summaries are ours (`summary_registry`): IoT Edge's quantiles over a 60 s window at a
 /// constant cost per observation, where prometheus-cpp's CKMS streams cost ~7% of the hub's CPU
 /// and ~5 KiB per series.
 struct hub_metrics {
-  hub_metrics(prometheus::Registry& registry, summary_registry& summaries);
+  hub_metrics(prometheus::Registry& registry, summary_registry& summaries,
+              counter_registry& counters);
 
-  prometheus::Family<prometheus::Counter>& received; ///< {id, route_output}
-  prometheus::Family<prometheus::Counter>&
-      sent; ///< {from, to, from_route_output, to_route_input, priority}
+  counter_registry::family& received; ///< {id, route_output}
+  counter_registry::family& sent;     ///< {from, to, from_route_output, to_route_input, priority}
   summary_registry::family& message_size;           ///< {id}
   prometheus::Family<prometheus::Counter>& dropped; ///< {reason, from, from_route_output}
   prometheus::Family<prometheus::Counter>& unack;   ///< {reason, from, from_route_output}
@@ -31,19 +35,19 @@ struct hub_metrics {
   /// Open client connections by protocol (mqtt, amqp) and transport (tcp, tls, websocket):
   /// `outpost_connections`, ours (IoT Edge counts clients, not connections).
   prometheus::Family<prometheus::Gauge>& connections;
-  prometheus::Family<prometheus::Counter>& connect_success; ///< {id}
-  prometheus::Family<prometheus::Counter>& connect_failed;  ///< {id, reason}
-  prometheus::Family<prometheus::Counter>& disconnect;      ///< {id}
+  counter_registry::family& connect_success; ///< {id}
+  counter_registry::family& connect_failed;  ///< {id, reason}
+  counter_registry::family& disconnect;      ///< {id}
   /// Twin GETs and reported-property updates, `source`/`target` = "edge_hub" (served by this
   /// hub's own twins; "upstream" once the upstream link serves them).
-  prometheus::Family<prometheus::Counter>& get_twin;            ///< {source, id}
-  summary_registry::family& get_twin_duration;                  ///< {source, id}
-  prometheus::Family<prometheus::Counter>& reported_properties; ///< {target, id}
-  summary_registry::family& reported_properties_duration;       ///< {target, id}
+  counter_registry::family& get_twin;                     ///< {source, id}
+  summary_registry::family& get_twin_duration;            ///< {source, id}
+  counter_registry::family& reported_properties;          ///< {target, id}
+  summary_registry::family& reported_properties_duration; ///< {target, id}
   /// Direct method calls: `from` the caller (a module, or "admin" for the admin API), `to` the
   /// target identity; counted and timed when the caller is answered (any outcome).
-  prometheus::Family<prometheus::Counter>& direct_methods; ///< {from, to}
-  summary_registry::family& direct_method_duration;        ///< {from, to}
+  counter_registry::family& direct_methods;         ///< {from, to}
+  summary_registry::family& direct_method_duration; ///< {from, to}
   /// The upstream link (facts §7.2): times it went offline, and for how long, by `id` (the
   /// edge hub's own, `<device>/$edgeHub`).
   prometheus::Family<prometheus::Counter>& offline_count; ///< {id}

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/common/counter_registry.hpp"
 #include "actors/common/summary_registry.hpp"
 #include "protocols/hub/hub_session.hpp"
 #include "protocols/iothub/identity.hpp"
@@ -8,10 +9,6 @@
 #include <string>
 #include <unordered_map>
 #include <utility>
-
-namespace prometheus {
-class Counter;
-} // namespace prometheus
 
 namespace outpost::actors {
 
@@ -46,13 +43,13 @@ private:
   const char* protocol_;
   std::string id_;
   bool monitored_ = false;
-  prometheus::Counter* received_ = nullptr; ///< edgehub_messages_received_total, no output
-  std::unordered_map<std::string, prometheus::Counter*> received_by_output_; ///< capped
-  prometheus::Counter* other_output_counter_ = nullptr; ///< outputs past the cap
+  counter_registry::counter* received_ = nullptr; ///< edgehub_messages_received_total, no output
+  std::unordered_map<std::string, counter_registry::counter*> received_by_output_; ///< capped
+  counter_registry::counter* other_output_counter_ = nullptr; ///< outputs past the cap
   std::string last_output_; ///< a module usually sends on one output: no lookup for it
-  prometheus::Counter* last_output_counter_ = nullptr;
+  counter_registry::counter* last_output_counter_ = nullptr;
   summary_registry::series* size_ = nullptr;
-  std::unordered_map<std::string, std::pair<prometheus::Counter*, summary_registry::series*>>
+  std::unordered_map<std::string, std::pair<counter_registry::counter*, summary_registry::series*>>
       sent_series_;
 };
 
