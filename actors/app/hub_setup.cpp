@@ -363,6 +363,7 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
   hub->output_stall_ms = std::int64_t{cfg.hub.output_stall_secs} * 1000;
   hub->now_ms = wall_ms;
   hub->service_key = deps.service_key;
+  hub->core_settings = actors::core_settings(*hub); // after the fields it is made of
   p->services = hub;
   p->max_connections = max_connections(cfg);
 

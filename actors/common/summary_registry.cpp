@@ -8,6 +8,10 @@
 
 namespace outpost::actors {
 
+// A series per device (message sizes) and per sender (process durations): 112 bytes is
+// jemalloc's size class below 128 and 160.
+static_assert(sizeof(summary_registry::series) <= 112, "a summary series grew a size class");
+
 namespace {
 
 std::int64_t coarse_monotonic_ms() {

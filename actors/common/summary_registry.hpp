@@ -6,12 +6,14 @@
 #include <prometheus/labels.h>
 #include <prometheus/metric_family.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace outpost::actors {
@@ -24,9 +26,23 @@ namespace outpost::actors {
 /// collects it next to prometheus-cpp's registry.
 class summary_registry final : public prometheus::Collectable {
 public:
+  /// A lock of one byte for sections of a few instructions (BasicLockable).
+  class spin_lock {
+  public:
+    void lock() noexcept {
+      while (flag_.test_and_set(std::memory_order_acquire)) {
+        std::this_thread::yield();
+      }
+    }
+    void unlock() noexcept { flag_.clear(std::memory_order_release); }
+
+  private:
+    std::atomic_flag flag_ = ATOMIC_FLAG_INIT;
+  };
+
   using clock_fn = std::int64_t (*)(); ///< milliseconds, monotonic
 
-  /// One labelled summary. observe() is thread-safe (one uncontended lock).
+  /// One labelled summary. observe() is thread-safe (one uncontended spin lock).
   class series {
   public:
     explicit series(std::int64_t now_ms) : window_start_ms_(now_ms) {}
@@ -34,7 +50,10 @@ public:
 
   private:
     friend class summary_registry;
-    mutable std::mutex mu_;
+    /// A spin lock, not a std::mutex: held for one sketch update by one session (or a
+    /// scrape), and 40 bytes less per series put it in jemalloc's 112-byte class instead of
+    /// 160 (a series per device and per sender: ~100 B per device with 10k devices).
+    mutable spin_lock mu_;
     quantile_sketch sketch_;
     std::uint64_t count_ = 0;
     double sum_ = 0;

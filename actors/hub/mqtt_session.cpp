@@ -38,19 +38,20 @@ struct session_state {
   std::optional<mqtt::session> proto; ///< MQTT 3.1.1: packets, packet ids, keepalive
   std::optional<session_metrics> metrics;
   std::optional<hub::hub_session> core; ///< the hub's side: routing, storage, delivery
-  iothub::client_identity who;
-  /// The accepted CONNECT (its credentials): checked again when the identities change. On the
-  /// heap: inline it made the actor 2,760 bytes, one allocator size class (512 B per
-  /// connection) above 2,560.
-  std::unique_ptr<const mqtt::connect> credentials;
+  /// The accepted CONNECT's SAS token (its password; empty with a client certificate),
+  /// checked again for `who` when the identities change or it expires. The client id and the
+  /// user name were checked once and cannot change: keeping the whole CONNECT cost ~500 B per
+  /// connection (the packet and its strings), the token alone ~190.
+  std::string token;
+  bool authenticated = false;
   bool registered = false;
   bool closing = false;
   bool paused = false; ///< the socket is not read (backpressure: see hub_session::reading)
-  bool watching_desired = false;   ///< registered with the twins for desired patches
-  bool listening_methods = false;  ///< registered with the method router
-  bool c2d_requested = false;      ///< the device's C2D queue was asked for
-  std::size_t twins_in_flight = 0; ///< twin requests sent to the registry, not yet answered
-  std::string out;                 ///< bytes for the socket, flushed once per pass
+  bool watching_desired = false;     ///< registered with the twins for desired patches
+  bool listening_methods = false;    ///< registered with the method router
+  bool c2d_requested = false;        ///< the device's C2D queue was asked for
+  std::uint32_t twins_in_flight = 0; ///< twin requests sent to the registry, not yet answered
+  std::string out;                   ///< bytes for the socket, flushed once per pass
   std::vector<std::string> subscriptions;
   std::int64_t tick_at = 0;
 
@@ -59,9 +60,10 @@ struct session_state {
 
 using session_actor = caf::stateful_actor<session_state>;
 // Ten thousand idle connections hold ten thousand of these, each behind CAF's 64-byte control
-// block: jemalloc serves 2,561-3,072 bytes from its 3,072-byte class, so a member that takes
-// the two past 2,560 costs every connection 512 bytes.
-static_assert(sizeof(session_actor) <= 2560 - 64,
+// block: jemalloc serves 2,049-2,560 bytes from its 2,560-byte class, so a member that takes
+// the two past 2,048 costs every connection 512 bytes. (What only some sessions use lives
+// behind pointers: hub_session's outbound side, session_metrics' routed series.)
+static_assert(sizeof(session_actor) <= 2048 - 64,
               "the session actor grew into the next size class");
 
 void pump(session_actor* self, mqtt::actions macts, hub::actions hacts = {});
@@ -103,9 +105,9 @@ void set_interest(session_actor* self, const Handle& service, bool& registered, 
   }
   registered = want;
   if (want) {
-    self->send(service, on, self->state.who.id(), caf::actor{self});
+    self->send(service, on, self->state.core->who().id(), caf::actor{self});
   } else {
-    self->send(service, off, self->state.who.id(), caf::actor{self});
+    self->send(service, off, self->state.core->who().id(), caf::actor{self});
   }
 }
 
@@ -117,8 +119,9 @@ void finish(session_actor* self) {
   set_interest(self, st.hub->methods, st.listening_methods, false, method_listen_atom::value,
                method_unlisten_atom::value);
   if (st.registered) {
-    self->send(st.hub->directory, unregister_atom::value, st.who.id(), as_directory_session(self));
-    st.hub->metrics->disconnect.Add({{"id", st.who.id()}}).Increment();
+    self->send(st.hub->directory, unregister_atom::value, st.core->who().id(),
+               as_directory_session(self));
+    st.hub->metrics->disconnect.Add({{"id", st.core->who().id()}}).Increment();
     st.registered = false;
   }
   st.conn->close(true);
@@ -142,27 +145,30 @@ std::string refused_label(const identity_table& ids, const std::string& client_i
   return i == ids.end() ? std::string{"unknown"} : i->first;
 }
 
-/// The identities changed or the token's time is up: the accepted CONNECT must still pass
-/// authentication against the current table and clock, else the session ends (disabled,
-/// removed, re-keyed, expired).
+/// The identities changed or the token's time is up: the accepted identity and token must still
+/// pass authentication against the current table and clock (`authenticate` is the CONNECT's
+/// fixed checks, then `authenticate_identity`), else the session ends (disabled, removed,
+/// re-keyed, expired).
 void recheck_credentials(session_actor* self, bool expiry_timer) {
   auto& st = self->state;
-  if (!st.credentials || st.closing) {
+  if (!st.authenticated || st.closing) {
     return;
   }
   auto ids = st.hub->identities->get();
   const auto t = now(self);
   const auth_settings settings{st.hub->hub_hostname, st.hub->hostname, t / 1000};
-  auto result = authenticate(*st.credentials, *ids, settings, st.conn->peer_cert());
+  auto result =
+      authenticate_identity(st.core->who(), st.token, *ids, settings, st.conn->peer_cert());
   if (result.connack_code == 0) {
     if (expiry_timer) {
       st.core->set_expiry(result.expires_s); // still valid (the clock moved back): look again
     }
     return;
   }
-  spdlog::info("[mqtt {} {}] session ended: {}", st.conn->peer_address(), st.who.id(),
+  spdlog::info("[mqtt {} {}] session ended: {}", st.conn->peer_address(), st.core->who().id(),
                result.reason);
-  st.hub->metrics->connect_failed.Add({{"id", st.who.id()}, {"reason", "revoked"}}).Increment();
+  st.hub->metrics->connect_failed.Add({{"id", st.core->who().id()}, {"reason", "revoked"}})
+      .Increment();
   mqtt::actions acts;
   st.proto->end(mqtt::close_reason::revoked, acts);
   pump(self, std::move(acts));
@@ -183,13 +189,14 @@ void on_subscriptions_changed(session_actor* self, std::vector<std::string> adde
     methods = methods || kind == iothub::subscription_kind::methods;
     c2d = c2d || kind == iothub::subscription_kind::c2d;
   }
-  if (c2d && !st.c2d_requested && !st.who.is_module() && st.hub->c2d) {
+  if (c2d && !st.c2d_requested && !st.core->who().is_module() && st.hub->c2d) {
     st.c2d_requested = true;
-    self->request(st.hub->c2d, std::chrono::seconds(30), c2d_open_atom::value, st.who.device_id)
+    self->request(st.hub->c2d, std::chrono::seconds(30), c2d_open_atom::value,
+                  st.core->who().device_id)
         .then(
             [self](c2d_queue& q) {
               if (q.error || !q.binding) {
-                spdlog::warn("[mqtt {}] C2D queue not available: {}", self->state.who.id(),
+                spdlog::warn("[mqtt {}] C2D queue not available: {}", self->state.core->who().id(),
                              q.error.message());
                 return;
               }
@@ -198,7 +205,7 @@ void on_subscriptions_changed(session_actor* self, std::vector<std::string> adde
               pump(self, {}, std::move(h));
             },
             [self](caf::error& e) {
-              spdlog::warn("[mqtt {}] C2D queue not available: {}", self->state.who.id(),
+              spdlog::warn("[mqtt {}] C2D queue not available: {}", self->state.core->who().id(),
                            to_string(e));
             });
   }
@@ -207,7 +214,7 @@ void on_subscriptions_changed(session_actor* self, std::vector<std::string> adde
   set_interest(self, st.hub->twins, st.watching_desired, desired, twin_watch_atom::value,
                twin_unwatch_atom::value);
   if (!added.empty() || !removed.empty()) {
-    self->send(st.hub->directory, subs_atom::value, st.who.id(), std::move(added),
+    self->send(st.hub->directory, subs_atom::value, st.core->who().id(), std::move(added),
                std::move(removed));
   }
 }
@@ -228,24 +235,25 @@ void on_authenticate(session_actor* self, const mqtt::connect& c) {
     pump(self, std::move(acts));
     return;
   }
-  st.who = result.who;
-  st.credentials = std::make_unique<const mqtt::connect>(c);
-  st.proto->set_filter_policy([who = st.who](std::string_view filter) {
+  st.core->identify(result.who);
+  st.authenticated = true;
+  st.token = c.password.value_or(std::string{});
+  st.proto->set_filter_policy([who = st.core->who()](std::string_view filter) {
     return iothub::subscription_allowed(who, filter);
   });
   const bool clean = c.clean_session;
-  self->request(st.hub->directory, std::chrono::seconds(30), register_atom::value, st.who.id(),
-                as_directory_session(self), clean)
+  self->request(st.hub->directory, std::chrono::seconds(30), register_atom::value,
+                st.core->who().id(), as_directory_session(self), clean)
       .then(
           [=, expires_s = result.expires_s](session_info& info) {
             auto& s = self->state;
             s.registered = true;
-            s.metrics->set_identity(s.who);
-            s.hub->metrics->connect_success.Add({{"id", s.who.id()}}).Increment();
+            s.metrics->set_identity(s.core->who());
+            s.hub->metrics->connect_success.Add({{"id", s.core->who().id()}}).Increment();
             spdlog::info("[mqtt {} {}] connected ({} session{})", s.conn->peer_address(),
-                         s.who.id(), clean ? "clean" : "persistent",
+                         s.core->who().id(), clean ? "clean" : "persistent",
                          info.present ? ", resumed" : "");
-            s.core->open(s.who, expires_s);
+            s.core->open(s.core->who(), expires_s);
             mqtt::actions a;
             s.proto->accept(info.present, a);
             s.conn->authenticated();
@@ -258,8 +266,8 @@ void on_authenticate(session_actor* self, const mqtt::connect& c) {
               on_subscriptions_changed(self, {}, {}, h);
             }
             if (s.subscriptions.size() != stored) {
-              spdlog::info("[mqtt {}] {} stored subscriptions no longer granted", s.who.id(),
-                           stored - s.subscriptions.size());
+              spdlog::info("[mqtt {}] {} stored subscriptions no longer granted",
+                           s.core->who().id(), stored - s.subscriptions.size());
             }
             pump(self, std::move(a), std::move(h));
           },
@@ -295,7 +303,7 @@ bool subscribed(const session_state& st, iothub::subscription_kind kind) {
 /// edgehub_gettwin_* and edgehub_reported_properties_* (IoT Edge's names), labelled with the
 /// authenticated identity.
 void count_twin(session_state& st, hub::twin_op op, std::chrono::steady_clock::duration took) {
-  count_twin_request(*st.hub->metrics, op == hub::twin_op::get, st.who.id(), took);
+  count_twin_request(*st.hub->metrics, op == hub::twin_op::get, st.core->who().id(), took);
 }
 
 /// Twin requests of one session the registry works on at once.
@@ -344,11 +352,12 @@ void twin_request(session_actor* self, hub::twin_action a) {
   }
   ++st.twins_in_flight;
   if (a.op == hub::twin_op::get) {
-    self->request(st.hub->twins, std::chrono::seconds(30), twin_get_atom::value, st.who.id())
+    self->request(st.hub->twins, std::chrono::seconds(30), twin_get_atom::value,
+                  st.core->who().id())
         .then(answer, failed);
   } else {
-    self->request(st.hub->twins, std::chrono::seconds(30), twin_report_atom::value, st.who.id(),
-                  std::move(a.body))
+    self->request(st.hub->twins, std::chrono::seconds(30), twin_report_atom::value,
+                  st.core->who().id(), std::move(a.body))
         .then(answer, failed);
   }
 }
@@ -390,7 +399,7 @@ void carry_mqtt(session_actor* self, mqtt::actions& acts, hub::actions& hacts) {
       subs_changed = true;
     } else if (auto* close = std::get_if<mqtt::close_action>(&a)) {
       st.closing = true;
-      spdlog::debug("[mqtt {}] closing ({})", st.who.id(), static_cast<int>(close->why));
+      spdlog::debug("[mqtt {}] closing ({})", st.core->who().id(), static_cast<int>(close->why));
     }
   }
   if (subs_changed) {
@@ -411,8 +420,8 @@ void carry_hub(session_actor* self, hub::actions& hacts, mqtt::actions& macts) {
       store(self, std::move(*append));
     } else if (auto* d = std::get_if<hub::deliver_action>(&a)) {
       auto topic = d->from->device_bound
-                       ? iothub::c2d_topic(st.who.device_id, d->msg)
-                       : iothub::module_input_topic(st.who, d->from->target.input, d->msg);
+                       ? iothub::c2d_topic(st.core->who().device_id, d->msg)
+                       : iothub::module_input_topic(st.core->who(), d->from->target.input, d->msg);
       st.proto->publish_out(std::move(topic), std::move(d->msg.body), d->token, macts);
     } else if (auto* release = std::get_if<hub::release_action>(&a)) {
       self->send(mailbox_of(*release->mailbox), ack_atom::value, std::move(release->seqs));
@@ -424,13 +433,13 @@ void carry_hub(session_actor* self, hub::actions& hacts, mqtt::actions& macts) {
     } else if (auto* tw = std::get_if<hub::twin_action>(&a)) {
       twin_request(self, std::move(*tw));
     } else if (auto* answer = std::get_if<hub::method_response_action>(&a)) {
-      self->send(st.hub->methods, method_answer_atom::value, st.who.id(),
+      self->send(st.hub->methods, method_answer_atom::value, st.core->who().id(),
                  std::move(answer->request_id), answer->status, std::move(answer->body));
     } else if (std::holds_alternative<hub::reauthenticate_action>(a)) {
       recheck_credentials(self, true);
     } else if (std::holds_alternative<hub::end_action>(a)) { // output_stalled, its only reason
       spdlog::info("[mqtt {} {}] disconnected: output unread for {} ms", st.conn->peer_address(),
-                   st.who.id(), st.hub->output_stall_ms);
+                   st.core->who().id(), st.hub->output_stall_ms);
       st.proto->end(mqtt::close_reason::output_stalled, macts);
     }
   }
@@ -481,8 +490,8 @@ void on_data(session_actor* self, const std::string& chunk) {
     auto pkt = mqtt::decode(rest.substr(0, split->frame_size));
     rest.remove_prefix(split->frame_size);
     if (!pkt) {
-      spdlog::info("[mqtt {} {}] malformed packet: {}", st.conn->peer_address(), st.who.id(),
-                   pkt.error().message());
+      spdlog::info("[mqtt {} {}] malformed packet: {}", st.conn->peer_address(),
+                   st.core->who().id(), pkt.error().message());
       st.proto->on_decode_error(pkt.error(), acts);
       break;
     }
@@ -605,14 +614,17 @@ void hold_reading(transport::stream_connection& conn, bool& paused, bool hold) {
   }
 }
 
-hub::session_settings core_settings(const hub_services& hub) {
+std::shared_ptr<const hub::session_settings> core_settings(const hub_services& hub) {
+  if (hub.core_settings) {
+    return hub.core_settings;
+  }
   hub::session_settings s;
   s.edge_device_id = hub.edge_device_id;
   s.max_pending_in = hub.limits.max_pending_in;
   s.max_inflight_out = hub.limits.max_inflight_out;
   s.max_output_bytes = hub.max_output_bytes;
   s.output_stall_ms = hub.output_stall_ms;
-  return s;
+  return std::make_shared<const hub::session_settings>(std::move(s));
 }
 
 caf::actor spawn_mqtt_session(caf::actor_system& sys, std::shared_ptr<const hub_services> hub,

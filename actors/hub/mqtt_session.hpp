@@ -68,6 +68,9 @@ struct hub_services {
   /// under `route_output="other"` (labels a client can multiply are capped).
   std::size_t max_output_series = 16;
   std::function<std::int64_t()> now_ms;
+  /// The session cores' settings, made from the fields above once they are set (`start_hub`):
+  /// every session shares them. Null: each session makes its own (`core_settings`).
+  std::shared_ptr<const hub::session_settings> core_settings;
   /// The service policy (`iothubowner`) key, base64, for service callers on AMQP (azure-iothub's
   /// `Client.send`); set once the agent has it, empty until then (service tokens refused).
   std::shared_ptr<snapshot<std::string>> service_key;
@@ -77,8 +80,9 @@ struct hub_services {
 /// socket stops at once under backpressure and resumes once, not on every pass.
 void hold_reading(transport::stream_connection& conn, bool& paused, bool hold);
 
-/// The settings of one identity's session core (`hub::hub_session`), whatever its protocol.
-hub::session_settings core_settings(const hub_services& hub);
+/// The settings of one identity's session core (`hub::hub_session`), whatever its protocol:
+/// `hub.core_settings` when the hub has built them once, else a copy of its own.
+std::shared_ptr<const hub::session_settings> core_settings(const hub_services& hub);
 
 /// The frame size limit a connection's I/O side enforces: `pre_auth_frame_bytes` until the
 /// session accepts CONNECT, then `max_frame_bytes`. Shared by the session and its forwarder.

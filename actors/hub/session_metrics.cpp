@@ -12,31 +12,40 @@ void session_metrics::set_identity(const iothub::client_identity& who) {
   received_ = &hub_.metrics->received.Add({{"id", id_}, {"route_output", ""}});
 }
 
+session_metrics::routed_series& session_metrics::routed() {
+  if (!routed_) {
+    routed_ = std::make_unique<routed_series>();
+  }
+  return *routed_;
+}
+
 /// edgehub_messages_received_total{id, route_output}: one series per module output used.
 void session_metrics::count_received(std::string_view output) {
   if (output.empty()) {
     received_->Increment();
     return;
   }
-  if (!last_output_counter_ || output != last_output_) {
-    last_output_.assign(output);
+  auto& r = routed();
+  if (!r.last_output_counter || output != r.last_output) {
+    r.last_output.assign(output);
     // Each output name is a series: past the cap, further names share "other" (and are not
     // remembered, so the map stays bounded too).
-    if (auto found = received_by_output_.find(last_output_); found != received_by_output_.end()) {
-      last_output_counter_ = found->second;
-    } else if (received_by_output_.size() < hub_.max_output_series) {
-      last_output_counter_ =
-          &hub_.metrics->received.Add({{"id", id_}, {"route_output", last_output_}});
-      received_by_output_.emplace(last_output_, last_output_counter_);
+    if (auto found = r.received_by_output.find(r.last_output);
+        found != r.received_by_output.end()) {
+      r.last_output_counter = found->second;
+    } else if (r.received_by_output.size() < hub_.max_output_series) {
+      r.last_output_counter =
+          &hub_.metrics->received.Add({{"id", id_}, {"route_output", r.last_output}});
+      r.received_by_output.emplace(r.last_output, r.last_output_counter);
     } else {
-      if (!other_output_counter_) {
-        other_output_counter_ =
+      if (!r.other_output_counter) {
+        r.other_output_counter =
             &hub_.metrics->received.Add({{"id", id_}, {"route_output", "other"}});
       }
-      last_output_counter_ = other_output_counter_;
+      r.last_output_counter = r.other_output_counter;
     }
   }
-  last_output_counter_->Increment();
+  r.last_output_counter->Increment();
 }
 
 void session_metrics::received(const routing::message& m, std::size_t body_bytes) {
@@ -59,7 +68,8 @@ void session_metrics::dropped(hub::drop_reason why, const routing::message& m) {
   }
   const auto out_name = m.get(routing::system_property::output_name).value_or("");
   // Only output names that have a series of their own label it (see count_received).
-  const bool own = out_name.empty() || received_by_output_.count(std::string{out_name}) != 0;
+  const bool own = out_name.empty()
+                   || (routed_ && routed_->received_by_output.count(std::string{out_name}) != 0);
   hub_.metrics->dropped
       .Add({{"reason", "no_route"},
             {"from", id_},
@@ -76,12 +86,13 @@ void session_metrics::delivered(const routing::message& msg, const hub::binding&
   auto output = msg.get(routing::system_property::output_name).value_or("");
   auto key = std::string{device} + "/" + std::string{module} + "/" + std::string{output} + "|"
              + b.target.input;
-  if (sent_series_.size() >= 4 * hub_.max_output_series && !sent_series_.count(key)) {
+  auto& sent = routed().sent;
+  if (sent.size() >= 4 * hub_.max_output_series && !sent.count(key)) {
     // Senders' output names are labels too: past the cap they share "other".
     output = "other";
     key = std::string{device} + "/" + std::string{module} + "/other|" + b.target.input;
   }
-  auto& series = sent_series_[key];
+  auto& series = sent[key];
   if (!series.first) {
     const auto from =
         module.empty() ? std::string{device} : std::string{device} + "/" + std::string{module};

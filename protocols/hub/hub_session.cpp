@@ -31,8 +31,19 @@ void session_observer::routed(const routing::message&, const std::vector<bound_t
 void session_observer::store_refused(std::error_code) {}
 
 hub_session::hub_session(session_settings settings, session_observer* observer)
+    : hub_session(std::make_shared<const session_settings>(std::move(settings)), observer) {}
+
+hub_session::hub_session(std::shared_ptr<const session_settings> settings,
+                         session_observer* observer)
     : settings_(std::move(settings)),
       observer_(observer ? observer : &null_observer_) {}
+
+hub_session::outbound& hub_session::ob() {
+  if (!out_) {
+    out_ = std::make_unique<outbound>();
+  }
+  return *out_;
+}
 
 void hub_session::open(iothub::client_identity who, std::int64_t expires_s) {
   who_ = std::move(who);
@@ -171,10 +182,12 @@ void hub_session::flush(actions& out) {
     batch_.clear();
     batch_index_.clear();
   }
-  for (auto& [mailbox, seqs] : releases_) {
-    out.push_back(release_action{mailbox, std::move(seqs)});
+  if (out_) {
+    for (auto& [mailbox, seqs] : out_->releases) {
+      out.push_back(release_action{mailbox, std::move(seqs)});
+    }
+    out_->releases.clear();
   }
-  releases_.clear();
 }
 
 void hub_session::on_stored(std::uint64_t batch, std::vector<storage::append_outcome> outcomes,
@@ -202,7 +215,7 @@ void hub_session::on_stored(std::uint64_t batch, std::vector<storage::append_out
     retry_index_.push_back(indexes[i]);
   }
   if (!retry_.empty() && retry_batch_ == 0 && retry_at_ == 0) {
-    retry_at_ = now_ms + settings_.store_retry_ms;
+    retry_at_ = now_ms + settings_->store_retry_ms;
   }
   if (!stalled()) {
     refused_reported_ = false;
@@ -217,32 +230,35 @@ void hub_session::want_inputs(std::shared_ptr<const bound_routes> routes, action
 }
 
 void hub_session::want_c2d(std::shared_ptr<const binding> queue, actions& out) {
-  if (!open_ || who_.is_module() || c2d_ || !queue) {
+  if (!open_ || who_.is_module() || (out_ && out_->c2d) || !queue) {
     return;
   }
-  c2d_ = std::move(queue);
-  attach(c2d_.get(), out);
+  auto& o = ob();
+  o.c2d = std::move(queue);
+  attach(o.c2d.get(), out);
 }
 
 void hub_session::on_routes(std::shared_ptr<const bound_routes> routes, actions& out) {
-  if (!open_ || !who_.is_module() || !inputs_wanted_ || !routes || routes == routes_) {
+  if (!open_ || !who_.is_module() || !inputs_wanted_ || !routes
+      || (out_ && routes == out_->routes)) {
     return;
   }
-  if (routes_) {
-    // Pointers in `inputs_` and in deliveries point into it. Route changes are operator
+  auto& o = ob();
+  if (o.routes) {
+    // Pointers in `inputs` and in deliveries point into it. Route changes are operator
     // actions, so the few snapshots held per session are not worth reclaiming.
-    held_.push_back(std::move(routes_));
+    o.held.push_back(std::move(o.routes));
   }
-  routes_ = std::move(routes);
+  o.routes = std::move(routes);
   std::map<std::string, std::vector<const binding*>> by_input;
-  for (const auto* b : routes_->inputs_of(who_.id())) {
-    if (!inputs_.count(b->queue)) {
+  for (const auto* b : o.routes->inputs_of(who_.id())) {
+    if (!o.inputs.count(b->queue)) {
       by_input[b->endpoint_id].push_back(b); // ordered by (endpoint, priority)
     }
   }
   for (auto& [name, bindings] : by_input) {
     const std::string& endpoint = name; // (a structured binding cannot be captured in C++17)
-    const bool started = std::any_of(inputs_.begin(), inputs_.end(), [&](const auto& i) {
+    const bool started = std::any_of(o.inputs.begin(), o.inputs.end(), [&](const auto& i) {
       return i.second->endpoint_id == endpoint;
     });
     if (started) { // new queues of an input already flowing (a route change): no backlog order
@@ -255,27 +271,31 @@ void hub_session::on_routes(std::shared_ptr<const bound_routes> routes, actions&
     // has drained its backlog, so a backlog arrives in priority order (IoT Edge: "restart from
     // the highest priority").
     attach(bindings.front(), out);
-    waiting_inputs_[endpoint].assign(bindings.begin() + 1, bindings.end());
+    o.waiting_inputs[endpoint].assign(bindings.begin() + 1, bindings.end());
   }
 }
 
 void hub_session::attach(const binding* b, actions& out) {
   // A queue waiting for its turn may have been attached since by a route change.
-  if (inputs_.emplace(b->queue, b).second) {
+  if (ob().inputs.emplace(b->queue, b).second) {
     out.push_back(attach_action{b});
   }
 }
 
 void hub_session::on_drained(storage::queue_handle queue, actions& out) {
-  auto i = inputs_.find(queue);
-  if (!open_ || i == inputs_.end()) {
+  if (!open_ || !out_) {
     return;
   }
-  auto w = waiting_inputs_.find(i->second->endpoint_id);
-  while (w != waiting_inputs_.end() && !w->second.empty()) {
+  auto& o = *out_;
+  auto i = o.inputs.find(queue);
+  if (i == o.inputs.end()) {
+    return;
+  }
+  auto w = o.waiting_inputs.find(i->second->endpoint_id);
+  while (w != o.waiting_inputs.end() && !w->second.empty()) {
     const auto* next = w->second.front();
     w->second.pop_front();
-    if (!inputs_.count(next->queue)) {
+    if (!o.inputs.count(next->queue)) {
       attach(next, out);
       break;
     }
@@ -284,9 +304,12 @@ void hub_session::on_drained(storage::queue_handle queue, actions& out) {
 
 void hub_session::on_entries(storage::queue_handle queue,
                              std::vector<storage::stored_entry> entries, actions& out) {
-  auto from = inputs_.find(queue);
-  if (!open_ || from == inputs_.end()) {
+  if (!open_ || !out_) {
     return; // not ours (any more): the mailbox redelivers once this session is gone
+  }
+  auto from = out_->inputs.find(queue);
+  if (from == out_->inputs.end()) {
+    return;
   }
   for (auto& e : entries) {
     deliver(from->second, std::move(e), out);
@@ -294,8 +317,9 @@ void hub_session::on_entries(storage::queue_handle queue,
 }
 
 void hub_session::deliver(const binding* from, storage::stored_entry e, actions& out) {
-  if (inflight_.size() >= settings_.max_inflight_out || !waiting_out_.empty()) {
-    waiting_out_.push_back({from, std::move(e)}); // bounded by the mailboxes' windows
+  auto& o = ob();
+  if (o.inflight.size() >= settings_->max_inflight_out || !o.waiting_out.empty()) {
+    o.waiting_out.push_back({from, std::move(e)}); // bounded by the mailboxes' windows
     return;
   }
   send(from, std::move(e), out);
@@ -309,9 +333,10 @@ void hub_session::send(const binding* from, storage::stored_entry e, actions& ou
     release(from, e.seq);
     return;
   }
-  const auto token = next_token_++;
+  auto& o = ob();
+  const auto token = o.next_token++;
   const auto enqueued_ms = e.enqueued_ms;
-  auto& d = inflight_.emplace(token, delivery{from, e.seq}).first->second;
+  auto& d = o.inflight.emplace(token, delivery{from, e.seq}).first->second;
   if (from->device_bound) {
     d.entry = std::move(e);
     d.delivery_count = delivery_count;
@@ -323,14 +348,17 @@ void hub_session::send(const binding* from, storage::stored_entry e, actions& ou
 }
 
 void hub_session::on_abandoned(std::uint64_t token, actions& out) {
-  auto d = inflight_.find(token);
-  if (d == inflight_.end() || !d->second.entry) {
+  if (!out_) {
+    return;
+  }
+  auto d = out_->inflight.find(token);
+  if (d == out_->inflight.end() || !d->second.entry) {
     return on_delivered(token, out);
   }
   auto again = std::move(d->second);
-  inflight_.erase(d);
+  out_->inflight.erase(d);
   const auto count = again.delivery_count + 1;
-  if (count >= settings_.max_c2d_deliveries) {
+  if (count >= settings_->max_c2d_deliveries) {
     auto msg = routing::decode(again.entry->body);
     observer_->dropped(drop_reason::max_delivery_count, msg ? *msg : routing::message{});
     release(again.mailbox, again.seq);
@@ -342,26 +370,31 @@ void hub_session::on_abandoned(std::uint64_t token, actions& out) {
 }
 
 void hub_session::on_delivered(std::uint64_t token, actions& out) {
-  auto d = inflight_.find(token);
-  if (d == inflight_.end()) {
+  if (!out_) {
+    return;
+  }
+  auto& o = *out_;
+  auto d = o.inflight.find(token);
+  if (d == o.inflight.end()) {
     return;
   }
   release(d->second.mailbox, d->second.seq);
-  inflight_.erase(d);
-  while (open_ && !waiting_out_.empty() && inflight_.size() < settings_.max_inflight_out) {
-    auto next = std::move(waiting_out_.front());
-    waiting_out_.pop_front();
+  o.inflight.erase(d);
+  while (open_ && !o.waiting_out.empty() && o.inflight.size() < settings_->max_inflight_out) {
+    auto next = std::move(o.waiting_out.front());
+    o.waiting_out.pop_front();
     send(next.mailbox, std::move(next.entry), out); // oldest first: never behind newer ones
   }
 }
 
 /// Collects the pass's finished entries per mailbox: one message per mailbox per burst.
 void hub_session::release(const binding* mailbox, storage::sequence seq) {
-  auto to = std::find_if(releases_.begin(), releases_.end(),
+  auto& releases = ob().releases;
+  auto to = std::find_if(releases.begin(), releases.end(),
                          [&](const auto& r) { return r.first == mailbox; });
-  if (to == releases_.end()) {
-    releases_.emplace_back(mailbox, std::vector<storage::sequence>{});
-    to = std::prev(releases_.end());
+  if (to == releases.end()) {
+    releases.emplace_back(mailbox, std::vector<storage::sequence>{});
+    to = std::prev(releases.end());
   }
   to->second.push_back(seq);
 }
@@ -371,19 +404,19 @@ void hub_session::release(const binding* mailbox, storage::sequence seq) {
 void hub_session::on_output(std::size_t queued_bytes, std::int64_t now_ms, actions& out) {
   out_checked_at_ = now_ms;
   if (!out_full_) {
-    if (queued_bytes < settings_.max_output_bytes) {
+    if (queued_bytes < settings_->max_output_bytes) {
       out_queued_ = queued_bytes;
       return;
     }
     out_full_ = true;
     out_stuck_since_ = now_ms;
-  } else if (queued_bytes <= settings_.max_output_bytes / 2) {
+  } else if (queued_bytes <= settings_->max_output_bytes / 2) {
     out_full_ = false;
   } else if (queued_bytes < out_queued_) {
     out_stuck_since_ = now_ms; // draining, if slowly
   }
   out_queued_ = queued_bytes;
-  if (out_full_ && open_ && now_ms - out_stuck_since_ >= settings_.output_stall_ms) {
+  if (out_full_ && open_ && now_ms - out_stuck_since_ >= settings_->output_stall_ms) {
     out.push_back(end_action{end_reason::output_stalled});
   }
 }
@@ -416,7 +449,7 @@ std::int64_t hub_session::next_deadline() const noexcept {
     next = std::min(next, retry_at_);
   }
   if (out_full_) {
-    next = std::min(next, out_checked_at_ + settings_.output_check_ms);
+    next = std::min(next, out_checked_at_ + settings_->output_check_ms);
   }
   if (expires_s_ > 0) {
     next = std::min(next, (expires_s_ + 1) * 1000);
@@ -426,7 +459,7 @@ std::int64_t hub_session::next_deadline() const noexcept {
 
 bool hub_session::reading() noexcept {
   const auto pending = pending_in_.size();
-  const auto limit = settings_.max_pending_in;
+  const auto limit = settings_->max_pending_in;
   paused_ = stalled() || out_full_ || pending >= limit || (paused_ && pending > limit / 2);
   return !paused_;
 }

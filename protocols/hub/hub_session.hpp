@@ -150,10 +150,16 @@ public:
 class hub_session {
 public:
   explicit hub_session(session_settings settings, session_observer* observer = nullptr);
+  /// Settings shared by every session of a hub (one copy, not ~90 bytes per connection).
+  explicit hub_session(std::shared_ptr<const session_settings> settings,
+                       session_observer* observer = nullptr);
 
   /// The connection authenticated as `who`; `expires_s` is its credentials' expiry (seconds
   /// since the epoch, 0 = none).
   void open(iothub::client_identity who, std::int64_t expires_s);
+  /// Names the identity before the session opens (authenticated, not yet registered), so
+  /// `who()` is the one copy of it the connection's glue needs.
+  void identify(iothub::client_identity who) { who_ = std::move(who); }
   const iothub::client_identity& who() const noexcept { return who_; }
   bool is_open() const noexcept { return open_; }
 
@@ -219,7 +225,7 @@ public:
   bool reading() noexcept;
   /// Inbound messages awaiting their acknowledgement.
   std::size_t pending_in() const noexcept { return pending_in_.size(); }
-  std::size_t inflight_out() const noexcept { return inflight_.size(); }
+  std::size_t inflight_out() const noexcept { return out_ ? out_->inflight.size() : 0; }
   bool output_full() const noexcept { return out_full_; }
   bool stalled() const noexcept { return !retry_.empty() || retry_batch_ != 0; }
   /// The session is over: nothing more is emitted (the mailboxes redeliver what was not
@@ -254,7 +260,23 @@ private:
             std::uint32_t delivery_count = 0);
   void release(const binding* mailbox, storage::sequence seq);
 
-  session_settings settings_;
+  /// What a session that receives holds: allocated when it first subscribes to its inputs or
+  /// its C2D queue. Ten thousand devices that only send telemetry hold a pointer each instead
+  /// of ~290 bytes of empty containers (and the session actor stays in a smaller size class).
+  struct outbound {
+    std::shared_ptr<const bound_routes> routes;            ///< the attached bindings' snapshot
+    std::vector<std::shared_ptr<const bound_routes>> held; ///< earlier ones, still attached
+    std::unordered_map<storage::queue_handle, const binding*> inputs;
+    std::shared_ptr<const binding> c2d; ///< the device's C2D queue, once it subscribed
+    std::map<std::string, std::deque<const binding*>> waiting_inputs;
+    std::unordered_map<std::uint64_t, delivery> inflight;
+    ring_queue<waiting_entry> waiting_out; ///< beyond the window, in arrival order
+    std::uint64_t next_token = 1;
+    std::vector<std::pair<const binding*, std::vector<storage::sequence>>> releases;
+  };
+  outbound& ob();
+
+  std::shared_ptr<const session_settings> settings_;
   session_observer* observer_;
   session_observer null_observer_;
   iothub::client_identity who_;
@@ -283,15 +305,7 @@ private:
   std::int64_t retry_at_ = 0;
 
   // outbound
-  std::shared_ptr<const bound_routes> routes_;            ///< the attached bindings' snapshot
-  std::vector<std::shared_ptr<const bound_routes>> held_; ///< earlier ones, still attached
-  std::unordered_map<storage::queue_handle, const binding*> inputs_;
-  std::shared_ptr<const binding> c2d_; ///< the device's C2D queue, once it subscribed
-  std::map<std::string, std::deque<const binding*>> waiting_inputs_;
-  std::unordered_map<std::uint64_t, delivery> inflight_;
-  ring_queue<waiting_entry> waiting_out_; ///< beyond the window, in arrival order
-  std::uint64_t next_token_ = 1;
-  std::vector<std::pair<const binding*, std::vector<storage::sequence>>> releases_;
+  std::unique_ptr<outbound> out_;
 
   // output
   std::size_t out_queued_ = 0;
