@@ -174,7 +174,7 @@ result<identity_store> identity_store::open(kv_store& kv, batch_writer write) {
       err = errc::corrupt_record;
       return false;
     }
-    s.by_id_.emplace(std::string{k}, std::move(*i));
+    s.by_id_->emplace(std::string{k}, std::move(*i));
     return true;
   });
   if (!r) {
@@ -192,19 +192,29 @@ result<void> identity_store::put(const identity& i) {
   if (auto r = write_(b); !r) {
     return r;
   }
-  by_id_.insert_or_assign(i.id(), i);
+  writable().insert_or_assign(i.id(), i);
   return ok();
 }
 
+identity_store::table& identity_store::writable() {
+  // Only the store hands the table out (`shared`), so a count of 1 cannot grow behind this
+  // check: a reader dropping its copy meanwhile costs at most one needless copy.
+  if (by_id_.use_count() > 1) {
+    by_id_ = std::make_shared<table>(*by_id_);
+  }
+  return *by_id_;
+}
+
 result<std::size_t> identity_store::remove(std::string_view id) {
-  auto i = by_id_.find(id);
-  if (i == by_id_.end()) {
+  const auto& current = *by_id_;
+  auto i = current.find(id);
+  if (i == current.end()) {
     return std::size_t{0};
   }
   std::vector<std::string> gone{std::string{id}};
   if (i->second.module_id.empty()) {
     const std::string prefix = std::string{id} + "/";
-    for (auto m = by_id_.lower_bound(prefix); m != by_id_.end() && m->first.rfind(prefix, 0) == 0;
+    for (auto m = current.lower_bound(prefix); m != current.end() && m->first.rfind(prefix, 0) == 0;
          ++m) {
       gone.push_back(m->first);
     }
@@ -217,21 +227,22 @@ result<std::size_t> identity_store::remove(std::string_view id) {
   if (auto r = write_(b); !r) {
     return r.error();
   }
+  auto& t = writable();
   for (const auto& g : gone) {
-    by_id_.erase(g);
+    t.erase(g);
   }
   return gone.size();
 }
 
 const identity* identity_store::find(std::string_view id) const {
-  auto i = by_id_.find(id);
-  return i == by_id_.end() ? nullptr : &i->second;
+  auto i = by_id_->find(id);
+  return i == by_id_->end() ? nullptr : &i->second;
 }
 
 std::vector<identity> identity_store::list() const {
   std::vector<identity> out;
-  out.reserve(by_id_.size());
-  for (const auto& [id, i] : by_id_) {
+  out.reserve(by_id_->size());
+  for (const auto& [id, i] : *by_id_) {
     out.push_back(i);
   }
   return out;

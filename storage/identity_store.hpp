@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -88,11 +89,20 @@ public:
   /// All identities in id order.
   std::vector<identity> list() const;
 
+  using table = std::map<std::string, identity, std::less<>>;
+  /// The identities as an immutable table that readers on any thread may keep: O(1), and the
+  /// same memory as the store's own (the next change copies the table first if it is still
+  /// shared). With 10k identities a second copy for readers cost ~4 MB, and building it on
+  /// every change was a copy of every identity.
+  std::shared_ptr<const table> shared() const { return by_id_; }
+
 private:
   explicit identity_store(batch_writer write) : write_(std::move(write)) {}
+  /// The table to change: copied first while a reader holds it.
+  table& writable();
 
   batch_writer write_;
-  std::map<std::string, identity, std::less<>> by_id_;
+  std::shared_ptr<table> by_id_ = std::make_shared<table>();
 };
 
 /// Serialization of one identity record (format version 1), exposed for golden tests.

@@ -24,11 +24,7 @@ struct registry_state {
 using registry_pointer = registry_actor::stateful_pointer<registry_state>;
 
 void publish(registry_state& st) {
-  auto table = std::make_shared<identity_table>();
-  for (auto& i : st.store->list()) {
-    table->emplace(i.id(), std::move(i));
-  }
-  st.cfg.published->set(std::move(table));
+  st.cfg.published->set(st.store->shared());
   if (st.cfg.changed) {
     caf::anon_send(st.cfg.changed, identities_atom::value);
   }
@@ -200,11 +196,7 @@ result<registry_actor> spawn_identity_registry(caf::actor_system& sys,
   auto loaded = std::make_shared<storage::identity_store>(std::move(*store));
   // Published before the actor runs: the hub may accept a CONNECT as soon as this returns, and
   // must not find an empty table (a detached actor starts on its own thread, a moment later).
-  auto table = std::make_shared<identity_table>();
-  for (auto& i : loaded->list()) {
-    table->emplace(i.id(), std::move(i));
-  }
-  cfg.published->set(std::move(table));
+  cfg.published->set(loaded->shared());
   return registry_actor{
       sys.spawn<caf::detached>(registry_behavior, std::move(cfg), std::move(loaded))};
 }

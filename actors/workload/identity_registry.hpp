@@ -24,7 +24,7 @@ namespace outpost::actors {
 using identities_atom = caf::atom_constant<caf::atom("ids")>;
 
 /// Every identity by id ("<device>" or "<device>/<module>"): what authentication reads.
-using identity_table = std::map<std::string, storage::identity, std::less<>>;
+using identity_table = storage::identity_store::table; ///< shared with the store (`shared`)
 using identity_snapshot = snapshot<identity_table>;
 
 struct identity_registry_config {
