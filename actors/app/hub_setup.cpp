@@ -9,6 +9,7 @@
 #include "actors/hub/route_loader.hpp"
 #include "actors/hub/scope_sync.hpp"
 #include "actors/hub/session_directory.hpp"
+#include "actors/hub/session_ticker.hpp"
 #include "actors/hub/twin_registry.hpp"
 #include "actors/hub/upstream_link.hpp"
 #include "protocols/transport/http_client.hpp"
@@ -46,6 +47,7 @@ struct hub_runtime::parts {
   std::shared_ptr<transport::cancel_source> scope_cancel =
       std::make_shared<transport::cancel_source>();
   std::vector<caf::actor> endpoints; ///< one link per `[endpoints.<name>]`
+  caf::actor ticker;                 ///< wakes the sessions at their deadlines (`session_ticker`)
   std::shared_ptr<actors::upstream_hooks_snapshot> upstream_hooks =
       std::make_shared<actors::upstream_hooks_snapshot>();
   std::shared_ptr<actors::upstream_status_snapshot> upstream_status =
@@ -163,6 +165,7 @@ void hub_runtime::stop() {
     caf::anon_send_exit(actors::mailbox_of(b), caf::exit_reason::user_shutdown);
   }
   caf::anon_send_exit(parts_->directory, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(parts_->ticker, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(parts_->twins, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(parts_->methods, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(parts_->c2d, caf::exit_reason::user_shutdown); // and its mailboxes
@@ -364,6 +367,9 @@ std::unique_ptr<hub_runtime> start_hub(const daemon_config& cfg, hub_deps deps, 
   hub->now_ms = wall_ms;
   hub->service_key = deps.service_key;
   hub->core_settings = actors::core_settings(*hub); // after the fields it is made of
+  hub->ticker = std::make_shared<actors::session_ticker>();
+  hub->ticker_actor = actors::spawn_session_ticker(deps.sys, hub->ticker, hub->now_ms);
+  p->ticker = hub->ticker_actor;
   p->services = hub;
   p->max_connections = max_connections(cfg);
 

@@ -5,6 +5,7 @@
 #include "actors/hub/hub_metrics.hpp"
 #include "actors/hub/session_directory.hpp"
 #include "actors/hub/session_metrics.hpp"
+#include "actors/hub/session_ticker.hpp"
 #include "protocols/amqp/hub_connection.hpp"
 #include "protocols/amqp/message_map.hpp"
 #include "protocols/common/log_escape.hpp"
@@ -62,6 +63,7 @@ struct amqp_state {
   std::shared_ptr<inbound_bytes> inbound; ///< shared with the connection's byte forwarder
   bool closing = false;
   std::int64_t tick_at = 0;
+  session_ticker::handle tick_handle = 0; ///< the pending tick's entry with the hub's ticker
   /// The peer must have authenticated something (an identity, the service policy) by then
   /// (ms, wall clock): an AMQP open alone does not hold a connection.
   std::int64_t open_deadline = 0;
@@ -449,6 +451,7 @@ void finish(amqp_actor* self) {
     release_identity(self, id, slot);
   }
   st.identities.clear();
+  cancel_session_tick(*st.hub, st.tick_handle);
   st.conn->close(true);
   self->quit();
 }
@@ -469,8 +472,7 @@ void schedule_tick(amqp_actor* self) {
     return;
   }
   st.tick_at = deadline;
-  const auto wait = std::max<std::int64_t>(deadline - now(self), 0) + 5;
-  self->delayed_send(self, std::chrono::milliseconds(wait), tick_atom::value);
+  schedule_session_tick(self, *st.hub, st.tick_handle, deadline);
 }
 
 /// Reads the socket only while no identity's core holds it back (messages awaiting

@@ -5,6 +5,7 @@
 #include "actors/hub/hub_metrics.hpp"
 #include "actors/hub/session_directory.hpp"
 #include "actors/hub/session_metrics.hpp"
+#include "actors/hub/session_ticker.hpp"
 #include "protocols/common/log_escape.hpp"
 #include "protocols/hub/hub_session.hpp"
 #include "protocols/iothub/topics.hpp"
@@ -54,6 +55,7 @@ struct session_state {
   std::string out;                   ///< bytes for the socket, flushed once per pass
   std::vector<std::string> subscriptions;
   std::int64_t tick_at = 0;
+  session_ticker::handle tick_handle = 0; ///< the pending tick's entry with the hub's ticker
 
   static inline const char* name = "mqtt_session";
 };
@@ -83,8 +85,7 @@ void schedule_tick(session_actor* self) {
     return;
   }
   st.tick_at = deadline;
-  const auto wait = std::max<std::int64_t>(deadline - now(self), 0) + 10;
-  self->delayed_send(self, std::chrono::milliseconds(wait), tick_atom::value);
+  schedule_session_tick(self, *st.hub, st.tick_handle, deadline);
 }
 
 /// The session as the directory knows it. Sessions stay untyped (they join the sessions group,
@@ -124,6 +125,7 @@ void finish(session_actor* self) {
     st.hub->metrics->disconnect.Add({{"id", st.core->who().id()}}).Increment();
     st.registered = false;
   }
+  cancel_session_tick(*st.hub, st.tick_handle);
   st.conn->close(true);
   self->quit();
 }
@@ -242,8 +244,12 @@ void on_authenticate(session_actor* self, const mqtt::connect& c) {
     return iothub::subscription_allowed(who, filter);
   });
   const bool clean = c.clean_session;
-  self->request(st.hub->directory, std::chrono::seconds(30), register_atom::value,
-                st.core->who().id(), as_directory_session(self), clean)
+  // No timeout: the directory answers at once or after the writer restores the session (whose
+  // requests have none either), and a dead directory answers with an error. A 30 s timeout
+  // held an entry in CAF's clock per connecting client for 30 s (a connect storm of 10k: ~1.5
+  // MB at the peak).
+  self->request(st.hub->directory, caf::infinite, register_atom::value, st.core->who().id(),
+                as_directory_session(self), clean)
       .then(
           [=, expires_s = result.expires_s](session_info& info) {
             auto& s = self->state;

@@ -40,6 +40,8 @@ using frame_error_atom = caf::atom_constant<caf::atom("frame_err")>;
 using routes_atom = caf::atom_constant<caf::atom("routes")>;
 
 /// What every session shares: the hub's actors, snapshots and settings. Immutable.
+class session_ticker;
+
 struct hub_services {
   writer_actor writer;
   directory_actor directory;
@@ -71,6 +73,10 @@ struct hub_services {
   /// The session cores' settings, made from the fields above once they are set (`start_hub`):
   /// every session shares them. Null: each session makes its own (`core_settings`).
   std::shared_ptr<const hub::session_settings> core_settings;
+  /// The sessions' one timer (`session_ticker`) and the actor it wakes; without them each
+  /// session keeps a delayed message of its own.
+  std::shared_ptr<session_ticker> ticker;
+  caf::actor ticker_actor;
   /// The service policy (`iothubowner`) key, base64, for service callers on AMQP (azure-iothub's
   /// `Client.send`); set once the agent has it, empty until then (service tokens refused).
   std::shared_ptr<snapshot<std::string>> service_key;
