@@ -52,8 +52,6 @@ struct session_state {
   bool listening_methods = false;    ///< registered with the method router
   bool c2d_requested = false;        ///< the device's C2D queue was asked for
   std::uint32_t twins_in_flight = 0; ///< twin requests sent to the registry, not yet answered
-  std::string out;                   ///< bytes for the socket, flushed once per pass
-  std::vector<std::string> subscriptions;
   std::int64_t tick_at = 0;
   session_ticker::handle tick_handle = 0; ///< the pending tick's entry with the hub's ticker
 
@@ -62,10 +60,11 @@ struct session_state {
 
 using session_actor = caf::stateful_actor<session_state>;
 // Ten thousand idle connections hold ten thousand of these, each behind CAF's 64-byte control
-// block: jemalloc serves 2,049-2,560 bytes from its 2,560-byte class, so a member that takes
-// the two past 2,048 costs every connection 512 bytes. (What only some sessions use lives
-// behind pointers: hub_session's outbound side, session_metrics' routed series.)
-static_assert(sizeof(session_actor) <= 2048 - 64,
+// block: jemalloc serves 1,793-2,048 bytes from its 2,048-byte class, so a member that takes
+// the two past 1,792 costs every connection 256 bytes. (What only some sessions use lives
+// behind pointers: hub_session's outbound side and store refusals, session_metrics' routed
+// series; what all share is shared: settings, limits.)
+static_assert(sizeof(session_actor) <= 1792 - 64,
               "the session actor grew into the next size class");
 
 void pump(session_actor* self, mqtt::actions macts, hub::actions hacts = {});
@@ -151,7 +150,9 @@ std::string refused_label(const identity_table& ids, const std::string& client_i
 /// pass authentication against the current table and clock (`authenticate` is the CONNECT's
 /// fixed checks, then `authenticate_identity`), else the session ends (disabled, removed,
 /// re-keyed, expired).
-void recheck_credentials(session_actor* self, bool expiry_timer) {
+/// The session's end goes into `acts`: a pass in progress carries it out (a nested pump would
+/// send its bytes ahead of the pass's own).
+void recheck_credentials(session_actor* self, bool expiry_timer, mqtt::actions& acts) {
   auto& st = self->state;
   if (!st.authenticated || st.closing) {
     return;
@@ -171,9 +172,7 @@ void recheck_credentials(session_actor* self, bool expiry_timer) {
                result.reason);
   st.hub->metrics->connect_failed.Add({{"id", st.core->who().id()}, {"reason", "revoked"}})
       .Increment();
-  mqtt::actions acts;
   st.proto->end(mqtt::close_reason::revoked, acts);
-  pump(self, std::move(acts));
 }
 
 void on_subscriptions_changed(session_actor* self, std::vector<std::string> added,
@@ -182,7 +181,7 @@ void on_subscriptions_changed(session_actor* self, std::vector<std::string> adde
   bool desired = false;
   bool methods = false;
   bool c2d = false;
-  for (const auto& f : st.subscriptions) {
+  for (const auto& f : st.proto->subscriptions()) {
     const auto kind = iothub::classify_subscription(f);
     if (kind == iothub::subscription_kind::module_inputs) {
       st.core->want_inputs(st.hub->routes->get(), hacts);
@@ -240,8 +239,10 @@ void on_authenticate(session_actor* self, const mqtt::connect& c) {
   st.core->identify(result.who);
   st.authenticated = true;
   st.token = c.password.value_or(std::string{});
-  st.proto->set_filter_policy([who = st.core->who()](std::string_view filter) {
-    return iothub::subscription_allowed(who, filter);
+  // The core's identity by address (it lives as long as the session): a capture of 8 bytes
+  // fits std::function's own buffer, where a copy of the identity was a heap block per client.
+  st.proto->set_filter_policy([who = &st.core->who()](std::string_view filter) {
+    return iothub::subscription_allowed(*who, filter);
   });
   const bool clean = c.clean_session;
   // No timeout: the directory answers at once or after the writer restores the session (whose
@@ -265,15 +266,16 @@ void on_authenticate(session_actor* self, const mqtt::connect& c) {
             s.conn->authenticated();
             s.limit->store(s.hub->max_frame_bytes, std::memory_order_relaxed);
             const auto stored = info.subscriptions.size();
-            s.subscriptions = s.proto->restore_subscriptions(std::move(info.subscriptions));
+            const auto& subscriptions =
+                s.proto->restore_subscriptions(std::move(info.subscriptions));
             hub::actions h;
-            if (!s.subscriptions.empty()) {
+            if (!subscriptions.empty()) {
               // The SDK does not subscribe again; what the rules no longer grant is dropped.
               on_subscriptions_changed(self, {}, {}, h);
             }
-            if (s.subscriptions.size() != stored) {
+            if (subscriptions.size() != stored) {
               spdlog::info("[mqtt {}] {} stored subscriptions no longer granted",
-                           s.core->who().id(), stored - s.subscriptions.size());
+                           s.core->who().id(), stored - subscriptions.size());
             }
             pump(self, std::move(a), std::move(h));
           },
@@ -301,7 +303,8 @@ void store(session_actor* self, hub::append_action a) {
 /// Whether the client listens to `filter`'s topics (IoT Hub answers twin requests on
 /// `$iothub/twin/res/#` only to a client subscribed to it).
 bool subscribed(const session_state& st, iothub::subscription_kind kind) {
-  return std::any_of(st.subscriptions.begin(), st.subscriptions.end(), [&](const std::string& f) {
+  const auto& subscriptions = st.proto->subscriptions();
+  return std::any_of(subscriptions.begin(), subscriptions.end(), [&](const std::string& f) {
     return iothub::classify_subscription(f) == kind;
   });
 }
@@ -369,7 +372,7 @@ void twin_request(session_actor* self, hub::twin_action a) {
 }
 
 /// Carries out what the MQTT state machine asked for; hub operations go to the core.
-void carry_mqtt(session_actor* self, mqtt::actions& acts, hub::actions& hacts) {
+void carry_mqtt(session_actor* self, mqtt::actions& acts, hub::actions& hacts, std::string& out) {
   auto& st = self->state;
   std::shared_ptr<const hub_routes> routes; // taken once per pass, when a publish needs it
   bool subs_changed = false;
@@ -377,7 +380,7 @@ void carry_mqtt(session_actor* self, mqtt::actions& acts, hub::actions& hacts) {
   std::vector<std::string> removed;
   for (auto& a : acts) {
     if (auto* send = std::get_if<mqtt::send_action>(&a)) {
-      mqtt::encode(send->p, st.out);
+      mqtt::encode(send->p, out);
     } else if (auto* pub = std::get_if<mqtt::publish_action>(&a)) {
       if (st.closing) {
         continue;
@@ -409,7 +412,6 @@ void carry_mqtt(session_actor* self, mqtt::actions& acts, hub::actions& hacts) {
     }
   }
   if (subs_changed) {
-    st.subscriptions = st.proto->subscriptions();
     if (st.registered) {
       on_subscriptions_changed(self, std::move(added), std::move(removed), hacts);
     }
@@ -442,7 +444,7 @@ void carry_hub(session_actor* self, hub::actions& hacts, mqtt::actions& macts) {
       self->send(st.hub->methods, method_answer_atom::value, st.core->who().id(),
                  std::move(answer->request_id), answer->status, std::move(answer->body));
     } else if (std::holds_alternative<hub::reauthenticate_action>(a)) {
-      recheck_credentials(self, true);
+      recheck_credentials(self, true, macts);
     } else if (std::holds_alternative<hub::end_action>(a)) { // output_stalled, its only reason
       spdlog::info("[mqtt {} {}] disconnected: output unread for {} ms", st.conn->peer_address(),
                    st.core->who().id(), st.hub->output_stall_ms);
@@ -455,11 +457,12 @@ void carry_hub(session_actor* self, hub::actions& hacts, mqtt::actions& macts) {
 /// produced with one write and decides whether the socket is read.
 void pump(session_actor* self, mqtt::actions macts, hub::actions hacts) {
   auto& st = self->state;
-  while (!macts.empty() || !hacts.empty() || !st.out.empty()) {
+  std::string out; // bytes for the socket: one send per pass
+  while (!macts.empty() || !hacts.empty() || !out.empty()) {
     if (!macts.empty()) {
       mqtt::actions m = std::move(macts);
       macts.clear();
-      carry_mqtt(self, m, hacts);
+      carry_mqtt(self, m, hacts, out);
     }
     st.core->flush(hacts);
     if (!hacts.empty()) {
@@ -467,9 +470,9 @@ void pump(session_actor* self, mqtt::actions macts, hub::actions hacts) {
       hacts.clear();
       carry_hub(self, h, macts);
     }
-    if (macts.empty() && !st.out.empty()) {
-      const auto queued = st.conn->send(std::move(st.out));
-      st.out.clear();
+    if (macts.empty() && !out.empty()) {
+      const auto queued = st.conn->send(std::move(out));
+      out.clear();
       st.core->on_output(queued, now(self), hacts);
     }
   }
@@ -519,7 +522,9 @@ caf::behavior session_behavior(session_actor* self, std::shared_ptr<const hub_se
   const auto since_accept = std::chrono::duration_cast<std::chrono::milliseconds>(
                                 std::chrono::steady_clock::now() - st.conn->accepted_at())
                                 .count();
-  st.proto.emplace(st.hub->limits, now(self) - std::max<std::int64_t>(since_accept, 0));
+  // The hub's limits, shared (an aliasing pointer: the session keeps the hub alive anyway).
+  st.proto.emplace(now(self) - std::max<std::int64_t>(since_accept, 0),
+                   std::shared_ptr<const mqtt::session_limits>(st.hub, &st.hub->limits));
   st.metrics.emplace(*st.hub, "mqtt");
   st.core.emplace(core_settings(*st.hub), &*st.metrics);
   if (st.hub->sessions) {
@@ -559,7 +564,11 @@ caf::behavior session_behavior(session_actor* self, std::shared_ptr<const hub_se
         self->state.core->on_routes(self->state.hub->routes->get(), h);
         pump(self, {}, std::move(h));
       },
-      [=](identities_atom) { recheck_credentials(self, false); },
+      [=](identities_atom) {
+        mqtt::actions acts;
+        recheck_credentials(self, false, acts);
+        pump(self, std::move(acts));
+      },
       [=](twin_busy_atom, std::string& rid, std::uint64_t index) {
         auto& s = self->state;
         mqtt::actions m;

@@ -227,7 +227,9 @@ public:
   std::size_t pending_in() const noexcept { return pending_in_.size(); }
   std::size_t inflight_out() const noexcept { return out_ ? out_->inflight.size() : 0; }
   bool output_full() const noexcept { return out_full_; }
-  bool stalled() const noexcept { return !retry_.empty() || retry_batch_ != 0; }
+  bool stalled() const noexcept {
+    return retry_ && (!retry_->requests.empty() || retry_->batch != 0);
+  }
   /// The session is over: nothing more is emitted (the mailboxes redeliver what was not
   /// acknowledged to the next session).
   void close() noexcept { open_ = false; }
@@ -278,7 +280,6 @@ private:
 
   std::shared_ptr<const session_settings> settings_;
   session_observer* observer_;
-  session_observer null_observer_;
   iothub::client_identity who_;
   // The flags together (no padding between them): ten thousand connections hold one each.
   bool open_ = false;
@@ -295,14 +296,18 @@ private:
   std::uint64_t in_base_ = 1;
   std::vector<storage::append_request> batch_; ///< this pass's appends
   std::vector<std::uint64_t> batch_index_;     ///< their inbound indexes
-  std::vector<bound_target> targets_;          ///< scratch of `route`
   std::uint64_t next_batch_ = 1;
   /// Batches the store has not answered: their inbound indexes, parallel to the requests.
-  std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> stores_;
-  std::vector<storage::append_request> retry_; ///< refused by the store, offered again
-  std::vector<std::uint64_t> retry_index_;
-  std::uint64_t retry_batch_ = 0; ///< the retry batch with the store (0 = none)
-  std::int64_t retry_at_ = 0;
+  /// A few at a time (a client's pipelined batches): a vector, not a hash map.
+  std::vector<std::pair<std::uint64_t, std::vector<std::uint64_t>>> stores_;
+  /// Messages the store refused (quota, full disk), offered again: only while it refuses.
+  struct refusal {
+    std::vector<storage::append_request> requests;
+    std::vector<std::uint64_t> index;
+    std::uint64_t batch = 0; ///< the retry batch with the store (0 = none)
+    std::int64_t at = 0;     ///< when to offer them again (0 = not planned)
+  };
+  std::unique_ptr<refusal> retry_;
 
   // outbound
   std::unique_ptr<outbound> out_;

@@ -14,7 +14,10 @@ constexpr std::int64_t never = std::numeric_limits<std::int64_t>::max();
 } // namespace
 
 session::session(session_limits limits, std::int64_t now_ms)
-    : limits_(limits),
+    : session(now_ms, std::make_shared<const session_limits>(limits)) {}
+
+session::session(std::int64_t now_ms, std::shared_ptr<const session_limits> limits)
+    : limits_(std::move(limits)),
       created_ms_(now_ms),
       last_packet_ms_(now_ms) {}
 
@@ -77,10 +80,9 @@ void session::on_connect(connect&& c, actions& out) {
     close(close_reason::protocol_error, false, out);
     return;
   }
-  client_id_ = c.client_id;
   clean_session_ = c.clean_session;
-  const auto keepalive_s = c.keepalive == 0 || c.keepalive > limits_.max_keepalive_s
-                               ? limits_.max_keepalive_s
+  const auto keepalive_s = c.keepalive == 0 || c.keepalive > limits_->max_keepalive_s
+                               ? limits_->max_keepalive_s
                                : c.keepalive;
   keepalive_ms_ = static_cast<std::int64_t>(keepalive_s) * 1000;
   state_ = state::authenticating;
@@ -174,7 +176,7 @@ void session::on_puback(const puback& p, actions& out) {
 const std::vector<std::string>& session::restore_subscriptions(std::vector<std::string> filters) {
   subscriptions_.clear();
   for (auto& f : filters) {
-    if (subscriptions_.size() < limits_.max_subscriptions && (!policy_ || policy_(f))
+    if (subscriptions_.size() < limits_->max_subscriptions && (!policy_ || policy_(f))
         && std::find(subscriptions_.begin(), subscriptions_.end(), f) == subscriptions_.end()) {
       subscriptions_.push_back(std::move(f));
     }
@@ -196,7 +198,7 @@ void session::on_subscribe(subscribe&& s, actions& out) {
       ack.return_codes.push_back(granted); // a repeat replaces it ([MQTT-3.8.4-3]): no change
       continue;
     }
-    if (subscriptions_.size() >= limits_.max_subscriptions) {
+    if (subscriptions_.size() >= limits_->max_subscriptions) {
       ack.return_codes.push_back(failure);
       continue;
     }
@@ -230,7 +232,7 @@ void session::on_tick(std::int64_t now_ms, actions& out) {
   if (state_ == state::closed) {
     return;
   }
-  if (state_ != state::connected && now_ms - created_ms_ >= limits_.connect_timeout_ms) {
+  if (state_ != state::connected && now_ms - created_ms_ >= limits_->connect_timeout_ms) {
     close(close_reason::connect_timeout, false, out);
   } else if (state_ == state::connected && now_ms - last_packet_ms_ >= keepalive_ms_ * 3 / 2) {
     close(close_reason::keepalive_timeout, true, out); // [MQTT-3.1.2-24]
@@ -241,7 +243,7 @@ std::int64_t session::next_deadline() const noexcept {
   switch (state_) {
     case state::awaiting_connect:
     case state::authenticating:
-      return created_ms_ + limits_.connect_timeout_ms;
+      return created_ms_ + limits_->connect_timeout_ms;
     case state::connected:
       return last_packet_ms_ + keepalive_ms_ * 3 / 2;
     case state::closed:
