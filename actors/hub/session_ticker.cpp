@@ -37,11 +37,6 @@ std::int64_t session_ticker::plan(std::int64_t now_ms, std::int64_t granularity_
   return planned_;
 }
 
-std::size_t session_ticker::size() const {
-  std::lock_guard lock{mu_};
-  return queue_.size();
-}
-
 namespace {
 
 /// Deadlines are met this late at most, so that sessions due within one granule share a

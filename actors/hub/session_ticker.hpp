@@ -41,12 +41,11 @@ public:
   /// When the ticker should wake next, at `granularity_ms` past the earliest deadline (never
   /// before `now_ms`): recorded as its plan, or `never` when nothing is queued.
   std::int64_t plan(std::int64_t now_ms, std::int64_t granularity_ms);
-  std::size_t size() const;
 
   static constexpr std::int64_t never = deadline_queue<caf::actor_addr>::never;
 
 private:
-  mutable std::mutex mu_;
+  std::mutex mu_;
   deadline_queue<caf::actor_addr> queue_;
   std::int64_t planned_ = never; ///< the ticker's next wake-up
 };
